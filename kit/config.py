@@ -1,0 +1,183 @@
+"""Loading and validating a run config (one YAML file) before any notebook starts."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+
+from kit.errors import ConfigError, KitError, did_you_mean
+from kit.explain.config import ExplainSection
+from kit.monitoring.config import MonitoringSection
+from kit.readiness.config import ReadinessSection
+from kit.schema import DatasetSpec, Section
+from kit.training.config import TrainingSection
+from kit.use_cases.config import UseCasesSection
+
+
+class OrganizationSection(Section):
+    """Who the run is for."""
+
+    name: str
+    business_unit: str | None = None
+    owner: str | None = Field(default=None, description="Accountable person or team.")
+    industry: str | None = None
+
+
+class RunConfig(Section):
+    """One run of the kit: organization, answers, portfolio, dataset and phase settings."""
+
+    name: str | None = Field(default=None, description="Run name; defaults to the config file's stem.")
+    seed: int = Field(default=42, ge=0, description="Seed for every random step of the run.")
+    organization: OrganizationSection
+    readiness: ReadinessSection = Field(default_factory=ReadinessSection)
+    use_cases: UseCasesSection = Field(default_factory=UseCasesSection)
+    dataset: DatasetSpec | None = None
+    training: TrainingSection = Field(default_factory=TrainingSection)
+    explainability: ExplainSection = Field(default_factory=ExplainSection)
+    monitoring: MonitoringSection = Field(default_factory=MonitoringSection)
+
+    # Set by load_config, not by the YAML file.
+    source_path: Path | None = Field(default=None, exclude=True)
+    source_sha256: str | None = Field(default=None, exclude=True)
+
+    def data_files(self) -> list[Path]:
+        """Every existing file the config points at (for the manifest's hashes)."""
+        found: set[Path] = set()
+        _collect_paths(self, found)
+        return sorted(p for p in found if p.is_file())
+
+
+def _collect_paths(value: Any, found: set[Path]) -> None:
+    """Add every Path inside a (nested) model or container to ``found``."""
+    if isinstance(value, Path):
+        found.add(value)
+    elif isinstance(value, Section):
+        for field in type(value).model_fields:
+            _collect_paths(getattr(value, field), found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_paths(item, found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect_paths(item, found)
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    """Render a pydantic error location as a dotted key path (``a.b[2].c``)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith("function-") and part not in ("str", "int", "float", "bool"):
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[Section] | None:
+    """Return the model class that owns the key at ``loc`` (for 'did you mean')."""
+    model: Any = RunConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model = _section_type(field.annotation)
+        if model is None:
+            return None
+    return model
+
+
+def _section_type(annotation: Any) -> type[Section] | None:
+    """Find a Section class inside a (possibly Optional or list) annotation."""
+    if isinstance(annotation, type) and issubclass(annotation, Section):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _section_type(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _explain(error: dict[str, Any]) -> str:
+    """One line for one pydantic error: key path, what was found, what is expected."""
+    loc = error["loc"]
+    where = _format_loc(loc)
+    if error["type"] == "extra_forbidden":
+        model = _model_at(loc)
+        hint = did_you_mean(loc[-1], model.model_fields) if model else ""
+        allowed = ", ".join(sorted(model.model_fields)) if model else ""
+        return f"{where}: unknown key{hint or f'; allowed keys here: {allowed}'}"
+    if error["type"] == "missing":
+        return f"{where}: required key is missing; add it to the config"
+    found = error.get("input")
+    shown = repr(found) if not isinstance(found, dict) else "a mapping"
+    if isinstance(found, (list, tuple)) and len(shown) > 60:
+        shown = f"a list of {len(found)} items"
+    return f"{where}: {error['msg']} (found {shown})"
+
+
+def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
+    """Check that the columns a dataset spec names exist in its file."""
+    from kit.data import read_columns
+
+    try:
+        columns = read_columns(spec.path, spec.read_options)
+    except KitError as exc:
+        return [f"{where}.path: {exc}"]
+    problems = []
+    for key, names in spec.named_columns().items():
+        for name in names:
+            if name not in columns:
+                problems.append(
+                    f"{where}.{key}: column {name!r} not in {spec.path.name}{did_you_mean(name, columns)}"
+                )
+    return problems
+
+
+def validate_config(raw: dict[str, Any], source: Path | None = None) -> RunConfig:
+    """Validate a raw config mapping; raise one ConfigError listing every problem."""
+    label = str(source) if source else "config"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{label}: expected a YAML mapping of sections (organization, readiness, ...)")
+    base_dir = source.parent if source else Path.cwd()
+    try:
+        config = RunConfig.model_validate(raw, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        lines = [_explain(e) for e in exc.errors()]
+        raise ConfigError(f"{label}: {len(lines)} problem(s)\n  " + "\n  ".join(lines)) from None
+    problems: list[str] = []
+    if config.dataset is not None:
+        problems += _check_dataset(config.dataset, "dataset")
+    for field in ("readiness", "use_cases", "training", "explainability", "monitoring"):
+        section = getattr(config, field)
+        check = getattr(section, "check", None)
+        if check is not None:
+            problems += [f"{field}.{p}" for p in check(config)]
+    if problems:
+        raise ConfigError(f"{label}: {len(problems)} problem(s)\n  " + "\n  ".join(problems))
+    if source is not None and config.name is None:
+        config.name = source.stem
+    return config
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Load and validate a run config file; errors name the key path and the fix."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found; pass the path of a YAML file such as data/configs/demo.yaml")
+    text = path.read_bytes()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{at}: {problem}; fix the indentation or quoting there") from None
+    config = validate_config(raw, path)
+    config.source_path = path
+    config.source_sha256 = hashlib.sha256(text).hexdigest()
+    return config

@@ -1,0 +1,18 @@
+"""The frameworks the kit encodes, stored as YAML data beside this file."""
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONTENT_DIR = Path(__file__).parent
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    """Load the content file ``<name>.yaml`` (cached; treat the result as read-only)."""
+    path = CONTENT_DIR / f"{name}.yaml"
+    with path.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)

@@ -1,0 +1,58 @@
+"""Reading tabular data files (CSV or Parquet) named by a dataset spec."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kit.errors import DataError
+
+_READERS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def _format(path: Path) -> str:
+    """Return 'csv' or 'parquet' from the file suffix, or raise a DataError."""
+    fmt = _READERS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(
+            f"{path}: unsupported file type {path.suffix!r}; use a .csv or .parquet file"
+        )
+    return fmt
+
+
+def read_table(
+    path: Path, read_options: dict[str, Any] | None = None, nrows: int | None = None
+) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame, with a clear error when it can't."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; check the path (relative paths start at the config's folder)")
+    options = dict(read_options or {})
+    try:
+        if _format(path) == "parquet":
+            frame = pd.read_parquet(path, **options)
+            return frame.head(nrows) if nrows is not None else frame
+        if path.suffix.lower() == ".tsv":
+            options.setdefault("sep", "\t")
+        options.setdefault("encoding", "utf-8-sig")
+        return pd.read_csv(path, nrows=nrows, **options)
+    except DataError:
+        raise
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: could not be read ({exc}); check the file and dataset.read_options") from exc
+
+
+def read_columns(path: Path, read_options: dict[str, Any] | None = None) -> list[str]:
+    """Return the column names of a data file without reading its rows."""
+    return [str(c) for c in read_table(path, read_options, nrows=0).columns]
+
+
+def file_sha256(path: Path) -> str:
+    """Return the sha256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

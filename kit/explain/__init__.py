@@ -1,0 +1,1 @@
+"""Phase 3: SHAP explanations, fairness gates, review queue and model card."""

@@ -1,0 +1,1 @@
+"""Phase 4: drift, performance over time, alerts and retraining."""

@@ -1,0 +1,1 @@
+"""Phase 0: readiness assessment, pillar scores and maturity level."""

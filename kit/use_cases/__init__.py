@@ -1,0 +1,1 @@
+"""Phase 1: use-case portfolio scoring, ROI and pilot choice."""
