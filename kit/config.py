@@ -56,7 +56,8 @@ def _collect_paths(value: Any, found: set[Path]) -> None:
         found.add(value)
     elif isinstance(value, Section):
         for field in type(value).model_fields:
-            _collect_paths(getattr(value, field), found)
+            if field != "source_path":
+                _collect_paths(getattr(value, field), found)
     elif isinstance(value, dict):
         for item in value.values():
             _collect_paths(item, found)
