@@ -15,6 +15,9 @@ import pandas as pd
 
 from kit.errors import ArtifactError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def artifacts_dir(run_dir: str | Path) -> Path:
     """Return (and create) the artifacts folder of a run."""
@@ -69,6 +72,7 @@ def write_json(path: str | Path, data: Any) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,73 @@
+"""Command line: ``python -m kit run CONFIG`` and ``python -m kit batch CONFIG...``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kit.errors import KitError
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The kit's command-line interface."""
+    parser = argparse.ArgumentParser(prog="python -m kit", description="ML scaling accelerator kit")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the phase notebooks for one config into a report folder")
+    run.add_argument("config", help="run config (YAML), e.g. data/configs/demo.yaml")
+    run.add_argument("--out", help="report folder (default: reports/<config name>)")
+    run.add_argument("--phases", help="comma-separated subset, in chain order (default: all)")
+    run.add_argument("--force", action="store_true", help="replace an existing report")
+    run.add_argument("--no-input", action="store_true", help="HTML without code cells")
+
+    batch = sub.add_parser("batch", help="run many configs in parallel into one folder")
+    batch.add_argument("configs", nargs="+", help="run configs (YAML)")
+    batch.add_argument("--out", default="reports/batch", help="batch folder (default: reports/batch)")
+    batch.add_argument("--workers", type=int, default=2, help="parallel worker processes (default: 2)")
+    batch.add_argument("--force", action="store_true", help="replace existing reports")
+    batch.add_argument("--no-input", action="store_true", help="HTML without code cells")
+
+    check = sub.add_parser("check", help="validate a config without running anything")
+    check.add_argument("config")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            from kit.config import load_config
+
+            config = load_config(args.config)
+            print(f"{args.config}: valid (run name {config.name!r})")
+            return 0
+        if args.command == "run":
+            from kit.chain import run_chain
+
+            manifest, landed = run_chain(args.config, out=args.out, phases=args.phases,
+                                         force=args.force, no_input=args.no_input)
+            failed = manifest.failed_phase()
+            if failed:
+                print(f"failed: phase {failed.name}: {failed.error} (report kept in {landed})", file=sys.stderr)
+                return 1
+            print(f"ok: {len(manifest.phases)} phases in {manifest.seconds:.1f} s -> {landed}/index.html")
+            return 0
+        from kit.batch import run_batch
+
+        results = run_batch(args.configs, out=args.out, workers=args.workers,
+                            force=args.force, no_input=args.no_input)
+        bad = [r for r in results if r["status"] != "ok"]
+        for r in bad:
+            print(f"failed: {r['name']}: {r['error']}", file=sys.stderr)
+        print(f"{len(results) - len(bad)} of {len(results)} runs ok -> {args.out}/index.html")
+        return 1 if bad else 0
+    except KitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: no report was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

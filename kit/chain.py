@@ -1,0 +1,207 @@
+"""Run the phase notebooks in order with papermill into one reproducible report folder."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from kit.artifacts import write_json
+from kit.config import RunConfig, load_config
+from kit.errors import KitError
+from kit.manifest import Manifest, PhaseRecord, new_manifest
+from kit.phases import NOTEBOOK_DIR, PHASE_NAMES, PHASES, Phase
+
+KERNEL_NAME = "kit"
+Progress = Callable[[str], None]
+
+
+class ChainError(KitError):
+    """A run that could not start or did not finish."""
+
+
+def _umask() -> int:
+    """The process umask (read without changing it for long)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _now() -> str:
+    """The current UTC time as an ISO string."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def select_phases(phases: str | list[str] | None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Phase]:
+    """The phases to run, in chain order: all with a notebook, or the named subset."""
+    available = [p for p in PHASES if (notebook_dir / p.notebook).is_file()]
+    if phases is None:
+        return available
+    names = [n.strip() for n in (phases.split(",") if isinstance(phases, str) else phases) if n.strip()]
+    from kit.errors import did_you_mean
+
+    unknown = [n for n in names if n not in PHASE_NAMES]
+    if unknown:
+        hint = did_you_mean(unknown[0], PHASE_NAMES)
+        raise ChainError(
+            f"--phases: unknown phase {unknown[0]!r}{hint}; choose from {', '.join(PHASE_NAMES)}"
+        )
+    missing = [n for n in names if n not in {p.name for p in available}]
+    if missing:
+        raise ChainError(f"--phases: phase {missing[0]!r} has no notebook in {notebook_dir} yet")
+    return [p for p in available if p.name in names]
+
+
+def ensure_kernel(name: str = KERNEL_NAME) -> None:
+    """Install the kit's Jupyter kernel into this environment when it is missing."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        from ipykernel.kernelspec import install
+
+        install(kernel_name=name, display_name="Python (kit)", prefix=sys.prefix)
+
+
+def default_out(config: RunConfig, root: Path | None = None) -> Path:
+    """The default report folder: ``reports/<config name>`` under the working directory."""
+    return (root or Path.cwd()) / "reports" / (config.name or "run")
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Send this process's stderr (inherited by the kernel) to a log file for a while."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with path.open("ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path) -> PhaseRecord:
+    """Execute one phase notebook into ``run_dir``; never raises for a failing cell."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    record = PhaseRecord(name=phase.name, notebook=phase.notebook)
+    start = time.perf_counter()
+    try:
+        with _stderr_to(run_dir / "logs" / f"{phase.name}.log"):
+            papermill.execute_notebook(
+                str(notebook_dir / phase.notebook),
+                str(run_dir / phase.notebook),
+                parameters={
+                    "config_path": str(config.source_path),
+                    "run_dir": str(run_dir),
+                    "interactive": False,
+                },
+                kernel_name=KERNEL_NAME,
+                cwd=str(notebook_dir),
+                progress_bar=False,
+                log_output=False,
+            )
+        record.status = "ok"
+    except PapermillExecutionError as exc:
+        record.status = "failed"
+        record.error = f"{exc.ename}: {exc.evalue}".strip().splitlines()[-1] if exc.evalue else exc.ename
+    except Exception as exc:  # kernel died, notebook unreadable: still a failed phase, not a crash
+        record.status = "failed"
+        record.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    record.seconds = round(time.perf_counter() - start, 2)
+    return record
+
+
+def export_html(notebook: Path, no_input: bool = False) -> Path:
+    """Export an executed notebook to a self-contained HTML file beside it."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", exclude_input=no_input, exclude_input_prompt=no_input,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    out = notebook.with_suffix(".html")
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def _place(tmp: Path, out: Path, failed: bool, force: bool) -> Path:
+    """Move a finished run into place without ever losing a good earlier report."""
+    if failed and out.exists():
+        target = out.with_name(out.name + ".failed")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+        return target
+    if out.exists():
+        if not force:
+            raise ChainError(f"{out}: a report is already there; pass --force to replace it")
+        backup = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(out, backup)
+        os.replace(tmp, out)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+    return out
+
+
+def run_chain(
+    config_path: str | Path,
+    out: str | Path | None = None,
+    phases: str | list[str] | None = None,
+    force: bool = False,
+    no_input: bool = False,
+    progress: Progress | None = print,
+    notebook_dir: Path = NOTEBOOK_DIR,
+) -> tuple[Manifest, Path]:
+    """Run the chain for one config; return the manifest and where the report landed."""
+    from kit.report import write_index
+
+    say = progress or (lambda _msg: None)
+    config = load_config(config_path)
+    selected = select_phases(phases, notebook_dir)
+    if not selected:
+        raise ChainError(f"{notebook_dir}: no phase notebooks found")
+    out = Path(out).expanduser().resolve() if out else default_out(config).resolve()
+    if out.exists() and not force:
+        raise ChainError(f"{out}: a report is already there; pass --force to replace it, or --out another folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ensure_kernel()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp.chmod(0o777 & ~_umask())
+    options = {"phases": [p.name for p in selected], "no_input": no_input, "out": str(out)}
+    manifest = new_manifest(config, [p.name for p in selected], _now(), options)
+    begin = time.perf_counter()
+    try:
+        for i, phase in enumerate(selected):
+            record = _execute(phase, config, tmp, notebook_dir)
+            manifest.phases[i] = record
+            if (tmp / phase.notebook).is_file():
+                record.html = export_html(tmp / phase.notebook, no_input).name
+            say(f"[{i + 1}/{len(selected)}] {phase.name:<15} {record.status:<6} {record.seconds:6.1f} s"
+                + (f"  {record.error}" if record.error else ""))
+            if record.status == "failed":
+                for later in manifest.phases[i + 1:]:
+                    later.status = "skipped"
+                break
+        manifest.status = "failed" if manifest.failed_phase() else "ok"
+        manifest.finished = _now()
+        manifest.seconds = round(time.perf_counter() - begin, 2)
+        write_json(tmp / "manifest.json", manifest)
+        write_index(tmp, manifest)
+        landed = _place(tmp, out, manifest.status == "failed", force)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest, landed

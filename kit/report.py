@@ -1,0 +1,130 @@
+"""The one-page ``index.html`` of a run, and of a batch of runs."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from kit.artifacts import read_artifact, to_jsonable
+from kit.manifest import Manifest
+from kit.phases import get_phase
+
+_STYLE = (Path(__file__).parent / "templates" / "report.css").read_text(encoding="utf-8")
+_BADGE = {"ok": "ok", "failed": "fail", "fail": "fail", "warn": "warn", "skipped": "skip", "pending": "skip"}
+
+
+def _e(value: Any) -> str:
+    """HTML-escape any value for display."""
+    return html.escape("" if value is None else str(value))
+
+
+def _badge(status: str) -> str:
+    """A coloured status label."""
+    return f'<span class="badge {_BADGE.get(status, "skip")}">{_e(status)}</span>'
+
+
+def headline(run_dir: Path, phase_name: str) -> tuple[dict[str, Any], str | None]:
+    """A phase's headline items and status, read from its artifact (empty when absent)."""
+    try:
+        artifact = read_artifact(run_dir, get_phase(phase_name).artifact, required=False) or {}
+    except Exception:  # an unreadable artifact must not break the summary page
+        return {"artifact": "unreadable"}, "warn"
+    return artifact.get("headline") or {}, artifact.get("headline_status")
+
+
+def _phase_card(run_dir: Path, record: dict[str, Any]) -> str:
+    """One phase's card: status, duration, headline and links."""
+    phase = get_phase(record["name"])
+    items, status = headline(run_dir, phase.name) if record["status"] == "ok" else ({}, None)
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in items.items())
+    links = " · ".join(
+        f'<a href="{_e(record[key])}">{label}</a>'
+        for key, label in (("html", "report"), ("notebook", "notebook"))
+        if record.get(key)
+    )
+    error = f'<p class="error">{_e(record["error"])}</p>' if record.get("error") else ""
+    seconds = f'{record["seconds"]:.1f} s' if record.get("seconds") is not None else ""
+    gate = _badge(status) if status else ""
+    return (
+        f'<section class="card"><h2>{phase.index} · {_e(phase.title)} {_badge(record["status"])} {gate}</h2>'
+        f'<p class="meta">{seconds} {links}</p>{error}'
+        f'{"<table>" + rows + "</table>" if rows else ""}</section>'
+    )
+
+
+def render_index(run_dir: Path, manifest: dict[str, Any]) -> str:
+    """Render a run's summary page as HTML text."""
+    cards = "".join(_phase_card(run_dir, rec) for rec in manifest["phases"])
+    facts = [
+        ("Config", f'{manifest["config"]["path"]} (sha256 {manifest["config"]["sha256"][:12]}…)'),
+        *[(f"Data {Path(d['path']).name}", f"sha256 {d['sha256'][:12]}…") for d in manifest["data_files"]],
+        ("Seed", manifest["seeds"].get("seed")),
+        ("Started", manifest["started"]),
+        ("Finished", manifest.get("finished")),
+        ("Duration", f'{manifest.get("seconds") or 0:.1f} s'),
+        ("Kit", manifest["kit_version"]),
+        ("Python", manifest["python"]),
+        ("Platform", manifest["platform"]),
+        ("Packages", ", ".join(f"{k} {v}" for k, v in manifest["packages"].items())),
+    ]
+    fact_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
+    failed = next((p for p in manifest["phases"] if p["status"] == "failed"), None)
+    banner = (
+        f'<p class="error">Phase <b>{_e(failed["name"])}</b> failed: {_e(failed["error"])}. '
+        f'Open its report below to see the failing cell; later phases were skipped.</p>'
+        if failed else ""
+    )
+    title = f'{manifest.get("organization") or ""} · {manifest["run_name"]}'
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head><body>'
+        f'<header><h1>{_e(title)} {_badge(manifest["status"])}</h1>'
+        f'<p class="meta">ML scaling accelerator kit report</p></header>{banner}'
+        f'<main>{cards}</main><section class="card facts"><h2>Reproducibility</h2>'
+        f'<table>{fact_rows}</table><p class="meta"><a href="manifest.json">manifest.json</a></p></section>'
+        f'</body></html>'
+    )
+
+
+def write_index(run_dir: Path, manifest: Manifest | dict[str, Any]) -> Path:
+    """Write ``index.html`` for a run folder."""
+    data = to_jsonable(manifest)
+    path = Path(run_dir) / "index.html"
+    path.write_text(render_index(Path(run_dir), data), encoding="utf-8")
+    return path
+
+
+def write_batch_index(out: Path, results: list[dict[str, Any]]) -> Path:
+    """Write ``index.html`` listing every run of a batch and its status."""
+    rows = "".join(
+        f'<tr><td>{_e(r["name"])}</td><td>{_badge(r["status"])}</td>'
+        f'<td>{_seconds(r.get("seconds"))}</td>'
+        f'<td>{_link(out, r)}</td><td>{_e(r.get("error") or "")}</td></tr>'
+        for r in results
+    )
+    passed = sum(r["status"] == "ok" for r in results)
+    page = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Batch report</title>'
+        f'<style>{_STYLE}</style></head><body><header><h1>Batch of {len(results)} runs '
+        f'{_badge("ok" if passed == len(results) else "failed")}</h1>'
+        f'<p class="meta">{passed} passed, {len(results) - passed} failed</p></header>'
+        f'<section class="card"><table><tr><th>Run</th><th>Status</th><th>Time</th><th>Report</th>'
+        f'<th>Error</th></tr>{rows}</table></section></body></html>'
+    )
+    path = out / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _seconds(value: float | None) -> str:
+    """A duration for display, or nothing."""
+    return f"{value:.1f} s" if value is not None else ""
+
+
+def _link(out: Path, result: dict[str, Any]) -> str:
+    """A relative link to a batch member's index page, when it has one."""
+    where = result.get("report")
+    if not where or not (Path(where) / "index.html").is_file():
+        return ""
+    rel = Path(where).resolve().relative_to(out.resolve()) if Path(where).resolve().is_relative_to(out.resolve()) else Path(where)
+    return f'<a href="{_e(rel.as_posix())}/index.html">{_e(rel.as_posix())}</a>'

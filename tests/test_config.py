@@ -1,0 +1,135 @@
+"""Config loading: valid configs load; every kind of mistake gets a message naming key and fix."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kit.config import load_config, validate_config
+from kit.errors import ConfigError, did_you_mean
+
+ROOT = Path(__file__).resolve().parent.parent
+TELCO = ROOT / "data" / "telco_churn" / "Telco-Customer-Churn.csv"
+
+
+def write(tmp_path: Path, data: dict | str, name: str = "run.yaml") -> Path:
+    """Write a config file and return its path."""
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return path
+
+
+def minimal(**overrides) -> dict:
+    """A minimal valid config: organization and dataset."""
+    data = {
+        "organization": {"name": "Acme"},
+        "dataset": {"path": str(TELCO), "target": "Churn", "positive_class": "Yes",
+                    "sensitive": ["gender"], "id_columns": ["customerID"]},
+    }
+    data.update(overrides)
+    return data
+
+
+def test_demo_config_loads() -> None:
+    config = load_config(ROOT / "data" / "configs" / "demo.yaml")
+    assert config.name == "demo"
+    assert config.dataset is not None and config.dataset.path == TELCO
+    assert len(config.source_sha256) == 64
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "data.csv").write_bytes(TELCO.read_bytes()[:5000].rsplit(b"\n", 1)[0] + b"\n")
+    path = write(tmp_path / "sub", minimal(dataset={"path": "../data.csv", "target": "Churn"}))
+    config = load_config(path)
+    assert config.dataset.path == (tmp_path / "data.csv").resolve()
+    assert config.data_files() == [(tmp_path / "data.csv").resolve()]
+
+
+def test_name_defaults_to_file_stem(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, minimal(), "north_unit.yaml")).name == "north_unit"
+
+
+def test_missing_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_bad_yaml_gives_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "organization:\n  name: Acme\n bad: [1, 2\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d+, column \d+"):
+        load_config(path)
+
+
+def test_not_a_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="expected a YAML mapping"):
+        load_config(write(tmp_path, "- just\n- a list\n"))
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
+    data = minimal()
+    data["organisation"] = data.pop("organization")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, data))
+    text = str(err.value)
+    assert "organisation: unknown key; did you mean 'organization'?" in text
+    assert "organization: required key is missing" in text
+
+
+def test_unknown_nested_key(tmp_path: Path) -> None:
+    data = minimal()
+    data["dataset"]["targt"] = "Churn"
+    with pytest.raises(ConfigError, match=r"dataset\.targt: unknown key; did you mean 'target'\?"):
+        load_config(write(tmp_path, data))
+
+
+def test_target_typo_names_column_file_and_suggestion(tmp_path: Path) -> None:
+    data = minimal()
+    data["dataset"]["target"] = "Churn "
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, data))
+    assert "dataset.target: column 'Churn ' not in Telco-Customer-Churn.csv; did you mean 'Churn'?" in str(err.value)
+
+
+def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
+    data = minimal(seed="abc")
+    data["dataset"]["sensitive"] = ["gendr", "SeniorCitizen"]
+    data["dataset"]["id_columns"] = ["customer_id"]
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, data))
+    assert "seed:" in str(err.value) and "found 'abc'" in str(err.value)
+    data["seed"] = 1
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, data))
+    text = str(err.value)
+    assert "2 problem(s)" in text
+    assert "dataset.sensitive: column 'gendr'" in text and "did you mean 'gender'?" in text
+    assert "dataset.id_columns: column 'customer_id'" in text and "did you mean 'customerID'?" in text
+
+
+def test_negative_seed_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"seed: .*greater than or equal to 0"):
+        load_config(write(tmp_path, minimal(seed=-1)))
+
+
+def test_missing_data_file(tmp_path: Path) -> None:
+    data = minimal()
+    data["dataset"]["path"] = "missing.csv"
+    with pytest.raises(ConfigError, match=r"dataset\.path: .*missing\.csv: file not found"):
+        load_config(write(tmp_path, data))
+
+
+def test_validate_config_without_a_file() -> None:
+    config = validate_config(minimal())
+    assert config.organization.name == "Acme" and config.seed == 42
+
+
+@pytest.mark.parametrize(
+    ("word", "options", "expected"),
+    [("Churn ", ["Churn", "gender"], "; did you mean 'Churn'?"),
+     ("CHURN", ["Churn"], "; did you mean 'Churn'?"),
+     ("zzz", ["Churn"], "")],
+)
+def test_did_you_mean(word: str, options: list[str], expected: str) -> None:
+    assert did_you_mean(word, options) == expected
