@@ -1,8 +1,149 @@
-"""Config section of this phase (validated when the run config loads)."""
+"""Config section of the monitoring phase; every default comes from kit/content/monitoring.yaml."""
 from __future__ import annotations
 
-from kit.schema import Section
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from kit.content import load
+from kit.errors import did_you_mean
+from kit.schema import ConfigPath, Scalar, Section
+
+_C = load("monitoring")
+Severity = Literal["info", "warning", "critical"]
+RuleName = Literal["recall_floor", "auc_drop", "psi_top_k", "prediction_drift", "data_quality", "latency"]
+InjectionKind = Literal[
+    "gradual_shift", "sudden_shift", "category_frequency", "new_category",
+    "concept_flip", "missing_spike", "unit_change",
+]
+
+
+class DriftSettings(Section):
+    """How drift is measured: bins fixed on the reference, PSI epsilon, false discovery rate."""
+
+    bins: int = Field(default=_C["drift"]["bins"], ge=2, le=100)
+    epsilon: float = Field(default=_C["drift"]["epsilon"], gt=0, lt=0.1)
+    min_rows_per_bin: int = Field(default=_C["drift"]["min_rows_per_bin"], ge=1)
+    fdr_alpha: float = Field(default=_C["drift"]["fdr_alpha"], gt=0, lt=1)
+
+
+class AlertSettings(Section):
+    """Alert rules and their thresholds (defaults from the framework, phase 4)."""
+
+    recall_floor: float = Field(default=_C["alerts"]["recall_floor"], gt=0, le=1)
+    recall_floor_basis: Literal["champion", "absolute"] = _C["alerts"]["recall_floor_basis"]
+    auc_relative_drop: float = Field(default=_C["alerts"]["auc_relative_drop"], gt=0, lt=1)
+    psi_moderate: float = Field(default=_C["alerts"]["psi_moderate"], gt=0)
+    psi_significant: float = Field(default=_C["alerts"]["psi_significant"], gt=0)
+    top_k: int = Field(default=_C["alerts"]["top_k"], ge=1)
+    prediction_psi: float = Field(default=_C["alerts"]["prediction_psi"], gt=0)
+    missing_increase: float = Field(default=_C["alerts"]["missing_increase"], ge=0, le=1)
+    out_of_range_share: float = Field(default=_C["alerts"]["out_of_range_share"], ge=0, le=1)
+    unseen_share: float = Field(default=_C["alerts"]["unseen_share"], ge=0, le=1)
+    severities: dict[RuleName, Severity] = Field(default_factory=lambda: dict(_C["alerts"]["severities"]))
+
+
+class RetrainingSettings(Section):
+    """When to train a challenger, on what, and when it may replace the champion."""
+
+    enabled: bool = True
+    trigger_rules: list[RuleName] = Field(default_factory=lambda: list(_C["retraining"]["trigger_rules"]))
+    recent_batches: int = Field(default=_C["retraining"]["recent_batches"], ge=1)
+    evaluation_batches: int = Field(default=_C["retraining"]["evaluation_batches"], ge=1)
+    metric: Literal["roc_auc", "average_precision", "f1", "recall", "precision"] = _C["retraining"]["metric"]
+    promote_margin: float = Field(default=_C["retraining"]["promote_margin"], ge=0)
+    fairness_max_gap: float = Field(default=_C["retraining"]["fairness_max_gap"], gt=0, le=1)
+
+
+class PerformanceSettings(Section):
+    """Bootstrap intervals of the per-batch metrics."""
+
+    bootstrap: int = Field(default=_C["performance"]["bootstrap"], ge=20, le=5000)
+    confidence: float = Field(default=_C["performance"]["confidence"], gt=0.5, lt=1)
+
+
+class LatencySettings(Section):
+    """Scoring latency budget and how it is measured."""
+
+    budget_ms_per_1000: float = Field(default=_C["latency"]["budget_ms_per_1000"], gt=0)
+    repeats: int = Field(default=_C["latency"]["repeats"], ge=3, le=1000)
+    rows: int = Field(default=_C["latency"]["rows"], ge=1)
+
+
+class Injection(Section):
+    """One thing going wrong in a workshop scenario, from batch ``start`` (0-based) on."""
+
+    kind: InjectionKind
+    feature: str | None = Field(default=None, description="Column to change; None picks a key feature.")
+    start: int = Field(default=0, ge=0)
+    end: int | None = Field(default=None, ge=0, description="Last batch affected (default: to the end).")
+    magnitude: float = Field(default=1.0, ge=0, description="Shift in reference std, share of rows, or weight.")
+    scale: float = 1.0
+    offset: float = 0.0
+    category: str | None = Field(default=None, description="Name of the new category (new_category).")
+    value: Scalar | None = Field(default=None, description="Segment value of a categorical feature (concept_flip).")
+
+
+class ScenarioSpec(Section):
+    """A named, seeded sequence of production batches built from held-out rows."""
+
+    description: str = ""
+    injections: list[Injection] = Field(default_factory=list)
+
+
+class ProductionSource(Section):
+    """Real production data: several batch files, or one file cut into batches by a time column."""
+
+    files: list[ConfigPath] = Field(default_factory=list, description="One file per batch, in time order.")
+    path: ConfigPath | None = Field(default=None, description="One file holding every batch.")
+    time_column: str | None = Field(default=None, description="Orders and batches the rows of `path`.")
+    frequency: str = Field(default=_C["scenario_defaults"]["frequency"], description="pandas offset alias, e.g. W, D, MS.")
+    read_options: dict[str, Any] = Field(default_factory=dict)
+
+
+def _default_scenarios() -> dict[str, ScenarioSpec]:
+    """The bundled workshop scenarios."""
+    return {k: ScenarioSpec.model_validate(v) for k, v in _C["scenarios"].items()}
 
 
 class MonitoringSection(Section):
-    """Settings of this phase (placeholder until the phase lands)."""
+    """Phase 4: where production batches come from, drift and alert rules, retraining, latency."""
+
+    scenario: str = Field(default="workshop", description="Workshop scenario used when `production` is not set.")
+    production: ProductionSource | None = None
+    labels: bool = Field(default=True, description="Scenario batches keep their labels (False: estimate only).")
+    n_batches: int = Field(default=_C["scenario_defaults"]["n_batches"], ge=2, le=200)
+    batch_size: int = Field(default=_C["scenario_defaults"]["batch_size"], ge=20)
+    frequency: str = _C["scenario_defaults"]["frequency"]
+    start: str = _C["scenario_defaults"]["start"]
+    scenarios: dict[str, ScenarioSpec] = Field(default_factory=_default_scenarios)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    retraining: RetrainingSettings = Field(default_factory=RetrainingSettings)
+    performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
+    latency: LatencySettings = Field(default_factory=LatencySettings)
+
+    @field_validator("scenarios", mode="after")
+    @classmethod
+    def _keep_bundled(cls, value: dict[str, ScenarioSpec]) -> dict[str, ScenarioSpec]:
+        """User scenarios add to (or replace by name) the bundled ones."""
+        return {**_default_scenarios(), **value}
+
+    def check(self, config: Any) -> list[str]:
+        """Cross-field checks: the scenario exists, PSI levels are ordered, a source is usable."""
+        problems = []
+        if self.production is None and self.scenario not in self.scenarios:
+            problems.append(
+                f"scenario: {self.scenario!r} is not a scenario{did_you_mean(self.scenario, self.scenarios)}; "
+                f"choose one of {', '.join(sorted(self.scenarios))}"
+            )
+        if self.alerts.psi_moderate >= self.alerts.psi_significant:
+            problems.append("alerts.psi_moderate: must be below alerts.psi_significant")
+        source = self.production
+        if source is not None and not source.files and source.path is None:
+            problems.append("production: give `files` (one per batch) or `path` with `time_column`")
+        if source is not None and source.path is not None and not source.time_column:
+            problems.append("production.time_column: required with production.path to cut the rows into batches")
+        if self.production is None and getattr(config, "dataset", None) is None:
+            problems.append("scenario: workshop scenarios need a `dataset` section (or set monitoring.production)")
+        return problems
