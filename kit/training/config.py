@@ -1,8 +1,73 @@
-"""Config section of this phase (validated when the run config loads)."""
+"""Config section of the training phase (validated when the run config loads)."""
 from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
 
 from kit.schema import Section
 
+Algorithm = Literal["xgboost", "lightgbm"]
+MetricName = Literal["roc_auc", "pr_auc", "log_loss", "brier", "f1", "recall", "precision", "accuracy"]
+
+
+class CostsSection(Section):
+    """Business cost of each kind of error (any unit, e.g. euros per case)."""
+
+    false_positive: float = Field(ge=0, description="Cost of flagging a case that is not positive.")
+    false_negative: float = Field(ge=0, description="Cost of missing a positive case.")
+
+
+class ApprovalSection(Section):
+    """A human sign-off given up front (batch runs); recorded on the new model version."""
+
+    approved_by: str = Field(min_length=1, description="Who signs off (name and role).")
+    reason: str = Field(min_length=1, description="Why the model may go live.")
+
+
+class TuningSection(Section):
+    """Optional small random search per algorithm, scored on the validation split."""
+
+    trials: int = Field(default=0, ge=0, le=200, description="Parameter sets tried per algorithm (0 = defaults only).")
+    seconds: float | None = Field(default=None, gt=0, description="Time budget per algorithm; stops the search early.")
+
 
 class TrainingSection(Section):
-    """Settings of this phase (placeholder until the phase lands)."""
+    """Settings of the training phase; every key has a default."""
+
+    algorithms: list[Algorithm] = Field(default_factory=lambda: ["xgboost", "lightgbm"], min_length=1)
+    valid_size: float = Field(default=0.2, gt=0, lt=0.5, description="Share of rows for early stopping and the threshold.")
+    test_size: float = Field(default=0.2, gt=0, lt=0.5, description="Share of rows held out for the final metrics.")
+    min_rows: int = Field(default=200, ge=50, description="Fewer usable rows than this is an error.")
+    max_trees: int = Field(default=600, ge=10, le=20000, description="Upper bound on boosting rounds.")
+    early_stopping_rounds: int = Field(default=40, ge=5, description="Stop when validation loss has not improved for this many rounds.")
+    imbalance: Literal["auto", "weight", "none"] = Field(
+        default="auto", description="Weight the positive class: 'auto' does so when it is rarer than the content threshold."
+    )
+    tuning: TuningSection = Field(default_factory=TuningSection)
+    selection_metric: MetricName = Field(default="roc_auc", description="Validation metric that picks the best candidate.")
+    costs: CostsSection | None = Field(default=None, description="Error costs; the pilot's costs win when present.")
+    threshold: float | None = Field(default=None, gt=0, lt=1, description="Fix the decision threshold instead of choosing it.")
+    bootstrap: int = Field(default=300, ge=0, le=5000, description="Bootstrap resamples for confidence intervals (0 = none).")
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    drop_leaky: bool = Field(default=True, description="Drop features the leakage screen flags (with a warning).")
+    baseline_margin: float = Field(default=0.02, ge=0, le=0.5, description="Gate: AUC must beat the best baseline by this much.")
+    regression_tolerance: float = Field(default=0.005, ge=0, le=0.2, description="Gate: AUC may fall at most this much below the champion's on the same test rows.")
+    require_approval: bool | None = Field(default=None, description="Human sign-off before promotion; default: only for high-stakes use cases.")
+    approval: ApprovalSection | None = None
+    stakes: Literal["low", "medium", "high"] | None = Field(default=None, description="Overrides the pilot's stakes.")
+    model_name: str | None = Field(default=None, description="Registered model name; default <run name>-<target>.")
+    experiment: str | None = Field(default=None, description="MLflow experiment; default kit/<run name>.")
+    tracking_uri: str | None = Field(default=None, description="MLflow tracking URI; default $KIT_TRACKING_URI or the project's SQLite store.")
+    register: bool = Field(default=True, description="Log candidates to MLflow and register the selected model.")
+
+    def check(self, config: object) -> list[str]:
+        """Cross-field checks, returned as key-path problems."""
+        problems = []
+        if self.valid_size + self.test_size >= 0.8:
+            problems.append(
+                f"valid_size + test_size: {self.valid_size + self.test_size:.2f} leaves under 20% to train on; lower them"
+            )
+        if len(set(self.algorithms)) != len(self.algorithms):
+            problems.append("algorithms: listed twice; name each algorithm once")
+        return problems

@@ -1,0 +1,222 @@
+"""MLflow experiment tracking and model registry: candidate runs, versions, the champion alias.
+
+Promotion uses MLflow *aliases* (``champion``) and *version tags* (``status``, ``gate.*``,
+``approval.*``), not the deprecated registry stages. MLflow is imported only here and only
+when a :class:`Registry` is opened; one client (and one migrated SQLite store) is created per
+tracking URI per process.
+
+Tracking URI, first found: the config's ``training.tracking_uri``, the ``KIT_TRACKING_URI``
+environment variable, else ``sqlite:///<project>/.mlflow/mlflow.db`` (git-ignored) with
+artifacts under ``<project>/.mlflow/artifacts``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from kit.errors import KitError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STORE = PROJECT_ROOT / ".mlflow"
+CHAMPION = "champion"
+ENV_VAR = "KIT_TRACKING_URI"
+MODEL_PATH = "model"
+
+
+class RegistryError(KitError):
+    """A registry request that cannot be met (no such model, nothing to roll back to)."""
+
+
+def resolve_tracking_uri(configured: str | None = None) -> str:
+    """Tracking URI: the configured one, else $KIT_TRACKING_URI, else the project's SQLite store."""
+    if configured:
+        return configured
+    if os.environ.get(ENV_VAR):
+        return os.environ[ENV_VAR]
+    return f"sqlite:///{DEFAULT_STORE / 'mlflow.db'}"
+
+
+def artifact_root(uri: str) -> str | None:
+    """Artifact folder URI for a SQLite store (``artifacts`` beside the .db file), else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri.removeprefix("sqlite:///"))
+    return (db.parent / "artifacts").as_uri()
+
+
+@cache
+def _client(uri: str) -> Any:
+    """One MlflowClient per URI; creating it the first time migrates a new SQLite store."""
+    import logging
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from mlflow import MlflowClient
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.search_experiments(max_results=1)  # touch the store once (runs migrations if new)
+    return client
+
+
+def _now() -> str:
+    """Current UTC time as ISO 8601 text."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class Registry:
+    """Experiment tracking and the model registry behind one tracking URI."""
+
+    def __init__(self, tracking_uri: str | None = None) -> None:
+        """Open (and create once, if new) the store at ``tracking_uri`` (see :func:`resolve_tracking_uri`)."""
+        self.uri = resolve_tracking_uri(tracking_uri)
+        self.client = _client(self.uri)
+
+    # ---- tracking -------------------------------------------------------------------------
+    def experiment_id(self, name: str) -> str:
+        """Id of experiment ``name``, created (with the store's artifact folder) if needed."""
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        root = artifact_root(self.uri)
+        location = f"{root}/{name.replace('/', '_')}" if root else None
+        return self.client.create_experiment(name, artifact_location=location)
+
+    def log_candidate(
+        self,
+        experiment: str,
+        run_name: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        tags: dict[str, str] | None = None,
+        model_dir: str | Path | None = None,
+        files: list[str | Path] | None = None,
+    ) -> str:
+        """Record one candidate as a finished run (params, metrics, tags, files); return the run id."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        run = self.client.create_run(self.experiment_id(experiment), run_name=run_name, tags=tags or {})
+        run_id = run.info.run_id
+        stamp = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+        finite = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, v, stamp, 0) for k, v in finite.items()],
+            params=[Param(k, str(v)[:6000]) for k, v in params.items()],
+            tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+        )
+        if model_dir is not None:
+            self.client.log_artifacts(run_id, str(model_dir), artifact_path=MODEL_PATH)
+        for path in files or []:
+            self.client.log_artifact(run_id, str(path))
+        self.client.set_terminated(run_id, "FINISHED")
+        return run_id
+
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        """Metrics logged on run ``run_id``."""
+        return dict(self.client.get_run(run_id).data.metrics)
+
+    # ---- registry -------------------------------------------------------------------------
+    def register(self, name: str, run_id: str, tags: dict[str, str] | None = None) -> str:
+        """Register the model logged by ``run_id`` as a new version of ``name`` (a candidate)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            self.client.create_registered_model(name)
+        source = f"{self.client.get_run(run_id).info.artifact_uri}/{MODEL_PATH}"
+        version = self.client.create_model_version(name, source=source, run_id=run_id)
+        all_tags = {"status": "candidate", "registered_at": _now(), **(tags or {})}
+        for key, value in all_tags.items():
+            self.client.set_model_version_tag(name, version.version, key, str(value))
+        return str(version.version)
+
+    def set_version_tag(self, name: str, version: str, key: str, value: Any) -> None:
+        """Set one tag on a model version."""
+        self.client.set_model_version_tag(name, str(version), key, str(value))
+
+    def version_tags(self, name: str, version: str) -> dict[str, str]:
+        """All tags of a model version."""
+        return dict(self.client.get_model_version(name, str(version)).tags)
+
+    def record_approval(self, name: str, version: str, who: str, why: str) -> dict[str, str]:
+        """Record a human sign-off on a version: who, when and why."""
+        if not str(who).strip() or not str(why).strip():
+            raise RegistryError(
+                f"approval of {name} version {version}: give both who approves and why "
+                "(e.g. record_approval(name, version, who='Jane Doe, risk office', why='reviewed metrics'))"
+            )
+        approval = {"approval.by": str(who), "approval.at": _now(), "approval.why": str(why)}
+        for key, value in approval.items():
+            self.set_version_tag(name, version, key, value)
+        return approval
+
+    def approval(self, name: str, version: str) -> dict[str, str] | None:
+        """The sign-off recorded on a version ({by, at, why}), or None."""
+        tags = self.version_tags(name, version)
+        if "approval.by" not in tags:
+            return None
+        return {k.removeprefix("approval."): v for k, v in tags.items() if k.startswith("approval.")}
+
+    def _history(self, name: str) -> list[dict[str, str]]:
+        """Past and present champions of ``name``, oldest first."""
+        tags = self.client.get_registered_model(name).tags
+        return json.loads(tags.get("champion_history", "[]"))
+
+    def set_champion(self, name: str, version: str, reason: str) -> None:
+        """Point the ``champion`` alias at ``version`` and record why in the model's history."""
+        previous = self.champion_version(name)
+        self.client.set_registered_model_alias(name, CHAMPION, str(version))
+        if previous is not None and previous != str(version):
+            self.set_version_tag(name, previous, "status", "retired")
+        self.set_version_tag(name, version, "status", CHAMPION)
+        self.set_version_tag(name, version, "champion_reason", reason)
+        history = self._history(name) + [{"version": str(version), "at": _now(), "reason": reason}]
+        self.client.set_registered_model_tag(name, "champion_history", json.dumps(history))
+
+    def champion_version(self, name: str) -> str | None:
+        """Version the ``champion`` alias points at, or None (also when the model is unknown)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.get_model_version_by_alias(name, CHAMPION).version)
+        except MlflowException:
+            return None
+
+    def current_champion(self, name: str) -> tuple[str, dict[str, float]] | None:
+        """(version, metrics of its run) of the current champion, or None."""
+        version = self.champion_version(name)
+        if version is None:
+            return None
+        run_id = self.client.get_model_version(name, version).run_id
+        return version, self.run_metrics(run_id)
+
+    def rollback(self, name: str) -> str:
+        """Make the previous champion the champion again (one call); return its version."""
+        history = self._history(name)
+        current = self.champion_version(name)
+        earlier = [h["version"] for h in history if h["version"] != current]
+        if current is None or not earlier:
+            raise RegistryError(
+                f"model {name!r}: no earlier champion to roll back to (history: "
+                f"{[h['version'] for h in history]}); promote a version with set_champion instead"
+            )
+        target = earlier[-1]
+        self.set_champion(name, target, f"rollback from version {current}")
+        self.set_version_tag(name, current, "status", "rolled_back")
+        return target
+
+    def download_model(self, name: str, version: str, dst: str | Path | None = None) -> Path:
+        """Copy the native model files of a version to a local folder and return it."""
+        run_id = self.client.get_model_version(name, str(version)).run_id
+        dst = Path(dst or tempfile.mkdtemp(prefix="kit-model-"))
+        return Path(self.client.download_artifacts(run_id, MODEL_PATH, str(dst)))
