@@ -1,0 +1,254 @@
+"""Group fairness: per-group metrics (fairlearn MetricFrame), parity ratios, bootstrap intervals, gates."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kit import content
+from kit.errors import DataError
+from kit.explain.config import FairnessSettings
+
+PASSED, FAILED, INSUFFICIENT, NOT_ASSESSED = "passed", "failed", "insufficient evidence", "not assessed"
+MISSING_GROUP = "missing"
+
+
+@dataclass(frozen=True)
+class FairnessThresholds:
+    """Resolved thresholds: config values where set, governance defaults otherwise."""
+
+    demographic_parity_ratio_min: float
+    equalized_odds_difference_max: float
+    min_group_size: int
+    min_class_count: int
+
+
+def resolve_thresholds(settings: FairnessSettings) -> FairnessThresholds:
+    """Fill unset fairness thresholds from kit/content/governance.yaml."""
+    defaults = content.load("governance")["fairness"]
+    pick = lambda key: getattr(settings, key) if getattr(settings, key) is not None else defaults[key]  # noqa: E731
+    return FairnessThresholds(
+        demographic_parity_ratio_min=float(pick("demographic_parity_ratio_min")),
+        equalized_odds_difference_max=float(pick("equalized_odds_difference_max")),
+        min_group_size=int(pick("min_group_size")),
+        min_class_count=int(defaults["min_class_count"]),
+    )
+
+
+def _edge(x: float) -> str:
+    """Format a band edge compactly (25.0 -> '25')."""
+    return f"{x:g}"
+
+
+def band_labels(edges: list[float]) -> list[str]:
+    """Labels of the bands cut by ``edges``: '<25', '25-45', '45+'."""
+    inner = [f"{_edge(a)}-{_edge(b)}" for a, b in zip(edges, edges[1:])]
+    return [f"<{_edge(edges[0])}", *inner, f"{_edge(edges[-1])}+"]
+
+
+def default_edges(values: pd.Series, column: str, quantile_bins: int) -> list[float]:
+    """Band edges for a numeric column: governance bands for known names, else quantiles."""
+    known = content.load("governance")["fairness"]["bands"]
+    if column.lower() in known:
+        return [float(e) for e in known[column.lower()]]
+    qs = np.nanquantile(values.to_numpy(dtype=float), np.linspace(0, 1, quantile_bins + 1)[1:-1])
+    return sorted({float(q) for q in qs})
+
+
+def group_labels(values: pd.Series, column: str, edges: list[float] | None = None) -> pd.Series:
+    """Group label per row: numeric columns with many levels in bands, missing values as their own group."""
+    rules = content.load("governance")["fairness"]
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if numeric and (edges is not None or values.nunique() > rules["max_numeric_levels"]):
+        edges = edges if edges is not None else default_edges(values, column, rules["quantile_bins"])
+        bins = [-np.inf, *edges, np.inf]
+        labels = pd.cut(values.astype(float), bins=bins, right=False, labels=band_labels(edges))
+        out = labels.astype(object)
+    elif numeric:
+        out = values.map(lambda v: _edge(float(v)), na_action="ignore").astype(object)
+    else:
+        out = values.astype(object).where(values.notna(), None).astype(str)
+    out = out.where(values.notna(), MISSING_GROUP)
+    return pd.Series(out.astype(str), index=values.index, name=column)
+
+
+def _auc(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC of the scores, NaN when a group holds only one class."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y_true, scores)) if len(np.unique(y_true)) == 2 else float("nan")
+
+
+def group_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray, groups: pd.Series, thresholds: FairnessThresholds
+) -> pd.DataFrame:
+    """Per-group count, positives, selection rate, TPR, FPR, precision and AUC via fairlearn's MetricFrame."""
+    from fairlearn.metrics import (
+        MetricFrame,
+        count,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+    from sklearn.metrics import precision_score
+
+    y_true, y_pred, y_score = (np.asarray(a) for a in (y_true, y_pred, y_score))
+    frame = MetricFrame(
+        metrics={
+            "count": count,
+            "positives": lambda t, p: int(np.sum(t)),
+            "selection_rate": selection_rate,
+            "true_positive_rate": true_positive_rate,
+            "false_positive_rate": false_positive_rate,
+            "precision": lambda t, p: precision_score(t, p, zero_division=np.nan),
+            "auc": _auc,
+        },
+        y_true=y_true,
+        y_pred=y_pred,
+        sensitive_features=groups.to_numpy(),
+        sample_params={"auc": {"scores": y_score}},
+    )
+    table = frame.by_group.reset_index().rename(columns={"sensitive_feature_0": "group"})
+    table["count"] = table["count"].astype(int)
+    table["positives"] = table["positives"].astype(int)
+    table["negatives"] = table["count"] - table["positives"]
+    sufficient = (
+        (table["count"] >= thresholds.min_group_size)
+        & (table["positives"] >= thresholds.min_class_count)
+        & (table["negatives"] >= thresholds.min_class_count)
+    )
+    table["evidence"] = np.where(sufficient, "sufficient", INSUFFICIENT)
+    return table
+
+
+def parity(table: pd.DataFrame) -> dict[str, float]:
+    """Demographic parity ratio (min/max selection rate) and equalized odds difference over sufficient groups."""
+    ok = table[table["evidence"] == "sufficient"]
+    if len(ok) < 2:
+        return {"demographic_parity_ratio": float("nan"), "equalized_odds_difference": float("nan")}
+    rates = ok["selection_rate"]
+    ratio = float(rates.min() / rates.max()) if rates.max() > 0 else 1.0
+    gaps = [ok[c].max() - ok[c].min() for c in ("true_positive_rate", "false_positive_rate")]
+    return {"demographic_parity_ratio": ratio, "equalized_odds_difference": float(max(gaps))}
+
+
+def bootstrap_rates(
+    y_true: np.ndarray, y_pred: np.ndarray, codes: np.ndarray, n_groups: int, n_boot: int, seed: int,
+    max_cells: int = 4_000_000,
+) -> dict[str, np.ndarray]:
+    """Selection rate, TPR and FPR per bootstrap draw and group, shape (n_boot, n_groups); chunked to bound memory."""
+    rng = np.random.default_rng(seed)
+    n = len(codes)
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    chunk = max(1, max_cells // max(n, 1))
+    parts: list[np.ndarray] = []
+    for start in range(0, n_boot, chunk):  # loop over chunks of draws, never over rows
+        b = min(chunk, n_boot - start)
+        idx = rng.integers(0, n, size=(b, n))
+        key = (np.arange(b)[:, None] * n_groups + codes[idx]).ravel()
+        yt, yp = y_true[idx].ravel(), y_pred[idx].ravel()
+        size = b * n_groups
+        sums = np.stack(
+            [np.bincount(key, weights=w, minlength=size) for w in (np.ones_like(yt), yt, yp, yt * yp, (1 - yt) * yp)]
+        ).reshape(5, b, n_groups)
+        parts.append(sums)
+    total, pos, sel, tp, fp = np.concatenate(parts, axis=1) if parts else np.zeros((5, 0, n_groups))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "selection_rate": sel / total,
+            "true_positive_rate": tp / pos,
+            "false_positive_rate": fp / (total - pos),
+        }
+
+
+def bootstrap_parity(rates: dict[str, np.ndarray], sufficient: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-draw demographic parity ratio and equalized odds difference over the sufficient groups."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sel = rates["selection_rate"][:, sufficient]
+        hi = np.nanmax(sel, axis=1)
+        ratio = np.where(hi > 0, np.nanmin(sel, axis=1) / hi, 1.0)
+        gaps = [np.nanmax(rates[k][:, sufficient], axis=1) - np.nanmin(rates[k][:, sufficient], axis=1)
+                for k in ("true_positive_rate", "false_positive_rate")]
+    return {"demographic_parity_ratio": ratio, "equalized_odds_difference": np.fmax(*gaps)}
+
+
+def interval(draws: np.ndarray, confidence: float) -> list[float | None]:
+    """Percentile interval of bootstrap draws (ignoring NaN); [None, None] without draws."""
+    draws = draws[np.isfinite(draws)]
+    if draws.size == 0:
+        return [None, None]
+    alpha = (1 - confidence) / 2
+    return [float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))]
+
+
+def assess_column(
+    column: str,
+    values: pd.Series,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray,
+    settings: FairnessSettings,
+    seed: int,
+) -> dict[str, Any]:
+    """Fairness of one sensitive column: group table with intervals, parity ratios and pass/fail."""
+    thresholds = resolve_thresholds(settings)
+    groups = group_labels(values, column, settings.bands.get(column))
+    if groups.nunique() < 2:
+        raise DataError(
+            f"sensitive column {column!r}: every row is in one group ({groups.iloc[0]!r}), so fairness "
+            "between groups cannot be measured; remove it from dataset.sensitive or set "
+            f"explainability.fairness.bands.{column} to split it"
+        )
+    table = group_metrics(y_true, y_pred, y_score, groups, thresholds)
+    point = parity(table)
+    sufficient = (table["evidence"] == "sufficient").to_numpy()
+    ci: dict[str, list[float | None]] = {k: [None, None] for k in point}
+    if settings.bootstrap > 0:
+        codes = pd.Categorical(groups, categories=table["group"]).codes
+        rates = bootstrap_rates(np.asarray(y_true), np.asarray(y_pred), codes, len(table), settings.bootstrap, seed)
+        for key, draws in rates.items():
+            low_high = np.array([interval(draws[:, g], settings.confidence) for g in range(len(table))], dtype=object)
+            table[f"{key}_low"], table[f"{key}_high"] = low_high[:, 0], low_high[:, 1]
+        if sufficient.sum() >= 2:
+            ci = {k: interval(v, settings.confidence) for k, v in bootstrap_parity(rates, sufficient).items()}
+    if sufficient.sum() < 2:
+        status = INSUFFICIENT
+        failures = [f"fewer than two groups have at least {thresholds.min_group_size} rows with both outcomes"]
+    else:
+        failures = []
+        if point["demographic_parity_ratio"] < thresholds.demographic_parity_ratio_min:
+            failures.append(
+                f"demographic parity ratio {point['demographic_parity_ratio']:.2f} is below "
+                f"{thresholds.demographic_parity_ratio_min:.2f} (four-fifths rule)"
+            )
+        if point["equalized_odds_difference"] > thresholds.equalized_odds_difference_max:
+            failures.append(
+                f"equalized odds difference {point['equalized_odds_difference']:.2f} is above "
+                f"{thresholds.equalized_odds_difference_max:.2f}"
+            )
+        status = FAILED if failures else PASSED
+    return {
+        "column": column,
+        "groups": table,
+        "demographic_parity_ratio": point["demographic_parity_ratio"],
+        "demographic_parity_ratio_ci": ci["demographic_parity_ratio"],
+        "equalized_odds_difference": point["equalized_odds_difference"],
+        "equalized_odds_difference_ci": ci["equalized_odds_difference"],
+        "thresholds": thresholds,
+        "status": status,
+        "passed": status == PASSED,
+        "findings": failures,
+    }
+
+
+def fairness_gate(columns: list[dict[str, Any]]) -> str:
+    """Overall gate: failed if any column fails, insufficient evidence if any can't be judged, else passed."""
+    statuses = {c["status"] for c in columns}
+    if not statuses:
+        return NOT_ASSESSED
+    if FAILED in statuses:
+        return FAILED
+    return INSUFFICIENT if INSUFFICIENT in statuses else PASSED

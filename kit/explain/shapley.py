@@ -1,0 +1,222 @@
+"""Exact SHAP contributions of tree boosters, global importance and its stability (pure computation)."""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from kit.errors import DataError, KitError
+
+
+class ModelFileError(KitError):
+    """A model file or object that is not a supported tree booster."""
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """SHAP values in log-odds: one row per explained row, one column per feature, plus base values."""
+
+    values: pd.DataFrame
+    base: np.ndarray
+
+    @property
+    def margin(self) -> np.ndarray:
+        """The model's raw score (log-odds) that the contributions add up to."""
+        return self.values.to_numpy().sum(axis=1) + self.base
+
+    def take(self, positions: np.ndarray) -> Contributions:
+        """Return the contributions of the rows at ``positions``."""
+        return Contributions(self.values.iloc[positions], self.base[positions])
+
+
+def booster_kind(booster: Any) -> str:
+    """Return 'xgboost' or 'lightgbm' for a native booster, else raise ModelFileError."""
+    module = type(booster).__module__.split(".")[0]
+    name = type(booster).__name__
+    if module == "xgboost" and name == "Booster":
+        return "xgboost"
+    if module == "lightgbm" and name == "Booster":
+        return "lightgbm"
+    raise ModelFileError(
+        f"model of type {module}.{name} is not supported; phase 3 explains native xgboost.Booster or "
+        "lightgbm.Booster models (train them in phase 2, saved as XGBoost JSON or LightGBM text)"
+    )
+
+
+def load_booster(path: str | Path) -> Any:
+    """Load a native booster file (XGBoost JSON/UBJ or LightGBM text), sniffing its format."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found; re-run phase 2 (training) for this run folder")
+    data = path.read_bytes()
+    is_xgboost = path.suffix.lower() == ".ubj" or (data.lstrip()[:1] == b"{" and b'"learner"' in data[:4096])
+    is_lightgbm = data.startswith(b"tree")
+    try:
+        if is_xgboost:
+            import xgboost as xgb
+
+            booster = xgb.Booster()
+            booster.load_model(str(path))
+            return booster
+        if is_lightgbm:
+            import lightgbm as lgb
+
+            return lgb.Booster(model_file=str(path))
+    except Exception as exc:  # the libraries raise their own error types
+        raise ModelFileError(f"{path}: could not be loaded as a booster ({exc}); re-run phase 2") from exc
+    raise ModelFileError(
+        f"{path}: not a supported model file (expected XGBoost JSON or LightGBM text, found {data[:16]!r}); "
+        "pickled or other models are not explained; save the booster natively"
+    )
+
+
+def booster_features(booster: Any) -> list[str]:
+    """Feature names the booster was trained on, in its order."""
+    if booster_kind(booster) == "xgboost":
+        return list(booster.feature_names or [])
+    return list(booster.feature_name())
+
+
+def _aligned(booster: Any, X: pd.DataFrame) -> pd.DataFrame:
+    """Return X with the booster's feature columns in its order, or raise naming missing ones."""
+    features = booster_features(booster)
+    missing = [f for f in features if f not in X.columns]
+    if missing:
+        raise DataError(
+            f"features {missing[:5]} of the model are not in the data ({len(missing)} missing); "
+            "explain the same prepared frame the model was trained on"
+        )
+    return X[features]
+
+
+def _dmatrix(X: pd.DataFrame) -> Any:
+    """An XGBoost DMatrix that keeps categorical columns categorical."""
+    import xgboost as xgb
+
+    return xgb.DMatrix(X, enable_categorical=True)
+
+
+def _check_binary(raw: np.ndarray, n_features: int) -> np.ndarray:
+    """Check a contribution matrix has one column per feature plus a bias column."""
+    if raw.ndim != 2 or raw.shape[1] != n_features + 1:
+        raise ModelFileError(
+            f"contribution output of shape {raw.shape} is not that of a binary classifier with "
+            f"{n_features} features; phase 3 explains binary classifiers only"
+        )
+    return raw
+
+
+def exact_contributions(booster: Any, X: pd.DataFrame) -> Contributions:
+    """Exact (TreeSHAP) contributions from the booster's own output: xgboost pred_contribs, lightgbm pred_contrib."""
+    X = _aligned(booster, X)
+    if booster_kind(booster) == "xgboost":
+        raw = booster.predict(_dmatrix(X), pred_contribs=True)
+    else:
+        raw = booster.predict(X, pred_contrib=True)
+    raw = _check_binary(np.asarray(raw, dtype=float), X.shape[1])
+    values = pd.DataFrame(raw[:, :-1], index=X.index, columns=X.columns)
+    return Contributions(values=values, base=raw[:, -1].copy())
+
+
+def margin(booster: Any, X: pd.DataFrame) -> np.ndarray:
+    """The booster's raw score (log-odds) for each row."""
+    X = _aligned(booster, X)
+    if booster_kind(booster) == "xgboost":
+        return np.asarray(booster.predict(_dmatrix(X), output_margin=True), dtype=float)
+    return np.asarray(booster.predict(X, raw_score=True), dtype=float)
+
+
+def normalise_shap_output(values: Any, expected_value: Any, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bring shap's output to (n_rows, n_features) values and (n_rows,) base values for the positive class.
+
+    shap returns a list [negative, positive] or a 3-D array for some binary LightGBM models and a
+    2-D array otherwise; expected_value may be a scalar, a 1-element or 2-element array.
+    """
+    if isinstance(values, list):
+        values = values[-1]
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 3:
+        values = values[:, :, -1]
+    base = np.atleast_1d(np.asarray(expected_value, dtype=float))[-1]
+    return values, np.full(n_rows, base)
+
+
+def treeexplainer_contributions(booster: Any, X: pd.DataFrame) -> Contributions:
+    """Contributions from shap.TreeExplainer on the same rows (reference path; base value read after computing)."""
+    import shap
+
+    X = _aligned(booster, X)
+    explainer = shap.TreeExplainer(booster)
+    data = _dmatrix(X) if booster_kind(booster) == "xgboost" else X
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*list of ndarray.*")
+        warnings.filterwarnings("ignore", message=".*output has changed.*")
+        raw = explainer.shap_values(data)
+    # shap issue 4495: expected_value is only right after the first shap_values() call.
+    values, base = normalise_shap_output(raw, explainer.expected_value, len(X))
+    return Contributions(pd.DataFrame(values, index=X.index, columns=X.columns), base)
+
+
+def seconds_per_row(booster: Any, X: pd.DataFrame, probe_rows: int = 200, seed: int = 0) -> float:
+    """Measure the exact-contribution cost per row on a small seeded probe."""
+    rng = np.random.default_rng(seed)
+    probe = X.iloc[rng.choice(len(X), size=min(probe_rows, len(X)), replace=False)]
+    started = time.perf_counter()
+    exact_contributions(booster, probe)
+    return max(time.perf_counter() - started, 1e-6) / max(len(probe), 1)
+
+
+def sample_size(budget_seconds: float, per_row_seconds: float, n_rows: int, lo: int, hi: int) -> int:
+    """Rows the global sample can afford within the time budget, clipped to [lo, hi] and to the data."""
+    affordable = int(budget_seconds / max(per_row_seconds, 1e-9))
+    return int(min(n_rows, max(lo, min(hi, affordable))))
+
+
+def sample_positions(n_rows: int, size: int, seed: int) -> np.ndarray:
+    """A seeded, sorted sample of row positions without replacement."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_rows, size=min(size, n_rows), replace=False))
+
+
+def global_importance(contribs: Contributions) -> pd.DataFrame:
+    """Mean |SHAP| per feature (and signed mean, share of total), most important first."""
+    values = contribs.values
+    mean_abs = values.abs().mean()
+    table = pd.DataFrame(
+        {"feature": values.columns, "mean_abs_shap": mean_abs.to_numpy(), "mean_shap": values.mean().to_numpy()}
+    )
+    total = table["mean_abs_shap"].sum()
+    table["share"] = table["mean_abs_shap"] / total if total > 0 else 0.0
+    table = table.sort_values("mean_abs_shap", ascending=False, kind="stable").reset_index(drop=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table
+
+
+def importance_stability(contribs: Contributions, seed: int, top_k: int = 5) -> dict[str, Any]:
+    """How well two random halves of the sample agree on the importance ranking (Spearman, Kendall, top-k overlap)."""
+    n = len(contribs.values)
+    if n < 4:
+        raise DataError(f"{n} explained rows are too few to measure stability; raise explainability.min_sample_rows")
+    order = np.random.default_rng(seed).permutation(n)
+    halves = [contribs.values.iloc[order[: n // 2]], contribs.values.iloc[order[n // 2 :]]]
+    first, second = (h.abs().mean().to_numpy() for h in halves)
+    spearman = stats.spearmanr(first, second).statistic
+    kendall = stats.kendalltau(first, second).statistic
+    k = min(top_k, len(first))
+    top_a = set(np.argsort(-first, kind="stable")[:k])
+    top_b = set(np.argsort(-second, kind="stable")[:k])
+    return {
+        "rows_per_half": n // 2,
+        "spearman": float(spearman),
+        "kendall": float(kendall),
+        "top_k": k,
+        "top_k_overlap": len(top_a & top_b) / k,
+        "half_a": dict(zip(contribs.values.columns, first.tolist())),
+        "half_b": dict(zip(contribs.values.columns, second.tolist())),
+    }
