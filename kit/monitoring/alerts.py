@@ -1,0 +1,94 @@
+"""Alert rules from the config, applied to each batch's drift, quality and performance: the alert log.
+
+Performance rules fire only when the whole bootstrap interval is below the line (the batch is
+confidently worse, not just noisy); the point estimate is the logged value. Drift rules use
+effect sizes (PSI), never p-values, as large batches make every test significant.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from kit.monitoring.config import AlertSettings
+
+COLUMNS = ["batch", "rule", "feature", "value", "threshold", "severity", "message"]
+
+
+def alert(batch: str, rule: str, feature: str | None, value: float, threshold: float, severity: str, message: str) -> dict[str, object]:
+    """One alert log entry."""
+    return dict(zip(COLUMNS, (batch, rule, feature, value, threshold, severity, message)))
+
+
+def psi_level(value: float, settings: AlertSettings) -> str:
+    """'stable', 'moderate' or 'significant' for a PSI value."""
+    if value >= settings.psi_significant:
+        return "significant"
+    return "moderate" if value >= settings.psi_moderate else "stable"
+
+
+def performance_thresholds(champion: dict[str, float], settings: AlertSettings) -> dict[str, float]:
+    """The recall floor and AUC line a batch is held to, from the champion's test figures."""
+    recall = settings.recall_floor * champion.get("recall", 1.0) if settings.recall_floor_basis == "champion" else settings.recall_floor
+    return {"recall": float(recall), "roc_auc": float(champion.get("roc_auc", float("nan")) * (1 - settings.auc_relative_drop))}
+
+
+def drift_alerts(batch: str, drift: pd.DataFrame, key_features: Sequence[str], settings: AlertSettings) -> list[dict[str, object]]:
+    """PSI at or above the significant level on a key feature (moderate ones logged as info)."""
+    if drift.empty:
+        return []
+    key = drift[drift.index.isin(list(key_features)) & (drift["psi"] >= settings.psi_moderate)]
+    severity = settings.severities.get("psi_top_k", "warning")
+    return [
+        alert(batch, "psi_top_k", feature, float(value),
+              settings.psi_significant if value >= settings.psi_significant else settings.psi_moderate,
+              severity if value >= settings.psi_significant else "info",
+              f"{feature}: PSI {value:.3f} ({psi_level(value, settings)} shift) on a key feature")
+        for feature, value in key["psi"].items()
+    ]
+
+
+def quality_alerts(batch: str, issues: list[dict[str, object]], settings: AlertSettings) -> list[dict[str, object]]:
+    """Every data-quality finding of the batch as an alert."""
+    severity = settings.severities.get("data_quality", "critical")
+    return [alert(batch, "data_quality", i["feature"], i["value"], i["threshold"], severity, f"{i['check']}: {i['detail']}") for i in issues]
+
+
+def performance_alerts(batch: str, measured: dict[str, float] | None, thresholds: dict[str, float], settings: AlertSettings) -> list[dict[str, object]]:
+    """Recall below the floor and AUC below the allowed drop, judged on the interval's upper end."""
+    if not measured:
+        return []
+    rules = (("recall_floor", "recall", "recall below the floor"), ("auc_drop", "roc_auc", "AUC dropped more than allowed"))
+    return [
+        alert(batch, rule, None, measured[metric], thresholds[metric], settings.severities.get(rule, "critical"),
+              f"{message}: {measured[metric]:.3f} (interval up to {measured[f'{metric}_high']:.3f}) < {thresholds[metric]:.3f}")
+        for rule, metric, message in rules
+        if measured.get(f"{metric}_high") is not None and measured[f"{metric}_high"] < thresholds[metric]
+    ]
+
+
+def prediction_alerts(batch: str, score_drift: dict[str, float] | None, settings: AlertSettings) -> list[dict[str, object]]:
+    """The score distribution moved (PSI of the scores at or above the prediction level)."""
+    if not score_drift or not score_drift.get("psi", 0) >= settings.prediction_psi:
+        return []
+    value = score_drift["psi"]
+    return [alert(batch, "prediction_drift", None, value, settings.prediction_psi, settings.severities.get("prediction_drift", "warning"),
+                  f"score distribution PSI {value:.3f}; mean score {score_drift['mean_score']:.3f} vs {score_drift['reference_mean_score']:.3f}")]
+
+
+def latency_alerts(latency: dict[str, float], settings: AlertSettings) -> list[dict[str, object]]:
+    """p99 scoring time per 1,000 rows over the budget."""
+    if not latency or latency["p99_ms"] <= latency["budget_ms"]:
+        return []
+    return [alert("scoring", "latency", None, latency["p99_ms"], latency["budget_ms"], settings.severities.get("latency", "warning"),
+                  f"p99 {latency['p99_ms']:.1f} ms per 1,000 rows over the {latency['budget_ms']:.0f} ms budget")]
+
+
+def alert_log(alerts: list[dict[str, object]]) -> pd.DataFrame:
+    """The alert log as a frame (batch, rule, feature, value, threshold, severity, message)."""
+    return pd.DataFrame(alerts, columns=COLUMNS)
+
+
+def counted(log: pd.DataFrame) -> pd.DataFrame:
+    """Alerts that count (warning and critical; info entries are context)."""
+    return log[log["severity"] != "info"]
