@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--workers", type=int, default=2, help="parallel worker processes (default: 2)")
     batch.add_argument("--force", action="store_true", help="replace existing reports")
     batch.add_argument("--no-input", action="store_true", help="HTML without code cells")
+    batch.add_argument("--phases", help="comma-separated subset, in chain order (default: all)")
 
     check = sub.add_parser("check", help="validate a config without running anything")
     check.add_argument("config")
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         from kit.batch import run_batch
 
         results = run_batch(args.configs, out=args.out, workers=args.workers,
-                            force=args.force, no_input=args.no_input)
+                            force=args.force, no_input=args.no_input, phases=args.phases)
         bad = [r for r in results if r["status"] != "ok"]
         for r in bad:
             print(f"failed: {r['name']}: {r['error']}", file=sys.stderr)

@@ -10,14 +10,15 @@ from typing import Any
 from kit.errors import KitError
 
 
-def _run_one(config_path: str, out: str, force: bool, no_input: bool) -> dict[str, Any]:
+def _run_one(config_path: str, out: str, force: bool, no_input: bool, phases: str | None) -> dict[str, Any]:
     """Run one config in a worker; report its outcome instead of raising."""
     from kit.chain import run_chain
 
     name = Path(config_path).stem
     start = time.perf_counter()
     try:
-        manifest, landed = run_chain(config_path, out=out, force=force, no_input=no_input, progress=None)
+        manifest, landed = run_chain(config_path, out=out, phases=phases, force=force,
+                                    no_input=no_input, progress=None)
         failed = manifest.failed_phase()
         return {
             "name": manifest.run_name, "config": config_path, "status": manifest.status,
@@ -35,6 +36,7 @@ def run_batch(
     workers: int = 2,
     force: bool = False,
     no_input: bool = False,
+    phases: str | None = None,
     show_progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Run every config into ``out/<config name>/`` with ``workers`` processes; return outcomes."""
@@ -50,7 +52,7 @@ def run_batch(
     if workers < 1:
         raise KitError(f"--workers: expected 1 or more, found {workers}")
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(str(Path(p).resolve()), str(out / Path(p).stem), force, no_input) for p in config_paths]
+    jobs = [(str(Path(p).resolve()), str(out / Path(p).stem), force, no_input, phases) for p in config_paths]
     results: dict[str, dict[str, Any]] = {}
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:

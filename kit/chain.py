@@ -38,8 +38,9 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def select_phases(phases: str | list[str] | None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Phase]:
+def select_phases(phases: str | list[str] | None, notebook_dir: Path | None = None) -> list[Phase]:
     """The phases to run, in chain order: all with a notebook, or the named subset."""
+    notebook_dir = notebook_dir or NOTEBOOK_DIR
     available = [p for p in PHASES if (notebook_dir / p.notebook).is_file()]
     if phases is None:
         return available
@@ -163,9 +164,10 @@ def run_chain(
     force: bool = False,
     no_input: bool = False,
     progress: Progress | None = print,
-    notebook_dir: Path = NOTEBOOK_DIR,
+    notebook_dir: Path | None = None,
 ) -> tuple[Manifest, Path]:
     """Run the chain for one config; return the manifest and where the report landed."""
+    notebook_dir = notebook_dir or NOTEBOOK_DIR
     from kit.report import write_index
 
     say = progress or (lambda _msg: None)
