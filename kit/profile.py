@@ -1,0 +1,161 @@
+"""Dataset profiling: size, missing values, duplicates, constant and id-like columns, time range.
+
+Pure and vectorized: ``profile_frame`` takes a DataFrame and returns a ``DataProfile``; it reads
+no files and draws nothing. Used by the readiness phase (data evidence) and the training phase
+(data quality report).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kit.errors import DataError
+
+ID_UNIQUE_SHARE = 0.95
+"""A non-float column whose values are at least this unique is id-like."""
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """One column: its kind, missing share, distinct values and flags."""
+
+    name: str
+    dtype: str
+    kind: str
+    missing: int
+    missing_share: float
+    blank_strings: int
+    distinct: int
+    constant: bool
+    id_like: bool
+
+
+@dataclass(frozen=True)
+class DataProfile:
+    """Summary facts of a data frame (see ``profile_frame``)."""
+
+    rows: int
+    columns: int
+    missing_cells: int
+    missing_cell_share: float
+    missing_share: dict[str, float]
+    blank_strings: dict[str, int]
+    duplicate_rows: int
+    duplicate_rows_ignoring_ids: int
+    constant_columns: list[str]
+    id_like_columns: list[str]
+    declared_id_columns: list[str]
+    kinds: dict[str, int]
+    column_profiles: list[ColumnProfile] = field(repr=False)
+    time_column: str | None = None
+    time_min: str | None = None
+    time_max: str | None = None
+    time_unparsed: int | None = None
+    freshness_days: float | None = None
+    as_of: str | None = None
+
+    @property
+    def duplicate_share(self) -> float:
+        """Share of rows that repeat an earlier row (ignoring declared id columns)."""
+        return self.duplicate_rows_ignoring_ids / self.rows if self.rows else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict of every field (column profiles as a list of dicts)."""
+        out = asdict(self)
+        out["duplicate_share"] = self.duplicate_share
+        return out
+
+    def column_table(self) -> pd.DataFrame:
+        """One row per column: dtype, kind, missing share, distinct values and flags."""
+        return pd.DataFrame([asdict(c) for c in self.column_profiles]).set_index("name")
+
+
+def column_kinds(df: pd.DataFrame) -> pd.Series:
+    """Kind of each column: numeric, boolean, datetime or text/categorical."""
+    dtypes = df.dtypes
+    kinds = pd.Series("text", index=df.columns, dtype=object)
+    kinds[[pd.api.types.is_numeric_dtype(t) for t in dtypes]] = "numeric"
+    kinds[[pd.api.types.is_bool_dtype(t) for t in dtypes]] = "boolean"
+    kinds[[pd.api.types.is_datetime64_any_dtype(t) for t in dtypes]] = "datetime"
+    return kinds
+
+
+def blank_string_counts(df: pd.DataFrame) -> pd.Series:
+    """Number of empty or whitespace-only strings per text column (missing values in disguise)."""
+    text = df.select_dtypes(include=["object", "string"])
+    if text.empty:
+        return pd.Series(0, index=df.columns, dtype="int64")
+    stacked = text.astype("string")
+    blanks = stacked.apply(lambda s: s.str.strip().eq("")).fillna(False).sum()
+    return blanks.reindex(df.columns, fill_value=0).astype("int64")
+
+
+def id_like_mask(df: pd.DataFrame, distinct: pd.Series, kinds: pd.Series,
+                 unique_share: float = ID_UNIQUE_SHARE) -> pd.Series:
+    """True for integer or text columns whose non-missing values are (almost) all distinct."""
+    non_missing = df.notna().sum()
+    share = distinct / non_missing.where(non_missing > 0)
+    is_float = pd.Series([pd.api.types.is_float_dtype(t) for t in df.dtypes], index=df.columns)
+    eligible = kinds.isin(["numeric", "text"]) & ~is_float & (non_missing > 1)
+    return (eligible & (share >= unique_share)).fillna(False).astype(bool)
+
+
+def time_facts(series: pd.Series, now: dt.datetime | pd.Timestamp | None) -> dict[str, Any]:
+    """Date range, unparseable values and freshness (days since the latest value) of a time column."""
+    parsed = pd.to_datetime(series, errors="coerce", utc=False)
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert(None)
+    unparsed = int((parsed.isna() & series.notna()).sum())
+    latest = parsed.max()
+    reference = pd.Timestamp(now if now is not None else dt.datetime.now()).tz_localize(None)
+    fresh = None if pd.isna(latest) else round((reference - latest) / pd.Timedelta(days=1), 2)
+    return {
+        "time_min": None if pd.isna(parsed.min()) else parsed.min().isoformat(),
+        "time_max": None if pd.isna(latest) else latest.isoformat(),
+        "time_unparsed": unparsed,
+        "freshness_days": fresh,
+        "as_of": reference.isoformat(),
+    }
+
+
+def profile_frame(df: pd.DataFrame, id_columns: Sequence[str] = (), time_column: str | None = None,
+                  now: dt.datetime | pd.Timestamp | None = None) -> DataProfile:
+    """Profile a data frame: rows, columns, missing values, duplicates, constant/id-like columns, time range."""
+    for name in [*id_columns, *([time_column] if time_column else [])]:
+        if name not in df.columns:
+            raise DataError(f"column {name!r} not in the data; columns are: {', '.join(map(str, df.columns))}")
+    df = df.rename(columns=str)
+    rows = len(df)
+    kinds = column_kinds(df)
+    missing = df.isna().sum().astype("int64")
+    missing_share = (missing / rows) if rows else missing.astype(float)
+    distinct = df.nunique(dropna=True).astype("int64")
+    constant = df.nunique(dropna=False) <= 1
+    id_like = id_like_mask(df, distinct, kinds)
+    blanks = blank_string_counts(df)
+    rest = df.drop(columns=list(id_columns))
+    dup_all = int(df.duplicated().sum())
+    dup_rest = int(rest.duplicated().sum()) if rest.shape[1] else 0
+    profiles = [
+        ColumnProfile(name=c, dtype=str(df[c].dtype), kind=kinds[c], missing=int(missing[c]),
+                      missing_share=float(missing_share[c]), blank_strings=int(blanks[c]),
+                      distinct=int(distinct[c]), constant=bool(constant[c]), id_like=bool(id_like[c]))
+        for c in df.columns
+    ]
+    extra = time_facts(df[time_column], now) if time_column else {}
+    return DataProfile(
+        rows=rows, columns=df.shape[1], missing_cells=int(missing.sum()),
+        missing_cell_share=float(missing.sum() / df.size) if df.size else 0.0,
+        missing_share={c: float(v) for c, v in missing_share.items()},
+        blank_strings={c: int(v) for c, v in blanks[blanks > 0].items()},
+        duplicate_rows=dup_all, duplicate_rows_ignoring_ids=dup_rest,
+        constant_columns=list(constant.index[constant]), id_like_columns=list(id_like.index[id_like]),
+        declared_id_columns=list(id_columns),
+        kinds={k: int(v) for k, v in kinds.value_counts().sort_index().items()},
+        column_profiles=profiles, time_column=time_column, **extra,
+    )
