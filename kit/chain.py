@@ -110,6 +110,7 @@ def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path)
                     "interactive": False,
                 },
                 kernel_name=KERNEL_NAME,
+                language="python",
                 cwd=str(notebook_dir),
                 progress_bar=False,
                 log_output=False,

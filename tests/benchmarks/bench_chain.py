@@ -1,0 +1,132 @@
+"""Benchmark the chain's overhead: kernel start, imports, HTML export, and batch throughput.
+
+Run: .venv/bin/python tests/benchmarks/bench_chain.py [--configs N] (not part of `make test`).
+Prints a Markdown table for the README.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from kit.chain import _execute, ensure_kernel, export_html  # noqa: E402
+from kit.config import load_config  # noqa: E402
+from kit.phases import NOTEBOOK_DIR, PHASES, Phase  # noqa: E402
+
+DEMO = ROOT / "data" / "configs" / "demo.yaml"
+
+
+def _trivial_notebook(folder: Path, source: str) -> Phase:
+    """A one-cell phase notebook named like the readiness phase."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('config_path = ""\nrun_dir = ""\ninteractive = True')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(source)]
+    nbformat.write(nb, folder / PHASES[0].notebook)
+    return PHASES[0]
+
+
+def time_notebook(source: str, repeat: int = 3) -> float:
+    """Median wall time of executing a trivial notebook through the chain's own executor."""
+    config = load_config(DEMO)
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            (tmp / "nb").mkdir()
+            phase = _trivial_notebook(tmp / "nb", source)
+            start = time.perf_counter()
+            record = _execute(phase, config, tmp, tmp / "nb")
+            times.append(time.perf_counter() - start)
+            assert record.status == "ok", record.error
+    return statistics.median(times)
+
+
+def time_export(repeat: int = 3) -> float:
+    """Median time of exporting one executed notebook to HTML."""
+    config = load_config(DEMO)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "nb").mkdir()
+        phase = _trivial_notebook(tmp / "nb", "import matplotlib.pyplot as plt; plt.plot([1, 2])")
+        _execute(phase, config, tmp, tmp / "nb")
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            export_html(tmp / phase.notebook)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def time_phases() -> dict[str, float]:
+    """Per-phase seconds of one demo chain run through the CLI."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "kit", "run", str(DEMO), "--out", f"{tmp}/demo"],
+                       check=True, capture_output=True, cwd=ROOT)
+        total = time.perf_counter() - start
+        import json
+
+        manifest = json.loads(Path(f"{tmp}/demo/manifest.json").read_text())
+    return {**{p["name"]: p["seconds"] for p in manifest["phases"]}, "whole chain (CLI, wall)": total}
+
+
+def time_batch(n_configs: int, workers: int, phases: str) -> float:
+    """Wall time of a batch of ``n_configs`` copies of the demo config."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        configs = []
+        for i in range(n_configs):
+            text = DEMO.read_text().replace("name: demo", f"name: unit{i}")
+            text = text.replace("../", f"{DEMO.parent.parent}/")
+            path = tmp / f"unit{i}.yaml"
+            path.write_text(text)
+            configs.append(str(path))
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "kit", "batch", *configs, "--workers", str(workers),
+                        "--out", str(tmp / "out"), "--phases", phases], check=True, capture_output=True, cwd=ROOT)
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    """Run every measurement and print a Markdown table."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--configs", type=int, default=4, help="configs per batch")
+    parser.add_argument("--batch-phases", default="readiness,use_cases")
+    args = parser.parse_args()
+    ensure_kernel()
+    rows = [
+        ("kernel start + empty notebook", time_notebook("pass")),
+        ("+ import pandas", time_notebook("import pandas")),
+        ("+ import kit.readiness path (config, pandas, matplotlib)",
+         time_notebook("import kit.notebook, matplotlib.pyplot")),
+        ("+ import pandas, sklearn, xgboost, lightgbm, shap",
+         time_notebook("import pandas, sklearn, xgboost, lightgbm, shap")),
+        ("HTML export of one notebook", time_export()),
+    ]
+    if (NOTEBOOK_DIR / PHASES[0].notebook).is_file():
+        rows += [(f"phase {k}", v) for k, v in time_phases().items()]
+        one = time_batch(args.configs, 1, args.batch_phases)
+        two = time_batch(args.configs, 2, args.batch_phases)
+        rows += [
+            (f"batch of {args.configs} ({args.batch_phases}), 1 worker", one),
+            (f"batch of {args.configs} ({args.batch_phases}), 2 workers", two),
+            ("batch speed-up with 2 workers", one / two),
+        ]
+    print("| measurement | seconds |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
