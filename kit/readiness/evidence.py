@@ -8,7 +8,7 @@ from kit.readiness import content
 
 
 def finding(check: str, status: str, item: str, text: str) -> dict[str, str]:
-    """One finding: the check, ok/warn, the data-readiness checklist item and a sentence."""
+    """One finding: the check, ok/warn/info, the data-readiness checklist item and a sentence."""
     checklist = content.questionnaire()["data_checks"]["checklist"]
     return {"check": check, "status": status, "bears_on": checklist[item], "finding": text}
 
@@ -60,7 +60,7 @@ def column_finding(profile: DataProfile) -> dict[str, str]:
 def freshness_finding(profile: DataProfile, max_days: float) -> dict[str, str]:
     """How old the newest row is, when the dataset names a time column."""
     if profile.time_column is None:
-        return finding("freshness", "warn", "pipelines",
+        return finding("freshness", "info", "pipelines",
                        "no time column declared (dataset.time_column): freshness cannot be checked")
     if profile.freshness_days is None:
         return finding("freshness", "warn", "pipelines",
