@@ -1,0 +1,149 @@
+"""The data contract: a pandera schema inferred from the training data, saved as JSON.
+
+Every later batch (explainability, monitoring) is validated against it: the columns the
+model needs, numeric columns that must be numbers within the training range (widened by a
+margin), categorical columns whose values must be levels seen in training, and columns that
+had no missing values must still have none.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kit.errors import DataError
+
+CONTRACT_FILE = "contract.json"
+_KINDS = {
+    "column_in_dataframe": "missing column",
+    "isin": "new category",
+    "in_range": "out of range",
+    "not_nullable": "missing values",
+    "coerce_dtype": "dtype",
+    "dtype": "dtype",
+}
+
+
+def _pa() -> Any:
+    """pandera's pandas API (imported when first needed)."""
+    import pandera.pandas as pa
+
+    return pa
+
+
+def infer_contract(
+    frame: pd.DataFrame, columns: list[str], range_margin: float = 0.0, name: str = "training data"
+) -> Any:
+    """pandera DataFrameSchema for ``columns`` of the training frame (types, nulls, ranges, levels)."""
+    pa = _pa()
+    specs = {}
+    for col in columns:  # one schema entry per column
+        values = frame[col]
+        nullable = bool(values.isna().any())
+        if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
+            levels = sorted(map(str, values.dropna().unique().tolist()))
+            specs[col] = pa.Column(str, checks=[pa.Check.isin(levels)], nullable=nullable, coerce=True)
+        else:
+            low, high = float(values.min()), float(values.max())
+            pad = (high - low) * range_margin
+            specs[col] = pa.Column(
+                "float64", checks=[pa.Check.in_range(low - pad, high + pad)], nullable=nullable, coerce=True
+            )
+    return pa.DataFrameSchema(specs, name=name, strict=False, coerce=True)
+
+
+def save_contract(schema: Any, path: str | Path) -> Path:
+    """Write the schema as pandera JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(schema.to_json(indent=2), encoding="utf-8")
+    return path
+
+
+def load_contract(path: str | Path) -> Any:
+    """Read a schema saved by :func:`save_contract`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no data contract here; run the training phase to create it")
+    return _pa().DataFrameSchema.from_json(path.read_text(encoding="utf-8"))
+
+
+def contract_summary(schema: Any) -> pd.DataFrame:
+    """One row per column: type, nullable and the allowed range or levels."""
+    rows = []
+    for name, col in schema.columns.items():
+        stats = {c.name: c.statistics for c in col.checks}
+        allowed = stats.get("isin", {}).get("allowed_values")
+        rng = stats.get("in_range", {})
+        rows.append({
+            "column": name,
+            "type": "category" if allowed is not None else "number",
+            "nullable": bool(col.nullable),
+            "allowed": f"{len(allowed)} levels" if allowed is not None else f"[{rng.get('min_value'):.4g}, {rng.get('max_value'):.4g}]",
+        })
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class ContractReport:
+    """Result of validating one batch: pass/fail and the failures per column."""
+
+    passed: bool
+    rows: int
+    failures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["column", "kind", "count", "examples"]))
+
+    def by_column(self) -> dict[str, list[str]]:
+        """Failure kinds per column."""
+        return self.failures.groupby("column")["kind"].apply(list).to_dict() if len(self.failures) else {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for artifacts."""
+        return {"passed": self.passed, "rows": self.rows, "failures": self.failures.to_dict(orient="records")}
+
+
+def validate(schema: Any, df: pd.DataFrame) -> ContractReport:
+    """Validate a batch against the contract; never raises for data problems, reports them."""
+    pa = _pa()
+    batch = df.copy()
+    for name in schema.columns:  # categoricals compare as text, like in the contract
+        if name in batch.columns and isinstance(batch[name].dtype, pd.CategoricalDtype):
+            batch[name] = batch[name].astype("object")
+    try:
+        schema.validate(batch, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        return ContractReport(passed=False, rows=len(df), failures=_failure_table(exc.failure_cases))
+    return ContractReport(passed=True, rows=len(df))
+
+
+def _failure_table(cases: pd.DataFrame) -> pd.DataFrame:
+    """Summarise pandera's failure cases: column, kind, count and a few example values."""
+    cases = cases.copy()
+    check = cases["check"].astype(str)
+    base = check.str.extract(r"^([a-z_]+)", expand=False).fillna(check)
+    cases["kind"] = base.map(_KINDS).fillna(check)
+    whole_frame = cases["kind"].eq("missing column") | cases["column"].isna()
+    cases["column"] = cases["column"].where(~whole_frame, cases["failure_case"]).astype(str)
+    cases["value"] = cases["failure_case"].astype(str)
+    # a value that is not a number fails the dtype check and, as a side effect, the range check
+    cases = cases[~cases["value"].str.startswith("TypeError(")]
+    table = cases.groupby(["column", "kind"], sort=True).agg(
+        count=("value", "size"), examples=("value", lambda v: sorted(set(v))[:3])
+    ).reset_index()
+    return table
+
+
+def checks_json(path: str | Path) -> dict[str, Any]:
+    """The saved contract as plain JSON (for artifacts and MLflow)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def numeric_range(schema: Any, column: str) -> tuple[float, float]:
+    """(low, high) allowed for a numeric column."""
+    for check in schema.columns[column].checks:
+        if check.name == "in_range":
+            return check.statistics["min_value"], check.statistics["max_value"]
+    return -np.inf, np.inf

@@ -1,0 +1,273 @@
+"""Loading a dataset for modelling, encoding its target, and the recorded train/valid/test split.
+
+``load_dataset`` reads the file a :class:`~kit.schema.DatasetSpec` names and makes it model-ready:
+text columns become ``category`` once, early (pandas 3 string columns are slow for categorical
+work); numeric columns stored as text (telco ``TotalCharges``) are converted with a visible
+warning; text in an otherwise numeric column is an error naming the column. ``load_split``
+gives later phases exactly the rows training used, checked against the recorded hashes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kit import content
+from kit.errors import DataError, did_you_mean
+from kit.schema import DatasetSpec
+
+PARTS = ("train", "valid", "test")
+SPLIT_FILE = "split.json"
+
+
+class DataWarning(UserWarning):
+    """A data problem the run can go on with (shown in the notebook and kept in the artifact)."""
+
+
+@dataclass
+class Target:
+    """The encoded target: 0/1 labels and what 1 and 0 stand for."""
+
+    y: np.ndarray
+    positive_class: Any
+    negative_class: Any
+
+
+@dataclass
+class Split:
+    """Row positions of each part, how they were drawn, and hashes to verify them later."""
+
+    parts: dict[str, np.ndarray]
+    method: str
+    seed: int
+    data_hash: str
+    index_hash: str = field(default="")
+
+    def summary(self, y: np.ndarray) -> pd.DataFrame:
+        """Rows and positive share per part."""
+        rows = {p: len(idx) for p, idx in self.parts.items()}
+        share = {p: float(y[idx].mean()) if len(idx) else float("nan") for p, idx in self.parts.items()}
+        return pd.DataFrame({"rows": rows, "positive_share": share}).rename_axis("part")
+
+
+def _rules() -> dict[str, Any]:
+    """Reading rules from kit/content/training.yaml."""
+    return content.load("training")["reading"]
+
+
+def numeric_text_share(values: pd.Series) -> tuple[float, int, pd.Series]:
+    """Share of non-blank cells that parse as numbers, the blank count, and the parsed values."""
+    text = values.astype("string").str.strip()
+    blank = text.isna() | text.eq("")
+    parsed = pd.to_numeric(text.mask(blank), errors="coerce")
+    nonblank = int((~blank).sum())
+    share = float(parsed.notna().sum() / nonblank) if nonblank else 0.0
+    return share, int(blank.sum() - values.isna().sum()), parsed
+
+
+def clean_frame(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, list[str]]:
+    """Model-ready copy of a raw frame (typed columns, target rows present) and warnings to show."""
+    rules = _rules()
+    if spec.target not in frame.columns:
+        raise DataError(
+            f"dataset.target: column {spec.target!r} is not in {spec.path.name}"
+            f"{did_you_mean(spec.target, frame.columns)}; set dataset.target to the label column"
+        )
+    notes: list[str] = []
+    out = frame.copy()
+    empty = [c for c in out.columns if c != spec.target and out[c].isna().all()]
+    if empty:
+        notes.append(f"columns {empty} are entirely empty and were dropped; remove them from the file or fill them")
+        out = out.drop(columns=empty)
+    unlabeled = out[spec.target].isna()
+    if unlabeled.any():
+        notes.append(f"{int(unlabeled.sum())} rows have no value in target {spec.target!r} and were dropped")
+        out = out.loc[~unlabeled].reset_index(drop=True)
+    text_cols = [c for c in out.columns if _is_text(out[c]) and c != spec.target]
+    for col in text_cols:
+        share, blanks, parsed = numeric_text_share(out[col])
+        if share >= 1 - rules["numeric_text_tolerance"]:
+            lost = int(parsed.isna().sum() - out[col].isna().sum() - blanks)
+            notes.append(
+                f"column {col!r} holds numbers stored as text; converted to numbers "
+                f"({blanks} blank and {lost} non-numeric cells became missing)"
+            )
+            out[col] = parsed.astype("float64")
+        elif share >= rules["numeric_text_min_share"] and col not in spec.id_columns:
+            example = out[col][parsed.isna() & out[col].notna()].iloc[0]
+            raise DataError(
+                f"column {col!r}: {share:.0%} of its values are numbers but others are text "
+                f"(e.g. {example!r}); clean the column, or list it in dataset.drop_columns"
+            )
+        else:
+            out[col] = out[col].astype("category")
+    return out, notes
+
+
+def _is_text(values: pd.Series) -> bool:
+    """True for object or string columns (not already categorical, numeric or bool)."""
+    return pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+
+
+def load_dataset(spec: DatasetSpec, show_warnings: bool = True) -> pd.DataFrame:
+    """Read and clean the dataset a spec names; warnings are shown and kept in ``frame.attrs``."""
+    from kit.data import read_table
+
+    raw = read_table(spec.path, spec.read_options)
+    frame, notes = clean_frame(raw, spec)
+    if show_warnings:
+        for note in notes:
+            warnings.warn(note, DataWarning, stacklevel=2)
+    frame.attrs["kit_notes"] = notes
+    return frame
+
+
+def infer_positive_class(labels: pd.Series, configured: Any = None) -> Any:
+    """The positive label: the configured one if present, else a known positive word or 1/True."""
+    values = labels.dropna().unique().tolist()
+    text = {str(v).strip(): v for v in values}
+    if len(values) != 2:
+        shown = sorted(map(str, values))[:6]
+        raise DataError(
+            f"target {labels.name!r} has {len(values)} distinct value(s) {shown}; the training phase "
+            "needs exactly two classes: pick a binary target or map the labels to two classes first"
+        )
+    if configured is not None:
+        if str(configured).strip() not in text:
+            raise DataError(
+                f"dataset.positive_class: {configured!r} does not occur in target {labels.name!r} "
+                f"(values: {sorted(text)}); set it to one of them"
+            )
+        return text[str(configured).strip()]
+    known = [v for k, v in text.items() if k.lower() in _rules()["positive_labels"]]
+    if len(known) != 1:
+        raise DataError(
+            f"dataset.positive_class: cannot tell which of {sorted(text)} in target {labels.name!r} "
+            "is the positive class (the event to predict); set dataset.positive_class"
+        )
+    return known[0]
+
+
+def encode_target(labels: pd.Series, positive_class: Any = None) -> Target:
+    """Encode a two-class target to 0/1 with 1 for the positive class."""
+    positive = infer_positive_class(labels, positive_class)
+    y = (labels.astype("string").str.strip() == str(positive).strip()).to_numpy(dtype=np.int64)
+    negative = next(v for v in labels.dropna().unique().tolist() if str(v).strip() != str(positive).strip())
+    return Target(y=y, positive_class=_plain(positive), negative_class=_plain(negative))
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as a plain Python value (JSON-friendly)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def feature_columns(frame: pd.DataFrame, spec: DatasetSpec, exclude: list[str] | None = None) -> list[str]:
+    """Columns usable as features: all but target, ids, time, dropped and excluded ones."""
+    skip = {spec.target, *spec.id_columns, *spec.drop_columns, *(exclude or [])}
+    if spec.time_column:
+        skip.add(spec.time_column)
+    return [c for c in frame.columns if c not in skip]
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """sha256 of a frame's values and index (detects any change to the data)."""
+    row_hashes = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+    digest = hashlib.sha256(row_hashes.tobytes())
+    digest.update("|".join(map(str, frame.columns)).encode())
+    return digest.hexdigest()
+
+
+def index_hash(parts: dict[str, np.ndarray]) -> str:
+    """sha256 of the row positions of every part."""
+    digest = hashlib.sha256()
+    for name in PARTS:
+        digest.update(name.encode())
+        digest.update(np.asarray(parts[name], dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def make_split(
+    frame: pd.DataFrame, y: np.ndarray, valid_size: float, test_size: float, seed: int, time_column: str | None = None
+) -> Split:
+    """Stratified (seeded) or, with a time column, time-ordered train/valid/test row positions."""
+    n = len(y)
+    if time_column:
+        order = np.argsort(pd.to_datetime(frame[time_column], errors="coerce").to_numpy(), kind="stable")
+        n_test, n_valid = int(round(n * test_size)), int(round(n * valid_size))
+        parts = {"train": order[: n - n_test - n_valid], "valid": order[n - n_test - n_valid : n - n_test], "test": order[n - n_test :]}
+        method = f"time-ordered by {time_column}"
+    else:
+        from sklearn.model_selection import train_test_split
+
+        positions = np.arange(n)
+        rest, test = train_test_split(positions, test_size=test_size, stratify=y, random_state=seed)
+        train, valid = train_test_split(
+            rest, test_size=valid_size / (1 - test_size), stratify=y[rest], random_state=seed
+        )
+        parts = {"train": np.sort(train), "valid": np.sort(valid), "test": np.sort(test)}
+        method = "stratified random"
+    for name, idx in parts.items():
+        if len(np.unique(y[idx])) < 2:
+            raise DataError(
+                f"split part {name!r} has only one class; use more rows, or a larger "
+                "training.valid_size / training.test_size"
+            )
+    split = Split(parts=parts, method=method, seed=seed, data_hash=frame_hash(frame))
+    split.index_hash = index_hash(parts)
+    return split
+
+
+def split_record(split: Split, spec: DatasetSpec) -> dict[str, Any]:
+    """The split as JSON-ready data: positions per part, hashes and the dataset spec."""
+    return {
+        "method": split.method,
+        "seed": split.seed,
+        "rows": {p: len(idx) for p, idx in split.parts.items()},
+        "data_hash": split.data_hash,
+        "index_hash": split.index_hash,
+        "dataset_spec": spec.model_dump(mode="json"),
+        "positions": {p: idx.tolist() for p, idx in split.parts.items()},
+    }
+
+
+def save_split(run_dir: str | Path, split: Split, spec: DatasetSpec) -> Path:
+    """Write ``artifacts/split.json`` and return its path."""
+    from kit.artifacts import artifacts_dir, write_json
+
+    return write_json(artifacts_dir(run_dir) / SPLIT_FILE, split_record(split, spec))
+
+
+def load_split(ctx_or_run_dir: Any, config: Any = None, part: str = "test") -> tuple[pd.DataFrame, np.ndarray]:
+    """(X, y) of one recorded part (train, valid, test): the same rows training used, verified.
+
+    X keeps every column but the target (features, ids, sensitive columns); score it with
+    ``ScoringModel``, which selects its own features. ``config`` is accepted for symmetry
+    with other phases; the dataset comes from the recorded split.
+    """
+    if part not in PARTS:
+        raise DataError(f"split part {part!r} is unknown{did_you_mean(part, PARTS)}; use one of {list(PARTS)}")
+    run_dir = Path(getattr(ctx_or_run_dir, "run_dir", ctx_or_run_dir))
+    path = run_dir / "artifacts" / SPLIT_FILE
+    if not path.is_file():
+        raise DataError(f"{path}: no recorded split; run the training phase (02_training) for this run first")
+    record = json.loads(path.read_text(encoding="utf-8"))
+    spec = DatasetSpec.model_validate(record["dataset_spec"])
+    frame = load_dataset(spec, show_warnings=False)
+    if frame_hash(frame) != record["data_hash"]:
+        raise DataError(
+            f"{spec.path}: the data changed since training recorded the split (hash differs); "
+            "re-run the training phase on the current file"
+        )
+    parts = {p: np.asarray(record["positions"][p], dtype=np.int64) for p in PARTS}
+    if index_hash(parts) != record["index_hash"]:
+        raise DataError(f"{path}: row positions do not match their recorded hash; re-run the training phase")
+    target = encode_target(frame[spec.target], spec.positive_class)
+    rows = parts[part]
+    X = frame.iloc[rows].drop(columns=[spec.target])
+    return X, target.y[rows]

@@ -1,0 +1,280 @@
+"""Training candidates: two baselines, XGBoost and LightGBM, and choosing among them.
+
+``train_candidates`` is the public entry point (the monitoring phase also calls it to train a
+challenger): it learns the category levels from the training rows, prepares every part the
+way :class:`~kit.training.scoring.ScoringModel` will at scoring time, fits
+
+* ``majority``: always predicts the training positive rate (the floor any model must beat),
+* ``logistic_regression``: regularized, on one-hot categoricals and scaled numbers,
+* ``xgboost`` and ``lightgbm``: native categorical support, early stopping on the validation
+  split, positives weighted when rare, an optional seeded random search,
+
+and scores each on the validation split. Thresholds are chosen on validation, metrics are
+reported on test: the test rows are never used to make a choice.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kit import content
+from kit.errors import DataError
+from kit.training.metrics import bootstrap_metrics, choose_threshold, compute_metrics, higher_is_better
+from kit.training.scoring import ScoringModel, prepare_features
+
+BASELINES = ("majority", "logistic_regression")
+
+
+@dataclass
+class Candidate:
+    """One fitted candidate: how to score it, its parameters and its validation scores."""
+
+    name: str
+    kind: str  # "baseline" or "model"
+    params: dict[str, Any]
+    valid_proba: np.ndarray
+    fit_seconds: float
+    model: ScoringModel | None = None
+    baseline: Any = None
+    trees: int | None = None
+    trials: int = 1
+    threshold: float = 0.5
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """P(positive) for raw rows, through the same preparation as in training."""
+        if self.model is not None:
+            return self.model.predict_proba(X)
+        return self.baseline(X)
+
+
+def infer_categories(X: pd.DataFrame) -> dict[str, list[Any]]:
+    """Category levels of every non-numeric column, as seen in the training rows (sorted)."""
+    cats = {}
+    for col in X.columns:
+        values = X[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            present = values.cat.remove_unused_categories().cat.categories
+            cats[col] = [_plain(v) for v in present]
+        elif not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+            cats[col] = sorted(_plain(v) for v in values.dropna().unique())
+    return cats
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as a plain Python value."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def model_params(algorithm: str, overrides: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
+    """Native parameters for ``algorithm``: content defaults, overrides, and the seed."""
+    params = dict(content.load("training")["models"][algorithm])
+    params.update(overrides or {})
+    if algorithm == "xgboost":
+        params["seed"] = seed
+    elif algorithm == "lightgbm":
+        params["seed"] = seed
+    return params
+
+
+def positive_weight(y: np.ndarray, imbalance: str) -> float:
+    """Weight of positive rows: negatives/positives when weighting, else 1."""
+    share = float(np.mean(y))
+    rule = content.load("training")["imbalance"]["weight_below_share"]
+    weight = imbalance == "weight" or (imbalance == "auto" and share < rule)
+    return float((1 - share) / share) if weight and share > 0 else 1.0
+
+
+def fit_xgboost(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, yva: np.ndarray, params: dict[str, Any],
+                max_trees: int, early_stopping: int, pos_weight: float = 1.0) -> Any:
+    """Train an XGBoost booster with early stopping on validation; keep only the best trees."""
+    import xgboost as xgb
+
+    dtrain = xgb.QuantileDMatrix(Xtr, ytr, enable_categorical=True, nthread=params.get("nthread"))
+    dvalid = xgb.QuantileDMatrix(Xva, yva, enable_categorical=True, ref=dtrain, nthread=params.get("nthread"))
+    booster = xgb.train(
+        {**params, "scale_pos_weight": pos_weight}, dtrain, num_boost_round=max_trees,
+        evals=[(dvalid, "valid")], early_stopping_rounds=early_stopping, verbose_eval=False,
+    )
+    return booster[: booster.best_iteration + 1]
+
+
+def fit_lightgbm(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, yva: np.ndarray, params: dict[str, Any],
+                 max_trees: int, early_stopping: int, pos_weight: float = 1.0) -> Any:
+    """Train a LightGBM booster (pandas categoricals native) with early stopping on validation."""
+    import lightgbm as lgb
+
+    dtrain = lgb.Dataset(Xtr, ytr, free_raw_data=True)
+    dvalid = lgb.Dataset(Xva, yva, reference=dtrain)
+    return lgb.train(
+        {**params, "scale_pos_weight": pos_weight}, dtrain, num_boost_round=max_trees, valid_sets=[dvalid],
+        callbacks=[lgb.early_stopping(early_stopping, verbose=False)],
+    )
+
+
+def _lr_frame(X: pd.DataFrame, categories: dict[str, list[Any]]) -> pd.DataFrame:
+    """Prepared rows for the logistic regression: categoricals as text with missing as its own level."""
+    out = X.copy()
+    for col in categories:
+        out[col] = out[col].astype("object").where(out[col].notna(), "(missing)").astype(str)
+    return out
+
+
+def fit_logistic(Xtr: pd.DataFrame, ytr: np.ndarray, categories: dict[str, list[Any]], seed: int) -> Any:
+    """Regularized logistic regression on one-hot categoricals and imputed, scaled numbers."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = [c for c in Xtr.columns if c not in categories]
+    prep = ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), list(categories)),
+    ])
+    params = content.load("training")["models"]["logistic_regression"]
+    model = make_pipeline(prep, LogisticRegression(**params, random_state=seed))
+    return model.fit(_lr_frame(Xtr, categories), ytr)
+
+
+def _sample_params(space: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """One random draw from a tuning space (lists are choices, ranges uniform or log-uniform)."""
+    params = {}
+    for key, dist in space.items():
+        if isinstance(dist, list):
+            params[key] = _plain(dist[int(rng.integers(len(dist)))])
+        elif dist.get("log"):
+            params[key] = float(math.exp(rng.uniform(math.log(dist["low"]), math.log(dist["high"]))))
+        else:
+            params[key] = float(rng.uniform(dist["low"], dist["high"]))
+    return params
+
+
+def train_candidates(
+    X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,
+    settings: Any, seed: int, baselines: bool = True, target: str = "target",
+    positive_class: Any = 1, negative_class: Any = 0,
+) -> list[Candidate]:
+    """Fit the baselines and every configured algorithm; each candidate carries its validation scores.
+
+    ``X_*`` hold the feature columns only (their order is the model's feature order);
+    ``settings`` is a :class:`~kit.training.config.TrainingSection`.
+    """
+    y_train, y_valid = np.asarray(y_train, dtype=np.int64), np.asarray(y_valid, dtype=np.int64)
+    if len(np.unique(y_train)) < 2:
+        raise DataError("the training rows hold only one class; a model needs both classes to learn from")
+    features = [str(c) for c in X_train.columns]
+    categories = infer_categories(X_train)
+    Xtr = prepare_features(X_train, features, categories)
+    Xva = prepare_features(X_valid, features, categories)
+    candidates = [] if not baselines else _baselines(Xtr, y_train, Xva, categories, seed)
+    weight = positive_weight(y_train, settings.imbalance)
+    meta = {"target": target, "positive_class": positive_class, "negative_class": negative_class}
+    for algorithm in settings.algorithms:
+        candidates.append(_fit_boosted(algorithm, Xtr, y_train, Xva, y_valid, settings, seed, weight, features, categories, meta))
+    return candidates
+
+
+def _baselines(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, categories: dict[str, list[Any]], seed: int) -> list[Candidate]:
+    """The majority-rate and logistic-regression baselines."""
+    rate = float(ytr.mean())
+    features = list(Xtr.columns)
+    t0 = time.perf_counter()
+    logit = fit_logistic(Xtr, ytr, categories, seed)
+    lr_seconds = time.perf_counter() - t0
+
+    def lr_proba(X: pd.DataFrame) -> np.ndarray:
+        """Logistic-regression scores for raw rows."""
+        return logit.predict_proba(_lr_frame(prepare_features(X, features, categories), categories))[:, 1]
+
+    def majority(X: pd.DataFrame) -> np.ndarray:
+        """The training positive rate for every row."""
+        return np.full(len(X), rate)
+
+    return [
+        Candidate("majority", "baseline", {"positive_rate": rate}, np.full(len(Xva), rate), 0.0, baseline=majority),
+        Candidate("logistic_regression", "baseline", content.load("training")["models"]["logistic_regression"],
+                  logit.predict_proba(_lr_frame(Xva, categories))[:, 1], lr_seconds, baseline=lr_proba),
+    ]
+
+
+def _fit_boosted(algorithm: str, Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, yva: np.ndarray, settings: Any,
+                 seed: int, weight: float, features: list[str], categories: dict[str, list[Any]], meta: dict[str, Any]) -> Candidate:
+    """Fit one algorithm (defaults, or the best of a seeded random search) as a candidate."""
+    fit = fit_xgboost if algorithm == "xgboost" else fit_lightgbm
+    space = content.load("training")["tuning_space"][algorithm]
+    rng = np.random.default_rng(seed)
+    draws = [{}] + [_sample_params(space, rng) for _ in range(settings.tuning.trials)]
+    best: tuple[float, Any, dict[str, Any], np.ndarray] | None = None
+    sign = 1.0 if higher_is_better(settings.selection_metric) else -1.0
+    t0 = time.perf_counter()
+    tried = 0
+    for overrides in draws:  # a handful of parameter sets, not rows
+        if settings.tuning.seconds and tried and time.perf_counter() - t0 > settings.tuning.seconds:
+            break
+        params = model_params(algorithm, overrides, seed)
+        booster = fit(Xtr, ytr, Xva, yva, params, settings.max_trees, settings.early_stopping_rounds, weight)
+        model = ScoringModel(algorithm, booster, features, categories, **meta)
+        proba = model._predict(Xva, raw=False)
+        score = sign * compute_metrics(yva, proba)[settings.selection_metric]
+        tried += 1
+        if best is None or score > best[0]:
+            best = (score, model, params, proba)
+    _, model, params, proba = best
+    trees = int(model.booster.num_boosted_rounds()) if algorithm == "xgboost" else int(model.booster.best_iteration or model.booster.current_iteration())
+    params = {**params, "scale_pos_weight": weight}
+    model.info = {"params": params, "trees": trees, "library_version": _version(algorithm)}
+    return Candidate(algorithm, "model", params, proba, time.perf_counter() - t0, model=model, trees=trees, trials=tried)
+
+
+def _version(algorithm: str) -> str:
+    """Installed version of a model library."""
+    from importlib.metadata import version
+
+    return version(algorithm)
+
+
+def set_thresholds(candidates: list[Candidate], y_valid: np.ndarray, costs: dict[str, float] | None,
+                   fixed: float | None = None) -> None:
+    """Give each candidate its decision threshold, chosen on validation (or the fixed one)."""
+    for cand in candidates:
+        cand.threshold = fixed if fixed is not None else choose_threshold(y_valid, cand.valid_proba, costs)["threshold"]
+        if cand.model is not None:
+            cand.model.threshold = cand.threshold
+
+
+def select_best(candidates: list[Candidate], y_valid: np.ndarray, metric: str = "roc_auc") -> Candidate:
+    """The model candidate (not a baseline) with the best validation ``metric``."""
+    models = [c for c in candidates if c.kind == "model"]
+    if not models:
+        raise DataError("training.algorithms: no model candidate was trained; list xgboost and/or lightgbm")
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    scores = [sign * compute_metrics(y_valid, c.valid_proba)[metric] for c in models]
+    return models[int(np.argmax(scores))]
+
+
+def evaluate(candidates: list[Candidate], X_test: pd.DataFrame, y_test: np.ndarray, selection_metric: str = "roc_auc",
+             y_valid: np.ndarray | None = None) -> pd.DataFrame:
+    """Leaderboard: test metrics of every candidate at its own threshold (plus its validation score)."""
+    rows = []
+    for cand in candidates:
+        proba = cand.predict_proba(X_test)
+        cand.extra["test_proba"] = proba
+        row = {"candidate": cand.name, "kind": cand.kind, **compute_metrics(y_test, proba, cand.threshold)}
+        if y_valid is not None:
+            row[f"valid_{selection_metric}"] = compute_metrics(y_valid, cand.valid_proba)[selection_metric]
+        row.update(threshold=cand.threshold, trees=cand.trees, trials=cand.trials, fit_seconds=round(cand.fit_seconds, 3))
+        rows.append(row)
+    board = pd.DataFrame(rows)
+    return board.sort_values("roc_auc", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def candidate_metrics(cand: Candidate, y_test: np.ndarray, n_boot: int, seed: int, confidence: float) -> pd.DataFrame:
+    """Test metrics of one candidate with bootstrap intervals (needs :func:`evaluate` first)."""
+    return bootstrap_metrics(y_test, cand.extra["test_proba"], cand.threshold, n_boot, seed, confidence)
