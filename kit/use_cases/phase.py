@@ -53,7 +53,8 @@ def rank_portfolio(portfolio: Portfolio, weights: dict[str, dict[str, float]], r
     r = rules()
     scored = score_portfolio(portfolio.frame, weights, readiness, r)
     roi = roi_table(portfolio.frame, scored["feasibility_score"], readiness.maturity_level, r, discount_rate(config))
-    return scored.join(roi).sort_values("rank").reset_index(drop=True)
+    money = portfolio.frame[["annual_value", "build_cost", "run_cost_per_year"]]
+    return scored.join(roi).join(money).sort_values("rank").reset_index(drop=True)
 
 
 def stability_for(portfolio: Portfolio, ranking: pd.DataFrame, weights: dict[str, dict[str, float]], config: Any) -> Stability:
@@ -110,7 +111,8 @@ def build_artifact(
     stable = verdict(float(table.loc[table["name"] == pilot.name, "rank_stability"].iloc[0]), rules()["stability"])
     if stable == "coin toss":
         warnings.append(f"the pilot's rank is a coin toss under ±{stability.perturbation:.0%} weight changes; agree the weights before committing")
-    status = "warn" if pilot.warnings or stable == "coin toss" else "ok"
+    fallback = readiness.source != "readiness artifact (phase 0)"
+    status = "warn" if pilot.warnings or fallback or stable == "coin toss" else "ok"
     return {
         "ranking": table[list(RANKING_FIELDS) + ["top_share", "priority", "feasibility_raw", "readiness_penalty"]].to_dict(orient="records"),
         "weights": weights,
