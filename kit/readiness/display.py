@@ -11,6 +11,7 @@ from IPython.display import Markdown
 from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 
+from kit.profile import DataProfile
 from kit.readiness import content
 from kit.readiness.assess import Assessment
 
@@ -48,6 +49,29 @@ def questionnaire(a: Assessment) -> pd.DataFrame:
     table["pillar"] = table["pillar"].map(content.pillars()["name"])
     table["answer"] = pd.Series(a.section.answers, dtype="Int64").reindex(table.index).astype(object).fillna("-")
     return table.rename(columns={"text": "question"})
+
+
+def profile_summary(profile: DataProfile | None) -> Markdown:
+    """The headline facts of a dataset profile as a short Markdown list."""
+    if profile is None:
+        return Markdown("_No dataset profiled (no `dataset` in the config, or `readiness.profile_dataset: false`)._")
+    worst = sorted(profile.missing_share.items(), key=lambda kv: -kv[1])[:3]
+    lines = [
+        f"- **{profile.rows:,} rows, {profile.columns} columns** "
+        f"({', '.join(f'{n} {k}' for k, n in profile.kinds.items())})",
+        f"- missing cells: {profile.missing_cell_share:.2%}; most missing: "
+        + ", ".join(f"{esc(c)} {s:.1%}" for c, s in worst),
+        f"- duplicate rows: {profile.duplicate_rows:,} (ignoring id columns: {profile.duplicate_rows_ignoring_ids:,})",
+        f"- constant columns: {esc(', '.join(profile.constant_columns) or 'none')}; "
+        f"id-like columns: {esc(', '.join(profile.id_like_columns) or 'none')}",
+    ]
+    if profile.blank_strings:
+        lines.append("- blank strings in text columns: "
+                     + ", ".join(f"{esc(c)} ({n})" for c, n in profile.blank_strings.items()))
+    if profile.time_column:
+        lines.append(f"- time column {esc(profile.time_column)}: {profile.time_min} to {profile.time_max}, "
+                     f"newest row {profile.freshness_days} days old")
+    return Markdown("\n".join(lines))
 
 
 def data_evidence(a: Assessment) -> pd.DataFrame | Markdown:
