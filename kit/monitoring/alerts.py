@@ -49,9 +49,10 @@ def drift_alerts(batch: str, drift: pd.DataFrame, key_features: Sequence[str], s
 
 
 def quality_alerts(batch: str, issues: list[dict[str, object]], settings: AlertSettings) -> list[dict[str, object]]:
-    """Every data-quality finding of the batch as an alert."""
-    severity = settings.severities.get("data_quality", "critical")
-    return [alert(batch, "data_quality", i["feature"], i["value"], i["threshold"], severity, f"{i['check']}: {i['detail']}") for i in issues]
+    """Every data-quality finding of the batch as an alert (severity by check: broken data is critical)."""
+    default = settings.severities.get("data_quality", "critical")
+    return [alert(batch, "data_quality", i["feature"], i["value"], i["threshold"],
+                  settings.quality_severities.get(i["check"], default), f"{i['check']}: {i['detail']}") for i in issues]
 
 
 def performance_alerts(batch: str, measured: dict[str, float] | None, thresholds: dict[str, float], settings: AlertSettings) -> list[dict[str, object]]:

@@ -12,6 +12,7 @@ from kit.schema import ConfigPath, Scalar, Section
 _C = load("monitoring")
 Severity = Literal["info", "warning", "critical"]
 RuleName = Literal["recall_floor", "auc_drop", "psi_top_k", "prediction_drift", "data_quality", "latency"]
+QualityCheck = Literal["empty_batch", "missing_column", "dtype_changed", "missing_spike", "out_of_range", "unseen_category"]
 InjectionKind = Literal[
     "gradual_shift", "sudden_shift", "category_frequency", "new_category",
     "concept_flip", "missing_spike", "unit_change",
@@ -41,6 +42,7 @@ class AlertSettings(Section):
     out_of_range_share: float = Field(default=_C["alerts"]["out_of_range_share"], ge=0, le=1)
     unseen_share: float = Field(default=_C["alerts"]["unseen_share"], ge=0, le=1)
     severities: dict[RuleName, Severity] = Field(default_factory=lambda: dict(_C["alerts"]["severities"]))
+    quality_severities: dict[QualityCheck, Severity] = Field(default_factory=lambda: dict(_C["alerts"]["quality_severities"]))
 
 
 class RetrainingSettings(Section):
@@ -52,7 +54,7 @@ class RetrainingSettings(Section):
     evaluation_batches: int = Field(default=_C["retraining"]["evaluation_batches"], ge=1)
     metric: Literal["roc_auc", "average_precision", "f1", "recall", "precision"] = _C["retraining"]["metric"]
     promote_margin: float = Field(default=_C["retraining"]["promote_margin"], ge=0)
-    fairness_max_gap: float = Field(default=_C["retraining"]["fairness_max_gap"], gt=0, le=1)
+    fairness_tolerance: float = Field(default=_C["retraining"]["fairness_tolerance"], ge=0, le=1)
 
 
 class PerformanceSettings(Section):

@@ -1,8 +1,8 @@
 """Performance per batch: measured with labels (bootstrap intervals), or estimated from probabilities.
 
 Measured: ROC AUC, precision, recall and F1 at the champion's threshold, with percentile
-bootstrap intervals. Every resample is a vector of row weights (multinomial counts), so all
-resamples are computed at once as weighted metrics, with no loop over rows.
+bootstrap intervals from the training phase's metric engine (``kit.training.metrics``), so
+monitoring and training report the same numbers the same way.
 
 Estimated (no labels): confidence-based performance estimation. If the model is calibrated
 and stays calibrated in production, row i is positive with probability p_i, so the expected
@@ -36,15 +36,6 @@ def weighted_auc(scores: np.ndarray, pos_weight: np.ndarray, neg_weight: np.ndar
         return np.where(denominator > 0, numerator / denominator, np.nan)
 
 
-def weighted_counts(y: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted TP, FP, FN (weights 1-D or 2-D)."""
-    w = np.atleast_2d(weights)
-    tp = w @ (y * predicted)
-    fp = w @ ((1 - y) * predicted)
-    fn = w @ (y * (1 - predicted))
-    return tp, fp, fn
-
-
 def ratios(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> dict[str, np.ndarray]:
     """Precision, recall and F1 from (expected or weighted) confusion counts; 0/0 is NaN."""
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -54,31 +45,18 @@ def ratios(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> dict[str, np.ndarr
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
-def weighted_metrics(y: np.ndarray, scores: np.ndarray, threshold: float, weights: np.ndarray) -> dict[str, np.ndarray]:
-    """AUC, precision, recall, F1 under row weights (1-D: one set, 2-D: one set per row of weights)."""
-    y = np.asarray(y, dtype=np.float64)
-    predicted = (scores >= threshold).astype(np.float64)
-    w = np.atleast_2d(weights).astype(np.float64)
-    out = {"roc_auc": weighted_auc(scores, w * y, w * (1 - y))}
-    out.update(ratios(*weighted_counts(y, predicted, w)))
-    return out
-
-
 def measured_performance(
     y: np.ndarray, scores: np.ndarray, threshold: float, n_boot: int = 200, confidence: float = 0.95, seed: int = 0
 ) -> dict[str, float]:
-    """Point estimates and percentile bootstrap intervals of AUC, precision, recall and F1."""
-    y = np.asarray(y, dtype=np.float64)
-    scores = np.asarray(scores, dtype=np.float64)
-    point = {k: float(v[0]) for k, v in weighted_metrics(y, scores, threshold, np.ones(len(y))).items()}
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(len(y), np.full(len(y), 1 / len(y)), size=n_boot)
-    boot = weighted_metrics(y, scores, threshold, weights)
-    tail = (1 - confidence) / 2 * 100
-    out: dict[str, float] = {"n": int(len(y)), "positives": int(y.sum())}
+    """Point values and percentile bootstrap intervals of AUC, precision, recall and F1 (training's engine)."""
+    from kit.training.metrics import bootstrap_metrics
+
+    y = np.asarray(y)
+    table = bootstrap_metrics(y, np.asarray(scores, dtype=np.float64), threshold, n_boot=n_boot, seed=seed, confidence=confidence)
+    out: dict[str, float] = {"n": int(len(y)), "positives": int(np.sum(y == 1))}
     for name in METRICS:
-        low, high = np.nanpercentile(boot[name], [tail, 100 - tail]) if np.isfinite(boot[name]).any() else (np.nan, np.nan)
-        out |= {name: point[name], f"{name}_low": float(low), f"{name}_high": float(high)}
+        out |= {name: float(table.at[name, "value"]), f"{name}_low": float(table.at[name, "low"]),
+                f"{name}_high": float(table.at[name, "high"])}
     return out
 
 
