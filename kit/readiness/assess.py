@@ -84,7 +84,7 @@ def flag_recs(flags: pd.DataFrame, blocked: set[str]) -> list[dict[str, Any]]:
     """Red flags raised in pillars that are not already blockers."""
     raised = flags[flags["raised"].fillna(False).astype(bool) & ~flags["pillar"].isin(blocked)]
     names = content.pillars()["name"]
-    return [rec("red flag", f"Red flag in {names[r['pillar']]}: {r['text']}", r["fix"])
+    return [rec("red flag", f"Red flag in {names[r['pillar']]}: {r['text'].rstrip('.')}", r["fix"])
             for _, r in raised.iterrows()]
 
 
@@ -114,11 +114,13 @@ def team_recs(team: TeamAssessment, level: int) -> list[dict[str, Any]]:
     gaps = team.table[(team.table["gap_now"] > 0) | (team.table["gap_next"] > 0)]
     actions = [f"{r['name']}: {r['headcount']} now; {r['needed_now']} needed at level {level}, "
                f"{r['needed_next']} at level {min(level + 1, 5)}" for _, r in gaps.iterrows()]
-    topo = "; ".join(f"{t['name']} ({t['when']})" for t in team.topologies)
+    now = ", ".join(t["name"] for t in team.topologies if t["when"] == "now")
+    nxt = ", ".join(t["name"] for t in team.topologies if t["when"] == "next")
+    topo = f"{now}" + (f"; next, {nxt}" if nxt else "")
     low, high = team.typical_size
     size = f"{low}-{high}" if high else f"{low}+"
     detail = (f"{team.total} people against a typical {size} at level {level}. "
-              f"{team.ratio_message} Topology: {topo}.")
+              f"{team.ratio_message} Topologies that fit level {level}: {topo}.")
     if not team.answered:
         detail = "No team headcount given (readiness.team). " + detail
     return [rec("team", "Team and topology", detail, actions)]

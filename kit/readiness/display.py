@@ -55,12 +55,12 @@ def profile_summary(profile: DataProfile | None) -> Markdown:
     """The headline facts of a dataset profile as a short Markdown list."""
     if profile is None:
         return Markdown("_No dataset profiled (no `dataset` in the config, or `readiness.profile_dataset: false`)._")
-    worst = sorted(profile.missing_share.items(), key=lambda kv: -kv[1])[:3]
+    worst = [kv for kv in sorted(profile.missing_share.items(), key=lambda kv: -kv[1])[:3] if kv[1] > 0]
     lines = [
         f"- **{profile.rows:,} rows, {profile.columns} columns** "
         f"({', '.join(f'{n} {k}' for k, n in profile.kinds.items())})",
         f"- missing cells: {profile.missing_cell_share:.2%}; most missing: "
-        + ", ".join(f"{esc(c)} {s:.1%}" for c, s in worst),
+        + (", ".join(f"{esc(c)} {s:.1%}" for c, s in worst) or "none"),
         f"- duplicate rows: {profile.duplicate_rows:,} (ignoring id columns: {profile.duplicate_rows_ignoring_ids:,})",
         f"- constant columns: {esc(', '.join(profile.constant_columns) or 'none')}; "
         f"id-like columns: {esc(', '.join(profile.id_like_columns) or 'none')}",
@@ -106,7 +106,7 @@ def radar_chart(a: Assessment) -> Figure:
     scores = a.scores["score"].to_numpy(dtype=float)
     angles = np.linspace(0, 2 * np.pi, len(names), endpoint=False)
     closed = np.r_[angles, angles[:1]]
-    fig, ax = plt.subplots(figsize=(5.2, 4.6), subplot_kw={"polar": True})
+    fig, ax = plt.subplots(figsize=(5.6, 5.2), subplot_kw={"polar": True})
     ring = content.questionnaire()["rules"]["blocker_below"]
     ax.plot(np.linspace(0, 2 * np.pi, 200), np.full(200, ring), color=BLOCKER_COLOR, ls="--", lw=1.2,
             label=f"blocker line ({ring:g})")
@@ -117,10 +117,12 @@ def radar_chart(a: Assessment) -> Figure:
     labels = [f"{n}\n{'not scored' if np.isnan(v) else f'{v:.2f}'}" for n, v in zip(names, scores)]
     ax.set_xticks(angles, labels, fontsize=9)
     ax.tick_params(axis="x", pad=10)
+    for label, val in zip(ax.get_xticklabels(), scores):
+        label.set_color(BLOCKER_COLOR if val < ring else "black")
     ax.set_ylim(0, 5)
     ax.set_yticks([1, 2, 3, 4, 5], ["1", "2", "3", "4", "5"], fontsize=7, color=MUTED)
     ax.set_title("Readiness by pillar (1 nascent - 5 advanced)", fontsize=11, pad=18)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=8, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -135,7 +137,9 @@ def maturity_ladder(a: Assessment) -> Figure:
     ax.barh(y, np.ones(len(y)), color="#eeeeee", height=0.7)
     colors = np.where(y <= a.level, SCORE_COLOR, "#a9c4e4")
     ax.barh(y, cov.to_numpy(), color=colors, height=0.7)
-    ax.axvline(content.maturity_model()["rules"]["min_share"], color=MUTED, ls=":", lw=1)
+    share = content.maturity_model()["rules"]["min_share"]
+    ax.axvline(share, color=MUTED, ls=":", lw=1)
+    ax.annotate(f"{share:.0%} rule", (share, 5.45), ha="center", fontsize=8, color=MUTED, annotation_clip=False)
     ax.set_yticks(y, [f"{i} {lv.loc[i, 'name']}" for i in y])
     ax.set_xlim(0, 1.62)
     ax.set_xticks([0, 0.5, 1], ["0%", "50%", "100%"])
