@@ -10,6 +10,7 @@ from kit.manifest import Manifest
 from kit.phases import get_phase
 
 _STYLE = (Path(__file__).parent / "templates" / "report.css").read_text(encoding="utf-8")
+_VERDICT = {"ok": "on track", "warn": "needs attention", "fail": "action needed"}
 _BADGE = {"ok": "ok", "failed": "fail", "fail": "fail", "warn": "warn", "skipped": "skip", "pending": "skip"}
 
 
@@ -18,9 +19,9 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _badge(status: str) -> str:
+def _badge(status: str, text: str | None = None) -> str:
     """A coloured status label."""
-    return f'<span class="badge {_BADGE.get(status, "skip")}">{_e(status)}</span>'
+    return f'<span class="badge {_BADGE.get(status, "skip")}">{_e(text or status)}</span>'
 
 
 def headline(run_dir: Path, phase_name: str) -> tuple[dict[str, Any], str | None]:
@@ -44,7 +45,7 @@ def _phase_card(run_dir: Path, record: dict[str, Any]) -> str:
     )
     error = f'<p class="error">{_e(record["error"])}</p>' if record.get("error") else ""
     seconds = f'{record["seconds"]:.1f} s' if record.get("seconds") is not None else ""
-    gate = _badge(status) if status else ""
+    gate = _badge(status, _VERDICT.get(status)) if status else ""
     return (
         f'<section class="card"><h2>{phase.index} · {_e(phase.title)} {_badge(record["status"])} {gate}</h2>'
         f'<p class="meta">{seconds} {links}</p>{error}'
@@ -75,11 +76,14 @@ def render_index(run_dir: Path, manifest: dict[str, Any]) -> str:
         if failed else ""
     )
     title = f'{manifest.get("organization") or ""} · {manifest["run_name"]}'
+    done = sum(p["status"] == "ok" for p in manifest["phases"])
+    summary = f'{done} of {len(manifest["phases"])} phases ok in {manifest.get("seconds") or 0:.1f} s'
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head><body>'
         f'<header><h1>{_e(title)} {_badge(manifest["status"])}</h1>'
-        f'<p class="meta">ML scaling accelerator kit report</p></header>{banner}'
+        f'<p class="meta">ML scaling accelerator kit report · {_e(summary)} · '
+        f'finished {_e(manifest.get("finished"))}</p></header>{banner}'
         f'<main>{cards}</main><section class="card facts"><h2>Reproducibility</h2>'
         f'<table>{fact_rows}</table><p class="meta"><a href="manifest.json">manifest.json</a></p></section>'
         f'</body></html>'
