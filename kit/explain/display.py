@@ -1,0 +1,234 @@
+"""Figures and tables of phase 3 (static: matplotlib figures saved as PNG, small frames, Markdown)."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from IPython.display import Markdown  # noqa: E402
+
+from kit.explain import card as card_mod  # noqa: E402
+from kit.explain.fairness import resolve_thresholds  # noqa: E402
+
+RAISE_COLOR, LOWER_COLOR = "#c0392b", "#2e86c1"
+FIG_DIR = "figures"
+
+
+def _finish(fig: Any, out_dir: Path | None, name: str) -> Any:
+    """Save the figure as PNG beside the artifact (when a folder is given), close it and return it."""
+    fig.tight_layout()
+    if out_dir is not None:
+        path = Path(out_dir) / FIG_DIR / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return fig
+
+
+def inputs_summary(inputs: Any) -> Markdown:
+    """What is explained: model, test rows, threshold, tier."""
+    c = inputs.champion
+    lines = [
+        f"**Model**: {html.escape(str(c.get('name', 'champion')))} v{html.escape(str(c.get('version')))} "
+        f"({inputs.model.algorithm}, {len(inputs.model.features)} features, threshold {inputs.threshold:.3f})",
+        f"**Test rows**: {len(inputs.y):,} (positive rate {np.mean(inputs.y):.1%})",
+        f"**Sensitive columns**: {html.escape(', '.join(inputs.spec.sensitive) or 'none')}",
+        f"**Explainability tier**: {inputs.tier} (from {html.escape(inputs.tier_source)})",
+    ]
+    return Markdown("\n\n".join(lines))
+
+
+def importance_table(glob: Any, top: int = 10) -> pd.DataFrame:
+    """The top features by mean |SHAP| with their share of the total."""
+    table = glob.importance.head(top)[["rank", "feature", "mean_abs_shap", "mean_shap", "share"]]
+    return table.round({"mean_abs_shap": 4, "mean_shap": 4, "share": 3}).set_index("rank")
+
+
+def beeswarm(glob: Any, inputs: Any, top: int = 10) -> Any:
+    """Beeswarm: each dot a row's SHAP value for a feature, coloured by the feature's value (low blue, high red)."""
+    features = glob.importance["feature"].head(top).tolist()[::-1]
+    values = glob.contributions.values
+    rng = np.random.default_rng(inputs.seed)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(features) + 1.5))
+    for i, feature in enumerate(features):  # one scatter per feature (a handful), never per row
+        raw = inputs.prepared.iloc[glob.positions][feature]
+        codes = raw.cat.codes.where(raw.notna()).astype(float) if isinstance(raw.dtype, pd.CategoricalDtype) else raw.astype(float)
+        colour = (codes.rank(pct=True)).to_numpy()
+        y = i + rng.uniform(-0.3, 0.3, len(values))
+        ax.scatter(values[feature], y, c=colour, cmap="coolwarm", s=6, alpha=0.6, vmin=0, vmax=1)
+    ax.axvline(0, color="#888", lw=0.8)
+    ax.set_yticks(range(len(features)), features)
+    ax.set_xlabel("SHAP value (log-odds): right raises the predicted risk")
+    ax.set_title(f"How each top feature moves predictions ({len(values):,} sampled rows; colour: low→high value)")
+    return _finish(fig, inputs.out_dir, "beeswarm")
+
+
+def stability_figure(glob: Any, inputs: Any) -> Any:
+    """Importance from two random halves of the sample against each other; agreement in the title."""
+    st = glob.stability
+    a, b = pd.Series(st["half_a"]), pd.Series(st["half_b"])
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    ax.scatter(a, b, color="#555")
+    for name in glob.importance["feature"].head(5):
+        ax.annotate(name, (a[name], b[name]), fontsize=8, xytext=(3, 3), textcoords="offset points")
+    top = float(max(a.max(), b.max())) * 1.1
+    ax.plot([0, top], [0, top], color="#bbb", ls="--", lw=1)
+    ax.set_xlabel(f"mean |SHAP|, half A ({st['rows_per_half']:,} rows)")
+    ax.set_ylabel("mean |SHAP|, half B")
+    ax.set_title(f"Ranking stability: Spearman {st['spearman']:.2f}, Kendall {st['kendall']:.2f}, "
+                 f"top-{st['top_k']} overlap {st['top_k_overlap']:.0%}", fontsize=10)
+    return _finish(fig, inputs.out_dir, "stability")
+
+
+def dependence(glob: Any, inputs: Any) -> Any:
+    """Dependence plots: SHAP value against the feature's value, for the top features."""
+    n = max(inputs.settings.dependence_features, 1)
+    features = glob.importance["feature"].head(n).tolist()
+    fig, axes = plt.subplots(1, len(features), figsize=(4.2 * len(features), 3.6), squeeze=False)
+    for ax, feature in zip(axes[0], features):  # one panel per top feature
+        raw = inputs.prepared.iloc[glob.positions][feature]
+        shap_values = glob.contributions.values[feature].to_numpy()
+        if isinstance(raw.dtype, pd.CategoricalDtype):
+            frame = pd.DataFrame({"level": raw.astype(str).to_numpy(), "shap": shap_values})
+            order = frame.groupby("level")["shap"].median().sort_values().index.tolist()
+            ax.boxplot([frame.loc[frame["level"] == lv, "shap"] for lv in order], vert=False, showfliers=False)
+            ax.set_yticks(range(1, len(order) + 1), [lv[:22] for lv in order], fontsize=8)
+        else:
+            ax.scatter(raw.to_numpy(dtype=float), shap_values, s=6, alpha=0.5, color="#34495e")
+            ax.set_xlabel(feature)
+        ax.axvline(0, color="#bbb", lw=0.8) if isinstance(raw.dtype, pd.CategoricalDtype) else ax.axhline(0, color="#bbb", lw=0.8)
+        ax.set_title(feature)
+    axes[0][0].set_ylabel("SHAP value (log-odds)") if not isinstance(inputs.prepared[features[0]].dtype, pd.CategoricalDtype) else None
+    return _finish(fig, inputs.out_dir, "dependence")
+
+
+def waterfall_frame(contribs: Any, row: int, max_features: int = 8) -> pd.DataFrame:
+    """Steps of one row's waterfall: the largest contributions, the rest summed as 'other features'."""
+    values = contribs.values.iloc[row]
+    order = values.abs().sort_values(ascending=False).index
+    top, rest = values[order[:max_features]], values[order[max_features:]]
+    steps = pd.concat([top, pd.Series({f"{len(rest)} other features": rest.sum()})]) if len(rest) else top
+    start = contribs.base[row] + np.concatenate([[0.0], np.cumsum(steps.to_numpy()[::-1])[:-1]])[::-1]
+    return pd.DataFrame({"feature": steps.index, "shap": steps.to_numpy(), "start": start})
+
+
+def waterfalls(local: dict[str, Any], inputs: Any) -> Any:
+    """Waterfall per chosen row: from the base value to the row's score, feature by feature."""
+    n = len(local["labels"])
+    fig, axes = plt.subplots(n, 1, figsize=(8, 3.2 * n), squeeze=False)
+    for i, ax in enumerate(axes[:, 0]):  # one panel per chosen row (a few)
+        steps = waterfall_frame(local["contributions"], i)
+        values = local["values"].iloc[i]
+        labels = [f"{f} = {str(values[f])[:18]}" if f in values.index else f for f in steps["feature"]]
+        colours = np.where(steps["shap"] > 0, RAISE_COLOR, LOWER_COLOR)
+        ax.barh(range(len(steps))[::-1], steps["shap"], left=steps["start"], color=colours)
+        ax.set_yticks(range(len(steps))[::-1], labels, fontsize=8)
+        ax.axvline(local["contributions"].base[i], color="#888", ls=":", lw=1)
+        ax.set_title(f"{local['labels'][i]}: row {local['ids'][i]}, probability {local['proba'][i]:.2f}", fontsize=10)
+        ax.set_xlabel("log-odds (dotted: base value)")
+    return _finish(fig, inputs.out_dir, "waterfalls")
+
+
+def reason_sample(reasons: Any, rows: int = 5) -> pd.DataFrame:
+    """A few reason-code rows (highest probability first), as they appear in the CSV."""
+    cols = ["row_id", "probability", "reasons"]
+    return reasons.table.sort_values("probability", ascending=False)[cols].head(rows).reset_index(drop=True)
+
+
+def fairness_table(fair: dict[str, Any]) -> pd.DataFrame:
+    """One line per sensitive column: ratios with intervals, thresholds and status."""
+    rows = []
+    for c in fair["columns"]:
+        t = c["thresholds"]
+        dpr_ci, eod_ci = c["demographic_parity_ratio_ci"], c["equalized_odds_difference_ci"]
+        rows.append({
+            "column": c["column"], "groups": len(c["groups"]),
+            "parity ratio": c["demographic_parity_ratio"], "ratio 95% CI": _ci(dpr_ci),
+            f"min ({t.demographic_parity_ratio_min:g})": "ok" if c["demographic_parity_ratio"] >= t.demographic_parity_ratio_min else "below",
+            "equalized odds diff": c["equalized_odds_difference"], "diff 95% CI": _ci(eod_ci),
+            "status": c["status"],
+        })
+    return pd.DataFrame(rows).round(3) if rows else pd.DataFrame({"status": [fair["gate"]]})
+
+
+def _ci(ci: list[float | None]) -> str:
+    """Interval as text."""
+    return "n/a" if ci[0] is None else f"{ci[0]:.2f}–{ci[1]:.2f}"
+
+
+def group_table(fair: dict[str, Any]) -> pd.DataFrame:
+    """Per-group metrics of every sensitive column (counts, rates, AUC, evidence)."""
+    cols = ["group", "count", "positives", "selection_rate", "true_positive_rate", "false_positive_rate", "precision", "auc", "evidence"]
+    frames = [c["groups"][cols].assign(column=c["column"]) for c in fair["columns"]]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames).set_index(["column", "group"]).round(3)
+
+
+def fairness_chart(fair: dict[str, Any], inputs: Any) -> Any:
+    """Per column: selection rate by group with its interval and the four-fifths line; TPR and FPR by group."""
+    columns = fair["columns"]
+    fig, axes = plt.subplots(max(len(columns), 1), 2, figsize=(10, 3.2 * max(len(columns), 1)), squeeze=False)
+    for (ax_sel, ax_err), c in zip(axes, columns):  # one row of panels per sensitive column
+        g = c["groups"]
+        x = np.arange(len(g))
+        ok = (g["evidence"] == "sufficient").to_numpy()
+        err = _err(g, "selection_rate")
+        ax_sel.bar(x, g["selection_rate"], color=np.where(ok, "#5d6d7e", "#d5d8dc"), yerr=err, capsize=3)
+        floor = c["thresholds"].demographic_parity_ratio_min * g.loc[ok, "selection_rate"].max() if ok.any() else None
+        if floor is not None:
+            ax_sel.axhline(floor, color=RAISE_COLOR, ls="--", lw=1, label=f"{c['thresholds'].demographic_parity_ratio_min:g} × highest rate")
+            ax_sel.legend(fontsize=8)
+        ax_sel.set_xticks(x, [f"{lv}\n(n={n})" for lv, n in zip(g["group"], g["count"])], fontsize=8)
+        ax_sel.set_title(f"{c['column']}: selection rate ({c['status']})", fontsize=10)
+        w = 0.38
+        ax_err.bar(x - w / 2, g["true_positive_rate"], w, yerr=_err(g, "true_positive_rate"), capsize=2, label="TPR", color="#27ae60")
+        ax_err.bar(x + w / 2, g["false_positive_rate"], w, yerr=_err(g, "false_positive_rate"), capsize=2, label="FPR", color="#e67e22")
+        ax_err.set_xticks(x, g["group"].tolist(), fontsize=8)
+        ax_err.set_title(f"TPR / FPR by group (max gap allowed {c['thresholds'].equalized_odds_difference_max:g}; "
+                         f"here {c['equalized_odds_difference']:.2f})", fontsize=10)
+        ax_err.legend(fontsize=8)
+    return _finish(fig, inputs.out_dir, "fairness")
+
+
+def _err(groups: pd.DataFrame, metric: str) -> np.ndarray | None:
+    """Asymmetric error bars from the bootstrap interval columns, when present."""
+    if f"{metric}_low" not in groups:
+        return None
+    low = pd.to_numeric(groups[f"{metric}_low"], errors="coerce").to_numpy()
+    high = pd.to_numeric(groups[f"{metric}_high"], errors="coerce").to_numpy()
+    point = groups[metric].to_numpy(dtype=float)
+    return np.nan_to_num(np.vstack([point - low, high - point]).clip(min=0))
+
+
+def queue_curve(queue: dict[str, Any], inputs: Any) -> Any:
+    """Queue share and error rates inside/outside the band against the band's half-width."""
+    curve, chosen = queue["curve"], queue["summary"]["half_width"]
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    ax.plot(curve["half_width"], curve["queue_share"], color="#34495e", label="share of rows sent to review")
+    ax.plot(curve["half_width"], curve["error_rate_in"], color=RAISE_COLOR, label="error rate inside the band")
+    ax.plot(curve["half_width"], curve["error_rate_out"], color=LOWER_COLOR, label="error rate outside (automated)")
+    ax.axvline(chosen, color="#888", ls="--", lw=1)
+    ax.annotate(f"chosen ±{chosen:g}: {queue['summary']['size']:,} rows", (chosen, 0.95), xycoords=("data", "axes fraction"), fontsize=8)
+    ax.set_xlabel("half-width of the review band around the threshold")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    ax.set_title("Review queue: a wider band catches more errors but costs more reviews", fontsize=10)
+    return _finish(fig, inputs.out_dir, "review_queue")
+
+
+def gate_summary(gate: dict[str, Any]) -> pd.DataFrame:
+    """What the tier requires and whether this run delivered it."""
+    return pd.DataFrame(gate["checks"]).assign(met=lambda t: np.where(t["met"], "yes", "MISSING"))
+
+
+def card_preview(card: dict[str, Any]) -> Markdown:
+    """The model card's Markdown (headings demoted so it sits inside the notebook)."""
+    facts = {k: v for k, v in card.items()}
+    return Markdown(card_mod.card_markdown(facts).replace("\n## ", "\n#### ").replace("# Model card", "### Model card", 1))

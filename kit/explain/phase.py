@@ -1,0 +1,412 @@
+"""Phase 3 steps the notebook calls: load the champion and test rows, explain, judge fairness, queue, card.
+
+Each step takes the inputs and the phase settings and returns a small result object; the
+computation lives in the pure modules (shapley, reasons, fairness, review, tiers, card) and
+files are written only here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kit.errors import ArtifactError, DataError, did_you_mean
+from kit.explain import card as card_mod
+from kit.explain import fairness, review, shapley, tiers
+from kit.explain.config import ExplainSection
+from kit.explain.reasons import reason_codes, reason_text
+
+OUT_DIR = "explain"
+
+
+@dataclass
+class ExplainInputs:
+    """The champion and the test rows it is explained on."""
+
+    model: Any  # kit.training.scoring.ScoringModel
+    X: pd.DataFrame
+    prepared: pd.DataFrame
+    y: np.ndarray
+    proba: np.ndarray
+    ids: pd.Series
+    threshold: float
+    champion: dict[str, Any]
+    training: dict[str, Any]
+    spec: Any  # kit.schema.DatasetSpec
+    tier: str
+    tier_source: str
+    settings: ExplainSection
+    seed: int
+    out_dir: Path
+    config: Any = None
+    use_cases: dict[str, Any] | None = None
+
+    @property
+    def decisions(self) -> np.ndarray:
+        """0/1 decisions at the champion's threshold."""
+        return (self.proba >= self.threshold).astype(int)
+
+
+@dataclass
+class GlobalExplanation:
+    """SHAP on a seeded, time-budgeted sample: importance and how stable its ranking is."""
+
+    contributions: shapley.Contributions
+    positions: np.ndarray
+    importance: pd.DataFrame
+    stability: dict[str, Any]
+    seconds_per_row: float
+    budget_seconds: float
+
+
+@dataclass
+class ReasonCodes:
+    """Per-row reason codes for the rows that need them, and where they were written."""
+
+    table: pd.DataFrame
+    scope: str
+    path: Path
+    rows: int = field(default=0)
+
+
+def _spec(ctx: Any, training: dict[str, Any]) -> Any:
+    """The dataset spec training used (recorded split), else the config's dataset."""
+    from kit.schema import DatasetSpec
+
+    split = Path(ctx.run_dir) / "artifacts" / "split.json"
+    if split.is_file():
+        return DatasetSpec.model_validate(json.loads(split.read_text(encoding="utf-8"))["dataset_spec"])
+    if ctx.config.dataset is None:
+        raise DataError("no dataset: add a `dataset:` section to the config or run phase 2 (training) first")
+    return ctx.config.dataset
+
+
+def _load_model(run_dir: Path, champion: dict[str, Any]) -> Any:
+    """Load the champion's ScoringModel after checking its file is a supported native booster."""
+    from kit.training.scoring import SIDECAR, ScoringModel
+
+    if not champion.get("model_dir"):
+        raise ArtifactError("training artifact has no champion.model_dir; re-run phase 2 (training)")
+    model_dir = (run_dir / champion["model_dir"]).resolve()
+    sidecar = model_dir / SIDECAR
+    if sidecar.is_file():
+        model_file = json.loads(sidecar.read_text(encoding="utf-8")).get("model_file", "")
+        shapley.load_booster(model_dir / model_file)  # raises ModelFileError for pickles and the like
+    model = ScoringModel.load(model_dir)
+    shapley.booster_kind(model.booster)
+    return model
+
+
+def check_sensitive(X: pd.DataFrame, sensitive: list[str]) -> None:
+    """Raise a DataError naming any sensitive column that is not in the data."""
+    for column in sensitive:
+        if column not in X.columns:
+            raise DataError(
+                f"dataset.sensitive: column {column!r} is not in the test data{did_you_mean(column, X.columns)}; "
+                "fix the name in dataset.sensitive or remove it"
+            )
+
+
+def row_ids(X: pd.DataFrame, id_columns: list[str]) -> pd.Series:
+    """Row identifiers: the first id column when present, else the row index."""
+    if id_columns and id_columns[0] in X.columns:
+        return X[id_columns[0]].astype(str).rename("row_id")
+    return pd.Series(X.index.astype(str), index=X.index, name="row_id")
+
+
+def load_inputs(ctx: Any) -> ExplainInputs:
+    """Read the training artifact, the champion model and the test split; resolve the tier."""
+    from kit.training.data import load_split
+
+    training = ctx.read("training")
+    champion = training.get("champion") or {}
+    model = _load_model(Path(ctx.run_dir), champion)
+    X, y = load_split(ctx)
+    spec = _spec(ctx, training)
+    check_sensitive(X, list(spec.sensitive))
+    prepared = model.prepare(X)
+    threshold = float(champion.get("threshold") or model.threshold)
+    use_cases = ctx.read("use_cases", required=False)
+    tier, source = tiers.resolve_tier(ctx.config.explainability.tier, use_cases)
+    return ExplainInputs(
+        model=model, X=X, prepared=prepared, y=np.asarray(y).astype(int),
+        proba=model.predict_proba(X), ids=row_ids(X, list(spec.id_columns)), threshold=threshold,
+        champion=champion, training=training, spec=spec, tier=tier, tier_source=source,
+        settings=ctx.config.explainability, seed=int(ctx.config.seed),
+        out_dir=Path(ctx.run_dir) / OUT_DIR, config=ctx.config, use_cases=use_cases,
+    )
+
+
+def explain_global(inputs: ExplainInputs) -> GlobalExplanation:
+    """Exact SHAP on a seeded sample sized by the time budget; importance and half-sample stability."""
+    s = inputs.settings
+    per_row = shapley.seconds_per_row(inputs.model.booster, inputs.prepared, seed=inputs.seed)
+    size = shapley.sample_size(s.time_budget_seconds, per_row, len(inputs.prepared), s.min_sample_rows, s.max_sample_rows)
+    positions = shapley.sample_positions(len(inputs.prepared), size, inputs.seed)
+    contribs = shapley.exact_contributions(inputs.model.booster, inputs.prepared.iloc[positions])
+    return GlobalExplanation(
+        contributions=contribs, positions=positions, importance=shapley.global_importance(contribs),
+        stability=shapley.importance_stability(contribs, inputs.seed), seconds_per_row=per_row,
+        budget_seconds=s.time_budget_seconds,
+    )
+
+
+def chosen_rows(inputs: ExplainInputs) -> dict[str, int]:
+    """Row positions to explain locally: the highest-risk, the most borderline, and config-named ids."""
+    chosen = {
+        "highest risk": int(np.argmax(inputs.proba)),
+        "borderline": int(np.argmin(np.abs(inputs.proba - inputs.threshold))),
+    }
+    ids = inputs.ids.to_numpy()
+    for wanted in inputs.settings.explain_rows:
+        hits = np.flatnonzero(ids == str(wanted))
+        if hits.size == 0:
+            raise DataError(
+                f"explainability.explain_rows: row id {wanted!r} is not in the test split "
+                f"(ids look like {', '.join(map(str, ids[:3]))}){did_you_mean(str(wanted), ids[:5000])}; "
+                "use an id of a test row"
+            )
+        chosen[f"row {wanted}"] = int(hits[0])
+    return chosen
+
+
+def local_explanations(inputs: ExplainInputs) -> dict[str, Any]:
+    """Exact contributions of the chosen rows, with their ids and probabilities."""
+    chosen = chosen_rows(inputs)
+    positions = np.array(list(chosen.values()))
+    contribs = shapley.exact_contributions(inputs.model.booster, inputs.prepared.iloc[positions])
+    return {
+        "labels": list(chosen), "positions": positions, "contributions": contribs,
+        "ids": inputs.ids.iloc[positions].tolist(), "proba": inputs.proba[positions],
+        "values": inputs.X.iloc[positions],
+    }
+
+
+def reason_code_rows(inputs: ExplainInputs) -> tuple[np.ndarray, str]:
+    """Which rows get reason codes: every scored row for a high tier, else the review queue."""
+    if inputs.tier == "high":
+        return np.arange(len(inputs.proba)), "every scored row (high tier)"
+    mask = review.in_band(inputs.proba, inputs.threshold, inputs.settings.review_band)
+    return np.flatnonzero(mask), "review queue only"
+
+
+def export_reason_codes(inputs: ExplainInputs) -> ReasonCodes:
+    """Compute reason codes for the rows that need them and write reason_codes.csv."""
+    positions, scope = reason_code_rows(inputs)
+    k = inputs.settings.reason_codes
+    contribs = shapley.exact_contributions(inputs.model.booster, inputs.prepared.iloc[positions])
+    table = reason_codes(contribs, inputs.X, top_k=k)
+    table.insert(0, "probability", np.round(inputs.proba[positions], 6))
+    table.insert(0, "row_id", inputs.ids.iloc[positions].to_numpy())
+    table["reasons"] = reason_text(table, k) if len(table) else pd.Series(dtype=str)
+    inputs.out_dir.mkdir(parents=True, exist_ok=True)
+    path = inputs.out_dir / "reason_codes.csv"
+    table.to_csv(path, index=False)
+    return ReasonCodes(table=table, scope=scope, path=path, rows=len(table))
+
+
+def assess_fairness(inputs: ExplainInputs) -> dict[str, Any]:
+    """Fairness of every sensitive column and the overall gate."""
+    columns = [
+        fairness.assess_column(
+            col, inputs.X[col], inputs.y, inputs.decisions, inputs.proba, inputs.settings.fairness, inputs.seed + i
+        )
+        for i, col in enumerate(inputs.spec.sensitive)
+    ]
+    return {"columns": columns, "gate": fairness.fairness_gate(columns)}
+
+
+def record_fairness_gate(inputs: ExplainInputs, fair: dict[str, Any]) -> dict[str, Any]:
+    """Tag the champion's registry version with the fairness gate; report what was recorded (or why not)."""
+    name, version = inputs.champion.get("name"), inputs.champion.get("version")
+    if not name or version is None:
+        return {"recorded": False, "why": "the training artifact names no registered model version"}
+    from kit.training.registry import Registry
+
+    uri = getattr(getattr(inputs.config, "training", None), "tracking_uri", None)
+    registry = Registry(uri)
+    registry.set_version_tag(name, str(version), "gate.fairness", fair["gate"])
+    for column in fair["columns"]:
+        registry.set_version_tag(name, str(version), f"fairness.{column['column']}", column["status"])
+    return {"recorded": True, "model": name, "version": str(version), "tag": "gate.fairness", "value": fair["gate"]}
+
+
+def build_review_queue(inputs: ExplainInputs, reasons: ReasonCodes) -> dict[str, Any]:
+    """The review queue (CSV with reason codes), its summary and the band-width curve."""
+    s = inputs.settings
+    reason_cols = reasons.table.drop(columns=["row_id", "probability"])  # indexed like inputs.X
+    queue = review.review_queue(inputs.ids, inputs.proba, inputs.y, inputs.threshold, s.review_band, reason_cols)
+    path = inputs.out_dir / "review_queue.csv"
+    inputs.out_dir.mkdir(parents=True, exist_ok=True)
+    queue.to_csv(path, index=False)
+    return {
+        "summary": {**review.queue_summary(inputs.proba, inputs.y, inputs.threshold, s.review_band), "path": path},
+        "curve": review.band_curve(inputs.proba, inputs.y, inputs.threshold, review.default_widths(s.review_band)),
+        "queue": queue,
+    }
+
+
+def check_tier(inputs: ExplainInputs, glob: GlobalExplanation, reasons: ReasonCodes, fair: dict[str, Any],
+               queue: dict[str, Any]) -> dict[str, Any]:
+    """Check the tier's requirements against what this run produced."""
+    produced = {
+        "per_prediction_explanations": reasons.rows == len(inputs.proba) and reasons.rows > 0,
+        "global_importance": len(glob.importance) > 0,
+        "fairness_assessment": fair["gate"] != fairness.NOT_ASSESSED,
+        "human_review_queue": bool(queue["summary"]["path"]),
+        "model_card": True,  # written by the next step, checked there for every section
+    }
+    gate = tiers.tier_gate(inputs.tier, produced)
+    gate["source"] = inputs.tier_source
+    return gate
+
+
+def _metrics_rows(champion: dict[str, Any]) -> list[dict[str, Any]]:
+    """Champion metrics as rows (value with interval when training recorded one)."""
+    metrics = champion.get("metrics") or {}
+    rows = []
+    for name, value in metrics.items():
+        if isinstance(value, dict):
+            rows.append({"metric": name, "value": value.get("value"), "low": value.get("low"), "high": value.get("high")})
+        else:
+            rows.append({"metric": name, "value": value, "low": None, "high": None})
+    return rows
+
+
+def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: ReasonCodes, fair: dict[str, Any],
+                     queue: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
+    """Every fact of the model card, by section."""
+    config, s, champion = inputs.config, inputs.settings, inputs.champion
+    org = getattr(config, "organization", None)
+    pilot = (inputs.use_cases or {}).get("pilot") or {}
+    dataset = inputs.training.get("dataset") or {}
+    governance = card_mod.content.load("governance")
+    return {
+        "model_details": {
+            "name": champion.get("name") or "champion", "version": champion.get("version"),
+            "algorithm": inputs.model.algorithm, "features": len(inputs.model.features),
+            "decision_threshold": inputs.threshold, "date": dt.date.today().isoformat(),
+            "owner": s.model_card.owner or getattr(org, "owner", None) or "not named",
+            "organization": getattr(org, "name", None), "registry_status": champion.get("status"),
+        },
+        "intended_use": {
+            "intended_use": s.model_card.intended_use or inputs.spec.description
+            or f"Flag likely '{inputs.model.positive_class}' cases of {inputs.spec.target} for {getattr(org, 'name', 'the organization')}",
+            "pilot": pilot.get("name"),
+            "out_of_scope": s.model_card.out_of_scope or ["Decisions about individuals without human review of borderline cases"],
+        },
+        "data": {
+            "source": inputs.spec.name or Path(inputs.spec.path).name, "file": Path(inputs.spec.path).name,
+            "sha256": dataset.get("sha256") or dataset.get("hash"), "target": inputs.spec.target,
+            "test_rows": len(inputs.y), "test_positive_rate": float(np.mean(inputs.y)),
+            "contract": (inputs.training.get("contract") or {}).get("summary") or (inputs.training.get("contract") or {}).get("status")
+            or "see training artifact",
+        },
+        "metrics": _metrics_rows(champion) or [{"metric": "n/a", "value": None, "low": None, "high": None}],
+        "fairness": {
+            "gate": fair["gate"],
+            "columns": [
+                {"column": c["column"], "status": c["status"],
+                 "demographic_parity_ratio": c["demographic_parity_ratio"],
+                 "dpr_interval": _ci_text(c["demographic_parity_ratio_ci"]),
+                 "equalized_odds_difference": c["equalized_odds_difference"],
+                 "eod_interval": _ci_text(c["equalized_odds_difference_ci"]),
+                 "groups": len(c["groups"]), "findings": "; ".join(c["findings"]) or "none"}
+                for c in fair["columns"]
+            ] or [{"column": "none", "status": fair["gate"]}],
+        },
+        "explanations": {
+            "top_drivers": glob.importance["feature"].head(5).tolist(),
+            "sample_rows": len(glob.positions),
+            "stability_spearman": glob.stability["spearman"],
+            "reason_codes": reasons.scope, "reason_code_rows": reasons.rows,
+            "review_queue_size": queue["summary"]["size"], "review_band": queue["summary"]["band"],
+        },
+        "limitations": [*governance["default_limitations"], *s.model_card.limitations],
+        "monitoring_plan": card_mod.monitoring_plan(getattr(config, "monitoring", None)),
+        "risk": {
+            "tier": inputs.tier, "tier_source": inputs.tier_source,
+            "requires": [c["what"] for c in gate["checks"]],
+            "tier_gate": gate["status"], "fairness_gate": fair["gate"],
+            "training_status": champion.get("status"),
+        },
+    }
+
+
+def _ci_text(ci: list[float | None]) -> str:
+    """An interval as '[0.81, 0.95]' or 'n/a'."""
+    return "n/a" if ci[0] is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def write_model_card(inputs: ExplainInputs, facts: dict[str, Any]) -> dict[str, Any]:
+    """Write the model card (Markdown, HTML, JSON) and check it has every section."""
+    missing = card_mod.missing_sections(facts)
+    if missing:
+        raise ArtifactError(f"model card lacks sections {missing}; this is a bug in the explain phase")
+    paths = card_mod.write_card(facts, inputs.out_dir)
+    return {"paths": paths, "sections": [s["key"] for s in card_mod.card_sections()]}
+
+
+def _column_record(c: dict[str, Any]) -> dict[str, Any]:
+    """One sensitive column's fairness result as plain data."""
+    return {
+        "metrics_by_group": c["groups"], "demographic_parity_ratio": c["demographic_parity_ratio"],
+        "demographic_parity_ratio_ci": c["demographic_parity_ratio_ci"],
+        "equalized_odds_difference": c["equalized_odds_difference"],
+        "equalized_odds_difference_ci": c["equalized_odds_difference_ci"],
+        "thresholds": c["thresholds"], "status": c["status"], "passed": c["passed"], "findings": c["findings"],
+    }
+
+
+def headline(glob: GlobalExplanation, fair: dict[str, Any], queue: dict[str, Any], gate: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """Headline for index.html (top three drivers, fairness gate, review-queue size) and its status."""
+    s = queue["summary"]
+    head = {
+        "Top drivers": ", ".join(glob.importance["feature"].head(3)),
+        "Fairness gate": fair["gate"],
+        "Review queue": f"{s['size']:,} rows ({s['share']:.0%}) within ±{s['half_width']:g} of the threshold",
+        "Tier gate": f"{gate['tier']} tier: {gate['status']}",
+    }
+    if gate["status"] == "failed" or fair["gate"] == fairness.FAILED:
+        status = "fail"
+    elif fair["gate"] != fairness.PASSED:
+        status = "warn"
+    else:
+        status = "ok"
+    return head, status
+
+
+def explain_artifact(inputs: ExplainInputs, glob: GlobalExplanation, reasons: ReasonCodes, fair: dict[str, Any],
+                     registry_tag: dict[str, Any], queue: dict[str, Any], gate: dict[str, Any],
+                     card: dict[str, Any]) -> dict[str, Any]:
+    """The phase artifact: importance, stability, tier and its gate, fairness, review queue, card and reason-code paths."""
+    rel = lambda p: str(Path(p).resolve().relative_to(Path(inputs.out_dir).resolve().parent))  # noqa: E731
+    head, status = headline(glob, fair, queue, gate)
+    figures = sorted(rel(p) for p in (inputs.out_dir / "figures").glob("*.png"))
+    return {
+        "model": {"name": inputs.champion.get("name"), "version": inputs.champion.get("version"),
+                  "algorithm": inputs.model.algorithm, "threshold": inputs.threshold},
+        "global_importance": glob.importance.drop(columns=["rank"]),
+        "shap": {"method": "exact TreeSHAP (booster's own contributions)", "sample_rows": len(glob.positions),
+                 "test_rows": len(inputs.y), "seconds_per_row": glob.seconds_per_row, "budget_seconds": glob.budget_seconds},
+        "stability": {k: v for k, v in glob.stability.items() if k not in ("half_a", "half_b")},
+        "tier": inputs.tier,
+        "tier_source": inputs.tier_source,
+        "tier_gate": gate,
+        "fairness": {c["column"]: _column_record(c) for c in fair["columns"]},
+        "fairness_gate": fair["gate"],
+        "fairness_registry_tag": registry_tag,
+        "review_queue": {**{k: v for k, v in queue["summary"].items() if k != "path"},
+                         "path": rel(queue["summary"]["path"]), "curve": queue["curve"].round(4)},
+        "reason_codes": {"path": rel(reasons.path), "scope": reasons.scope, "rows": reasons.rows,
+                         "top_k": inputs.settings.reason_codes},
+        "model_card": {k: rel(v) for k, v in card["paths"].items()},
+        "figures": figures,
+        "headline": head,
+        "headline_status": status,
+    }
