@@ -137,6 +137,8 @@ def profile_frame(df: pd.DataFrame, id_columns: Sequence[str] = (), time_column:
     distinct = df.nunique(dropna=True).astype("int64")
     constant = df.nunique(dropna=False) <= 1
     id_like = id_like_mask(df, distinct, kinds)
+    if time_column:
+        id_like[time_column] = False  # timestamps are often unique, but they are not identifiers
     blanks = blank_string_counts(df)
     rest = df.drop(columns=list(id_columns))
     dup_all = int(df.duplicated().sum())
