@@ -325,3 +325,44 @@ def rollback(ctx: Any, name: str | None = None) -> str:
 
     name = name or (ctx.read("training").get("champion") or {}).get("name")
     return Registry(getattr(ctx.config.training, "tracking_uri", None)).rollback(name)
+
+
+def build_artifact(
+    setup: Setup, result: Monitoring, outcome: dict[str, Any], applied: dict[str, Any],
+    latency: dict[str, float], injections: pd.DataFrame | None, settings: MonitoringSection,
+) -> dict[str, Any]:
+    """The `monitoring` artifact: batches, drift, performance, alerts, retraining, latency, headline."""
+    log = pd.concat([result.alerts, rules.alert_log(rules.latency_alerts(latency, settings.alerts))], ignore_index=True)
+    counted = rules.counted(log)
+    batch, feature, value = worst(result)
+    status = "fail" if (counted["severity"] == "critical").any() else "warn" if len(counted) else "ok"
+    drift = {f: {b: d.loc[f].drop(labels=["kind"]).to_dict() for b, d in result.drift.items() if f in d.index}
+             for f in setup.profile.features}
+    return {
+        "source": settings.production.model_dump(mode="json") if settings.production else {"scenario": settings.scenario},
+        "injections": injections,
+        "key_features": setup.key_features,
+        "batches": result.batches,
+        "drift": drift,
+        "prediction_drift": result.score_drift.reset_index(),
+        "data_quality": result.quality,
+        "performance": {"champion_test": setup.test_metrics, "thresholds": result.thresholds,
+                        "measured": result.measured.reset_index(), "expected": result.expected.reset_index(),
+                        "expected_method": "confidence-based: expected confusion counts from calibrated probabilities; assumes P(y|x) unchanged"},
+        "alerts": log,
+        "retraining": {k: (v.reset_index().to_dict(orient="records") if isinstance(v, pd.DataFrame) else v)
+                       for k, v in outcome.items() if k != "challenger"} | applied,
+        "latency": latency,
+        "headline": {
+            "Alerts": f"{len(counted)} ({int((counted['severity'] == 'critical').sum())} critical)",
+            "Worst feature": f"{feature} (PSI {value:.2f}, {batch})" if feature else "none",
+            "Decision": f"{outcome['decision']}" + (" (retraining triggered)" if outcome["triggered"] else ""),
+        },
+        "headline_status": status,
+    }
+
+
+def latency_check(setup: Setup, settings: MonitoringSection) -> dict[str, float]:
+    """Champion scoring latency on reference rows against the configured budget."""
+    cfg = settings.latency
+    return measure_latency(setup.model, setup.reference, cfg.rows, cfg.repeats, cfg.budget_ms_per_1000)

@@ -1,0 +1,144 @@
+"""Figures and tables of the monitoring phase (static: they survive HTML export)."""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.figure import Figure
+
+from kit.monitoring.config import AlertSettings
+from kit.monitoring.run import Monitoring, psi_matrix, worst
+
+LEVEL_COLORS = ["#e8f1e4", "#fbe3a6", "#f28c6b"]
+
+
+def drift_heatmap(result: Monitoring, settings: AlertSettings, key_features: list[str]) -> Figure:
+    """PSI per feature (rows, key features first) and batch (columns), coloured by level."""
+    matrix = psi_matrix(result)
+    order = [f for f in key_features if f in matrix.index] + [f for f in matrix.index if f not in key_features]
+    matrix = matrix.loc[order]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * matrix.shape[1], 0.9 + 0.32 * matrix.shape[0]))
+    cmap = ListedColormap(LEVEL_COLORS)
+    norm = BoundaryNorm([0, settings.psi_moderate, settings.psi_significant, 1e9], cmap.N)
+    ax.imshow(matrix.fillna(0).to_numpy(), cmap=cmap, norm=norm, aspect="auto")
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(matrix.shape[0]), [f"★ {f}" if f in key_features else f for f in matrix.index], fontsize=8)
+    for (i, j), v in np.ndenumerate(matrix.to_numpy()):
+        ax.text(j, i, "–" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=7)
+    ax.set_title(f"PSI by feature and batch (★ key features; amber ≥ {settings.psi_moderate:g}, red ≥ {settings.psi_significant:g})", fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def performance_timeline(result: Monitoring, alerts: pd.DataFrame, champion: dict[str, float]) -> Figure:
+    """Measured AUC and recall with intervals, the champion's test line, alert thresholds and alert markers."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharex=True)
+    names = list(result.batches["batch"])
+    x = {n: i for i, n in enumerate(names)}
+    rule_of = {"roc_auc": "auc_drop", "recall": "recall_floor"}
+    for ax, metric, label in zip(axes, ("roc_auc", "recall"), ("ROC AUC", "Recall")):
+        m, e = result.measured, result.expected
+        if not m.empty:
+            xs = [x[b] for b in m.index]
+            ax.errorbar(xs, m[metric], yerr=[m[metric] - m[f"{metric}_low"], m[f"{metric}_high"] - m[metric]],
+                        fmt="o-", color="#1f5f8b", capsize=3, label="measured (95% interval)")
+        if not e.empty:
+            ax.plot([x[b] for b in e.index], e[metric], "s--", color="#8a8a8a", ms=4, label="expected from scores (no labels)")
+        ax.axhline(champion.get(metric, np.nan), color="#2e7d32", lw=1, label="champion on test")
+        ax.axhline(result.thresholds[metric], color="#c0392b", ls="--", lw=1, label="alert threshold")
+        fired = alerts[(alerts["rule"] == rule_of[metric]) & alerts["batch"].isin(m.index)] if not m.empty else alerts.iloc[:0]
+        ax.scatter([x[b] for b in fired["batch"]], m.loc[fired["batch"], metric] if len(fired) else [],
+                   marker="X", s=90, color="#c0392b", zorder=5, label="alert")
+        ax.set_title(label, fontsize=10)
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def psi_bars(result: Monitoring, settings: AlertSettings, key_features: list[str]) -> Figure:
+    """PSI of every feature in the worst batch, with the moderate and significant levels."""
+    batch, _, _ = worst(result)
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.3 * max(1, len(result.drift.get(batch, [])))))
+    if batch is None:
+        ax.text(0.5, 0.5, "no drift statistics", ha="center")
+        plt.close(fig)
+        return fig
+    values = result.drift[batch]["psi"].sort_values()
+    colors = [LEVEL_COLORS[int(np.searchsorted([settings.psi_moderate, settings.psi_significant], v, side="right"))] for v in values]
+    ax.barh([f"★ {f}" if f in key_features else f for f in values.index], values, color=colors, edgecolor="#555")
+    for level in (settings.psi_moderate, settings.psi_significant):
+        ax.axvline(level, color="#c0392b", ls="--", lw=1)
+    ax.set_xscale("symlog", linthresh=0.1)
+    ax.set_xlabel("PSI (symmetric log scale)")
+    ax.set_title(f"Worst batch {batch}: PSI per feature", fontsize=10)
+    ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def drift_summary(result: Monitoring, batch: str | None = None) -> pd.DataFrame:
+    """The drift table of one batch (default: the worst), worst features first, rounded."""
+    batch = batch or worst(result)[0]
+    table = result.drift[batch].sort_values("psi", ascending=False)
+    cols = ["kind", "psi", "test", "statistic", "p_value", "q_value", "wasserstein_std", "missing_share", "out_of_range_share", "unseen_share"]
+    return table[cols].head(12).round(4)
+
+
+def alert_table(alerts: pd.DataFrame, limit: int = 25) -> pd.DataFrame:
+    """The alert log (warning and critical), most severe first, trimmed for display."""
+    order = {"critical": 0, "warning": 1, "info": 2}
+    shown = alerts[alerts["severity"] != "info"].sort_values(["batch", "severity"], key=lambda s: s.map(order) if s.name == "severity" else s)
+    return shown.head(limit).round({"value": 4, "threshold": 4}).reset_index(drop=True)
+
+
+def alert_counts(alerts: pd.DataFrame) -> pd.DataFrame:
+    """How many alerts per batch and rule."""
+    counted = alerts[alerts["severity"] != "info"]
+    return counted.pivot_table(index="batch", columns="rule", values="severity", aggfunc="size", fill_value=0) if len(counted) else pd.DataFrame()
+
+
+def comparison_figure(outcome: dict[str, Any]) -> Figure:
+    """Champion vs challenger on the latest labelled window, with the decision in the title."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    table = outcome.get("comparison")
+    if table is None:
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"No challenger: {outcome['reason']}"[:160], ha="center", va="center", wrap=True, fontsize=9)
+        plt.close(fig)
+        return fig
+    table.plot.bar(ax=ax, color=["#8a8a8a", "#1f5f8b"], rot=0)
+    ax.set_ylim(0, 1)
+    ax.tick_params(labelsize=8)
+    ax.set_title(f"Decision: {outcome['decision'].upper()} (window {', '.join(outcome['evaluated_on'])})", fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def decision_note(outcome: dict[str, Any], applied: dict[str, Any]) -> Markdown:
+    """The retraining decision and its reason in words."""
+    lines = [f"**Retraining triggered:** {'yes' if outcome['triggered'] else 'no'}",
+             f"**Decision:** {html.escape(str(outcome['decision']))}",
+             f"**Why:** {html.escape(str(outcome['reason']))}",
+             f"**Registry:** {html.escape(str(applied.get('registry', 'not changed')))}"]
+    return Markdown("  \n".join(lines))
+
+
+def latency_table(latency: dict[str, float]) -> pd.DataFrame:
+    """Scoring latency percentiles per 1,000 rows against the budget."""
+    return pd.DataFrame({"ms per 1,000 rows": {k: round(latency[f"{k}_ms"], 2) for k in ("p50", "p95", "p99")} | {"budget": latency["budget_ms"]}})
+
+
+def headline(artifact: dict[str, Any]) -> Markdown:
+    """The artifact's headline as a short list."""
+    items = "\n".join(f"- **{html.escape(k)}:** {html.escape(str(v))}" for k, v in artifact["headline"].items())
+    return Markdown(f"{items}\n- **Status:** {artifact['headline_status']}")
