@@ -63,3 +63,18 @@ def test_resolve_tier_sources():
     assert tiers.resolve_tier(None, {"pilot": {"explainability_tier": "high", "name": "Credit"}})[0] == "high"
     assert tiers.resolve_tier(None, {"pilot": {"stakes": "Low"}})[0] == "low"
     assert tiers.resolve_tier(None, None)[0] == "medium"
+
+
+def test_waterfall_steps_walk_from_base_to_margin():
+    import pandas as pd
+
+    from kit.explain.display import waterfall_frame
+    from kit.explain.shapley import Contributions
+
+    values = pd.DataFrame([[0.5, -0.2, 0.1, 0.05]], columns=list("abcd"))
+    contribs = Contributions(values, np.array([-1.0]))
+    steps = waterfall_frame(contribs, 0, max_features=2)
+    assert steps["feature"].tolist() == ["a", "b", "2 other features"]
+    assert steps["start"].tolist() == pytest.approx([-1.0, -0.5, -0.7])
+    end = steps["start"].iloc[-1] + steps["shap"].iloc[-1]
+    assert end == pytest.approx(contribs.margin[0])

@@ -65,7 +65,8 @@ def beeswarm(glob: Any, inputs: Any, top: int = 10) -> Any:
     ax.axvline(0, color="#888", lw=0.8)
     ax.set_yticks(range(len(features)), features)
     ax.set_xlabel("SHAP value (log-odds): right raises the predicted risk")
-    ax.set_title(f"How each top feature moves predictions ({len(values):,} sampled rows; colour: low→high value)")
+    ax.set_title(f"How each top feature moves predictions ({len(values):,} sampled rows)\n"
+                 "colour: feature value, blue low → red high (categories: level order)", fontsize=10)
     return _finish(fig, inputs.out_dir, "beeswarm")
 
 
@@ -114,7 +115,7 @@ def waterfall_frame(contribs: Any, row: int, max_features: int = 8) -> pd.DataFr
     order = values.abs().sort_values(ascending=False).index
     top, rest = values[order[:max_features]], values[order[max_features:]]
     steps = pd.concat([top, pd.Series({f"{len(rest)} other features": rest.sum()})]) if len(rest) else top
-    start = contribs.base[row] + np.concatenate([[0.0], np.cumsum(steps.to_numpy()[::-1])[:-1]])[::-1]
+    start = contribs.base[row] + np.concatenate([[0.0], np.cumsum(steps.to_numpy())[:-1]])
     return pd.DataFrame({"feature": steps.index, "shap": steps.to_numpy(), "start": start})
 
 
@@ -131,7 +132,8 @@ def waterfalls(local: dict[str, Any], inputs: Any) -> Any:
         ax.set_yticks(range(len(steps))[::-1], labels, fontsize=8)
         ax.axvline(local["contributions"].base[i], color="#888", ls=":", lw=1)
         ax.set_title(f"{local['labels'][i]}: row {local['ids'][i]}, probability {local['proba'][i]:.2f}", fontsize=10)
-        ax.set_xlabel("log-odds (dotted: base value)")
+        ax.axvline(local["contributions"].margin[i], color="#222", lw=1)
+        ax.set_xlabel("log-odds (dotted: base value, solid: this row's score)")
     return _finish(fig, inputs.out_dir, "waterfalls")
 
 
