@@ -144,8 +144,9 @@ def ks_wasserstein(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[floa
     merged = np.empty(n + m, dtype=np.result_type(ref_sorted, cur_sorted, np.float64))
     merged[at] = cur_sorted
     merged[~is_cur] = ref_sorted
-    cur_cdf = np.cumsum(is_cur) / m
-    ref_cdf = (np.arange(1, n + m + 1) - cur_cdf * m) / n
+    cur_count = np.cumsum(is_cur)
+    cur_cdf = cur_count / m
+    ref_cdf = (np.arange(1, n + m + 1) - cur_count) / n
     gap = np.abs(ref_cdf - cur_cdf)
     group_end = np.append(merged[1:] != merged[:-1], True)
     ks = float(gap[group_end].max())
