@@ -34,8 +34,9 @@ def capability_coverage(present: Mapping[str, bool]) -> pd.DataFrame:
     table["share"] = table["present"] / table["total"]
     table["meets_share"] = table["share"] >= content.maturity_model()["rules"]["min_share"]
     table["reached"] = table["meets_share"].cumprod().astype(bool)
-    table["missing"] = caps[~caps["present"]].groupby("level").apply(lambda g: list(g.index)).reindex(table.index)
-    table["missing"] = table["missing"].apply(lambda v: v if isinstance(v, list) else [])
+    absent = caps.index.to_series()[~caps["present"]]
+    missing = absent.groupby(caps.loc[absent.index, "level"]).agg(list)
+    table["missing"] = [missing.get(level, []) for level in table.index]
     return table
 
 
