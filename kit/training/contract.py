@@ -36,10 +36,18 @@ def _pa() -> Any:
 
 
 def infer_contract(
-    frame: pd.DataFrame, columns: list[str], range_margin: float = 0.0, name: str = "training data"
+    frame: pd.DataFrame, columns: list[str], range_margin: float | None = None, name: str = "training data"
 ) -> Any:
-    """pandera DataFrameSchema for ``columns`` of the training frame (types, nulls, ranges, levels)."""
+    """pandera DataFrameSchema for ``columns`` of the training frame (types, nulls, ranges, levels).
+
+    ``range_margin`` widens each numeric range by that share of it on both sides (default from
+    kit/content/training.yaml).
+    """
+    from kit import content
+
     pa = _pa()
+    if range_margin is None:
+        range_margin = content.load("training")["contract"]["range_margin"]
     specs = {}
     for col in columns:  # one schema entry per column
         values = frame[col]

@@ -1,0 +1,107 @@
+"""Promotion gates: pure decisions on whether the selected candidate may become the champion.
+
+Each gate returns ``{"passed": bool, "reason": str}``; the model is promoted only when every
+gate passes, otherwise it stays a ``candidate`` and the report names the failing gates.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from kit import content
+from kit.training.metrics import METRICS, higher_is_better, metric_name
+
+Gate = dict[str, Any]
+
+
+def _gate(passed: bool, reason: str) -> Gate:
+    """One gate result."""
+    return {"passed": bool(passed), "reason": reason}
+
+
+def contract_gate(passed: bool, failures: dict[str, list[str]] | None = None) -> Gate:
+    """The held-out rows satisfy the data contract inferred from the training rows."""
+    if passed:
+        return _gate(True, "test rows satisfy the data contract")
+    shown = "; ".join(f"{c}: {', '.join(k)}" for c, k in sorted((failures or {}).items())[:5])
+    return _gate(False, f"contract violations on test rows ({shown})")
+
+
+def baseline_gate(model_auc: float, baseline_auc: float, baseline: str, margin: float) -> Gate:
+    """Test ROC AUC beats the best baseline by more than ``margin``."""
+    lift = model_auc - baseline_auc
+    ok = lift > margin
+    word = "beats" if ok else "does not beat"
+    return _gate(ok, f"test AUC {model_auc:.4f} {word} {baseline} {baseline_auc:.4f} by more than {margin:g} (lift {lift:+.4f})")
+
+
+def regression_gate(model_auc: float, champion_auc: float | None, champion_version: str | None, tolerance: float) -> Gate:
+    """No regression: test AUC at most ``tolerance`` below the current champion's on the same rows."""
+    if champion_auc is None:
+        why = "no current champion" if champion_version is None else f"champion v{champion_version} cannot score these rows"
+        return _gate(True, f"{why}; nothing to regress against")
+    drop = champion_auc - model_auc
+    ok = drop <= tolerance
+    return _gate(ok, f"test AUC {model_auc:.4f} vs champion v{champion_version} {champion_auc:.4f} on the same rows "
+                     f"(change {-drop:+.4f}, tolerance {tolerance:g})")
+
+
+def kpi_gate(kpi: dict[str, Any] | None, metrics: dict[str, float]) -> Gate | None:
+    """The pilot's KPI threshold, when the KPI is a model metric (None otherwise)."""
+    if not kpi:
+        return None
+    name, threshold = kpi["metric"], float(kpi["threshold"])
+    value = metrics[name]
+    ok = value >= threshold if higher_is_better(name) else value <= threshold
+    sign = ">=" if higher_is_better(name) else "<="
+    return _gate(ok, f"pilot KPI {name} {value:.4f} on test, needs {sign} {threshold:g}")
+
+
+def approval_gate(required: bool, approval: dict[str, str] | None) -> Gate:
+    """Human sign-off on the version, when required."""
+    if not required:
+        return _gate(True, "sign-off not required for these stakes")
+    if approval:
+        return _gate(True, f"approved by {approval.get('by')} on {approval.get('at', 'record')}: {approval.get('why')}")
+    return _gate(False, "human sign-off required (high stakes) and none recorded; see 'Giving sign-off' below")
+
+
+def pilot_kpi(pilot: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The pilot's KPI as {metric, threshold} when it names a model metric with a threshold, else None."""
+    kpi = (pilot or {}).get("kpi") or {}
+    if not isinstance(kpi, dict):
+        return None
+    metric = kpi.get("metric") or kpi.get("kpi_metric") or kpi.get("model_metric")
+    threshold = next((kpi[k] for k in ("threshold", "kpi_threshold", "min", "target") if kpi.get(k) is not None), None)
+    if not metric or threshold is None:
+        return None
+    try:
+        name = metric_name(metric)
+    except Exception:  # a business KPI (revenue, churn rate...) is not a model gate
+        return None
+    return {"metric": name, "threshold": float(threshold)} if name in METRICS else None
+
+
+def approval_required(setting: bool | None, stakes: str | None) -> bool:
+    """Sign-off needed: the explicit setting, else by stakes (content: high stakes need it)."""
+    if setting is not None:
+        return setting
+    return (stakes or "").lower() in content.load("training")["approval_required_for_stakes"]
+
+
+def all_passed(gates: dict[str, Gate]) -> bool:
+    """True when every gate passed."""
+    return all(g["passed"] for g in gates.values())
+
+
+def failed(gates: dict[str, Gate]) -> list[str]:
+    """Names of the gates that failed."""
+    return [name for name, g in gates.items() if not g["passed"]]
+
+
+def gate_table(gates: dict[str, Gate]) -> pd.DataFrame:
+    """Gates as a small table: name, passed, reason."""
+    return pd.DataFrame(
+        [{"gate": n, "passed": g["passed"], "reason": g["reason"]} for n, g in gates.items()]
+    ).set_index("gate")
