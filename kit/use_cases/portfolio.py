@@ -301,7 +301,8 @@ def check_section(section: Any, config: Any) -> list[str]:
     except KitError as exc:
         return problems + [f"portfolio_path: {exc}"]
     specs, found = validate_frame(frame, base)
-    problems += [f"portfolio ({Path(source).name}): {p}" for p in found]
+    where = "portfolio" if section.portfolio is not None else f"portfolio_path ({Path(source).name})"
+    problems += [f"{where}: {p}" for p in found]
     names = set(frame["name"].astype(str).str.strip()) if "name" in frame.columns else set()
     if section.pilot is not None and section.pilot not in names:
         problems.append(f"pilot: {section.pilot!r} is not in the portfolio{did_you_mean(section.pilot, names)}; name one of its use cases or remove the key")
