@@ -5,16 +5,12 @@ import html
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from IPython.display import Markdown  # noqa: E402
-
-from kit.explain import card as card_mod  # noqa: E402
-from kit.explain.fairness import resolve_thresholds  # noqa: E402
+from kit.explain import card as card_mod
 
 RAISE_COLOR, LOWER_COLOR = "#c0392b", "#2e86c1"
 FIG_DIR = "figures"
