@@ -59,7 +59,7 @@ class TrainingSection(Section):
     model_name: str | None = Field(default=None, description="Registered model name; default <run name>-<target>.")
     experiment: str | None = Field(default=None, description="MLflow experiment; default kit/<run name>.")
     tracking_uri: str | None = Field(default=None, description="MLflow tracking URI; default $KIT_TRACKING_URI or the project's SQLite store.")
-    register: bool = Field(default=True, description="Log candidates to MLflow and register the selected model.")
+    track: bool = Field(default=True, description="Log candidates to MLflow and register the selected model.")
 
     def check(self, config: object) -> list[str]:
         """Cross-field checks, returned as key-path problems."""

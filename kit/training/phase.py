@@ -188,7 +188,7 @@ class TrainingRun:
 
     def _champion_auc(self) -> tuple[float | None, str | None]:
         """Current champion's test AUC on this run's test rows, and its version."""
-        if not self.settings.register:
+        if not self.settings.track:
             return None, None
         from kit.training.metrics import compute_metrics
         from kit.training.scoring import ScoringModel
@@ -232,8 +232,8 @@ class TrainingRun:
         failed = tgates.failed(self.gates)
         self.outcome = {"model_name": self.model_name, "algorithm": self.best.name, "version": None,
                         "status": "candidate", "failed_gates": failed, "run_ids": {}}
-        if not self.settings.register:
-            self.outcome["failed_gates"] = failed + ["registration off (training.register: false)"]
+        if not self.settings.track:
+            self.outcome["failed_gates"] = failed + ["registration off (training.track: false)"]
             return self.outcome
         reg = self._registry()
         tags = {"dataset_sha256": self.sha256, "data_hash": self.split.data_hash, "split_index_hash": self.split.index_hash,
@@ -273,7 +273,7 @@ class TrainingRun:
             "features": self.features, "categories": self.best.model.categories,
             "metrics": {r.metric: {"value": r.value, "low": r.low, "high": r.high} for r in metrics.itertuples()},
             "confusion_matrix": {k: int(self.leaderboard.set_index("candidate").loc[self.best.name, k]) for k in ("tp", "fp", "fn", "tn")},
-            "model_dir": str(MODEL_DIR), "tracking_uri": self._registry().uri if self.settings.register else None,
+            "model_dir": str(MODEL_DIR), "tracking_uri": self._registry().uri if self.settings.track else None,
             "previous_champion": getattr(self, "champion_before", None), "failed_gates": self.outcome.get("failed_gates", []),
         }
         passed = sum(g["passed"] for g in self.gates.values())
@@ -314,7 +314,7 @@ def give_signoff(ctx: Any, who: str, why: str) -> dict[str, Any]:
     art = ctx.read("training")
     champ = art["champion"]
     if not champ.get("version"):
-        raise DataError("training artifact: no registered version to approve; run the phase with training.register: true")
+        raise DataError("training artifact: no registered version to approve; run the phase with training.track: true")
     reg = Registry(champ.get("tracking_uri"))
     approval = reg.record_approval(champ["model_name"], champ["version"], who, why)
     art["gates"]["human sign-off"] = {"passed": True, "reason": f"approved by {who}: {why}"}
