@@ -143,12 +143,10 @@ def profile_frame(df: pd.DataFrame, id_columns: Sequence[str] = (), time_column:
     rest = df.drop(columns=list(id_columns))
     dup_all = int(df.duplicated().sum())
     dup_rest = int(rest.duplicated().sum()) if rest.shape[1] else 0
-    profiles = [
-        ColumnProfile(name=c, dtype=str(df[c].dtype), kind=kinds[c], missing=int(missing[c]),
-                      missing_share=float(missing_share[c]), blank_strings=int(blanks[c]),
-                      distinct=int(distinct[c]), constant=bool(constant[c]), id_like=bool(id_like[c]))
-        for c in df.columns
-    ]
+    facts = pd.DataFrame({"dtype": df.dtypes.astype(str), "kind": kinds, "missing": missing,
+                          "missing_share": missing_share.astype(float), "blank_strings": blanks,
+                          "distinct": distinct, "constant": constant, "id_like": id_like})
+    profiles = [ColumnProfile(name=str(c), **row) for c, row in zip(facts.index, facts.to_dict("records"))]
     extra = time_facts(df[time_column], now) if time_column else {}
     return DataProfile(
         rows=rows, columns=df.shape[1], missing_cells=int(missing.sum()),

@@ -56,6 +56,7 @@ class Assessment:
 def unanswered_items(section: ReadinessSection) -> dict[str, list[str]]:
     """Ids of questions, red flags, prerequisites and capabilities the config leaves open."""
     def open_ids(index: pd.Index, given: dict[str, Any]) -> list[str]:
+        """Ids of ``index`` not present in ``given``, in content order."""
         return [str(i) for i in index.difference(list(given), sort=False)]
 
     return {
@@ -213,10 +214,29 @@ def headline(a: Assessment) -> tuple[dict[str, str], str]:
     return head, status
 
 
+def maturity_dict(est: MaturityEstimate) -> dict[str, Any]:
+    """The maturity estimate as plain values (limits, status, message, coverage per level)."""
+    return {
+        "capability_level": est.capability_level, "pillar_level": est.pillar_level,
+        "limited_by": est.limited_by, "status": est.status, "gap": est.gap, "message": est.message,
+        "coverage": est.coverage.reset_index().to_dict(orient="records"),
+    }
+
+
+def team_dict(team: TeamAssessment) -> dict[str, Any]:
+    """The team assessment as plain values."""
+    return {
+        "headcount": team.table.reset_index().to_dict(orient="records"),
+        "total": team.total, "typical_size": list(team.typical_size),
+        "ds_mle_ratio": team.ratio, "ds_mle_guidance": team.ratio_guidance,
+        "ratio_status": team.ratio_status, "ratio_message": team.ratio_message,
+        "topologies": team.topologies,
+    }
+
+
 def to_artifact(a: Assessment) -> dict[str, Any]:
     """The `readiness` artifact: plain JSON-ready values the later phases read."""
     head, status = headline(a)
-    est = a.maturity
     raised = a.flags[a.flags["raised"].fillna(False).astype(bool)]
     rules = content.questionnaire()["rules"]
     return {
@@ -225,22 +245,13 @@ def to_artifact(a: Assessment) -> dict[str, Any]:
         "pillar_details": a.scores.reset_index().to_dict(orient="records"),
         "red_flags": [{"id": i, **r[["pillar", "text", "fix"]].to_dict()} for i, r in raised.iterrows()],
         "blockers": a.blockers,
-        "maturity_level": est.level,
-        "maturity_name": content.levels().loc[est.level, "name"],
-        "declared_level": est.declared,
-        "maturity": {
-            "capability_level": est.capability_level, "pillar_level": est.pillar_level,
-            "limited_by": est.limited_by, "status": est.status, "gap": est.gap, "message": est.message,
-            "coverage": est.coverage.reset_index().to_dict(orient="records"),
-        },
+        "maturity_level": a.level,
+        "maturity_name": content.levels().loc[a.level, "name"],
+        "declared_level": a.maturity.declared,
+        "maturity": maturity_dict(a.maturity),
         "prerequisites": {p: a.section.prerequisites.get(p) for p in content.prerequisites().index},
         "recommendations": a.recommendations,
-        "team": {
-            "headcount": a.team.table.reset_index().to_dict(orient="records"),
-            "total": a.team.total, "typical_size": list(a.team.typical_size),
-            "ds_mle_ratio": a.team.ratio, "ds_mle_guidance": a.team.ratio_guidance,
-            "ratio_status": a.team.ratio_status, "topologies": a.team.topologies,
-        },
+        "team": team_dict(a.team),
         "roadmap": {"phase": a.phase, "next_transition": a.transition, "build_vs_buy": a.platform,
                     "budget": None if a.budget is None else a.budget.reset_index().to_dict(orient="records"),
                     "currency": a.section.currency},
