@@ -75,3 +75,17 @@ def test_level1_config_has_a_blocker_listed_first() -> None:
     assert art["recommendations"][0]["kind"] == "blocker"
     assert art["headline_status"] == "fail"
     assert "data" in {b["pillar"] for b in art["blockers"]}
+
+
+def test_blank_questionnaire_asks_for_answers_first() -> None:
+    config = validate_config(ORG | {"dataset": {"path": str(CONFIGS.parent / "telco_churn" / "Telco-Customer-Churn.csv"),
+                                                "target": "Churn"}})
+    recs = to_artifact(assess(config.readiness)).get("recommendations")
+    assert recs[0]["kind"] == "unanswered" and recs[0]["priority"] == 1
+
+
+def test_artifact_is_deterministic() -> None:
+    config = load_config(CONFIGS / "demo.yaml")
+    first = to_artifact(assess(config.readiness, profile_dataset(config), config.organization.name))
+    second = to_artifact(assess(config.readiness, profile_dataset(config), config.organization.name))
+    assert first == second

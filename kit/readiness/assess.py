@@ -156,9 +156,10 @@ def recommendations(a: dict[str, Any], section: ReadinessSection) -> list[dict[s
                      a["platform"]["guidance"]))
     items += budget_recs(a["budget"], section.currency)
     if a["unanswered"]["questions"]:
-        items.append(rec("unanswered", f"{len(a['unanswered']['questions'])} question(s) unanswered",
-                         "Unanswered questions are not scored; answer them to firm up the pillar scores.",
-                         a["unanswered"]["questions"]))
+        item = rec("unanswered", f"{len(a['unanswered']['questions'])} question(s) unanswered",
+                   "Unanswered questions are not scored; answer them to firm up the pillar scores.",
+                   a["unanswered"]["questions"])
+        items = [item] + items if not section.answers else items + [item]
     return [{"priority": i + 1, **r} for i, r in enumerate(items)]
 
 

@@ -171,8 +171,10 @@ def maturity_summary(a: Assessment) -> Markdown:
     row = content.levels().loc[est.level]
     lines = [
         f"**Estimated level {esc(content.level_label(est.level))}** ({esc(row['alias'])}): "
-        f"capabilities alone give level {est.capability_level}, pillar scores allow up to level "
-        f"{est.pillar_level}; the estimate is limited by {lim}.",
+        f"capabilities alone give level {est.capability_level}; "
+        + (f"pillar scores allow up to level {est.pillar_level}" if a.scores["score"].notna().any()
+           else "no pillar is scored yet, so the pillars do not limit it")
+        + f"; the estimate is limited by {lim}.",
         "",
         f"> {esc(est.message)}",
         "",
