@@ -19,6 +19,9 @@ from kit.errors import DataError
 ID_UNIQUE_SHARE = 0.95
 """A non-float column whose values are at least this unique is id-like."""
 
+NUMERIC_TEXT_SHARE = 0.95
+"""A text column whose non-blank values parse as numbers at least this often is numeric stored as text."""
+
 
 @dataclass(frozen=True)
 class ColumnProfile:
@@ -49,6 +52,7 @@ class DataProfile:
     duplicate_rows_ignoring_ids: int
     constant_columns: list[str]
     id_like_columns: list[str]
+    numeric_text_columns: list[str]
     declared_id_columns: list[str]
     kinds: dict[str, int]
     column_profiles: list[ColumnProfile] = field(repr=False)
@@ -93,6 +97,27 @@ def blank_string_counts(df: pd.DataFrame) -> pd.Series:
     stacked = text.astype("string")
     blanks = stacked.apply(lambda s: s.str.strip().eq("")).fillna(False).sum()
     return blanks.reindex(df.columns, fill_value=0).astype("int64")
+
+
+def numeric_text_mask(df: pd.DataFrame, share: float = NUMERIC_TEXT_SHARE) -> pd.Series:
+    """True for text columns whose non-blank values are (almost) all numbers, e.g. '1889.5'."""
+    text = df.select_dtypes(include=["object", "string"])
+    mask = pd.Series(False, index=df.columns)
+    if text.empty:
+        return mask
+    def numeric_share(frame: pd.DataFrame) -> pd.Series:
+        """Share of non-blank values per column that parse as numbers."""
+        stripped = frame.astype("string").apply(lambda s: s.str.strip()).replace("", pd.NA)
+        parsed = stripped.apply(lambda s: pd.to_numeric(s, errors="coerce"))
+        filled = stripped.notna().sum()
+        return parsed.notna().sum() / filled.where(filled > 0)
+
+    head = numeric_share(text.head(200))  # cheap screen: only plausible columns get the full check
+    candidates = head.index[head >= share]
+    if len(candidates):
+        numeric = numeric_share(text[candidates]) >= share
+        mask[numeric.index] = numeric.fillna(False).astype(bool)
+    return mask
 
 
 def id_like_mask(df: pd.DataFrame, distinct: pd.Series, kinds: pd.Series,
@@ -140,6 +165,7 @@ def profile_frame(df: pd.DataFrame, id_columns: Sequence[str] = (), time_column:
     if time_column:
         id_like[time_column] = False  # timestamps are often unique, but they are not identifiers
     blanks = blank_string_counts(df)
+    numeric_text = numeric_text_mask(df) & ~id_like
     rest = df.drop(columns=list(id_columns))
     dup_all = int(df.duplicated().sum())
     dup_rest = int(rest.duplicated().sum()) if rest.shape[1] else 0
@@ -155,6 +181,7 @@ def profile_frame(df: pd.DataFrame, id_columns: Sequence[str] = (), time_column:
         blank_strings={c: int(v) for c, v in blanks[blanks > 0].items()},
         duplicate_rows=dup_all, duplicate_rows_ignoring_ids=dup_rest,
         constant_columns=list(constant.index[constant]), id_like_columns=list(id_like.index[id_like]),
+        numeric_text_columns=list(numeric_text.index[numeric_text]),
         declared_id_columns=list(id_columns),
         kinds={k: int(v) for k, v in kinds.value_counts().sort_index().items()},
         column_profiles=profiles, time_column=time_column, **extra,

@@ -111,3 +111,11 @@ def test_properties(df: pd.DataFrame) -> None:
     assert set(p.constant_columns) == {c for c in df.columns if df[c].nunique(dropna=False) <= 1}
     doubled = profile_frame(pd.concat([df, df], ignore_index=True))
     assert doubled.duplicate_rows == len(df) + p.duplicate_rows
+
+
+def test_numeric_text_columns() -> None:
+    df = pd.DataFrame({"total": ["1.5", " 2", "", "3e2"] * 5, "label": ["a", "1", "b", "2"] * 5,
+                       "code": [f"{i:05d}" for i in range(20)]})
+    p = profile_frame(df)
+    assert p.numeric_text_columns == ["total"]  # 'code' is id-like, 'label' half text
+    assert p.blank_strings == {"total": 5}

@@ -57,6 +57,14 @@ def column_finding(profile: DataProfile) -> dict[str, str]:
     return finding("columns", "warn", "catalog", "; ".join(parts))
 
 
+def type_finding(profile: DataProfile) -> dict[str, str]:
+    """Numbers stored as text: a sign the pipeline does not enforce a schema."""
+    if not profile.numeric_text_columns:
+        return finding("types", "ok", "pipelines", "no numeric columns stored as text")
+    return finding("types", "warn", "pipelines",
+                   f"numbers stored as text (convert and enforce a schema): {', '.join(profile.numeric_text_columns)}")
+
+
 def freshness_finding(profile: DataProfile, max_days: float) -> dict[str, str]:
     """How old the newest row is, when the dataset names a time column."""
     if profile.time_column is None:
@@ -81,5 +89,6 @@ def data_findings(profile: DataProfile | None) -> list[dict[str, Any]]:
         missing_finding(profile, checks["max_missing_share"]),
         duplicate_finding(profile, checks["max_duplicate_share"]),
         column_finding(profile),
+        type_finding(profile),
         freshness_finding(profile, checks["max_staleness_days"]),
     ]
