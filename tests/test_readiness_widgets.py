@@ -20,7 +20,8 @@ def form(tmp_path: Path) -> ReadinessForm:
 
 def test_initial_scores_match_config(form: ReadinessForm) -> None:
     assert form.assessment.pillars == {"data": 2.0, "infrastructure": 2.75, "process": 2.4, "organization": 3.0}
-    assert len(form.tabs.children) == 5 and form.tabs.titles[0] == "Data readiness"
+    assert len(form.tabs.children) == 6 and form.tabs.titles[0] == "Data readiness"
+    assert "(declared 3: overestimated)" in form.status.value
 
 
 def test_changing_an_answer_rescores(form: ReadinessForm) -> None:
@@ -77,3 +78,12 @@ def test_form_without_save_path_explains() -> None:
     form = ReadinessForm(ReadinessSection(), draw=False)
     with pytest.raises(ValueError, match="save_to"):
         form.save()
+
+
+def test_declared_level_and_team_update_live(form: ReadinessForm) -> None:
+    form.declared_input.value = 2
+    assert form.assessment.maturity.status == "agrees"
+    form.team_inputs["ml_engineer"].value = 4
+    assert form.assessment.team.ratio == 1.0 and form.assessment.team.ratio_status == "within guidance"
+    form.team_inputs["ml_engineer"].value = -3  # bounded input: clamps instead of accepting a negative
+    assert form.current_section().team["ml_engineer"] == 0

@@ -62,13 +62,20 @@ class ReadinessForm:
                                                 description=f"L{lvl}: {text}", indent=False,
                                                 layout=w.Layout(width="auto"))
                                   for c, (lvl, text) in content.capabilities()[["level", "text"]].iterrows()}
+        self.declared_input = w.Dropdown(
+            options=[("not declared", None)] + [(content.level_label(lv), lv) for lv in content.levels().index],
+            value=section.declared_level, description="Declared level", style={"description_width": "initial"})
+        self.team_inputs = {r: w.BoundedIntText(value=int(section.team.get(r, 0)), min=0, max=10_000,
+                                                description=name, style={"description_width": "160px"})
+                            for r, name in content.roles()["name"].items()}
         self.status = w.HTML()
         self.output = w.Output()
         self.save_button = w.Button(description="Save answers", icon="save", button_style="primary")
         self.save_button.on_click(self.save)
         self.tabs = self._tabs()
         self.widget = w.VBox([self.tabs, self.status, self.save_button, self.output])
-        for box in (self.question_inputs, self.flag_inputs, self.capability_inputs):
+        for box in (self.question_inputs, self.flag_inputs, self.capability_inputs, self.team_inputs,
+                    {"declared": self.declared_input}):
             for item in box.values():
                 item.observe(self.rescore, names="value")
         self.assessment: Assessment | None = None
@@ -87,8 +94,10 @@ class ReadinessForm:
             pages.append(w.VBox(rows))
         pages.append(w.VBox([w.HTML("<b>Capabilities in place</b> (evidence for the maturity level)")]
                             + list(self.capability_inputs.values())))
+        pages.append(w.VBox([w.HTML("<b>Self-assessed level</b> (compared with the evidence)"), self.declared_input,
+                             w.HTML("<b>Team headcount</b> (full-time equivalents)"), *self.team_inputs.values()]))
         tabs = w.Tab(children=pages)
-        tabs.titles = tuple(content.pillars()["name"]) + ("Capabilities",)
+        tabs.titles = tuple(content.pillars()["name"]) + ("Capabilities", "Level and team")
         return tabs
 
     def current_section(self) -> ReadinessSection:
@@ -98,6 +107,8 @@ class ReadinessForm:
             "answers": answers,
             "red_flags": {f: v.value for f, v in self.flag_inputs.items()},
             "capabilities": {c: v.value for c, v in self.capability_inputs.items()},
+            "declared_level": self.declared_input.value,
+            "team": {r: v.value for r, v in self.team_inputs.items() if v.value or r in self.base.team},
         }
         return self.base.model_copy(update=update)
 
@@ -112,8 +123,10 @@ class ReadinessForm:
                            for p, s in self.assessment.pillars.items())
         note = ("" if not problems else "<br><span style='color:#c0392b'>"
                 + "<br>".join(html.escape(p) for p in problems) + "</span>")
+        est = self.assessment.maturity
+        declared = "" if est.status == "not declared" else f" (declared {est.declared}: {est.status})"
         self.status.value = (f"<b>Level {html.escape(content.level_label(self.assessment.level))}</b>"
-                             f" &middot; {html.escape(scores)}{note}")
+                             f"{html.escape(declared)} &middot; {html.escape(scores)}{note}")
         if self.draw:
             with self.output:
                 clear_output(wait=True)
