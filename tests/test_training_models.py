@@ -70,7 +70,10 @@ def test_gates_on_constructed_cases() -> None:
     assert gates.approval_required(None, "high") and not gates.approval_required(None, "medium")
     assert not gates.approval_gate(True, None)["passed"]
     assert gates.approval_gate(True, {"by": "Ann", "why": "ok"})["passed"]
-    assert not gates.contract_gate(False, {"tenure": ["out of range"]})["passed"]
+    one_out = [{"column": "tenure", "kind": "out of range", "count": 1}]
+    assert gates.contract_gate(False, one_out, rows=200, tolerance=0.01)["passed"]
+    assert not gates.contract_gate(False, one_out, rows=50, tolerance=0.01)["passed"]
+    assert not gates.contract_gate(False, [{"column": "plan", "kind": "missing column", "count": 1}], 1000, 0.5)["passed"]
     result = {"a": gates.approval_gate(False, None), "b": gates.baseline_gate(0.5, 0.6, "lr", 0)}
     assert gates.failed(result) == ["b"] and not gates.all_passed(result)
 

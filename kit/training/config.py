@@ -51,6 +51,7 @@ class TrainingSection(Section):
     bootstrap: int = Field(default=300, ge=0, le=5000, description="Bootstrap resamples for confidence intervals (0 = none).")
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     drop_leaky: bool = Field(default=True, description="Drop features the leakage screen flags (with a warning).")
+    contract_tolerance: float = Field(default=0.01, ge=0, le=0.5, description="Gate: share of test rows per column that may break a value rule (range, level).")
     baseline_margin: float = Field(default=0.0, ge=0, le=0.5, description="Gate: AUC must beat the best baseline by this much.")
     regression_tolerance: float = Field(default=0.005, ge=0, le=0.2, description="Gate: AUC may fall at most this much below the champion's on the same test rows.")
     require_approval: bool | None = Field(default=None, description="Human sign-off before promotion; default: only for high-stakes use cases.")

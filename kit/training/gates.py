@@ -20,12 +20,20 @@ def _gate(passed: bool, reason: str) -> Gate:
     return {"passed": bool(passed), "reason": reason}
 
 
-def contract_gate(passed: bool, failures: dict[str, list[str]] | None = None) -> Gate:
-    """The held-out rows satisfy the data contract inferred from the training rows."""
+STRUCTURAL = ("missing column", "dtype")
+
+
+def contract_gate(passed: bool, failures: list[dict[str, Any]] | None = None, rows: int = 1, tolerance: float = 0.0) -> Gate:
+    """Held-out rows satisfy the contract: no missing column or wrong type, and each column's
+    value violations (new category, out of range, missing values) on at most ``tolerance`` of the rows."""
     if passed:
         return _gate(True, "test rows satisfy the data contract")
-    shown = "; ".join(f"{c}: {', '.join(k)}" for c, k in sorted((failures or {}).items())[:5])
-    return _gate(False, f"contract violations on test rows ({shown})")
+    failures = failures or []
+    shown = "; ".join(f"{f['column']}: {f['kind']} ({f['count']})" for f in failures[:5])
+    blocking = [f for f in failures if f["kind"] in STRUCTURAL or f["count"] / max(rows, 1) > tolerance]
+    if blocking:
+        return _gate(False, f"contract violations on test rows beyond tolerance {tolerance:g}: {shown}")
+    return _gate(True, f"test rows satisfy the contract within tolerance {tolerance:g} ({shown})")
 
 
 def baseline_gate(model_auc: float, baseline_auc: float, baseline: str, margin: float) -> Gate:

@@ -215,7 +215,8 @@ class TrainingRun:
         approval = ({"by": s.approval.approved_by, "why": s.approval.reason, "at": "this run (config)"}
                     if s.approval else None)
         gates = {
-            "data contract": tgates.contract_gate(self.contract_check.passed, self.contract_check.by_column()),
+            "data contract": tgates.contract_gate(
+                self.contract_check.passed, self.contract_check.to_dict()["failures"], self.contract_check.rows, s.contract_tolerance),
             "beats baseline": tgates.baseline_gate(model_auc, float(base.max()), str(base.idxmax()), s.baseline_margin),
             "no regression": tgates.regression_gate(model_auc, champion_auc, champion_version, s.regression_tolerance),
         }

@@ -1,0 +1,101 @@
+"""The training phase end to end: German credit with costs, high stakes, sign-off, a second run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from kit.notebook import start
+from kit.training.data import load_split
+from kit.training.phase import TrainingRun, give_signoff
+from kit.training.scoring import ScoringModel
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def config_file(tmp_path: Path, **training: object) -> Path:
+    """A config with organization, the German credit dataset and a small training section."""
+    raw = {
+        "name": "credit",
+        "organization": {"name": "Test bank"},
+        "dataset": {"path": str(DATA / "german_credit" / "german_credit.csv"), "target": "credit_risk",
+                    "positive_class": "bad", "sensitive": ["personal_status_sex", "age", "foreign_worker"]},
+        "training": {"max_trees": 80, "early_stopping_rounds": 15, "bootstrap": 60,
+                     "costs": {"false_positive": 1, "false_negative": 5}, "stakes": "high", **training},
+    }
+    path = tmp_path / "credit.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def run_phase(config: Path, run_dir: Path) -> tuple[TrainingRun, dict]:
+    """Every notebook step in order; returns the run and its artifact."""
+    ctx = start(config, run_dir)
+    run = TrainingRun(ctx)
+    run.inputs()
+    run.load()
+    run.check_quality()
+    run.make_split()
+    run.build_contract()
+    run.train()
+    run.check_gates()
+    run.register()
+    artifact = run.artifact()
+    ctx.write("training", artifact)
+    return run, artifact
+
+
+def test_phase_with_signoff_and_second_run(tmp_path: Path, mlflow_tracking_uri: str) -> None:
+    config = config_file(tmp_path)
+    run, art = run_phase(config, tmp_path / "run1")
+    assert set(art) >= {"dataset", "contract", "quality", "split", "leaderboard", "champion", "gates", "headline", "headline_status"}
+    assert art["dataset"]["rows"] == 1000 and art["dataset"]["positive_class"] == "bad"
+    champ = art["champion"]
+    assert champ["status"] == "candidate" and champ["version"] == "1"
+    assert champ["failed_gates"] == ["human sign-off"] and art["headline_status"] == "warn"
+    assert champ["threshold_objective"] == "lowest error cost"
+    assert champ["threshold"] < 0.5  # misses cost 5x false alarms
+    assert champ["metrics"]["roc_auc"]["low"] <= champ["metrics"]["roc_auc"]["value"] <= champ["metrics"]["roc_auc"]["high"]
+    assert (tmp_path / "run1" / champ["model_dir"] / "scoring.json").is_file()
+    assert (tmp_path / "run1" / art["contract"]["path"]).is_file()
+    # the saved model scores the recorded test rows exactly as in training
+    X_test, y_test = load_split(tmp_path / "run1", None, "test")
+    model = ScoringModel.load(tmp_path / "run1" / champ["model_dir"])
+    assert (model.predict_proba(X_test) == run.best.extra["test_proba"]).all()
+    # sign-off promotes the version
+    ctx = start(config, tmp_path / "run1")
+    assert give_signoff(ctx, "Ann Lee, credit risk", "reviewed gates and costs")["status"] == "champion"
+    saved = json.loads((tmp_path / "run1" / "artifacts" / "training.json").read_text())
+    assert saved["champion"]["status"] == "champion" and saved["headline_status"] == "ok"
+    # a second run with sign-off in the config: same metrics, compared against the champion on the same rows
+    config2 = config_file(tmp_path, approval={"approved_by": "Ann Lee", "reason": "batch approval"})
+    run2, art2 = run_phase(config2, tmp_path / "run2")
+    assert art2["champion"]["metrics"] == champ["metrics"]
+    boards = [pd.DataFrame(a["leaderboard"]).drop(columns="fit_seconds") for a in (art, art2)]
+    assert boards[0].equals(boards[1])
+    assert "champion v1" in art2["gates"]["no regression"]["reason"] and art2["gates"]["no regression"]["passed"]
+    assert art2["champion"]["status"] == "champion" and art2["champion"]["version"] == "2"
+    assert run2._registry().approval(run2.model_name, "2")["by"] == "Ann Lee"
+
+
+def test_minimal_config_and_bad_input(tmp_path: Path, mlflow_tracking_uri: str) -> None:
+    from kit.errors import DataError
+
+    raw = {"organization": {"name": "x"},
+           "dataset": {"path": str(DATA / "german_credit" / "german_credit.csv"), "target": "credit_risk", "positive_class": "bad"},
+           "training": {"min_rows": 5000, "track": False}}
+    path = tmp_path / "min.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    run = TrainingRun(start(path, tmp_path / "r"))
+    assert run.require_approval is False and run.costs is None
+    with pytest.raises(DataError, match="fewer than training.min_rows"):
+        run.load()
+    raw["dataset"]["positive_class"] = "ugly"
+    raw["training"]["min_rows"] = 200
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(DataError, match="'ugly' does not occur"):
+        TrainingRun(start(path, tmp_path / "r")).load()
+    assert not (Path(mlflow_tracking_uri[10:]).parent / "artifacts").exists()  # nothing registered
