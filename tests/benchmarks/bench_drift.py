@@ -1,0 +1,150 @@
+"""Benchmark: kit drift on 500k reference + 500k current rows (20 numeric, 5 categorical columns).
+
+Compares the kit (profile the reference once + one batch's drift table) with
+  1. one sort pass over every numeric column (reference and current), the floor: kit must be within 3x;
+  2. a plain numpy/scipy version (np.quantile + np.histogram for PSI, scipy ks_2samp and
+     wasserstein_distance, value_counts + chi2_contingency);
+  3. Evidently's data drift report (DataDriftPreset), run in its own virtual environment because
+     Evidently 0.7.23 does not import with pandas 3. Create it once with:
+         python3 -m venv /tmp/evidently-venv
+         /tmp/evidently-venv/bin/pip install "evidently==0.7.23" "pandas<3"
+     The Evidently part is skipped when that venv does not exist. Kit must be >= 30x faster.
+
+Run: .venv/bin/python tests/benchmarks/bench_drift.py [--rows 500000] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+EVIDENTLY_PY = Path("/tmp/evidently-venv/bin/python")
+N_NUMERIC, N_CATEGORICAL = 20, 5
+
+MAKE_DATA = textwrap.dedent('''
+    import numpy as np, pandas as pd
+    def make(rows, seed, shift):
+        rng = np.random.default_rng(seed)
+        cols = {f"num_{i}": rng.normal(shift * (i % 3), 1 + 0.1 * i, rows) for i in range(20)}
+        cats = np.array(["alpha", "beta", "gamma", "delta", "epsilon", "zeta"])
+        p = np.array([0.3, 0.25, 0.2, 0.15, 0.07, 0.03])
+        for j in range(5):
+            q = np.roll(p, j if shift else 0)
+            cols[f"cat_{j}"] = pd.Categorical(cats[rng.choice(6, rows, p=q / q.sum())], categories=cats)
+        return pd.DataFrame(cols)
+''')
+exec(MAKE_DATA)  # defines make(rows, seed, shift), shared verbatim with the Evidently subprocess
+
+
+def best_of(fn, repeats: int) -> float:
+    """Best wall time of ``repeats`` calls (seconds)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def kit_drift(ref: pd.DataFrame, cur: pd.DataFrame, workers: int = 0) -> pd.DataFrame:
+    """The kit: profile the reference (sorts it), then the drift table of the batch (sorts it)."""
+    from kit.monitoring.drift import drift_table, profile_reference
+
+    return drift_table(profile_reference(ref, list(ref.columns), workers=workers), cur, workers=workers)
+
+
+def kit_batch_only(ref: pd.DataFrame, cur: pd.DataFrame, workers: int = 0):
+    """Per-batch cost when the reference profile is reused across batches (as the phase does)."""
+    from kit.monitoring.drift import drift_table, profile_reference
+
+    profile = profile_reference(ref, list(ref.columns), workers=workers)
+    return lambda: drift_table(profile, cur, workers=workers)
+
+
+def sort_pass(ref: pd.DataFrame, cur: pd.DataFrame) -> None:
+    """One sort of every numeric column, reference and current."""
+    for name in ref.columns[:N_NUMERIC]:
+        np.sort(ref[name].to_numpy())
+        np.sort(cur[name].to_numpy())
+
+
+def plain_scipy(ref: pd.DataFrame, cur: pd.DataFrame) -> dict[str, float]:
+    """A straightforward numpy/scipy version of the same statistics."""
+    from scipy import stats
+
+    out = {}
+    for name in ref.columns[:N_NUMERIC]:
+        a, b = ref[name].to_numpy(), cur[name].to_numpy()
+        edges = np.unique(np.quantile(a, np.linspace(0, 1, 11)[1:-1]))
+        bins = np.r_[-np.inf, edges, np.inf]
+        p = np.maximum(np.histogram(a, bins)[0] / a.size, 1e-4)
+        q = np.maximum(np.histogram(b, bins)[0] / b.size, 1e-4)
+        out[name] = float(np.sum((q - p) * np.log(q / p)))
+        stats.ks_2samp(a, b)
+        stats.wasserstein_distance(a, b)
+    for name in ref.columns[N_NUMERIC:]:
+        table = pd.concat([ref[name].value_counts(), cur[name].value_counts()], axis=1).fillna(0)
+        stats.chi2_contingency(table.to_numpy().T)
+    return out
+
+
+def evidently_seconds(rows: int, repeats: int) -> float | None:
+    """Best time of Evidently's DataDriftPreset report in its own venv, or None without the venv."""
+    if not EVIDENTLY_PY.exists():
+        return None
+    script = MAKE_DATA + textwrap.dedent(f'''
+        import time, json
+        from evidently import Report
+        from evidently.presets import DataDriftPreset
+        ref, cur = make({rows}, 1, 0.0), make({rows}, 2, 0.3)
+        best = float("inf")
+        for _ in range({repeats}):
+            t = time.perf_counter(); Report([DataDriftPreset()]).run(cur, ref); best = min(best, time.perf_counter() - t)
+        print(json.dumps({{"seconds": best}}))
+    ''')
+    done = subprocess.run([str(EVIDENTLY_PY), "-c", script], capture_output=True, text=True)
+    if done.returncode != 0:
+        print("Evidently failed:", done.stderr.strip().splitlines()[-1:] or "no output")
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+
+
+def main() -> int:
+    """Time everything, print a table, exit 1 when a target is missed."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    ref, cur = make(args.rows, 1, 0.0), make(args.rows, 2, 0.3)
+    kit_drift(ref.head(5000), cur.head(5000))  # warm-up (imports)
+    kit = best_of(lambda: kit_drift(ref, cur), args.repeats)
+    kit_1 = best_of(lambda: kit_drift(ref, cur, workers=1), args.repeats)
+    kit_batch = best_of(kit_batch_only(ref, cur), args.repeats)
+    floor = best_of(lambda: sort_pass(ref, cur), args.repeats)
+    plain = best_of(lambda: plain_scipy(ref, cur), args.repeats)
+    evid = evidently_seconds(args.rows, max(1, args.repeats - 2))
+    print(f"rows: {args.rows:,} reference + {args.rows:,} current; {N_NUMERIC} numeric + {N_CATEGORICAL} categorical")
+    print(f"kit (profile + drift table)   {kit:8.3f} s   thread pool, one thread per CPU")
+    print(f"kit, one thread               {kit_1:8.3f} s")
+    print(f"kit, per batch (profile kept) {kit_batch:8.3f} s")
+    print(f"sort pass (numeric columns)   {floor:8.3f} s   kit / sort = {kit / floor:5.2f}x, one thread {kit_1 / floor:5.2f}x (target <= 3x)")
+    print(f"plain numpy/scipy             {plain:8.3f} s   plain / kit = {plain / kit:5.1f}x")
+    ok = kit_1 / floor <= 3
+    if evid is None:
+        print("Evidently                     skipped (create /tmp/evidently-venv, see the module docstring)")
+    else:
+        print(f"Evidently DataDriftPreset     {evid:8.3f} s   Evidently / kit = {evid / kit:5.1f}x (target >= 30x)")
+        ok = ok and evid / kit >= 30
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    sys.exit(main())
