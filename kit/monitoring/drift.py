@@ -161,13 +161,13 @@ def ks_wasserstein(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[floa
     keep = b_end & ~tied
     gap_b = below[keep] / n - (np.flatnonzero(keep) + 1) / m
     ks = max(float(np.abs(gap_a).max()), float(np.abs(gap_b).max()) if gap_b.size else 0.0)
-    i = np.arange(1, n + 1, dtype=np.int64)
-    j = np.arange(1, m + 1, dtype=np.int64)
-    cb = (i * m + n - 1) // n  # quantile index of b on the interval ending at i/n
-    ca = (j * n + m - 1) // m  # quantile index of a on the interval ending at j/m
-    width_a = i * m - np.maximum((i - 1) * m, (cb - 1) * n)  # interval widths in units of 1/(n m)
-    width_b = j * n - np.maximum((j - 1) * n, (j * n // m) * m)
-    area = np.dot(width_a.astype(np.float64), np.abs(a - b[cb - 1])) + np.dot(width_b.astype(np.float64), np.abs(a[ca - 1] - b))
+    # Interval ending at u = i/n: b's quantile index is ceil(i m / n) - 1 and its width, in units
+    # of 1/(n m), is min(m, (i m - 1) mod n + 1); symmetrically for the intervals ending at j/m.
+    idx_b, rest_a = np.divmod(np.arange(1, n + 1, dtype=np.int64) * m - 1, n)
+    idx_a, rest_b = np.divmod(np.arange(1, m + 1, dtype=np.int64) * n - 1, m)
+    width_a = np.minimum(rest_a + 1, m).astype(np.float64)
+    width_b = np.minimum((rest_b + 1) % m, n).astype(np.float64)  # 0 where j/m equals some i/n
+    area = np.dot(width_a, np.abs(a - b[idx_b])) + np.dot(width_b, np.abs(a[idx_a] - b))
     return ks, float(area / (n * m))
 
 
