@@ -46,6 +46,11 @@ def test_ks_and_wasserstein_equal_scipy(a, b):
     assert w == pytest.approx(stats.wasserstein_distance(a, b), abs=1e-9)
 
 
+def test_ks_pvalue_large_samples_uses_the_kolmogorov_limit():
+    exact = stats.kstwo.sf(0.004, 250_000)
+    assert drift.ks_pvalue(0.004, 500_000, 500_000) == pytest.approx(exact, rel=0.02)
+
+
 def test_quantile_bins_fixed_on_reference_and_missing_bin():
     ref = pd.DataFrame({"x": np.r_[np.arange(100.0), [np.nan] * 10]})
     profile = drift.profile_reference(ref, ["x"], bins=4, min_rows_per_bin=5).features["x"]
