@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate a config without running anything")
     check.add_argument("config")
+
+    sub.add_parser("config-reference", help="print the reference of every config key (Markdown)")
     return parser
 
 
@@ -36,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
     try:
+        if args.command == "config-reference":
+            from kit.config_reference import config_reference
+
+            print(config_reference(), end="")
+            return 0
         if args.command == "check":
             from kit.config import load_config
 

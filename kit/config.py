@@ -20,10 +20,10 @@ from kit.use_cases.config import UseCasesSection
 class OrganizationSection(Section):
     """Who the run is for."""
 
-    name: str
-    business_unit: str | None = None
+    name: str = Field(description="Organization name, shown on every report.")
+    business_unit: str | None = Field(default=None, description="Business unit the run is for.")
     owner: str | None = Field(default=None, description="Accountable person or team.")
-    industry: str | None = None
+    industry: str | None = Field(default=None, description="Industry, for context in reports.")
 
 
 class RunConfig(Section):
@@ -31,13 +31,13 @@ class RunConfig(Section):
 
     name: str | None = Field(default=None, description="Run name; defaults to the config file's stem.")
     seed: int = Field(default=42, ge=0, description="Seed for every random step of the run.")
-    organization: OrganizationSection
-    readiness: ReadinessSection = Field(default_factory=ReadinessSection)
-    use_cases: UseCasesSection = Field(default_factory=UseCasesSection)
-    dataset: DatasetSpec | None = None
-    training: TrainingSection = Field(default_factory=TrainingSection)
-    explainability: ExplainSection = Field(default_factory=ExplainSection)
-    monitoring: MonitoringSection = Field(default_factory=MonitoringSection)
+    organization: OrganizationSection = Field(description="Who the run is for.")
+    readiness: ReadinessSection = Field(default_factory=ReadinessSection, description="Phase 0 evidence.")
+    use_cases: UseCasesSection = Field(default_factory=UseCasesSection, description="Phase 1 portfolio.")
+    dataset: DatasetSpec | None = Field(default=None, description="Training data when the pilot names none.")
+    training: TrainingSection = Field(default_factory=TrainingSection, description="Phase 2 settings.")
+    explainability: ExplainSection = Field(default_factory=ExplainSection, description="Phase 3 settings.")
+    monitoring: MonitoringSection = Field(default_factory=MonitoringSection, description="Phase 4 settings.")
 
     # Set by load_config, not by the YAML file.
     source_path: Path | None = Field(default=None, exclude=True)

@@ -31,8 +31,8 @@ Scalar = str | int | float | bool
 class DatasetSpec(Section):
     """Where a dataset lives and what its columns mean."""
 
-    path: ConfigPath
-    target: str
+    path: ConfigPath = Field(description="CSV or Parquet file.")
+    target: str = Field(description="Column to predict (two classes).")
     positive_class: Scalar | None = Field(
         default=None, description="Label of the positive class; inferred for 0/1, True/False, Yes/No."
     )
@@ -40,8 +40,8 @@ class DatasetSpec(Section):
     id_columns: list[str] = Field(default_factory=list, description="Identifiers, never features.")
     time_column: str | None = Field(default=None, description="Timestamp that orders the rows.")
     drop_columns: list[str] = Field(default_factory=list, description="Columns never used as features.")
-    name: str | None = None
-    description: str | None = None
+    name: str | None = Field(default=None, description="Display name of the dataset.")
+    description: str | None = Field(default=None, description="What the rows are, where they come from.")
     read_options: dict[str, Any] = Field(
         default_factory=dict, description="Extra pandas reader options (sep, encoding, ...)."
     )

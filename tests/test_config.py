@@ -133,3 +133,13 @@ def test_validate_config_without_a_file() -> None:
 )
 def test_did_you_mean(word: str, options: list[str], expected: str) -> None:
     assert did_you_mean(word, options) == expected
+
+
+def test_config_reference_is_up_to_date() -> None:
+    from kit.config_reference import config_reference
+
+    text = config_reference()
+    assert (ROOT / "docs" / "CONFIG.md").read_text() == text, "run: python -m kit config-reference > docs/CONFIG.md"
+    for key in ("`dataset.target`", "`training.baseline_margin`", "`monitoring.", "`readiness.answers`"):
+        assert key in text
+    assert "Annotated" not in text and "Optional[" not in text

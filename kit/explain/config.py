@@ -55,7 +55,7 @@ class ExplainSection(Section):
         default_factory=list, description="Row ids (id column values, else row index) to explain with a waterfall."
     )
     review_band: float = Field(
-        default=0.1, gt=0, lt=0.5, description="Half-width of the probability band around the threshold sent to review."
+        default=0.05, gt=0, lt=0.5, description="Half-width of the probability band around the threshold sent to review."
     )
     fairness: FairnessSettings = Field(default_factory=FairnessSettings)
     model_card: ModelCardSettings = Field(default_factory=ModelCardSettings)

@@ -1,0 +1,90 @@
+"""A Markdown reference of every config key, generated from the config models themselves."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from kit.config import RunConfig
+from kit.schema import Section
+
+
+def _type_name(annotation: Any) -> str:
+    """A short, readable name for a field's type."""
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+    text = re.sub(r"typing\.|pathlib\.|kit\.schema\.", "", text)
+    text = re.sub(r"Annotated\[(\w+), [^\]]*\]", r"\1", text)
+    text = re.sub(r"Optional\[(.*)\]$", r"\1 | None", text)
+    return text.replace("NoneType", "None").replace("PosixPath", "path").replace("Path", "path")
+
+
+def _default(field: Any) -> str:
+    """The default of a field as the YAML a user would write."""
+    if field.default is not PydanticUndefined:
+        value = field.default
+    elif field.default_factory is not None:
+        value = field.default_factory()
+    else:
+        return "**required**"
+    if isinstance(value, BaseModel):
+        return "(section)"
+    return "`null`" if value is None else f"`{value!r}`" if not isinstance(value, str) else f"`{value}`"
+
+
+def _section_model(annotation: Any) -> type[Section] | None:
+    """The Section class inside an annotation, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, Section):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _section_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _rows(model: type[Section], prefix: str) -> list[tuple[str, str, str, str]]:
+    """(key path, type, default, description) for every field, nested sections included."""
+    rows = []
+    for name, field in model.model_fields.items():
+        if field.exclude:
+            continue
+        path = f"{prefix}{name}"
+        nested = _section_model(field.annotation)
+        if nested is not None and nested is not model:
+            rows.append((path, "section", _default(field), (field.description or nested.__doc__ or "").strip()))
+            rows += _rows(nested, path + "." if not _is_list(field.annotation) else path + "[]. ")
+        else:
+            rows.append((path, _type_name(field.annotation), _default(field), (field.description or "").strip()))
+    return rows
+
+
+def _is_list(annotation: Any) -> bool:
+    """Whether an annotation is a list of something."""
+    return getattr(annotation, "__origin__", None) is list or "list[" in str(annotation)
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def config_reference() -> str:
+    """The config reference as Markdown: one table per top-level section."""
+    lines = ["# Run config reference", "",
+             "Generated from the config models by `python -m kit config-reference`; do not edit by hand.",
+             "Relative paths resolve against the config file's folder. Unknown keys are errors.", ""]
+    top = [(n, f) for n, f in RunConfig.model_fields.items() if not f.exclude]
+    lines += ["## Top level", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{n}` | {_type_name(f.annotation) if not _section_model(f.annotation) else 'section'} "
+              f"| {_default(f)} | {(f.description or '').strip()} |" for n, f in top]
+    for name, field in top:
+        model = _section_model(field.annotation)
+        if model is None:
+            continue
+        lines += ["", f"## `{name}`", "", (model.__doc__ or "").strip().splitlines()[0], "",
+                  "| key | type | default | meaning |", "|---|---|---|---|"]
+        lines += ["| " + " | ".join([f"`{p}`", _cell(t), _cell(d), _cell(m)]) + " |"
+                  for p, t, d, m in _rows(model, f"{name}.")]
+    return "\n".join(lines) + "\n"
