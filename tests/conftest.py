@@ -26,3 +26,98 @@ def mlflow_tracking_uri(tmp_path: Path, mlflow_store_template: Path, monkeypatch
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     monkeypatch.setenv("KIT_TRACKING_URI", uri)
     return uri
+
+
+# ---- a real training run on the bundled Telco data (shared by explain and monitoring tests) ----
+TELCO_CSV = Path(__file__).resolve().parent.parent / "data" / "telco_churn" / "Telco-Customer-Churn.csv"
+TRAINING_STEPS = ("inputs", "load", "check_quality", "make_split", "build_contract", "train", "check_gates", "register")
+
+
+def telco_config(root: Path, algorithm: str, sections: dict | None = None) -> dict:
+    """Run config for the Telco demo data, trained with one algorithm, MLflow store under ``root/mlflow``."""
+    config = {
+        "seed": 7,
+        "organization": {"name": "Acme <b>Telecom</b>", "owner": "Risk & Models <team>"},
+        "dataset": {"name": "IBM Telco customer churn", "path": str(TELCO_CSV), "target": "Churn",
+                    "positive_class": "Yes", "sensitive": ["gender", "SeniorCitizen"], "id_columns": ["customerID"]},
+        "training": {"algorithms": [algorithm], "bootstrap": 50, "tracking_uri": f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"},
+    }
+    for key, value in (sections or {}).items():  # top-level sections, merged one level deep
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    return config
+
+
+class TelcoRuns:
+    """Real training-phase runs on Telco, one per algorithm, trained once per session and copied per test."""
+
+    def __init__(self) -> None:
+        """Nothing is trained until a run is first asked for."""
+        self._base: Path | None = None
+        self._templates: dict[str, Path] = {}
+
+    def _root(self) -> Path:
+        """Session folder holding the templates and one migrated MLflow store (removed at exit)."""
+        if self._base is None:
+            import atexit
+            import tempfile
+
+            from kit.training.registry import Registry
+
+            self._base = Path(tempfile.mkdtemp(prefix="kit-telco-runs-"))
+            atexit.register(shutil.rmtree, self._base, True)
+            Registry(f"sqlite:///{self._base / 'store' / 'mlflow.db'}")  # migrate once
+        return self._base
+
+    def template(self, algorithm: str = "xgboost") -> Path:
+        """Folder of the trained template run (config.yaml, artifacts/, mlflow/); read it, never change it."""
+        if algorithm not in self._templates:
+            import yaml
+
+            from kit.notebook import start
+            from kit.training.phase import TrainingRun
+
+            root = self._root() / algorithm
+            (root / "mlflow").mkdir(parents=True)
+            shutil.copy(self._root() / "store" / "mlflow.db", root / "mlflow" / "mlflow.db")
+            (root / "config.yaml").write_text(yaml.safe_dump(telco_config(root, algorithm)), encoding="utf-8")
+            ctx = start(root / "config.yaml", root, interactive=False)
+            training = TrainingRun(ctx)
+            for step in TRAINING_STEPS:  # the notebook's steps, in order
+                getattr(training, step)()
+            ctx.write("training", training.artifact())
+            self._templates[algorithm] = root
+        return self._templates[algorithm]
+
+    def copy(self, dst: Path, algorithm: str = "xgboost", sections: dict | None = None) -> Path:
+        """A private copy of a trained run in ``dst`` (paths and MLflow store relocated); returns its config path."""
+        import yaml
+
+        src, dst = self.template(algorithm), Path(dst)
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+        for path in [dst / "config.yaml", *sorted((dst / "artifacts").glob("*.json"))]:
+            path.write_text(path.read_text(encoding="utf-8").replace(str(src), str(dst)), encoding="utf-8")
+        _relocate_store(dst / "mlflow" / "mlflow.db", str(src), str(dst))
+        if sections:
+            (dst / "config.yaml").write_text(yaml.safe_dump(telco_config(dst, algorithm, sections)), encoding="utf-8")
+        return dst / "config.yaml"
+
+
+def _relocate_store(db: Path, old: str, new: str) -> None:
+    """Rewrite every text cell of an MLflow SQLite store that names ``old`` (artifact locations) to ``new``."""
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:  # a few dozen small tables
+            columns = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")') if "CHAR" in r[2].upper() or "TEXT" in r[2].upper()]
+            for column in columns:
+                con.execute(f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) WHERE "{column}" LIKE ?', (old, new, f"%{old}%"))
+
+
+TELCO_RUNS = TelcoRuns()
+
+
+@pytest.fixture(scope="session")
+def telco_runs() -> TelcoRuns:
+    """Real training-phase runs on Telco (TrainingRun, own MLflow store); ``.copy(dst)`` gives a private run folder."""
+    return TELCO_RUNS
