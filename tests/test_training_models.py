@@ -126,3 +126,57 @@ def test_imbalance_weighting_and_tuning(telco) -> None:
     # weighting pushes scores of the rare class up: mean prediction above the base rate
     assert cand.valid_proba.mean() > ytr.mean() + 0.1
     assert compute_metrics(yva, cand.valid_proba)["roc_auc"] > 0.8
+
+
+def test_infer_categories_keeps_only_levels_seen_in_training() -> None:
+    from kit.training.pipeline import infer_categories
+
+    frame = pd.DataFrame({
+        "plan": pd.Categorical(["b", "a", None, "b"], categories=["a", "b", "c"]),  # 'c' unused
+        "city": pd.Series(["x", None, "w", "x"], dtype="object"),
+        "age": [1, 2, 3, 4],
+    })
+    assert infer_categories(frame) == {"plan": ["a", "b"], "city": ["w", "x"]}
+    # the same as pandas' own remove_unused_categories
+    assert infer_categories(frame)["plan"] == frame["plan"].cat.remove_unused_categories().cat.categories.tolist()
+
+
+def test_prepare_features_fast_path_equals_recoding() -> None:
+    from kit.training.scoring import prepare_features
+
+    levels = {"plan": ["a", "b"]}
+    same = pd.DataFrame({"plan": pd.Categorical(["b", "a", None], categories=["a", "b"]), "n": [1, 2, 3]})
+    other = same.assign(plan=pd.Categorical(["b", "a", None], categories=["b", "a", "z"]))  # other order, extra level
+    text = same.assign(plan=pd.Series(["b", "a", None], dtype="object"))
+    prepared = [prepare_features(f, ["n", "plan"], levels) for f in (same, other, text)]
+    for out in prepared:
+        assert list(out.columns) == ["n", "plan"] and out["n"].dtype == "float64"
+        assert out["plan"].cat.categories.tolist() == ["a", "b"]
+        assert out["plan"].cat.codes.tolist() == [1, 0, -1]
+    # the prepared frame is its own data: changing it leaves the caller's frame alone
+    prepared[0].loc[0, "n"] = 99.0
+    assert same.loc[0, "n"] == 1
+
+
+def test_selection_reuses_validation_metrics(telco) -> None:
+    _, _, X, y, split = telco
+    (Xtr, ytr), (Xva, yva) = parts(X, y, split, "train"), parts(X, y, split, "valid")
+    cands = train_candidates(Xtr, ytr, Xva, yva, SMALL, 0, baselines=False)
+    for cand in cands:
+        # cached at training time, equal to a fresh computation, and recomputed for other labels
+        assert cand.valid_metrics(yva) == compute_metrics(yva, cand.valid_proba)
+        flipped = 1 - yva
+        assert cand.valid_metrics(flipped)["roc_auc"] == pytest.approx(1 - cand.valid_metrics(yva)["roc_auc"])
+    best = select_best(cands, yva)
+    assert best.valid_metrics(yva)["roc_auc"] == max(c.valid_metrics(yva)["roc_auc"] for c in cands)
+
+
+def test_thread_count_follows_content_threshold() -> None:
+    import os
+
+    from kit import content
+    from kit.training.scoring import thread_count
+
+    below = content.load("training")["threads"]["single_thread_below_rows"]
+    assert thread_count(below - 1) == 1
+    assert thread_count(below) == (os.cpu_count() or 1)

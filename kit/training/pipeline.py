@@ -14,10 +14,11 @@ reported on test: the test rows are never used to make a choice.
 """
 from __future__ import annotations
 
+import hashlib
 import math
-import os
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ import pandas as pd
 from kit import content
 from kit.errors import DataError
 from kit.training.metrics import bootstrap_metrics, choose_threshold, compute_metrics, higher_is_better
-from kit.training.scoring import ScoringModel, prepare_features
+from kit.training.scoring import ScoringModel, prepare_features, thread_count
 
 BASELINES = ("majority", "logistic_regression")
 
@@ -46,6 +47,14 @@ class Candidate:
     trials: int = 1
     threshold: float = 0.5
     extra: dict[str, Any] = field(default_factory=dict)
+    metric_cache: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+
+    def valid_metrics(self, y_valid: np.ndarray) -> dict[str, float]:
+        """Validation metrics (threshold 0.5) of ``valid_proba``, computed once per set of labels."""
+        key = labels_key(y_valid)
+        if key not in self.metric_cache:
+            self.metric_cache[key] = compute_metrics(y_valid, self.valid_proba)
+        return self.metric_cache[key]
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """P(positive) for raw rows, through the same preparation as in training."""
@@ -54,17 +63,29 @@ class Candidate:
         return self.baseline(X)
 
 
+def labels_key(y: np.ndarray) -> str:
+    """Fingerprint of a label vector (metrics computed on the same labels are reused)."""
+    return hashlib.blake2b(np.ascontiguousarray(y, dtype=np.int64).tobytes(), digest_size=16).hexdigest()
+
+
 def infer_categories(X: pd.DataFrame) -> dict[str, list[Any]]:
     """Category levels of every non-numeric column, as seen in the training rows (sorted)."""
     cats = {}
-    for col in X.columns:
+    for col in X.columns:  # a loop over columns, not rows
         values = X[col]
         if isinstance(values.dtype, pd.CategoricalDtype):
-            present = values.cat.remove_unused_categories().cat.categories
-            cats[col] = [_plain(v) for v in present]
+            cats[col] = [_plain(v) for v in _used_levels(values)]
         elif not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
             cats[col] = sorted(_plain(v) for v in values.dropna().unique())
     return cats
+
+
+def _used_levels(values: pd.Series) -> pd.Index:
+    """Levels of a categorical that occur at least once (counted on the codes, without recoding)."""
+    codes = values.cat.codes.to_numpy()
+    levels = values.cat.categories
+    used = np.bincount(codes[codes >= 0], minlength=len(levels)) > 0
+    return levels[used]
 
 
 def _plain(value: Any) -> Any:
@@ -81,12 +102,6 @@ def model_params(algorithm: str, overrides: dict[str, Any] | None = None, seed: 
     elif algorithm == "lightgbm":
         params["seed"] = seed
     return params
-
-
-def thread_count(rows: int) -> int:
-    """Training threads: one on small data (synchronisation costs more than it saves), else every core."""
-    below = content.load("training")["threads"]["single_thread_below_rows"]
-    return 1 if rows < below else (os.cpu_count() or 1)
 
 
 def positive_weight(y: np.ndarray, imbalance: str) -> float:
@@ -220,7 +235,7 @@ def _fit_boosted(algorithm: str, Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.Dat
     space = content.load("training")["tuning_space"][algorithm]
     rng = np.random.default_rng(seed)
     draws = [{}] + [_sample_params(space, rng) for _ in range(settings.tuning.trials)]
-    best: tuple[float, Any, dict[str, Any], np.ndarray] | None = None
+    best: tuple[float, Any, dict[str, Any], np.ndarray, dict[str, float]] | None = None
     sign = 1.0 if higher_is_better(settings.selection_metric) else -1.0
     t0 = time.perf_counter()
     tried = 0
@@ -231,17 +246,20 @@ def _fit_boosted(algorithm: str, Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.Dat
         booster = fit(Xtr, ytr, Xva, yva, params, settings.max_trees, settings.early_stopping_rounds, weight)
         model = ScoringModel(algorithm, booster, features, categories, **meta)
         proba = model._predict(Xva, raw=False)
-        score = sign * compute_metrics(yva, proba)[settings.selection_metric]
+        metrics = compute_metrics(yva, proba)
+        score = sign * metrics[settings.selection_metric]
         tried += 1
         if best is None or score > best[0]:
-            best = (score, model, params, proba)
-    _, model, params, proba = best
+            best = (score, model, params, proba, metrics)
+    _, model, params, proba, metrics = best
     trees = int(model.booster.num_boosted_rounds()) if algorithm == "xgboost" else int(model.booster.best_iteration or model.booster.current_iteration())
     params = {**params, "scale_pos_weight": weight}
     model.info = {"params": params, "trees": trees, "library_version": _version(algorithm)}
-    return Candidate(algorithm, "model", params, proba, time.perf_counter() - t0, model=model, trees=trees, trials=tried)
+    return Candidate(algorithm, "model", params, proba, time.perf_counter() - t0, model=model, trees=trees, trials=tried,
+                     metric_cache={labels_key(yva): metrics})
 
 
+@lru_cache(maxsize=None)
 def _version(algorithm: str) -> str:
     """Installed version of a model library."""
     from importlib.metadata import version
@@ -264,7 +282,7 @@ def select_best(candidates: list[Candidate], y_valid: np.ndarray, metric: str = 
     if not models:
         raise DataError("training.algorithms: no model candidate was trained; list xgboost and/or lightgbm")
     sign = 1.0 if higher_is_better(metric) else -1.0
-    scores = [sign * compute_metrics(y_valid, c.valid_proba)[metric] for c in models]
+    scores = [sign * c.valid_metrics(y_valid)[metric] for c in models]
     return models[int(np.argmax(scores))]
 
 
@@ -277,7 +295,7 @@ def evaluate(candidates: list[Candidate], X_test: pd.DataFrame, y_test: np.ndarr
         cand.extra["test_proba"] = proba
         row = {"candidate": cand.name, "kind": cand.kind, **compute_metrics(y_test, proba, cand.threshold)}
         if y_valid is not None:
-            row[f"valid_{selection_metric}"] = compute_metrics(y_valid, cand.valid_proba)[selection_metric]
+            row[f"valid_{selection_metric}"] = cand.valid_metrics(y_valid)[selection_metric]
         row.update(threshold=cand.threshold, trees=cand.trees, trials=cand.trials, fit_seconds=round(cand.fit_seconds, 3))
         rows.append(row)
     board = pd.DataFrame(rows)

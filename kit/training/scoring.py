@@ -13,6 +13,7 @@ Use the data contract (:mod:`kit.training.contract`) to detect and report such v
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kit import content
 from kit.errors import DataError, did_you_mean
 
 SIDECAR = "scoring.json"
 MODEL_FILES = {"xgboost": "model.json", "lightgbm": "model.txt"}
 ALGORITHMS = tuple(MODEL_FILES)
+
+
+def thread_count(rows: int) -> int:
+    """Threads for training and scoring: one on small data (synchronisation costs more than it saves), else every core."""
+    below = content.load("training")["threads"]["single_thread_below_rows"]
+    return 1 if rows < below else (os.cpu_count() or 1)
 
 
 def prepare_features(
@@ -38,17 +46,19 @@ def prepare_features(
             f"columns {missing} are missing from the data to score{hint}; "
             "score data with the same columns as the training data"
         )
-    out = {}
-    for col in features:
-        values = df[col]
-        if col in categories:
-            levels = categories[col]
-            if not isinstance(values.dtype, pd.CategoricalDtype):
-                values = values.astype("object")
-            out[col] = pd.Categorical(values, categories=levels)
-        else:
-            out[col] = _to_float(values, col)
+    out = {col: _prepare_column(df[col], col, categories.get(col)) for col in features}
     return pd.DataFrame(out, index=df.index)
+
+
+def _prepare_column(values: pd.Series, col: str, levels: list[Any] | None) -> pd.Categorical | np.ndarray:
+    """One feature as booster input: a categorical on the training levels, or float64."""
+    if levels is None:
+        return _to_float(values, col)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        if values.cat.categories.tolist() == levels:
+            return values.array  # already on the training levels: no re-encoding
+        return pd.Categorical(values, categories=levels)
+    return pd.Categorical(values.astype("object"), categories=levels)
 
 
 def _to_float(values: pd.Series, col: str) -> np.ndarray:
@@ -113,7 +123,7 @@ class ScoringModel:
             kind = "margin" if raw else "value"
             out = self.booster.inplace_predict(X, predict_type=kind)
         else:
-            out = self.booster.predict(X, raw_score=raw, num_threads=1)
+            out = self.booster.predict(X, raw_score=raw, num_threads=thread_count(len(X)))
         return np.asarray(out, dtype="float64").reshape(-1)
 
     def sidecar(self) -> dict[str, Any]:
