@@ -1,20 +1,23 @@
 """Retraining: when to train a challenger, how, and whether it may replace the champion.
 
-The challenger is the champion's own recipe refitted: the same algorithm, hyperparameters,
-number of boosting rounds, feature preparation (training category levels) and decision
-threshold, on the reference rows plus the recent labelled batches (batches with a
-data-quality failure are left out: retraining on broken data would learn the breakage).
+The challenger goes through the training phase's own pipeline
+(:func:`kit.training.pipeline.train_candidates`, then ``set_thresholds`` and ``select_best``)
+with the same ``training`` settings and seed as the champion: the same algorithms, early
+stopping, class weighting, tuning and threshold rule (error costs, else F1). Its rows are the
+champion's, extended with the recent labelled batches: training rows plus most of those
+batches to fit, validation rows plus a seeded, stratified ``training.valid_size`` share of
+them for early stopping, the threshold and the choice among algorithms. Batches with a
+critical data-quality alert are left out: retraining on broken data would learn the breakage.
+
 Champion and challenger are compared on the latest labelled window, which the challenger
-never trained on. The challenger is promoted only if it beats the champion by the margin
-and passes the fairness gate: its equalized-odds difference (the largest gap in true- or
-false-positive rate between groups of a sensitive column, fairlearn) on the window is at
-most the champion's plus a tolerance. Equalized odds rather than selection rates, because
-groups with different base rates should get different selection rates.
+never saw, each at its own threshold. The challenger is promoted only if it beats the
+champion by the margin and passes the fairness gate: its equalized-odds difference (the
+largest gap in true- or false-positive rate between groups of a sensitive column, fairlearn)
+on the window is at most the champion's plus a tolerance. Equalized odds rather than
+selection rates, because groups with different base rates should get different selection rates.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 from typing import Any
 
 import numpy as np
@@ -62,34 +65,31 @@ def fairness_gap(y: np.ndarray, predicted: np.ndarray, frame: pd.DataFrame, sens
     ))
 
 
-def _xgboost_refit(model: ScoringModel, X: pd.DataFrame, y: np.ndarray, seed: int) -> Any:
-    """Train a new XGBoost booster with the champion's parameters and number of rounds."""
-    import xgboost as xgb
+def extend_split(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,
+                 X_new: pd.DataFrame, y_new: np.ndarray, valid_size: float, seed: int
+                 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
+    """Training and validation rows extended with new labelled rows, cut by ``valid_size`` (seeded, stratified)."""
+    from sklearn.model_selection import train_test_split
 
-    config = json.loads(model.booster.save_config())
-    learner = config["learner"]
-    params = dict(learner["gradient_booster"].get("tree_train_param", {}))
-    params |= {"objective": learner["objective"]["name"], "seed": seed, "nthread": 1,
-               "base_score": None}
-    params = {k: v for k, v in params.items() if v is not None}
-    data = xgb.DMatrix(X, label=y, enable_categorical=True)
-    return xgb.train(params, data, num_boost_round=model.booster.num_boosted_rounds())
-
-
-def _lightgbm_refit(model: ScoringModel, X: pd.DataFrame, y: np.ndarray, seed: int) -> Any:
-    """Train a new LightGBM booster with the champion's parameters and number of rounds."""
-    import lightgbm as lgb
-
-    params = {k: v for k, v in model.booster.params.items() if k not in ("num_iterations", "early_stopping_round", "metric")}
-    params |= {"seed": seed, "num_threads": 1, "verbose": -1}
-    rounds = max(1, model.booster.current_iteration())
-    return lgb.train(params, lgb.Dataset(X, label=y), num_boost_round=rounds)
+    stratify = y_new if len(np.unique(y_new)) == 2 and np.bincount(y_new).min() >= 2 else None
+    fit_idx, val_idx = train_test_split(np.arange(len(y_new)), test_size=valid_size, random_state=seed, stratify=stratify)
+    fit_X = pd.concat([X_train, X_new.iloc[fit_idx]], ignore_index=True)
+    val_X = pd.concat([X_valid, X_new.iloc[val_idx]], ignore_index=True)
+    return (fit_X, np.concatenate([y_train, y_new[fit_idx]]), val_X, np.concatenate([y_valid, y_new[val_idx]]))
 
 
-def refit(model: ScoringModel, frame: pd.DataFrame, y: np.ndarray, seed: int) -> ScoringModel:
-    """A challenger: the champion's recipe (algorithm, parameters, rounds, preparation, threshold) on new rows."""
-    X = model.prepare(frame)
-    train = _xgboost_refit if model.algorithm == "xgboost" else _lightgbm_refit
-    booster = train(model, X, np.asarray(y, dtype=np.float64), seed)
-    info = {**model.info, "retrained_on_rows": int(len(frame)), "retrained_from": "champion recipe"}
-    return dataclasses.replace(model, booster=booster, info=info)
+def train_challenger(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,
+                     features: list[str], training: Any, costs: dict[str, float] | None, seed: int,
+                     meta: dict[str, Any]) -> tuple[ScoringModel, pd.DataFrame]:
+    """The training phase's pipeline on the given rows: candidates, thresholds, best one; plus its validation table."""
+    from kit.training.metrics import compute_metrics
+    from kit.training.pipeline import select_best, set_thresholds, train_candidates
+
+    candidates = train_candidates(X_train[features], y_train, X_valid[features], y_valid, training, seed,
+                                  baselines=False, **meta)
+    set_thresholds(candidates, y_valid, costs, training.threshold)
+    best = select_best(candidates, y_valid, training.selection_metric)
+    table = pd.DataFrame({c.name: {**compute_metrics(y_valid, c.valid_proba, c.threshold), "threshold": c.threshold,
+                                   "trees": c.trees, "selected": c is best} for c in candidates}).T
+    best.model.info = {**best.model.info, "retrained_on_rows": int(len(y_train)), "source": "monitoring challenger"}
+    return best.model, table

@@ -18,7 +18,7 @@ from kit.monitoring import alerts as rules
 from kit.monitoring.config import MonitoringSection
 from kit.monitoring.drift import ReferenceProfile, drift_table, profile_numeric, numeric_drift, profile_reference
 from kit.monitoring.performance import expected_performance, measured_performance
-from kit.monitoring.quality import schema_issues, value_issues
+from kit.monitoring.quality import missing_rise, nullable_columns, schema_issues
 from kit.monitoring.scenarios import Batch, Scenario, batch_names, build_scenario
 
 TARGET = "__target__"
@@ -37,8 +37,18 @@ class Setup:
     ranked: list[str]
     key_features: list[str]
     reference_scores: np.ndarray = field(repr=False)
+    validation: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    contract: Any = None
+    training: Any = None
+    costs: dict[str, float] | None = None
+    registry: dict[str, Any] = field(default_factory=dict)
     sensitive: list[str] = field(default_factory=list)
     target_name: str = "target"
+
+    @property
+    def nullable(self) -> list[str]:
+        """Features the contract lets hold missing values."""
+        return nullable_columns(self.contract)
 
 
 @dataclass
@@ -78,7 +88,8 @@ def rank_features(model: Any, explain: dict[str, Any] | None) -> tuple[list[str]
 
 
 def load_setup(ctx: Any) -> Setup:
-    """Load the champion, the training split (reference = train rows) and profile the reference once."""
+    """Load the champion, its data contract, the training split (reference = train rows); profile the reference once."""
+    from kit.training.contract import CONTRACT_FILE, load_contract
     from kit.training.data import load_split
     from kit.training.scoring import ScoringModel
 
@@ -88,7 +99,9 @@ def load_setup(ctx: Any) -> Setup:
         raise ArtifactError("training artifact: no champion.model_dir; re-run the training phase so a champion is saved")
     model = ScoringModel.load(Path(ctx.run_dir) / champion["model_dir"])
     X_train, y_train = load_split(ctx, part="train")
+    X_valid, y_valid = load_split(ctx, part="valid")
     X_test, y_test = load_split(ctx, part="test")
+    contract = load_contract(Path(ctx.run_dir) / (training.get("contract") or {}).get("path", f"artifacts/{CONTRACT_FILE}"))
     reference = X_train.assign(**{TARGET: y_train})
     held_out = X_test.assign(**{TARGET: y_test})
     settings: MonitoringSection = ctx.config.monitoring
@@ -98,7 +111,11 @@ def load_setup(ctx: Any) -> Setup:
     return Setup(
         model=model, champion=champion, test_metrics=test_metrics(champion), reference=reference,
         held_out=held_out, profile=profile, ranked=ranked, key_features=ranked[: settings.alerts.top_k],
-        reference_scores=model.predict_proba(reference), sensitive=list(dataset.sensitive) if dataset else [],
+        reference_scores=model.predict_proba(reference), validation=X_valid.assign(**{TARGET: y_valid}),
+        contract=contract, training=ctx.config.training, costs=training.get("costs"),
+        registry={"name": champion.get("model_name") or champion.get("name"), "version": champion.get("version"),
+                  "uri": champion.get("tracking_uri"), "experiment": (training.get("registry") or {}).get("experiment")},
+        sensitive=list(dataset.sensitive) if dataset else [],
         target_name=dataset.target if dataset else model.target,
     )
 
@@ -107,7 +124,7 @@ def setup_summary(setup: Setup) -> pd.DataFrame:
     """What monitoring compares against, in one small table."""
     m = setup.test_metrics
     return pd.DataFrame({"value": {
-        "champion": f"{setup.champion.get('name', '?')} v{setup.champion.get('version', '?')} ({setup.model.algorithm})",
+        "champion": f"{setup.registry.get('name') or '?'} v{setup.registry.get('version') or '?'} ({setup.model.algorithm})",
         "threshold": round(float(setup.model.threshold), 4),
         "test AUC": round(m.get("roc_auc", float("nan")), 4),
         "test recall": round(m.get("recall", float("nan")), 4),
@@ -166,9 +183,9 @@ def production_batches(ctx: Any, setup: Setup) -> tuple[list[Batch], pd.DataFram
 
 def monitor_batch(setup: Setup, batch: Batch, settings: MonitoringSection, seed: int, score_profile: Any) -> dict[str, Any]:
     """Quality, drift, scores, performance and alerts of one batch."""
-    usable, issues = schema_issues(setup.profile, batch.frame)
+    usable, issues = schema_issues(setup.profile, setup.contract, batch.frame, settings.alerts)
     drift = drift_table(setup.profile, batch.frame, usable, settings.drift.fdr_alpha) if usable else pd.DataFrame()
-    issues += value_issues(setup.profile, drift, settings.alerts)
+    issues += missing_rise(setup.profile, drift, setup.nullable, settings.alerts)
     out: dict[str, Any] = {"drift": drift, "issues": issues, "measured": None, "expected": None, "score": None}
     if len(usable) == len(setup.profile.features) and not batch.frame.empty:
         scores = setup.model.predict_proba(batch.frame)
@@ -256,8 +273,8 @@ def _has_quality_failure(result: Monitoring, batch: str) -> bool:
 
 
 def retrain(setup: Setup, batches: list[Batch], result: Monitoring, settings: MonitoringSection, seed: int = 0) -> dict[str, Any]:
-    """Trigger check, challenger refit on reference + recent labelled batches, comparison, decision."""
-    from kit.monitoring.retraining import decide, fairness_gap, refit, should_retrain
+    """Trigger check; challenger through the training pipeline on reference + recent labelled batches; comparison; decision."""
+    from kit.monitoring.retraining import decide, extend_split, fairness_gap, should_retrain, train_challenger
     from kit.training.metrics import compute_metrics, metric_name
 
     cfg = settings.retraining
@@ -271,60 +288,79 @@ def retrain(setup: Setup, batches: list[Batch], result: Monitoring, settings: Mo
     if len(labelled) <= cfg.evaluation_batches:
         return out | {"decision": "keep", "reason": f"{why}, but too few labelled batches to train and compare a challenger; keep the champion"}
     evaluation = labelled[-cfg.evaluation_batches:]
-    usable = [b for b in labelled[:-cfg.evaluation_batches][-cfg.recent_batches:] if not _has_quality_failure(result, b.name)]
-    train = pd.concat([setup.reference] + [b.frame for b in usable], ignore_index=True)
-    challenger = refit(setup.model, train, train[TARGET].to_numpy(), seed)
+    recent = labelled[:-cfg.evaluation_batches][-cfg.recent_batches:]
+    usable = [b for b in recent if not _has_quality_failure(result, b.name)]
+    if not usable:
+        return out | {"decision": "keep", "reason": f"{why}, but every recent labelled batch failed data quality; fix the data, keep the champion"}
+    new = pd.concat([b.frame for b in usable], ignore_index=True)
+    parts = extend_split(setup.reference.drop(columns=[TARGET]), setup.reference[TARGET].to_numpy(),
+                         setup.validation.drop(columns=[TARGET]), setup.validation[TARGET].to_numpy(),
+                         new.drop(columns=[TARGET]), new[TARGET].to_numpy(), setup.training.valid_size, seed)
+    meta = {"target": setup.model.target, "positive_class": setup.model.positive_class, "negative_class": setup.model.negative_class}
+    challenger, candidates = train_challenger(*parts, setup.model.features, setup.training, setup.costs, seed, meta)
     window = pd.concat([b.frame for b in evaluation], ignore_index=True)
     y = window[TARGET].to_numpy()
     metric = metric_name(cfg.metric)
-    scores = {"champion": setup.model.predict_proba(window), "challenger": challenger.predict_proba(window)}
-    metrics = {k: compute_metrics(y, s, setup.model.threshold) for k, s in scores.items()}
-    gaps = {k: fairness_gap(y, (s >= setup.model.threshold).astype(int), window, setup.sensitive) for k, s in scores.items()}
+    models = {"champion": setup.model, "challenger": challenger}
+    scores = {k: m.predict_proba(window) for k, m in models.items()}
+    metrics = {k: compute_metrics(y, scores[k], m.threshold) for k, m in models.items()}
+    gaps = {k: fairness_gap(y, (scores[k] >= m.threshold).astype(int), window, setup.sensitive) for k, m in models.items()}
     verdict = decide(metrics["champion"][metric], metrics["challenger"][metric], cfg.promote_margin,
                      gaps["champion"], gaps["challenger"], cfg.fairness_tolerance, metric)
     comparison = pd.DataFrame(metrics).loc[["roc_auc", "pr_auc", "precision", "recall", "f1"]]
     comparison.loc["equalized_odds_difference"] = [gaps["champion"], gaps["challenger"]]
+    comparison.loc["threshold"] = [setup.model.threshold, challenger.threshold]
     return out | {
         "decision": verdict["decision"], "reason": f"{why}. {verdict['reason']}", "metric": metric,
-        "gain": verdict["gain"], "fair": verdict["fair"], "comparison": comparison,
-        "trained_on": {"reference_rows": len(setup.reference), "batches": [b.name for b in usable], "rows": len(train),
-                       "excluded_for_quality": [b.name for b in labelled[:-cfg.evaluation_batches][-cfg.recent_batches:] if b not in usable]},
+        "gain": verdict["gain"], "fair": verdict["fair"], "better": verdict["better"], "comparison": comparison,
+        "candidates": candidates.reset_index(names="candidate"), "algorithm": challenger.algorithm,
+        "trained_on": {"reference_rows": len(setup.reference), "validation_rows": len(setup.validation),
+                       "batches": [b.name for b in usable], "fit_rows": len(parts[1]), "valid_rows": len(parts[3]),
+                       "excluded_for_quality": [b.name for b in recent if b not in usable]},
         "evaluated_on": [b.name for b in evaluation], "challenger": challenger,
     }
 
 
 def apply_decision(ctx: Any, setup: Setup, outcome: dict[str, Any]) -> dict[str, Any]:
-    """Save the challenger; when promoted, register it and move the registry's champion alias to it."""
+    """Save the challenger; register it as a version tagged with the decision; on promote, move the champion alias."""
     challenger = outcome.get("challenger")
     if challenger is None:
         return {"registry": "no challenger trained"}
-    model_dir = Path(ctx.run_dir) / "artifacts" / "challenger"
-    challenger.save(model_dir)
-    record = {"model_dir": str(model_dir.relative_to(ctx.run_dir)), "registry": "not changed"}
-    name = setup.champion.get("name")
-    if outcome["decision"] != "promote" or not name:
+    model_dir = challenger.save(Path(ctx.run_dir) / "artifacts" / "challenger")
+    record: dict[str, Any] = {"model_dir": str(model_dir.relative_to(ctx.run_dir)), "registry": "not registered (training did not register a champion)"}
+    name = setup.registry.get("name")
+    if not name or not setup.registry.get("version"):
         return record
     from kit.training.registry import Registry
 
-    registry = Registry(getattr(ctx.config.training, "tracking_uri", None))
-    comparison = outcome["comparison"]["challenger"].to_dict()
+    registry = Registry(setup.registry.get("uri"))
+    window = outcome["comparison"]["challenger"].to_dict()
     run_id = registry.log_candidate(
-        getattr(ctx.config.training, "experiment", None) or f"kit/{ctx.config.name or 'run'}", "monitoring-challenger",
-        params={"retrained_on": outcome["trained_on"]}, metrics={f"window_{k}": v for k, v in comparison.items()},
-        tags={"source": "monitoring"}, model_dir=model_dir)
-    version = registry.register(name, run_id, tags={"source": "monitoring retraining"})
+        setup.registry.get("experiment") or f"kit/{ctx.config.name or 'run'}", "monitoring-challenger",
+        params={**challenger.info.get("params", {}), "threshold": challenger.threshold, "retrained_on": outcome["trained_on"]},
+        metrics={f"window_{k}": v for k, v in window.items()},
+        tags={"source": "monitoring", "kind": "model", "selected": "True"}, model_dir=model_dir)
+    tags = {"source": "monitoring retraining", "monitoring.decision": outcome["decision"],
+            "monitoring.reason": outcome["reason"][:4900], "monitoring.evaluated_on": ",".join(outcome["evaluated_on"]),
+            "gate.fairness": "passed" if outcome["fair"] else "failed"}
+    version = registry.register(name, run_id, tags)
     previous = registry.champion_version(name)
+    record |= {"version": version, "previous": previous}
+    if outcome["decision"] != "promote":
+        registry.set_version_tag(name, version, "status", "rejected")
+        return record | {"registry": f"challenger registered as version {version} of {name} (rejected); champion stays version {previous}"}
     registry.set_champion(name, version, outcome["reason"][:500])
     return record | {"registry": f"version {version} is now the champion of {name} (was {previous}); "
-                                 f"roll back with kit.monitoring.run.rollback(ctx)", "version": version, "previous": previous}
+                                 "roll back with kit.monitoring.run.rollback(ctx)"}
 
 
 def rollback(ctx: Any, name: str | None = None) -> str:
     """Put the previous champion back (one call); return the version now serving."""
     from kit.training.registry import Registry
 
-    name = name or (ctx.read("training").get("champion") or {}).get("name")
-    return Registry(getattr(ctx.config.training, "tracking_uri", None)).rollback(name)
+    champion = ctx.read("training").get("champion") or {}
+    uri = champion.get("tracking_uri") or getattr(ctx.config.training, "tracking_uri", None)
+    return Registry(uri).rollback(name or champion.get("model_name") or champion.get("name"))
 
 
 def build_artifact(
