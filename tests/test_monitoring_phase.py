@@ -106,6 +106,9 @@ def test_workshop_retrains_a_better_challenger_and_writes_the_artifact(phase):
     outcome = run.retrain(setup, batches, result, ctx.config.monitoring, ctx.config.seed)
     assert outcome["triggered"] and outcome["decision"] in ("promote", "keep")
     assert outcome["comparison"].loc["roc_auc", "challenger"] > outcome["comparison"].loc["roc_auc", "champion"]
+    assert outcome["trained_on"]["batches"] and outcome["evaluated_on"] == [batches[-1].name]
+    assert not set(outcome["trained_on"]["batches"]) & set(outcome["evaluated_on"])
+    assert outcome["candidates"]["selected"].sum() == 1 and outcome["algorithm"] in ctx.config.training.algorithms
     latency = run.measure_latency(setup.model, setup.reference, rows=200, repeats=5, budget_ms=1e6)
     assert latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] and latency["within_budget"]
     applied = run.apply_decision(ctx, setup, outcome)
@@ -118,17 +121,58 @@ def test_workshop_retrains_a_better_challenger_and_writes_the_artifact(phase):
     assert saved["drift"]["tenure"][batches[-1].name]["psi"] > 0.2
 
 
-def test_rollback_restores_previous_champion(tmp_path):
+def test_challenger_is_the_training_pipeline_same_settings_same_seed(phase):
+    """On the champion's own rows, the monitoring challenger reproduces the champion exactly."""
+    from kit.monitoring.retraining import train_challenger
+
+    ctx, setup = phase
+    meta = {"target": setup.model.target, "positive_class": setup.model.positive_class, "negative_class": setup.model.negative_class}
+    ref, val = setup.reference, setup.validation
+    model, table = train_challenger(ref.drop(columns=[run.TARGET]), ref[run.TARGET].to_numpy(), val.drop(columns=[run.TARGET]),
+                                    val[run.TARGET].to_numpy(), setup.model.features, setup.training, setup.costs,
+                                    ctx.config.seed, meta)
+    rows = setup.held_out.head(400)
+    np.testing.assert_allclose(model.predict_proba(rows), setup.model.predict_proba(rows), rtol=1e-6)
+    assert model.threshold == pytest.approx(setup.model.threshold) and table["selected"].sum() == 1
+
+
+def test_contract_value_failures_alert_above_their_share(phase):
+    ctx, setup = phase
+    good = setup.held_out.head(400).reset_index(drop=True)
+    high = float(setup.reference["MonthlyCharges"].max()) * 3
+    contract = ctx.config.monitoring.alerts
+    cases = {
+        "few_new": good.assign(Contract=good["Contract"].astype(object).where(good.index >= 4, "Lifetime")),   # 1% < 2%
+        "many_new": good.assign(Contract=good["Contract"].astype(object).where(good.index >= 40, "Lifetime")),  # 10%
+        "out_of_range": good.assign(MonthlyCharges=good["MonthlyCharges"].where(good.index >= 40, high)),
+    }
+    result = run.monitor(setup, [Batch(n, f) for n, f in cases.items()], ctx.config.monitoring)
+    q = result.quality.set_index(["batch", "check"])
+    assert ("few_new", "unseen_category") not in q.index
+    assert q.loc[("many_new", "unseen_category"), "value"] == pytest.approx(0.1)
+    assert q.loc[("many_new", "unseen_category"), "threshold"] == contract.unseen_share
+    assert q.loc[("out_of_range", "out_of_range"), "feature"] == "MonthlyCharges"
+    assert "data contract" in q.loc[("out_of_range", "out_of_range"), "detail"]
+    assert result.batches.set_index("batch")["scored"].all()  # value failures do not stop scoring
+
+
+def test_apply_decision_registers_challenger_and_rollback_is_one_call(tmp_path):
     from kit.training.registry import Registry
 
-    registry = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    model_dir = tmp_path / "m"
-    model_dir.mkdir()
-    (model_dir / "model.json").write_text("{}")
-    versions = [registry.register("churn", registry.log_candidate("exp", f"r{i}", {}, {"auc": 0.8}, model_dir=model_dir)) for i in range(2)]
-    registry.set_champion("churn", versions[0], "first")
-    registry.set_champion("churn", versions[1], "monitoring challenger promoted")
-    ctx = type("Ctx", (), {"config": type("C", (), {"training": type("T", (), {"tracking_uri": registry.uri})()})()})()
-    assert run.rollback(ctx, "churn") == versions[0]
-    assert registry.champion_version("churn") == versions[0]
-    assert registry.version_tags("churn", versions[1])["status"] == "rolled_back"
+    ctx = make_run(tmp_path)
+    setup = run.load_setup(ctx)
+    ctx.config.monitoring.scenario = "workshop"
+    batches, _ = run.production_batches(ctx, setup)
+    result = run.monitor(setup, batches, ctx.config.monitoring, ctx.config.seed)
+    outcome = run.retrain(setup, batches, result, ctx.config.monitoring, ctx.config.seed)
+    registry = Registry(setup.registry["uri"])
+    name, before = setup.registry["name"], registry.champion_version(setup.registry["name"])
+    kept = run.apply_decision(ctx, setup, outcome | {"decision": "keep"})
+    assert registry.champion_version(name) == before and registry.version_tags(name, kept["version"])["status"] == "rejected"
+    promoted = run.apply_decision(ctx, setup, outcome | {"decision": "promote"})
+    assert registry.champion_version(name) == promoted["version"] != before
+    tags = registry.version_tags(name, promoted["version"])
+    assert tags["status"] == "champion" and tags["monitoring.decision"] == "promote" and tags["source"] == "monitoring retraining"
+    assert run.rollback(ctx) == before
+    assert registry.champion_version(name) == before
+    assert registry.version_tags(name, promoted["version"])["status"] == "rolled_back"
