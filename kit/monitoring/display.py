@@ -115,7 +115,11 @@ def comparison_figure(outcome: dict[str, Any]) -> Figure:
         ax.text(0.5, 0.5, f"No challenger: {outcome['reason']}"[:160], ha="center", va="center", wrap=True, fontsize=9)
         plt.close(fig)
         return fig
-    table.plot.bar(ax=ax, color=["#8a8a8a", "#1f5f8b"], rot=0)
+    thresholds = table.loc["threshold"] if "threshold" in table.index else pd.Series(dtype=float)
+    bars = table.drop(index=["threshold"], errors="ignore")
+    bars.columns = [f"{c} (threshold {thresholds[c]:.2f})" if c in thresholds else c for c in bars.columns]
+    bars.plot.bar(ax=ax, color=["#8a8a8a", "#1f5f8b"], rot=0)
+    ax.legend(fontsize=8, loc="upper right")
     ax.set_ylim(0, 1)
     ax.tick_params(labelsize=8)
     ax.set_title(f"Decision: {outcome['decision'].upper()} (window {', '.join(outcome['evaluated_on'])})", fontsize=10)
@@ -130,6 +134,11 @@ def decision_note(outcome: dict[str, Any], applied: dict[str, Any]) -> Markdown:
              f"**Decision:** {html.escape(str(outcome['decision']))}",
              f"**Why:** {html.escape(str(outcome['reason']))}",
              f"**Registry:** {html.escape(str(applied.get('registry', 'not changed')))}"]
+    trained = outcome.get("trained_on")
+    if trained:
+        lines.insert(2, f"**Challenger:** {html.escape(str(outcome.get('algorithm')))} from the training pipeline, fitted on "
+                        f"{trained['fit_rows']:,} rows (training rows + batches {html.escape(', '.join(trained['batches']))}), "
+                        f"validated on {trained['valid_rows']:,}; compared on {html.escape(', '.join(outcome['evaluated_on']))}")
     return Markdown("  \n".join(lines))
 
 
@@ -142,3 +151,12 @@ def headline(artifact: dict[str, Any]) -> Markdown:
     """The artifact's headline as a short list."""
     items = "\n".join(f"- **{html.escape(k)}:** {html.escape(str(v))}" for k, v in artifact["headline"].items())
     return Markdown(f"{items}\n- **Status:** {artifact['headline_status']}")
+
+
+def candidates_table(outcome: dict[str, Any]) -> pd.DataFrame | Markdown:
+    """The challenger's candidates as the training pipeline scored them on validation (the selected one marked)."""
+    table = outcome.get("candidates")
+    if table is None:
+        return Markdown("No challenger was trained.")
+    shown = ["candidate", "roc_auc", "pr_auc", "f1", "recall", "threshold", "trees", "selected"]
+    return table[[c for c in shown if c in table.columns]].set_index("candidate").round(3)

@@ -90,6 +90,6 @@ def train_challenger(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.Dat
     set_thresholds(candidates, y_valid, costs, training.threshold)
     best = select_best(candidates, y_valid, training.selection_metric)
     table = pd.DataFrame({c.name: {**compute_metrics(y_valid, c.valid_proba, c.threshold), "threshold": c.threshold,
-                                   "trees": c.trees, "selected": c is best} for c in candidates}).T
+                                   "trees": c.trees, "selected": c is best} for c in candidates}).T.infer_objects()
     best.model.info = {**best.model.info, "retrained_on_rows": int(len(y_train)), "source": "monitoring challenger"}
     return best.model, table
