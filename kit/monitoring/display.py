@@ -108,7 +108,7 @@ def alert_counts(alerts: pd.DataFrame) -> pd.DataFrame:
 
 def comparison_figure(outcome: dict[str, Any]) -> Figure:
     """Champion vs challenger on the latest labelled window, with the decision in the title."""
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = plt.subplots(figsize=(9, 3.2))
     table = outcome.get("comparison")
     if table is None:
         ax.axis("off")
@@ -119,7 +119,7 @@ def comparison_figure(outcome: dict[str, Any]) -> Figure:
     bars = table.drop(index=["threshold"], errors="ignore")
     bars.columns = [f"{c} (threshold {thresholds[c]:.2f})" if c in thresholds else c for c in bars.columns]
     bars.plot.bar(ax=ax, color=["#8a8a8a", "#1f5f8b"], rot=0)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.set_ylim(0, 1)
     ax.tick_params(labelsize=8)
     ax.set_title(f"Decision: {outcome['decision'].upper()} (window {', '.join(outcome['evaluated_on'])})", fontsize=10)
