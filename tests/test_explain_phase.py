@@ -70,7 +70,7 @@ def test_fairness_gate_recorded_on_registry_version(medium_run):
 
     ctx, inputs, artifact, _ = medium_run
     assert artifact["fairness_registry_tag"]["recorded"]
-    tags = Registry(ctx.config.training.tracking_uri).version_tags(inputs.champion["name"], inputs.champion["version"])
+    tags = Registry(inputs.champion["tracking_uri"]).version_tags(inputs.champion["model_name"], inputs.champion["version"])
     assert tags["gate.fairness"] == artifact["fairness_gate"]
 
 

@@ -145,7 +145,7 @@ def load_inputs(ctx: Any) -> ExplainInputs:
 def explain_global(inputs: ExplainInputs) -> GlobalExplanation:
     """Exact SHAP on a seeded sample sized by the time budget; importance and half-sample stability."""
     s = inputs.settings
-    per_row = shapley.seconds_per_row(inputs.model.booster, inputs.prepared, seed=inputs.seed)
+    per_row = shapley.seconds_per_row(inputs.model.booster)
     size = shapley.sample_size(s.time_budget_seconds, per_row, len(inputs.prepared), s.min_sample_rows, s.max_sample_rows)
     positions = shapley.sample_positions(len(inputs.prepared), size, inputs.seed)
     contribs = shapley.exact_contributions(inputs.model.booster, inputs.prepared.iloc[positions])
@@ -223,13 +223,12 @@ def assess_fairness(inputs: ExplainInputs) -> dict[str, Any]:
 
 def record_fairness_gate(inputs: ExplainInputs, fair: dict[str, Any]) -> dict[str, Any]:
     """Tag the champion's registry version with the fairness gate; report what was recorded (or why not)."""
-    name, version = inputs.champion.get("name"), inputs.champion.get("version")
+    name, version = inputs.champion.get("model_name"), inputs.champion.get("version")
     if not name or version is None:
         return {"recorded": False, "why": "the training artifact names no registered model version"}
     from kit.training.registry import Registry
 
-    uri = getattr(getattr(inputs.config, "training", None), "tracking_uri", None)
-    registry = Registry(uri)
+    registry = Registry(inputs.champion.get("tracking_uri") or inputs.config.training.tracking_uri)
     registry.set_version_tag(name, str(version), "gate.fairness", fair["gate"])
     for column in fair["columns"]:
         registry.set_version_tag(name, str(version), f"fairness.{column['column']}", column["status"])
@@ -288,7 +287,7 @@ def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
     governance = card_mod.content.load("governance")
     return {
         "model_details": {
-            "name": champion.get("name") or "champion", "version": champion.get("version"),
+            "name": champion.get("model_name") or "champion", "version": champion.get("version"),
             "algorithm": inputs.model.algorithm, "features": len(inputs.model.features),
             "decision_threshold": inputs.threshold, "date": dt.date.today().isoformat(),
             "owner": s.model_card.owner or getattr(org, "owner", None) or "not named",
@@ -389,7 +388,7 @@ def explain_artifact(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
     head, status = headline(glob, fair, queue, gate)
     figures = sorted(rel(p) for p in (inputs.out_dir / "figures").glob("*.png"))
     return {
-        "model": {"name": inputs.champion.get("name"), "version": inputs.champion.get("version"),
+        "model": {"name": inputs.champion.get("model_name"), "version": inputs.champion.get("version"),
                   "algorithm": inputs.model.algorithm, "threshold": inputs.threshold},
         "global_importance": glob.importance.drop(columns=["rank"]),
         "shap": {"method": "exact TreeSHAP (booster's own contributions)", "sample_rows": len(glob.positions),

@@ -1,7 +1,6 @@
 """Exact SHAP contributions of tree boosters, global importance and its stability (pure computation)."""
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,13 +162,27 @@ def treeexplainer_contributions(booster: Any, X: pd.DataFrame) -> Contributions:
     return Contributions(pd.DataFrame(values, index=X.index, columns=X.columns), base)
 
 
-def seconds_per_row(booster: Any, X: pd.DataFrame, probe_rows: int = 200, seed: int = 0) -> float:
-    """Measure the exact-contribution cost per row on a small seeded probe."""
-    rng = np.random.default_rng(seed)
-    probe = X.iloc[rng.choice(len(X), size=min(probe_rows, len(X)), replace=False)]
-    started = time.perf_counter()
-    exact_contributions(booster, probe)
-    return max(time.perf_counter() - started, 1e-6) / max(len(probe), 1)
+def structure_cost(booster: Any) -> float:
+    """TreeSHAP work per row implied by the model's shape: sum over leaves of depth x mean leaf depth of its tree."""
+    if booster_kind(booster) == "xgboost":
+        lines = pd.Series([ln for tree in booster.get_dump() for ln in tree.splitlines()])
+        tree_id = lines.str.startswith("0:").cumsum()  # every tree's dump starts at node 0
+        leaves = lines.str.contains("leaf=", regex=False)
+        depth = lines.str.len() - lines.str.lstrip("\t").str.len()
+        frame = pd.DataFrame({"tree": tree_id[leaves], "depth": depth[leaves]})
+    else:
+        nodes = booster.trees_to_dataframe()
+        leaves = nodes[nodes["split_feature"].isna()]
+        frame = pd.DataFrame({"tree": leaves["tree_index"], "depth": leaves["node_depth"] - 1})
+    depth = frame["depth"].clip(lower=1)
+    return float((depth * depth.groupby(frame["tree"]).transform("mean")).sum())
+
+
+def seconds_per_row(booster: Any) -> float:
+    """Estimated exact-SHAP seconds per row on the reference machine (deterministic, from the model's shape)."""
+    from kit.content import load
+
+    return structure_cost(booster) * float(load("governance")["shap_cost"]["seconds_per_unit"])
 
 
 def sample_size(budget_seconds: float, per_row_seconds: float, n_rows: int, lo: int, hi: int) -> int:
