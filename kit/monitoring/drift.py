@@ -153,13 +153,19 @@ def ks_wasserstein(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[floa
     merged = np.concatenate((ref_sorted, cur_sorted))
     order = np.argsort(merged, kind="stable")
     values = merged[order]
-    ref_count = np.cumsum(order < n)  # reference values among the first k merged ones
-    # n m (F_ref - F_cur) after k merged values = ref_count (n + m) - k n: exact integers
-    gap = np.abs(ref_count * (n + m) - np.arange(n, (n + m + 1) * n, n, dtype=np.int64))
-    steps = np.diff(values)
-    run_end = steps != 0
-    ks = max(int(gap[:-1][run_end].max()) if run_end.any() else 0, int(gap[-1])) / (n * m)
-    return ks, float(np.multiply(gap[:-1], steps).sum()) / (n * m)
+    # n m (F_ref - F_cur) after the first k merged values, in exact integers: every reference
+    # value adds m, every batch value takes n away
+    moves = (order < n).astype(np.int64)
+    moves *= n + m
+    moves -= n
+    gap = np.abs(np.cumsum(moves, out=moves), out=moves)
+    widths = np.diff(values)
+    run_end = widths != 0  # the gap counts only after the last of equal values
+    if run_end.all():
+        ks = int(gap.max())
+    else:
+        ks = max(int(gap[:-1][run_end].max()) if run_end.any() else 0, int(gap[-1]))
+    return ks / (n * m), float(np.multiply(gap[:-1], widths).sum()) / (n * m)
 
 
 def ks_pvalue(statistic: float, n: int, m: int, exact_limit: int = 10_000) -> float:
@@ -182,7 +188,7 @@ def profile_numeric(name: str, values: np.ndarray, bins: int) -> NumericProfile:
     """Profile one numeric reference column (the one sort of its values happens here)."""
     values = np.asarray(values, dtype=np.float64)
     missing = np.isnan(values)
-    ordered = np.sort(values[~missing])
+    ordered = np.sort(values[~missing] if missing.any() else values)
     edges = quantile_edges(ordered, bins)
     has = ordered.size > 0
     return NumericProfile(
