@@ -176,3 +176,21 @@ def test_apply_decision_registers_challenger_and_rollback_is_one_call(tmp_path):
     assert run.rollback(ctx) == before
     assert registry.champion_version(name) == before
     assert registry.version_tags(name, promoted["version"])["status"] == "rolled_back"
+
+
+def test_high_stakes_promotion_waits_for_human_signoff(tmp_path):
+    from kit.training.registry import Registry
+
+    ctx = make_run(tmp_path)
+    setup = run.load_setup(ctx)
+    ctx.config.monitoring.scenario = "workshop"
+    ctx.config.training.require_approval = True
+    batches, _ = run.production_batches(ctx, setup)
+    result = run.monitor(setup, batches, ctx.config.monitoring, ctx.config.seed)
+    outcome = run.retrain(setup, batches, result, ctx.config.monitoring, ctx.config.seed) | {"decision": "promote"}
+    registry = Registry(setup.registry["uri"])
+    name, before = setup.registry["name"], registry.champion_version(setup.registry["name"])
+    applied = run.apply_decision(ctx, setup, outcome)
+    assert registry.champion_version(name) == before
+    assert registry.version_tags(name, applied["version"])["status"] == "awaiting sign-off"
+    assert outcome["decision"] == "promote after sign-off" and "approve" in outcome["reason"]

@@ -349,9 +349,23 @@ def apply_decision(ctx: Any, setup: Setup, outcome: dict[str, Any]) -> dict[str,
     if outcome["decision"] != "promote":
         registry.set_version_tag(name, version, "status", "rejected")
         return record | {"registry": f"challenger registered as version {version} of {name} (rejected); champion stays version {previous}"}
+    if needs_signoff(ctx):
+        registry.set_version_tag(name, version, "status", "awaiting sign-off")
+        outcome["decision"] = "promote after sign-off"
+        outcome["reason"] += ("; the stakes require a person to approve the new version before the champion "
+                              "alias moves (Registry.record_approval, then Registry.set_champion)")
+        return record | {"registry": f"challenger registered as version {version} of {name}, awaiting human "
+                                     f"sign-off; champion stays version {previous}"}
     registry.set_champion(name, version, outcome["reason"][:500])
     return record | {"registry": f"version {version} is now the champion of {name} (was {previous}); "
                                  "roll back with kit.monitoring.run.rollback(ctx)"}
+
+
+def needs_signoff(ctx: Any) -> bool:
+    """Whether promotions need a human sign-off: the training phase's rule for these stakes."""
+    from kit.training.gates import approval_required
+
+    return approval_required(ctx.config.training.require_approval, (ctx.read("training") or {}).get("stakes"))
 
 
 def rollback(ctx: Any, name: str | None = None) -> str:
