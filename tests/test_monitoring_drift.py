@@ -46,6 +46,50 @@ def test_ks_and_wasserstein_equal_scipy(a, b):
     assert w == pytest.approx(stats.wasserstein_distance(a, b), abs=1e-9)
 
 
+values_with_ties = st.lists(st.sampled_from([-2.5, -1.0, -0.0, 0.0, 0.5, 1.0, 3.25, 1e6]) | st.floats(-50, 50, width=16),
+                            min_size=1, max_size=120)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values_with_ties, values_with_ties)
+def test_merge_statistics_equal_scipy_with_heavy_ties_and_signed_zeros(a, b):
+    a, b = np.array(a, float), np.array(b, float)
+    ks, w = drift.ks_wasserstein(np.sort(a), np.sort(b))
+    assert ks == pytest.approx(stats.ks_2samp(a, b, method="asymp").statistic, abs=1e-15)
+    assert w == pytest.approx(stats.wasserstein_distance(a, b), rel=1e-12, abs=1e-12)
+    assert drift.ks_wasserstein(np.sort(b), np.sort(a)) == pytest.approx((ks, w), rel=1e-12, abs=1e-15)
+
+
+def test_merge_statistics_equal_scipy_on_large_unequal_samples():
+    rng = np.random.default_rng(7)
+    a = np.round(rng.normal(0, 1, 30_011), 2)  # ~700 distinct values: long runs of ties
+    b = np.round(rng.normal(0.1, 1.2, 12_345), 2)
+    ks, w = drift.ks_wasserstein(np.sort(a), np.sort(b))
+    assert ks == pytest.approx(stats.ks_2samp(a, b, method="asymp").statistic, abs=1e-15)
+    assert w == pytest.approx(stats.wasserstein_distance(a, b), rel=1e-12)
+    assert drift.ks_wasserstein(np.sort(a), np.sort(a)) == (0.0, 0.0)
+
+
+def test_numeric_drift_float32_batch_matches_its_float64_values():
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({"x": rng.normal(size=5000).astype(np.float32)})
+    batch = rng.normal(0.2, 1, size=3000).astype(np.float32)
+    profile = drift.profile_reference(ref, ["x"]).features["x"]
+    out = drift.numeric_drift(profile, batch)
+    a, b = ref["x"].to_numpy(np.float64), batch.astype(np.float64)
+    assert out["statistic"] == pytest.approx(stats.ks_2samp(a, b).statistic, abs=1e-15)
+    assert out["wasserstein"] == pytest.approx(stats.wasserstein_distance(a, b), rel=1e-12)
+
+
+def test_thread_pool_gives_the_same_table_as_one_thread():
+    rng = np.random.default_rng(5)
+    frame = lambda shift: pd.DataFrame({**{f"x{i}": rng.normal(shift, 1, 3000) for i in range(4)},
+                                        "c": pd.Categorical(rng.choice(list("abcd"), 3000))})
+    profile = drift.profile_reference(frame(0.0), ["x0", "x1", "x2", "x3", "c"], workers=2)
+    batch = frame(0.3)
+    pd.testing.assert_frame_equal(drift.drift_table(profile, batch, workers=2), drift.drift_table(profile, batch, workers=1))
+
+
 def test_ks_pvalue_large_samples_uses_the_kolmogorov_limit():
     exact = stats.kstwo.sf(0.004, 250_000)
     assert drift.ks_pvalue(0.004, 500_000, 500_000) == pytest.approx(exact, rel=0.02)
