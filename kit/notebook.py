@@ -9,6 +9,7 @@ from typing import Any
 
 from kit.artifacts import artifacts_dir, read_artifact, write_artifact
 from kit.config import RunConfig, load_config
+from kit.errors import KitError
 
 
 @dataclass
@@ -42,9 +43,27 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=".*list of ndarray.*")
 
 
+def short_kit_errors() -> None:
+    """In a notebook, show a kit error as its one clear message instead of a traceback."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def show(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
+        """Publish the error (papermill still sees a failed cell) with the message only."""
+        shell._showtraceback(etype, value, [f"\x1b[31m{etype.__name__}\x1b[0m: {value}"])
+
+    shell.set_custom_exc((KitError,), show)
+
+
 def start(config_path: str | Path, run_dir: str | Path, interactive: bool = False) -> RunContext:
     """Load and validate the config, create the run folder, and return the run context."""
     quiet()
+    short_kit_errors()
     config = load_config(config_path)
     run_dir = Path(run_dir).expanduser().resolve()
     artifacts_dir(run_dir)

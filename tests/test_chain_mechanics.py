@@ -20,6 +20,8 @@ BODY = {
     "use_cases": (
         "prior = ctx.read('readiness')\n"
         "if ctx.config.seed == 13:\n    raise ValueError('planted failure for seed 13')\n"
+        "if ctx.config.seed == 14:\n    from kit.errors import DataError\n"
+        "    raise DataError('column x: planted; fix the data')\n"
         "ctx.write('use_cases', {'headline': {'Pilot': 'churn'}, 'headline_status': 'warn'})"
     ),
 }
@@ -165,3 +167,13 @@ class _InlinePool:
         future: Future = Future()
         future.set_result(fn(*args))
         return future
+
+
+def test_kit_errors_show_as_one_message_not_a_traceback(notebooks: Path, tmp_path: Path) -> None:
+    manifest, landed = run_chain(make_config(tmp_path, seed=14), out=tmp_path / "r", notebook_dir=notebooks,
+                                 progress=None)
+    assert manifest.failed_phase().error == "DataError: column x: planted; fix the data"
+    executed = nbformat.read(landed / "01_use_cases.ipynb", as_version=4)
+    errors = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert len(errors) == 1 and len(errors[0]["traceback"]) == 1
+    assert "planted; fix the data" in errors[0]["traceback"][0] and "File " not in errors[0]["traceback"][0]
