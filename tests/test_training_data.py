@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kit.errors import DataError
 from kit.schema import DatasetSpec
@@ -15,6 +17,7 @@ from kit.training.data import (
     load_dataset,
     load_split,
     make_split,
+    numeric_text_share,
     save_split,
 )
 
@@ -116,3 +119,32 @@ def test_time_ordered_split() -> None:
     frame = pd.DataFrame({"t": pd.date_range("2024-01-01", periods=100, freq="D")[::-1], "y": np.arange(100) % 2})
     split = make_split(frame, frame["y"].to_numpy(), 0.2, 0.2, 0, time_column="t")
     assert frame["t"].iloc[split.parts["test"]].min() > frame["t"].iloc[split.parts["train"]].max()
+
+
+def _numeric_text_share_per_row(values: pd.Series) -> tuple[float, int, pd.Series]:
+    """Reference: the same screen parsed cell by cell (what numeric_text_share does per distinct value)."""
+    text = values.astype("string").str.strip()
+    blank = text.isna() | text.eq("")
+    parsed = pd.to_numeric(text.mask(blank), errors="coerce")
+    nonblank = int((~blank).sum())
+    share = float(parsed.notna().sum() / nonblank) if nonblank else 0.0
+    return share, int(blank.sum() - values.isna().sum()), parsed
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["", " ", "1", " 2.5 ", "-3", "1e3", "x", "Yes", "No"]),
+                          st.integers(-5, 5).map(str)), max_size=40))
+def test_numeric_text_share_equals_per_row_parse(cells: list) -> None:
+    values = pd.Series(cells, dtype="object")
+    share, blanks, parsed = numeric_text_share(values)
+    ref_share, ref_blanks, ref_parsed = _numeric_text_share_per_row(values)
+    assert share == pytest.approx(ref_share) and blanks == ref_blanks
+    assert np.array_equal(parsed.to_numpy(dtype="float64"), ref_parsed.to_numpy(dtype="float64", na_value=np.nan), equal_nan=True)
+    assert parsed.index.equals(values.index)
+
+
+def test_numeric_text_share_known_values() -> None:
+    values = pd.Series(["1", " 2 ", "", None, "x", "3.5", "1"], dtype="object", index=list("abcdefg"))
+    share, blanks, parsed = numeric_text_share(values)
+    assert share == pytest.approx(4 / 5) and blanks == 1
+    assert parsed.loc[["a", "b", "f", "g"]].tolist() == [1.0, 2.0, 3.5, 1.0] and parsed.loc[["c", "d", "e"]].isna().all()

@@ -62,13 +62,19 @@ def _rules() -> dict[str, Any]:
 
 
 def numeric_text_share(values: pd.Series) -> tuple[float, int, pd.Series]:
-    """Share of non-blank cells that parse as numbers, the blank count, and the parsed values."""
-    text = values.astype("string").str.strip()
-    blank = text.isna() | text.eq("")
-    parsed = pd.to_numeric(text.mask(blank), errors="coerce")
-    nonblank = int((~blank).sum())
-    share = float(parsed.notna().sum() / nonblank) if nonblank else 0.0
-    return share, int(blank.sum() - values.isna().sum()), parsed
+    """Share of non-blank cells that parse as numbers, the blank count, and the parsed values.
+
+    Parsing runs once per distinct value (a text column repeats few values), weighted by counts.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    text = pd.Series(uniques, dtype="object").astype("string").str.strip()
+    blank = text.eq("").to_numpy(dtype=bool, na_value=True)
+    parsed_levels = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    nonblank = int(counts[~blank].sum())
+    share = float(counts[~np.isnan(parsed_levels)].sum() / nonblank) if nonblank else 0.0
+    parsed = np.where(codes >= 0, parsed_levels[np.maximum(codes, 0)], np.nan) if len(uniques) else np.full(len(codes), np.nan)
+    return share, int(counts[blank].sum()), pd.Series(parsed, index=values.index, name=values.name)
 
 
 def clean_frame(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, list[str]]:
