@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,9 @@ class TrainingRun:
         """Load and type the data, encode the target; returns a per-dtype summary."""
         from kit.data import file_sha256
 
-        self.frame = tdata.load_dataset(self.spec)
+        with warnings.catch_warnings():  # the same notes are shown by the notebook and kept in the artifact
+            warnings.simplefilter("ignore", tdata.DataWarning)
+            self.frame = tdata.load_dataset(self.spec)
         self.notes += self.frame.attrs.get("kit_notes", [])
         if len(self.frame) < self.settings.min_rows:
             raise DataError(
