@@ -70,6 +70,19 @@ def test_merge_statistics_equal_scipy_on_large_unequal_samples():
     assert drift.ks_wasserstein(np.sort(a), np.sort(a)) == (0.0, 0.0)
 
 
+def test_reused_scratch_buffers_do_not_leak_between_calls_of_different_sizes():
+    rng = np.random.default_rng(11)
+    samples = [(rng.normal(size=n), rng.normal(0.5, 2, size=m)) for n, m in [(5000, 3000), (40, 7), (2000, 6001)]]
+    for a, b in samples:  # big, then small (a view of the same buffers), then bigger again
+        ks, w = drift.ks_wasserstein(np.sort(a), np.sort(b))
+        assert ks == pytest.approx(stats.ks_2samp(a, b, method="asymp").statistic, abs=1e-15)
+        assert w == pytest.approx(stats.wasserstein_distance(a, b), rel=1e-12)
+    profile = drift.profile_numeric("x", samples[0][0], 10)
+    before = profile.sorted_values.copy()
+    drift.numeric_drift(profile, samples[2][1])
+    np.testing.assert_array_equal(profile.sorted_values, before)  # the profile is never a scratch buffer
+
+
 def test_numeric_drift_float32_batch_matches_its_float64_values():
     rng = np.random.default_rng(3)
     ref = pd.DataFrame({"x": rng.normal(size=5000).astype(np.float32)})
