@@ -17,6 +17,8 @@ Conventions (stated once, used everywhere):
   counts, bins empty on both sides dropped, no continuity correction).
 * Columns are independent, so they are processed on a small thread pool (``workers``; numpy
   releases the GIL while sorting and searching). ``workers=1`` runs them one after the other.
+  Each thread sorts and merges batch columns in its own reused ``scratch`` arrays; only the
+  reference profile keeps arrays.
 * Multiple testing: p-values are adjusted across the features of one batch with
   Benjamini-Hochberg (false discovery rate). On large batches every test flags tiny
   shifts, so alerts use the effect sizes (PSI) and p-values stay secondary.
