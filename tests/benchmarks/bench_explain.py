@@ -8,23 +8,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_explain_fixtures import telco_frame  # noqa: E402
+from kit.explain import shapley
+from kit.schema import DatasetSpec
+from kit.training.data import encode_target, load_dataset
+from kit.training.scoring import ScoringModel
 
-from kit.explain import shapley  # noqa: E402
-from kit.training.scoring import ScoringModel  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
+TELCO = DatasetSpec(path=ROOT / "data" / "telco_churn" / "Telco-Customer-Churn.csv", target="Churn",
+                    positive_class="Yes", id_columns=["customerID"])
+
+
+def telco_frame() -> tuple[object, np.ndarray]:
+    """All Telco rows as features (categoricals typed by the kit's loader) and the 0/1 churn label."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = load_dataset(TELCO)
+    y = encode_target(frame[TELCO.target], TELCO.positive_class).y
+    return frame.drop(columns=[TELCO.target, *TELCO.id_columns]), y
 
 
 def build(algorithm: str, trees: int) -> tuple[ScoringModel, object]:
     """A seeded model of realistic size (XGBoost depth 6, LightGBM 63 leaves) on all Telco rows."""
-    X, y = telco_frame(n=7043)
+    X, y = telco_frame()
     cats = {c: list(X[c].cat.categories) for c in X.columns if hasattr(X[c], "cat")}
     model = ScoringModel(algorithm, None, list(X.columns), cats)
     prepared = model.prepare(X)
