@@ -86,18 +86,18 @@ def _model_at(loc: tuple[Any, ...]) -> type[Section] | None:
         field = getattr(model, "model_fields", {}).get(part)
         if field is None:
             return None
-        model = _section_type(field.annotation)
+        model = section_type(field.annotation)
         if model is None:
             return None
     return model
 
 
-def _section_type(annotation: Any) -> type[Section] | None:
+def section_type(annotation: Any) -> type[Section] | None:
     """Find a Section class inside a (possibly Optional or list) annotation."""
     if isinstance(annotation, type) and issubclass(annotation, Section):
         return annotation
     for arg in getattr(annotation, "__args__", ()) or ():
-        found = _section_type(arg)
+        found = section_type(arg)
         if found is not None:
             return found
     return None

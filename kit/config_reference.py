@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from kit.config import RunConfig
+from kit.config import RunConfig, section_type
 from kit.schema import Section
 
 
@@ -33,17 +33,6 @@ def _default(field: Any) -> str:
     return "`null`" if value is None else f"`{value!r}`" if not isinstance(value, str) else f"`{value}`"
 
 
-def _section_model(annotation: Any) -> type[Section] | None:
-    """The Section class inside an annotation, if any."""
-    if isinstance(annotation, type) and issubclass(annotation, Section):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _section_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
 def _rows(model: type[Section], prefix: str) -> list[tuple[str, str, str, str]]:
     """(key path, type, default, description) for every field, nested sections included."""
     rows = []
@@ -51,7 +40,7 @@ def _rows(model: type[Section], prefix: str) -> list[tuple[str, str, str, str]]:
         if field.exclude:
             continue
         path = f"{prefix}{name}"
-        nested = _section_model(field.annotation)
+        nested = section_type(field.annotation)
         if nested is not None and nested is not model:
             rows.append((path, "section", _default(field), (field.description or nested.__doc__ or "").strip()))
             rows += _rows(nested, path + "." if not _is_list(field.annotation) else path + "[]. ")
@@ -77,10 +66,10 @@ def config_reference() -> str:
              "Relative paths resolve against the config file's folder. Unknown keys are errors.", ""]
     top = [(n, f) for n, f in RunConfig.model_fields.items() if not f.exclude]
     lines += ["## Top level", "", "| key | type | default | meaning |", "|---|---|---|---|"]
-    lines += [f"| `{n}` | {_type_name(f.annotation) if not _section_model(f.annotation) else 'section'} "
+    lines += [f"| `{n}` | {_type_name(f.annotation) if not section_type(f.annotation) else 'section'} "
               f"| {_default(f)} | {(f.description or '').strip()} |" for n, f in top]
     for name, field in top:
-        model = _section_model(field.annotation)
+        model = section_type(field.annotation)
         if model is None:
             continue
         lines += ["", f"## `{name}`", "", (model.__doc__ or "").strip().splitlines()[0], "",
