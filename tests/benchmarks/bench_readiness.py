@@ -1,4 +1,4 @@
-"""Benchmark of the readiness phase: `python -m kit.readiness.bench [--runs N]`.
+"""Benchmark of the readiness phase: `.venv/bin/python tests/benchmarks/bench_readiness.py [--runs N]`.
 
 Measures the pure assessment, the notebook executed in-process with papermill (as the chain does)
 and the papermill command line (kernel start included), on the demo config.

@@ -1,6 +1,6 @@
 """Time the use-case phase: in-process steps, heavy imports, and the notebook end to end with papermill.
 
-Run: ``python -m kit.use_cases.benchmark [config]`` (prints one JSON object).
+Run: ``.venv/bin/python tests/benchmarks/bench_use_cases.py [config]`` (prints one JSON object).
 """
 from __future__ import annotations
 
