@@ -114,6 +114,7 @@ def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path)
                 cwd=str(notebook_dir),
                 progress_bar=False,
                 log_output=False,
+                request_save_on_cell_execute=False,  # one write at the end: ~10 ms less per cell
             )
         record.status = "ok"
     except PapermillExecutionError as exc:
