@@ -162,11 +162,13 @@ def file_batches(settings: MonitoringSection, target: str, positive_class: Any) 
 
 
 def _labelled(name: str, frame: pd.DataFrame, target: str, positive_class: Any) -> Batch:
-    """A batch with its labels encoded 0/1 when the target column is present."""
-    if target not in frame.columns or frame[target].isna().all():
+    """A batch with labels encoded 0/1 like training's, when every row has one (else it counts as unlabelled)."""
+    if target not in frame.columns or frame[target].isna().any():
         return Batch(name, frame.drop(columns=[target], errors="ignore"), labelled=False)
-    positive = positive_class if positive_class is not None else 1
-    y = (frame[target].astype(str) == str(positive)).astype(np.int64)
+    labels = frame[target]
+    if pd.api.types.is_float_dtype(labels) and (labels == labels.round()).all():
+        labels = labels.astype("Int64")
+    y = (labels.astype("string").str.strip() == str(positive_class).strip()).to_numpy(dtype=np.int64)
     return Batch(name, frame.drop(columns=[target]).assign(**{TARGET: y}), labelled=True)
 
 
@@ -174,8 +176,7 @@ def production_batches(ctx: Any, setup: Setup) -> tuple[list[Batch], pd.DataFram
     """Batches from real files when configured, else from the named scenario (with its injection log)."""
     settings: MonitoringSection = ctx.config.monitoring
     if settings.production is not None:
-        dataset = ctx.config.dataset
-        return file_batches(settings, setup.target_name, dataset.positive_class if dataset else None), None
+        return file_batches(settings, setup.target_name, setup.model.positive_class), None
     dataset = ctx.config.dataset
     scenario = scenario_batches(setup, settings, ctx.config.seed, dataset.time_column if dataset else None)
     return scenario.batches, scenario.injections

@@ -61,15 +61,25 @@ def batch_names(n_batches: int, start: str, frequency: str) -> list[str]:
 def draw_batches(
     held_out: pd.DataFrame, n_batches: int, batch_size: int, seed: int, time_column: str | None = None
 ) -> list[pd.DataFrame]:
-    """Split held-out rows into consecutive batches, or sample with replacement when too few."""
+    """Split held-out rows into consecutive batches; when too few, each batch resamples its own disjoint share.
+
+    Batches never share a row, so a challenger trained on earlier batches is never judged on rows it saw.
+    """
     if held_out.empty:
         raise DataError("held-out rows: none to build production batches from; check the training split")
     rng = np.random.default_rng(seed)
-    ordered = held_out.sort_values(time_column, kind="stable") if time_column else held_out.iloc[rng.permutation(len(held_out))]
+    if time_column:  # sort by parsed time: the column is a category of date strings by now
+        stamps = pd.to_datetime(held_out[time_column].astype("string"), errors="coerce").to_numpy()
+        ordered = held_out.iloc[np.argsort(stamps, kind="stable")]
+    else:
+        ordered = held_out.iloc[rng.permutation(len(held_out))]
     if len(ordered) >= n_batches * batch_size:
         return [ordered.iloc[i * batch_size:(i + 1) * batch_size].copy() for i in range(n_batches)]
-    picks = rng.integers(0, len(held_out), size=(n_batches, batch_size))
-    return [held_out.iloc[np.sort(p)].reset_index(drop=True) for p in picks]
+    if len(ordered) < n_batches:
+        raise DataError(f"held-out rows: {len(ordered)} are too few for {n_batches} batches; lower monitoring.n_batches")
+    shares = np.array_split(np.arange(len(ordered)), n_batches)
+    return [ordered.iloc[np.sort(rng.choice(share, size=batch_size, replace=True))].reset_index(drop=True)
+            for share in shares]
 
 
 def pick_feature(

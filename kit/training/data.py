@@ -95,6 +95,9 @@ def clean_frame(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, l
     if unlabeled.any():
         notes.append(f"{int(unlabeled.sum())} rows have no value in target {spec.target!r} and were dropped")
         out = out.loc[~unlabeled].reset_index(drop=True)
+        target = out[spec.target]
+        if pd.api.types.is_float_dtype(target) and (target == target.round()).all():
+            out[spec.target] = target.astype("Int64")  # 0/1 read as 0.0/1.0 because of the blank cells
     text_cols = [c for c in out.columns if _is_text(out[c]) and c != spec.target]
     for col in text_cols:
         share, blanks, parsed = numeric_text_share(out[col])
@@ -204,7 +207,14 @@ def make_split(
     """Stratified (seeded) or, with a time column, time-ordered train/valid/test row positions."""
     n = len(y)
     if time_column:
-        order = np.argsort(pd.to_datetime(frame[time_column], errors="coerce").to_numpy(), kind="stable")
+        stamps = pd.to_datetime(frame[time_column].astype("string"), errors="coerce")
+        if stamps.isna().any():
+            bad = frame.loc[stamps.isna(), time_column].astype("string").head(3).tolist()
+            raise DataError(
+                f"dataset.time_column: {int(stamps.isna().sum())} value(s) of {time_column!r} are missing or not "
+                f"dates (e.g. {bad}); fix or drop those rows, or remove time_column for a stratified split"
+            )
+        order = np.argsort(stamps.to_numpy(), kind="stable")
         n_test, n_valid = int(round(n * test_size)), int(round(n * valid_size))
         parts = {"train": order[: n - n_test - n_valid], "valid": order[n - n_test - n_valid : n - n_test], "test": order[n - n_test :]}
         method = f"time-ordered by {time_column}"
