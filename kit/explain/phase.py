@@ -76,14 +76,9 @@ class ReasonCodes:
 
 def _spec(ctx: Any, training: dict[str, Any]) -> Any:
     """The dataset spec training used (recorded split), else the config's dataset."""
-    from kit.schema import DatasetSpec
+    from kit.training.data import trained_spec
 
-    split = Path(ctx.run_dir) / "artifacts" / "split.json"
-    if split.is_file():
-        return DatasetSpec.model_validate(json.loads(split.read_text(encoding="utf-8"))["dataset_spec"])
-    if ctx.config.dataset is None:
-        raise DataError("no dataset: add a `dataset:` section to the config or run phase 2 (training) first")
-    return ctx.config.dataset
+    return trained_spec(ctx.run_dir, ctx.config)
 
 
 def _load_model(run_dir: Path, champion: dict[str, Any]) -> Any:

@@ -44,6 +44,7 @@ class Setup:
     registry: dict[str, Any] = field(default_factory=dict)
     sensitive: list[str] = field(default_factory=list)
     target_name: str = "target"
+    time_column: str | None = None
 
     @property
     def nullable(self) -> list[str]:
@@ -90,7 +91,7 @@ def rank_features(model: Any, explain: dict[str, Any] | None) -> tuple[list[str]
 def load_setup(ctx: Any) -> Setup:
     """Load the champion, its data contract, the training split (reference = train rows); profile the reference once."""
     from kit.training.contract import CONTRACT_FILE, load_contract
-    from kit.training.data import load_split
+    from kit.training.data import load_split, trained_spec
     from kit.training.scoring import ScoringModel
 
     training = ctx.read("training")
@@ -107,7 +108,7 @@ def load_setup(ctx: Any) -> Setup:
     settings: MonitoringSection = ctx.config.monitoring
     profile = profile_reference(reference, model.features, settings.drift.bins, settings.drift.epsilon, settings.drift.min_rows_per_bin)
     ranked, _ = rank_features(model, ctx.read("explain", required=False))
-    dataset = ctx.config.dataset
+    dataset = trained_spec(ctx.run_dir, ctx.config)
     return Setup(
         model=model, champion=champion, test_metrics=test_metrics(champion), reference=reference,
         held_out=held_out, profile=profile, ranked=ranked, key_features=ranked[: settings.alerts.top_k],
@@ -115,8 +116,7 @@ def load_setup(ctx: Any) -> Setup:
         contract=contract, training=ctx.config.training, costs=training.get("costs"),
         registry={"name": champion.get("model_name") or champion.get("name"), "version": champion.get("version"),
                   "uri": champion.get("tracking_uri"), "experiment": (training.get("registry") or {}).get("experiment")},
-        sensitive=list(dataset.sensitive) if dataset else [],
-        target_name=dataset.target if dataset else model.target,
+        sensitive=list(dataset.sensitive), target_name=dataset.target, time_column=dataset.time_column,
     )
 
 
@@ -177,8 +177,7 @@ def production_batches(ctx: Any, setup: Setup) -> tuple[list[Batch], pd.DataFram
     settings: MonitoringSection = ctx.config.monitoring
     if settings.production is not None:
         return file_batches(settings, setup.target_name, setup.model.positive_class), None
-    dataset = ctx.config.dataset
-    scenario = scenario_batches(setup, settings, ctx.config.seed, dataset.time_column if dataset else None)
+    scenario = scenario_batches(setup, settings, ctx.config.seed, setup.time_column)
     return scenario.batches, scenario.injections
 
 

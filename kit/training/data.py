@@ -259,6 +259,16 @@ def save_split(run_dir: str | Path, split: Split, spec: DatasetSpec) -> Path:
     return write_json(artifacts_dir(run_dir) / SPLIT_FILE, split_record(split, spec))
 
 
+def trained_spec(run_dir: str | Path, config: Any) -> DatasetSpec:
+    """The dataset spec the training phase used (from the recorded split), else the config's dataset."""
+    split = Path(run_dir) / "artifacts" / SPLIT_FILE
+    if split.is_file():
+        return DatasetSpec.model_validate(json.loads(split.read_text(encoding="utf-8"))["dataset_spec"])
+    if config.dataset is None:
+        raise DataError("no dataset: add a `dataset:` section to the config or run phase 2 (training) first")
+    return config.dataset
+
+
 def load_split(ctx_or_run_dir: Any, config: Any = None, part: str = "test") -> tuple[pd.DataFrame, np.ndarray]:
     """(X, y) of one recorded part (train, valid, test): the same rows training used, verified.
 
