@@ -52,3 +52,23 @@ def test_time_split_refuses_unparseable_times() -> None:
     frame = pd.DataFrame({"t": ["2020-01-03", None, "2020-01-01", "2020-01-02"]})
     with pytest.raises(DataError, match="missing or not dates"):
         make_split(frame, np.array([0, 1, 0, 1]), 0.25, 0.25, 0, time_column="t")
+
+
+def test_bundled_portfolio_never_replaces_the_users_dataset(tmp_path: Path) -> None:
+    import yaml
+
+    from kit.config import load_config
+    from kit.use_cases.phase import dataset_warnings
+    from kit.use_cases.portfolio import load_portfolio
+
+    root = Path(__file__).resolve().parent.parent
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump({
+        "organization": {"name": "Mine"},
+        "dataset": {"path": str(root / "data" / "ai4i_maintenance" / "ai4i2020.csv"), "target": "Machine failure"},
+    }))
+    portfolio = load_portfolio(load_config(path))
+    assert portfolio.datasets == {}
+    assert "trains on your dataset (ai4i2020.csv)" in dataset_warnings(portfolio)[0]
+    demo = load_portfolio(load_config(root / "data" / "configs" / "demo.yaml"))
+    assert "Churn prediction" in demo.datasets and demo.note is None

@@ -49,8 +49,8 @@ def test_minimal_config_picks_churn_and_says_readiness_is_missing(tmp_path):
     assert pilot["stakes"] == "medium" and pilot["explainability_tier"] == "medium"
     assert pilot["kpi"] == {"name": "Customer churn rate (%)", "baseline": 26.5, "target": 23.0, "metric": "recall", "threshold": 0.7}
     assert pilot["costs"] == {"false_positive": 60.0, "false_negative": 600.0}
-    assert Path(pilot["dataset"]["path"]) == TELCO.resolve()
-    assert pilot["dataset"]["positive_class"] == "Yes"
+    assert pilot["dataset"] is None  # bundled portfolio: training uses the config's own dataset
+    assert any("trains on your dataset" in w for w in art["warnings"])
     assert art["readiness_used"]["maturity_level"] == 2
     assert "no readiness artifact" in art["warnings"][0]
     assert art["headline_status"] == "warn"

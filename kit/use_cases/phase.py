@@ -76,8 +76,8 @@ def pick_pilot(portfolio: Portfolio, ranking: pd.DataFrame, readiness: Readiness
 
 
 def dataset_warnings(portfolio: Portfolio) -> list[str]:
-    """Use cases whose dataset file is missing (only a problem if one becomes the pilot)."""
-    return [
+    """The portfolio's note, and use cases whose dataset file is missing (a problem only for the pilot)."""
+    return [portfolio.note] * bool(portfolio.note) + [
         f"use case {name!r}: dataset file {spec.path} not found; it cannot be piloted until the file exists"
         for name, spec in portfolio.datasets.items() if not spec.path.is_file()
     ]

@@ -43,6 +43,7 @@ class Portfolio:
     source: str
     base_dir: Path
     datasets: dict[str, DatasetSpec]
+    note: str | None = None
 
 
 def rules() -> dict[str, Any]:
@@ -285,6 +286,12 @@ def load_portfolio(config: Any) -> Portfolio:
     """Load and validate the run's portfolio (file, inline, or the bundled demo)."""
     frame, base, source = portfolio_origin(config.use_cases, config)
     portfolio = build_portfolio(frame, base, source)
+    bundled = config.use_cases.portfolio is None and config.use_cases.portfolio_path is None
+    if bundled and getattr(config, "dataset", None) is not None:
+        portfolio.datasets = {}  # the demo's sample data must never replace the user's own dataset
+        portfolio.note = (f"no portfolio in the config: the bundled demo portfolio is scored, and the pilot "
+                          f"trains on your dataset ({config.dataset.path.name}); set use_cases.portfolio_path "
+                          "to score your own candidates")
     pilot = config.use_cases.pilot
     if pilot is not None and pilot not in set(portfolio.frame["name"]):
         raise DataError(f"use_cases.pilot: {pilot!r} is not in the portfolio{did_you_mean(pilot, portfolio.frame['name'])}; name one of its use cases or remove the key")
