@@ -5,7 +5,6 @@ import platform
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from kit import __version__
@@ -84,10 +83,3 @@ def new_manifest(config: RunConfig, phases: list[str], started: str, options: di
         organization=config.organization.name,
         options=options,
     )
-
-
-def load_manifest(path: Path) -> dict[str, Any]:
-    """Read a manifest.json as a plain mapping."""
-    import json
-
-    return json.loads(Path(path).read_text(encoding="utf-8"))

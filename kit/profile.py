@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from kit.errors import DataError
@@ -73,11 +72,6 @@ class DataProfile:
         out = asdict(self)
         out["duplicate_share"] = self.duplicate_share
         return out
-
-    def column_table(self) -> pd.DataFrame:
-        """One row per column: dtype, kind, missing share, distinct values and flags."""
-        return pd.DataFrame([asdict(c) for c in self.column_profiles]).set_index("name")
-
 
 def column_kinds(df: pd.DataFrame) -> pd.Series:
     """Kind of each column: numeric, boolean, datetime or text/categorical."""

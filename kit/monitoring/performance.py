@@ -15,7 +15,6 @@ under concept drift, which this estimate cannot see: it is shown apart from meas
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 METRICS = ("roc_auc", "precision", "recall", "f1")
 
@@ -73,8 +72,3 @@ def expected_performance(probabilities: np.ndarray, threshold: float) -> dict[st
     return out
 
 
-def performance_frame(rows: dict[str, dict[str, float]]) -> pd.DataFrame:
-    """Batch -> metrics mapping as a frame indexed by batch name."""
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    frame.index.name = "batch"
-    return frame

@@ -19,7 +19,7 @@ from kit.monitoring.config import MonitoringSection
 from kit.monitoring.drift import ReferenceProfile, drift_table, profile_numeric, numeric_drift, profile_reference
 from kit.monitoring.performance import expected_performance, measured_performance
 from kit.monitoring.quality import missing_rise, nullable_columns, schema_issues
-from kit.monitoring.scenarios import Batch, Scenario, batch_names, build_scenario
+from kit.monitoring.scenarios import Batch, Scenario, build_scenario
 
 TARGET = "__target__"
 

@@ -7,12 +7,10 @@ had no missing values must still have none.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from kit.errors import DataError
@@ -144,14 +142,3 @@ def _failure_table(cases: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def checks_json(path: str | Path) -> dict[str, Any]:
-    """The saved contract as plain JSON (for artifacts and MLflow)."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def numeric_range(schema: Any, column: str) -> tuple[float, float]:
-    """(low, high) allowed for a numeric column."""
-    for check in schema.columns[column].checks:
-        if check.name == "in_range":
-            return check.statistics["min_value"], check.statistics["max_value"]
-    return -np.inf, np.inf

@@ -96,11 +96,6 @@ class ScoringModel:
         if self.algorithm not in ALGORITHMS:
             raise DataError(f"algorithm {self.algorithm!r} is not supported; use one of {list(ALGORITHMS)}")
 
-    @property
-    def numeric_features(self) -> list[str]:
-        """Features that are not categorical."""
-        return [f for f in self.features if f not in self.categories]
-
     def prepare(self, df: pd.DataFrame) -> pd.DataFrame:
         """Booster-ready frame: features in training order, training category levels, floats."""
         return prepare_features(df, self.features, self.categories)

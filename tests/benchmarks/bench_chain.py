@@ -6,7 +6,6 @@ Prints a Markdown table for the README.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
