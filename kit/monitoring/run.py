@@ -165,10 +165,9 @@ def _labelled(name: str, frame: pd.DataFrame, target: str, positive_class: Any) 
     """A batch with labels encoded 0/1 like training's, when every row has one (else it counts as unlabelled)."""
     if target not in frame.columns or frame[target].isna().any():
         return Batch(name, frame.drop(columns=[target], errors="ignore"), labelled=False)
-    labels = frame[target]
-    if pd.api.types.is_float_dtype(labels) and (labels == labels.round()).all():
-        labels = labels.astype("Int64")
-    y = (labels.astype("string").str.strip() == str(positive_class).strip()).to_numpy(dtype=np.int64)
+    from kit.training.data import labels_to_binary
+
+    y = labels_to_binary(frame[target], positive_class)
     return Batch(name, frame.drop(columns=[target]).assign(**{TARGET: y}), labelled=True)
 
 

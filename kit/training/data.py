@@ -95,9 +95,7 @@ def clean_frame(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, l
     if unlabeled.any():
         notes.append(f"{int(unlabeled.sum())} rows have no value in target {spec.target!r} and were dropped")
         out = out.loc[~unlabeled].reset_index(drop=True)
-        target = out[spec.target]
-        if pd.api.types.is_float_dtype(target) and (target == target.round()).all():
-            out[spec.target] = target.astype("Int64")  # 0/1 read as 0.0/1.0 because of the blank cells
+        out[spec.target] = whole_numbers(out[spec.target])  # 0/1 read as 0.0/1.0 because of the blank cells
     text_cols = [c for c in out.columns if _is_text(out[c]) and c != spec.target]
     for col in text_cols:
         share, blanks, parsed = numeric_text_share(out[col])
@@ -163,10 +161,22 @@ def infer_positive_class(labels: pd.Series, configured: Any = None) -> Any:
     return known[0]
 
 
+def whole_numbers(values: pd.Series) -> pd.Series:
+    """A float column holding only whole numbers as integers (labels 0/1 read as 0.0/1.0), else unchanged."""
+    if pd.api.types.is_float_dtype(values) and (values.dropna() == values.dropna().round()).all():
+        return values.astype("Int64")
+    return values
+
+
+def labels_to_binary(labels: pd.Series, positive: Any) -> np.ndarray:
+    """1 where a label is the positive class (compared as trimmed text), else 0: one rule for training and production."""
+    return (whole_numbers(labels).astype("string").str.strip() == str(positive).strip()).to_numpy(dtype=np.int64)
+
+
 def encode_target(labels: pd.Series, positive_class: Any = None) -> Target:
     """Encode a two-class target to 0/1 with 1 for the positive class."""
     positive = infer_positive_class(labels, positive_class)
-    y = (labels.astype("string").str.strip() == str(positive).strip()).to_numpy(dtype=np.int64)
+    y = labels_to_binary(labels, positive)
     negative = next(v for v in labels.dropna().unique().tolist() if str(v).strip() != str(positive).strip())
     return Target(y=y, positive_class=_plain(positive), negative_class=_plain(negative))
 
