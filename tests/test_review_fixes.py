@@ -72,3 +72,17 @@ def test_bundled_portfolio_never_replaces_the_users_dataset(tmp_path: Path) -> N
     assert "trains on your dataset (ai4i2020.csv)" in dataset_warnings(portfolio)[0]
     demo = load_portfolio(load_config(root / "data" / "configs" / "demo.yaml"))
     assert "Churn prediction" in demo.datasets and demo.note is None
+
+
+def test_waterfall_keeps_base_and_score_lines_inside_the_frame(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from kit.explain import display
+    from kit.explain.shapley import Contributions
+
+    values = pd.DataFrame([[0.7, -0.3, 0.2, 0.1, -0.05]], columns=list("abcde"))
+    contributions = Contributions(values, np.array([-1.0]))
+    local = {"labels": ["test"], "contributions": contributions, "values": values, "ids": ["r1"], "proba": [0.6]}
+    fig = display.waterfalls(local, SimpleNamespace(out_dir=tmp_path))
+    low, high = fig.axes[0].get_xlim()
+    assert low < -1.0 and high > contributions.margin[0] + 0.3  # base -1.0 and the bar ends at -0.3 are inside

@@ -130,6 +130,7 @@ def waterfalls(local: dict[str, Any], inputs: Any) -> Any:
         ax.set_title(f"{local['labels'][i]}: row {local['ids'][i]}, probability {local['proba'][i]:.2f}", fontsize=10)
         ax.axvline(local["contributions"].margin[i], color="#222", lw=1)
         ax.set_xlabel("log-odds (dotted: base value, solid: this row's score)")
+        ax.use_sticky_edges = False  # bars drawn from `left` would otherwise pin the limits to their edges
         ax.margins(x=0.06)  # keep the base and score lines off the frame
     return _finish(fig, inputs.out_dir, "waterfalls")
 
