@@ -15,6 +15,7 @@ from kit.readiness.config import ReadinessSection
 from kit.schema import DatasetSpec, Section
 from kit.training.config import TrainingSection
 from kit.use_cases.config import UseCasesSection
+from kit.yamlio import load_yaml
 
 
 class OrganizationSection(Section):
@@ -172,7 +173,7 @@ def load_config(path: str | Path) -> RunConfig:
         raise ConfigError(f"{path}: config file not found; pass the path of a YAML file such as data/configs/demo.yaml")
     text = path.read_bytes()
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

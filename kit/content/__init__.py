@@ -5,7 +5,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from kit.yamlio import load_yaml
 
 CONTENT_DIR = Path(__file__).parent
 
@@ -15,4 +15,4 @@ def load(name: str) -> dict[str, Any]:
     """Load the content file ``<name>.yaml`` (cached; treat the result as read-only)."""
     path = CONTENT_DIR / f"{name}.yaml"
     with path.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return load_yaml(fh)

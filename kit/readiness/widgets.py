@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
-import yaml
 from IPython.display import clear_output, display
 
 from kit.readiness import content
 from kit.readiness.assess import Assessment, assess
 from kit.readiness.config import ReadinessSection
 from kit.readiness.validate import check_section
+from kit.yamlio import dump_yaml
 
 UNANSWERED = 0
 """Value of a question's toggle when it is left unanswered (never scored)."""
@@ -25,7 +25,7 @@ UNANSWERED = 0
 def section_yaml(section: ReadinessSection) -> str:
     """A `readiness:` YAML block with every non-default value of a section (for a batch config)."""
     data = section.model_dump(mode="json", exclude_defaults=True)
-    return yaml.safe_dump({"readiness": data}, sort_keys=False, allow_unicode=True)
+    return dump_yaml({"readiness": data}, sort_keys=False, allow_unicode=True)
 
 
 def question_input(qid: str, value: int | None) -> w.ToggleButtons:

@@ -67,17 +67,37 @@ def time_export(repeat: int = 3) -> float:
     return statistics.median(times)
 
 
-def time_phases() -> dict[str, float]:
-    """Per-phase seconds of one demo chain run through the CLI."""
+def time_phases(phases: str | None = None) -> dict[str, float]:
+    """Per-phase seconds of one demo chain run through the CLI, and the command's wall time."""
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "kit", "run", str(DEMO), "--out", f"{tmp}/demo"],
-                       check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "kit", "run", str(DEMO), "--out", f"{tmp}/demo",
+                        *(["--phases", phases] if phases else [])], check=True, capture_output=True, cwd=ROOT)
         total = time.perf_counter() - start
         import json
 
         manifest = json.loads(Path(f"{tmp}/demo/manifest.json").read_text())
-    return {**{p["name"]: p["seconds"] for p in manifest["phases"]}, "whole chain (CLI, wall)": total}
+    return {**{p["name"]: p["seconds"] for p in manifest["phases"]}, "command, wall": total}
+
+
+def time_prestart(phases: str, repeat: int = 3) -> tuple[float, float]:
+    """Median in-process chain seconds with kernels started ahead of their phase, and without."""
+    import kit.chain as chain
+
+    def once(prestart: bool) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = chain._start_kernel
+            if not prestart:
+                chain._start_kernel = lambda *args: None  # papermill starts each kernel itself
+            try:
+                start = time.perf_counter()
+                chain.run_chain(DEMO, out=f"{tmp}/demo", phases=phases, progress=None)
+                return time.perf_counter() - start
+            finally:
+                chain._start_kernel = saved
+
+    runs = [(once(True), once(False)) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
 def time_batch(n_configs: int, workers: int, phases: str) -> float:
@@ -114,7 +134,14 @@ def main() -> None:
         ("HTML export of one notebook", time_export()),
     ]
     if (NOTEBOOK_DIR / PHASES[0].notebook).is_file():
+        for phases in ("readiness", "use_cases"):
+            alone = time_phases(phases)
+            rows += [(f"`--phases {phases}` alone: phase", alone[phases]),
+                     (f"`--phases {phases}` alone: command, wall", alone["command, wall"])]
         rows += [(f"phase {k}", v) for k, v in time_phases().items()]
+        ahead, without = time_prestart("readiness,use_cases")
+        rows += [("readiness + use cases in-process, kernels started ahead", ahead),
+                 ("readiness + use cases in-process, papermill starting each kernel", without)]
         one = time_batch(args.configs, 1, args.batch_phases)
         two = time_batch(args.configs, 2, args.batch_phases)
         rows += [

@@ -1,0 +1,58 @@
+"""Phase kernels started ahead of their phase, so one boots while the phase before it runs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from traitlets import List
+
+
+class _KernelManager(AsyncKernelManager):
+    """A kernel manager that remembers the clients opened on it, so they can be closed after use."""
+
+    opened_clients = List()
+
+    def client(self, **kwargs: Any) -> Any:
+        """A new client, recorded (papermill opens one and leaves it open on a kernel it did not start)."""
+        kc = super().client(**kwargs)
+        self.opened_clients.append(kc)
+        return kc
+
+
+class PhaseKernel:
+    """One kernel for one phase: started at once, handed to papermill, shut down gracefully.
+
+    Its stderr (ipykernel's start-up warnings, library chatter) goes to ``log``, not the terminal.
+    """
+
+    def __init__(self, kernel_name: str, cwd: Path, log: Path) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log.open("ab")
+        self.manager = _KernelManager(kernel_name=kernel_name)
+        self._released = False
+        try:
+            run_sync(self.manager.start_kernel)(cwd=str(cwd), stderr=self._log)
+        except BaseException:
+            self._log.close()
+            raise
+
+    def release(self) -> None:
+        """Close the clients and ask the kernel to exit, without waiting for it to finish."""
+        if self._released:
+            return
+        self._released = True
+        for kc in self.manager.opened_clients:
+            kc.stop_channels()
+        if run_sync(self.manager.is_alive)():
+            run_sync(self.manager.request_shutdown)()
+
+    def close(self) -> None:
+        """Wait for the kernel to exit (killed after a grace period) and free its files and sockets."""
+        self.release()
+        try:
+            run_sync(self.manager.finish_shutdown)()
+            run_sync(self.manager.cleanup_resources)()
+        finally:
+            self._log.close()
