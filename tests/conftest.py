@@ -30,7 +30,7 @@ def mlflow_tracking_uri(tmp_path: Path, mlflow_store_template: Path, monkeypatch
 
 # ---- a real training run on the bundled Telco data (shared by explain and monitoring tests) ----
 TELCO_CSV = Path(__file__).resolve().parent.parent / "data" / "telco_churn" / "Telco-Customer-Churn.csv"
-TRAINING_STEPS = ("inputs", "load", "check_quality", "make_split", "build_contract", "train", "check_gates", "register")
+TRAINING_STEPS = ("inputs", "load", "make_split", "check_quality", "build_contract", "train", "check_gates", "register")
 
 
 def telco_config(root: Path, algorithm: str, sections: dict | None = None) -> dict:

@@ -55,6 +55,24 @@ def test_leakage_screen_flags_planted_column(telco) -> None:
     assert "refund_code" not in kept.excluded and any("kept" in n for n in kept.notes)
 
 
+def test_leakage_screen_sees_only_the_rows_it_is_given(telco) -> None:
+    spec, frame, _, y, split = telco
+    test = split.parts["test"]
+    # a column that gives the label away on the test rows only: noise everywhere else
+    leak = np.random.default_rng(1).normal(size=len(y))
+    leak[test] = y[test] * 10.0
+    planted = frame.assign(after_the_fact=leak)
+    features = feature_columns(planted, spec)
+    auc = lambda report: report.leakage.set_index("feature").loc["after_the_fact", "single_feature_auc"]  # noqa: E731
+    on_test = quality_report(planted, spec, features, y, rows=test)
+    on_train = quality_report(planted, spec, features, y, rows=split.parts["train"])
+    assert auc(on_test) == pytest.approx(1.0) and "after_the_fact" in on_test.excluded
+    assert auc(on_train) < 0.6 and "after_the_fact" not in on_train.excluded
+    everything = quality_report(planted, spec, features, y)
+    explicit = quality_report(planted, spec, features, y, rows=np.arange(len(y)))
+    pd.testing.assert_frame_equal(everything.leakage, explicit.leakage)
+
+
 def test_gates_on_constructed_cases() -> None:
     assert gates.baseline_gate(0.85, 0.80, "lr", 0.02)["passed"]
     assert not gates.baseline_gate(0.81, 0.80, "lr", 0.02)["passed"]
@@ -180,3 +198,17 @@ def test_thread_count_follows_content_threshold() -> None:
     below = content.load("training")["threads"]["single_thread_below_rows"]
     assert thread_count(below - 1) == 1
     assert thread_count(below) == (os.cpu_count() or 1)
+
+
+def test_selection_by_a_threshold_metric_uses_each_candidates_own_threshold() -> None:
+    from kit.training.pipeline import Candidate
+
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    # A is decent at 0.5; B ranks perfectly but all its scores sit below 0.5
+    a = Candidate("xgboost", "model", {}, np.array([.1, .2, .3, .6, .2, .1, .7, .8, .4, .9]), 0.0)
+    b = Candidate("lightgbm", "model", {}, np.array([.01, .02, .03, .04, .05, .06, .2, .3, .25, .35]), 0.0)
+    assert select_best([a, b], y, "f1") is a  # at 0.5, B predicts nobody positive
+    set_thresholds([a, b], y, costs=None)
+    assert b.valid_metrics(y)["f1"] == 1.0 == compute_metrics(y, b.valid_proba, b.threshold)["f1"]
+    assert select_best([a, b], y, "f1") is b
+    assert select_best([a, b], y, "roc_auc") is b  # threshold-free metrics are unaffected

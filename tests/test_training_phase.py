@@ -37,8 +37,8 @@ def run_phase(config: Path, run_dir: Path) -> tuple[TrainingRun, dict]:
     run = TrainingRun(ctx)
     run.inputs()
     run.load()
-    run.check_quality()
     run.make_split()
+    run.check_quality()
     run.build_contract()
     run.train()
     run.check_gates()
@@ -99,3 +99,22 @@ def test_minimal_config_and_bad_input(tmp_path: Path, mlflow_tracking_uri: str) 
     with pytest.raises(DataError, match="'ugly' does not occur"):
         TrainingRun(start(path, tmp_path / "r")).load()
     assert not (Path(mlflow_tracking_uri[10:]).parent / "artifacts").exists()  # nothing registered
+
+
+def test_leakage_screen_runs_on_training_rows_after_the_split(tmp_path: Path) -> None:
+    from kit.errors import KitError
+    from kit.training.data import feature_columns
+    from kit.training.quality import quality_report
+
+    run = TrainingRun(start(config_file(tmp_path, track=False), tmp_path / "run"))
+    run.inputs()
+    run.load()
+    with pytest.raises(KitError, match=r"make_split\(\) comes before run.check_quality\(\)"):
+        run.check_quality()
+    run.make_split()
+    run.check_quality()
+    candidates = feature_columns(run.frame, run.spec)
+    train_only = quality_report(run.frame, run.spec, candidates, run.y, seed=run.seed, rows=run.split.parts["train"])
+    pd.testing.assert_frame_equal(run.quality.leakage, train_only.leakage)
+    everything = quality_report(run.frame, run.spec, candidates, run.y, seed=run.seed)
+    assert not run.quality.leakage.equals(everything.leakage)  # the test rows would have changed the scores

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kit.errors import DataError
+from kit.errors import DataError, KitError
 from kit.schema import DatasetSpec
 from kit.training import data as tdata
 from kit.training import gates as tgates
@@ -117,11 +117,14 @@ class TrainingRun:
         })
 
     def check_quality(self) -> pd.DataFrame:
-        """Quality report and leakage screen; decides the feature list."""
+        """Quality report, and the leakage screen on the training rows; decides the feature list."""
         from kit.training.quality import quality_report
 
+        if not hasattr(self, "split"):
+            raise KitError("run.make_split() comes before run.check_quality(): the leakage screen looks only at training rows")
         candidates = tdata.feature_columns(self.frame, self.spec)
-        self.quality = quality_report(self.frame, self.spec, candidates, self.y, self.settings.drop_leaky, self.seed)
+        self.quality = quality_report(self.frame, self.spec, candidates, self.y, self.settings.drop_leaky, self.seed,
+                                      rows=self.split.parts["train"])
         self.notes += self.quality.notes
         self.features = [c for c in candidates if c not in self.quality.excluded]
         if not self.features:

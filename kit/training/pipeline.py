@@ -50,10 +50,10 @@ class Candidate:
     metric_cache: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
 
     def valid_metrics(self, y_valid: np.ndarray) -> dict[str, float]:
-        """Validation metrics (threshold 0.5) of ``valid_proba``, computed once per set of labels."""
-        key = labels_key(y_valid)
+        """Validation metrics of ``valid_proba`` at the candidate's threshold, computed once per labels and threshold."""
+        key = metrics_key(y_valid, self.threshold)
         if key not in self.metric_cache:
-            self.metric_cache[key] = compute_metrics(y_valid, self.valid_proba)
+            self.metric_cache[key] = compute_metrics(y_valid, self.valid_proba, self.threshold)
         return self.metric_cache[key]
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -63,9 +63,10 @@ class Candidate:
         return self.baseline(X)
 
 
-def labels_key(y: np.ndarray) -> str:
-    """Fingerprint of a label vector (metrics computed on the same labels are reused)."""
-    return hashlib.blake2b(np.ascontiguousarray(y, dtype=np.int64).tobytes(), digest_size=16).hexdigest()
+def metrics_key(y: np.ndarray, threshold: float) -> str:
+    """Fingerprint of a label vector and a threshold (metrics computed on the same pair are reused)."""
+    digest = hashlib.blake2b(np.ascontiguousarray(y, dtype=np.int64).tobytes(), digest_size=16).hexdigest()
+    return f"{digest}@{threshold!r}"
 
 
 def infer_categories(X: pd.DataFrame) -> dict[str, list[Any]]:
@@ -256,7 +257,7 @@ def _fit_boosted(algorithm: str, Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.Dat
     params = {**params, "scale_pos_weight": weight}
     model.info = {"params": params, "trees": trees, "library_version": _version(algorithm)}
     return Candidate(algorithm, "model", params, proba, time.perf_counter() - t0, model=model, trees=trees, trials=tried,
-                     metric_cache={labels_key(yva): metrics})
+                     metric_cache={metrics_key(yva, 0.5): metrics})
 
 
 @lru_cache(maxsize=None)
@@ -277,7 +278,7 @@ def set_thresholds(candidates: list[Candidate], y_valid: np.ndarray, costs: dict
 
 
 def select_best(candidates: list[Candidate], y_valid: np.ndarray, metric: str = "roc_auc") -> Candidate:
-    """The model candidate (not a baseline) with the best validation ``metric``."""
+    """The model candidate (not a baseline) with the best validation ``metric``, each at its own threshold."""
     models = [c for c in candidates if c.kind == "model"]
     if not models:
         raise DataError("training.algorithms: no model candidate was trained; list xgboost and/or lightgbm")

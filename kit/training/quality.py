@@ -100,9 +100,14 @@ def _level_rate(codes: np.ndarray, y: np.ndarray, fit: np.ndarray) -> np.ndarray
 
 
 def quality_report(
-    frame: pd.DataFrame, spec: DatasetSpec, features: list[str], y: np.ndarray, drop_leaky: bool = True, seed: int = 0
+    frame: pd.DataFrame, spec: DatasetSpec, features: list[str], y: np.ndarray, drop_leaky: bool = True, seed: int = 0,
+    rows: np.ndarray | None = None,
 ) -> QualityReport:
-    """Profile the data and decide which candidate features to exclude (constant, id-like, leaky)."""
+    """Profile the data and decide which candidate features to exclude (constant, id-like, leaky).
+
+    ``rows`` are the row positions the leakage screen may see (the training rows, so that test
+    labels take no part in choosing features); all rows when None.
+    """
     rules = content.load("training")["quality"]
     profile = profile_frame(frame, id_columns=[c for c in spec.id_columns if c in frame.columns])
     missing = pd.DataFrame({"column": list(profile.missing_share), "missing_share": list(profile.missing_share.values())})
@@ -113,7 +118,8 @@ def quality_report(
     levels = frame[cats].nunique() if cats else pd.Series(dtype="int64")
     high_card = {c: int(n) for c, n in levels[levels > rules["high_cardinality_levels"]].items()}
     screened = [c for c in features if c not in constant + id_like]
-    sample = _sample_rows(len(y), rules["leakage_sample_rows"], seed)
+    rows = np.arange(len(y)) if rows is None else np.asarray(rows)
+    sample = rows[_sample_rows(len(rows), rules["leakage_sample_rows"], seed)]
     auc = single_feature_auc(frame.iloc[sample][screened], y[sample], seed)
     leakage = pd.DataFrame({"feature": auc.index, "single_feature_auc": auc.to_numpy()})
     leakage["flagged"] = leakage["single_feature_auc"] >= rules["leakage_auc"]
