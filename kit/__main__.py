@@ -6,12 +6,6 @@ import sys
 
 from kit.errors import KitError
 
-# jsonschema (under papermill and nbconvert) imports rfc3987_syntax when it is installed, as JupyterLab's
-# dependencies do, only to check "iri" string formats; that import builds ~40 lark grammars and costs
-# 1-1.5 s per process (python-jsonschema/jsonschema#1392). Notebook schemas use no such format, so the
-# command line, and the batch workers that re-import this module, go without it.
-sys.modules.setdefault("rfc3987_syntax", None)
-
 
 def _parser() -> argparse.ArgumentParser:
     """The kit's command-line interface."""

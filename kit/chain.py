@@ -102,10 +102,12 @@ def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path,
     from papermill.exceptions import PapermillExecutionError
 
     record = PhaseRecord(name=phase.name, notebook=phase.notebook)
-    log = run_dir / "logs" / f"{phase.name}.log"
+    if kernel and not kernel.alive():  # died while waiting: let papermill start a fresh one
+        kernel = None
     start = time.perf_counter()
     try:
-        with contextlib.nullcontext() if kernel else _stderr_to(log):
+        # the kernel's stderr, and papermill's own messages (such as "kernel died"), go to the phase log
+        with _stderr_to(run_dir / "logs" / f"{phase.name}.log"):
             papermill.execute_notebook(
                 str(notebook_dir / phase.notebook),
                 str(run_dir / phase.notebook),
@@ -145,11 +147,11 @@ def _start_kernel(phase: Phase, run_dir: Path, notebook_dir: Path) -> PhaseKerne
 
 
 def _close(kernels: list[PhaseKernel | None]) -> None:
-    """Shut down every kernel the chain started (each exits on its own; this waits and frees resources)."""
+    """Shut down every kernel the chain started; a kernel leaves the list only once closed."""
     while kernels:
-        kernel = kernels.pop()
-        if kernel:
-            kernel.close()
+        if kernels[-1]:
+            kernels[-1].close()
+        kernels.pop()
 
 
 @functools.cache
@@ -190,6 +192,16 @@ def _place(tmp: Path, out: Path, failed: bool, force: bool) -> Path:
     return out
 
 
+def _skip_iri_grammars() -> None:
+    """Keep jsonschema from importing rfc3987_syntax in this process (unless something already has).
+
+    jsonschema, under papermill and nbconvert, imports it when installed (JupyterLab's dependencies
+    install it) only to check "iri" string formats, and the import builds ~40 lark grammars: 1-1.5 s
+    per process (python-jsonschema/jsonschema#1392). Notebook schemas use no such format.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def run_chain(
     config_path: str | Path,
     out: str | Path | None = None,
@@ -201,6 +213,7 @@ def run_chain(
 ) -> tuple[Manifest, Path]:
     """Run the chain for one config; return the manifest and where the report landed."""
     notebook_dir = notebook_dir or NOTEBOOK_DIR
+    _skip_iri_grammars()
     from kit.report import write_index
 
     say = progress or (lambda _msg: None)
@@ -234,10 +247,10 @@ def run_chain(
                 for later in manifest.phases[i + 1:]:
                     later.status = "skipped"
                 break
+        _close(kernels)
         manifest.status = "failed" if manifest.failed_phase() else "ok"
         manifest.finished = _now()
         manifest.seconds = round(time.perf_counter() - begin, 2)
-        _close(kernels)
         write_json(tmp / "manifest.json", manifest)
         write_index(tmp, manifest)
         landed = _place(tmp, out, manifest.status == "failed", force)

@@ -31,12 +31,16 @@ class PhaseKernel:
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("ab")
         self.manager = _KernelManager(kernel_name=kernel_name)
-        self._released = False
+        self._released = self._closed = False
         try:
             run_sync(self.manager.start_kernel)(cwd=str(cwd), stderr=self._log)
-        except BaseException:
-            self._log.close()
+        except BaseException:  # Ctrl-C included: a kernel launched before the interruption must not outlive it
+            self._kill()
             raise
+
+    def alive(self) -> bool:
+        """Whether the kernel process is still running."""
+        return bool(run_sync(self.manager.is_alive)())
 
     def release(self) -> None:
         """Close the clients and ask the kernel to exit, without waiting for it to finish."""
@@ -45,14 +49,26 @@ class PhaseKernel:
         self._released = True
         for kc in self.manager.opened_clients:
             kc.stop_channels()
-        if run_sync(self.manager.is_alive)():
+        if self.alive():
             run_sync(self.manager.request_shutdown)()
 
     def close(self) -> None:
-        """Wait for the kernel to exit (killed after a grace period) and free its files and sockets."""
-        self.release()
+        """Wait for the kernel to exit (killed after a grace period, or at once if interrupted) and free its resources."""
+        if self._closed:
+            return
         try:
+            self.release()
             run_sync(self.manager.finish_shutdown)()
-            run_sync(self.manager.cleanup_resources)()
         finally:
+            self._kill()
+
+    def _kill(self) -> None:
+        """Kill the process if it still runs, then remove its connection file, sockets and log handle."""
+        try:
+            if self.manager.has_kernel and self.alive():
+                run_sync(self.manager.shutdown_kernel)(now=True)  # kills, then cleans up
+            else:
+                run_sync(self.manager.cleanup_resources)()
+        finally:
+            self._closed = True
             self._log.close()

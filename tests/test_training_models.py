@@ -212,3 +212,31 @@ def test_selection_by_a_threshold_metric_uses_each_candidates_own_threshold() ->
     assert b.valid_metrics(y)["f1"] == 1.0 == compute_metrics(y, b.valid_proba, b.threshold)["f1"]
     assert select_best([a, b], y, "f1") is b
     assert select_best([a, b], y, "roc_auc") is b  # threshold-free metrics are unaffected
+
+
+def test_a_search_compares_parameter_sets_at_their_own_thresholds(telco) -> None:
+    from kit import content
+    from kit.training import pipeline as P
+    from kit.training.scoring import prepare_features
+
+    _, _, X, y, split = telco
+    (Xtr, ytr), (Xva, yva) = parts(X, y, split, "train"), parts(X, y, split, "valid")
+    settings = SMALL.model_copy(update={"algorithms": ["lightgbm"], "selection_metric": "f1",
+                                        "tuning": SMALL.tuning.model_copy(update={"trials": 4})})
+    cand = train_candidates(Xtr, ytr, Xva, yva, settings, 0, baselines=False)[0]
+    # the same five parameter sets, fitted here one by one
+    features, categories = list(Xtr.columns), P.infer_categories(Xtr)
+    A, B = prepare_features(Xtr, features, categories), prepare_features(Xva, features, categories)
+    rng = np.random.default_rng(0)
+    draws = [{}] + [P._sample_params(content.load("training")["tuning_space"]["lightgbm"], rng) for _ in range(4)]
+    weight = P.positive_weight(ytr, settings.imbalance)
+    f1_half, f1_own = [], []
+    for overrides in draws:
+        booster = P.fit_lightgbm(A, ytr, B, yva, P.model_params("lightgbm", overrides, 0), settings.max_trees,
+                                 settings.early_stopping_rounds, weight)
+        proba = ScoringModel("lightgbm", booster, features, categories)._predict(B, raw=False)
+        f1_half.append(compute_metrics(yva, proba)["f1"])
+        f1_own.append(compute_metrics(yva, proba, P.decision_threshold(yva, proba, None))["f1"])
+    assert np.argmax(f1_half) != np.argmax(f1_own)  # the case where comparing at 0.5 picks another set
+    set_thresholds([cand], yva, costs=None)
+    assert cand.valid_metrics(yva)["f1"] == pytest.approx(max(f1_own))

@@ -29,7 +29,12 @@ def test_refuses_python_objects():
         load_yaml("x: !!python/object/apply:os.system ['true']")
 
 
-def test_uses_libyaml_when_available():
-    from kit import yamlio
-
-    assert yamlio._Loader is (yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader)
+@pytest.mark.parametrize("text", ["a:\n\tb: 1\n", "a: [1, 2\nb: 3\n", "a:\n  b: 1\n c: 2\n"],
+                         ids=["tab", "unclosed", "indent"])
+def test_errors_carry_the_pure_python_wording_and_position(text):
+    with pytest.raises(yaml.YAMLError) as ours:
+        load_yaml(text)
+    with pytest.raises(yaml.YAMLError) as reference:
+        yaml.safe_load(text)
+    assert str(ours.value) == str(reference.value)
+    assert ours.value.problem_mark.line == reference.value.problem_mark.line

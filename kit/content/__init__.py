@@ -13,6 +13,4 @@ CONTENT_DIR = Path(__file__).parent
 @cache
 def load(name: str) -> dict[str, Any]:
     """Load the content file ``<name>.yaml`` (cached; treat the result as read-only)."""
-    path = CONTENT_DIR / f"{name}.yaml"
-    with path.open(encoding="utf-8") as fh:
-        return load_yaml(fh)
+    return load_yaml((CONTENT_DIR / f"{name}.yaml").read_text(encoding="utf-8"))

@@ -86,7 +86,7 @@ def train_challenger(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.Dat
     from kit.training.pipeline import select_best, set_thresholds, train_candidates
 
     candidates = train_candidates(X_train[features], y_train, X_valid[features], y_valid, training, seed,
-                                  baselines=False, **meta)
+                                  baselines=False, costs=costs, **meta)
     set_thresholds(candidates, y_valid, costs, training.threshold)
     best = select_best(candidates, y_valid, training.selection_metric)
     table = pd.DataFrame({c.name: {**compute_metrics(y_valid, c.valid_proba, c.threshold), "threshold": c.threshold,

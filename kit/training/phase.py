@@ -158,7 +158,7 @@ class TrainingRun:
         (Xtr, ytr), (Xva, yva), (Xte, yte) = self.part("train"), self.part("valid"), self.part("test")
         meta = {"target": self.spec.target, "positive_class": self.target.positive_class,
                 "negative_class": self.target.negative_class}
-        self.candidates = train_candidates(Xtr, ytr, Xva, yva, self.settings, self.seed, **meta)
+        self.candidates = train_candidates(Xtr, ytr, Xva, yva, self.settings, self.seed, costs=self.costs, **meta)
         set_thresholds(self.candidates, yva, self.costs, self.settings.threshold)
         self.leaderboard = evaluate(self.candidates, Xte, yte, self.settings.selection_metric, yva)
         self.best = select_best(self.candidates, yva, self.settings.selection_metric)

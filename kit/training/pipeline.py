@@ -184,12 +184,13 @@ def _sample_params(space: dict[str, Any], rng: np.random.Generator) -> dict[str,
 def train_candidates(
     X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,
     settings: Any, seed: int, baselines: bool = True, target: str = "target",
-    positive_class: Any = 1, negative_class: Any = 0,
+    positive_class: Any = 1, negative_class: Any = 0, costs: dict[str, float] | None = None,
 ) -> list[Candidate]:
     """Fit the baselines and every configured algorithm; each candidate carries its validation scores.
 
     ``X_*`` hold the feature columns only (their order is the model's feature order);
-    ``settings`` is a :class:`~kit.training.config.TrainingSection`.
+    ``settings`` is a :class:`~kit.training.config.TrainingSection`; ``costs`` (false_positive,
+    false_negative) set the threshold at which a search compares parameter sets.
     """
     y_train, y_valid = np.asarray(y_train, dtype=np.int64), np.asarray(y_valid, dtype=np.int64)
     if len(np.unique(y_train)) < 2:
@@ -202,7 +203,8 @@ def train_candidates(
     weight = positive_weight(y_train, settings.imbalance)
     meta = {"target": target, "positive_class": positive_class, "negative_class": negative_class}
     for algorithm in settings.algorithms:
-        candidates.append(_fit_boosted(algorithm, Xtr, y_train, Xva, y_valid, settings, seed, weight, features, categories, meta))
+        candidates.append(_fit_boosted(algorithm, Xtr, y_train, Xva, y_valid, settings, seed, weight, features,
+                                       categories, meta, costs))
     return candidates
 
 
@@ -230,13 +232,14 @@ def _baselines(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, categories
 
 
 def _fit_boosted(algorithm: str, Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, yva: np.ndarray, settings: Any,
-                 seed: int, weight: float, features: list[str], categories: dict[str, list[Any]], meta: dict[str, Any]) -> Candidate:
-    """Fit one algorithm (defaults, or the best of a seeded random search) as a candidate."""
+                 seed: int, weight: float, features: list[str], categories: dict[str, list[Any]], meta: dict[str, Any],
+                 costs: dict[str, float] | None = None) -> Candidate:
+    """Fit one algorithm (defaults, or the best of a seeded random search, each draw at its own threshold) as a candidate."""
     fit = fit_xgboost if algorithm == "xgboost" else fit_lightgbm
     space = content.load("training")["tuning_space"][algorithm]
     rng = np.random.default_rng(seed)
     draws = [{}] + [_sample_params(space, rng) for _ in range(settings.tuning.trials)]
-    best: tuple[float, Any, dict[str, Any], np.ndarray, dict[str, float]] | None = None
+    best: tuple[float, Any, dict[str, Any], np.ndarray, float, dict[str, float]] | None = None
     sign = 1.0 if higher_is_better(settings.selection_metric) else -1.0
     t0 = time.perf_counter()
     tried = 0
@@ -247,17 +250,18 @@ def _fit_boosted(algorithm: str, Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.Dat
         booster = fit(Xtr, ytr, Xva, yva, params, settings.max_trees, settings.early_stopping_rounds, weight)
         model = ScoringModel(algorithm, booster, features, categories, **meta)
         proba = model._predict(Xva, raw=False)
-        metrics = compute_metrics(yva, proba)
+        threshold = decision_threshold(yva, proba, costs, settings.threshold)
+        metrics = compute_metrics(yva, proba, threshold)
         score = sign * metrics[settings.selection_metric]
         tried += 1
         if best is None or score > best[0]:
-            best = (score, model, params, proba, metrics)
-    _, model, params, proba, metrics = best
+            best = (score, model, params, proba, threshold, metrics)
+    _, model, params, proba, threshold, metrics = best
     trees = int(model.booster.num_boosted_rounds()) if algorithm == "xgboost" else int(model.booster.best_iteration or model.booster.current_iteration())
     params = {**params, "scale_pos_weight": weight}
     model.info = {"params": params, "trees": trees, "library_version": _version(algorithm)}
     return Candidate(algorithm, "model", params, proba, time.perf_counter() - t0, model=model, trees=trees, trials=tried,
-                     metric_cache={metrics_key(yva, 0.5): metrics})
+                     metric_cache={metrics_key(yva, threshold): metrics})
 
 
 @lru_cache(maxsize=None)
@@ -268,11 +272,17 @@ def _version(algorithm: str) -> str:
     return version(algorithm)
 
 
+def decision_threshold(y_valid: np.ndarray, proba: np.ndarray, costs: dict[str, float] | None,
+                       fixed: float | None = None) -> float:
+    """The threshold chosen on validation rows: lowest error cost, else highest F1 (or the fixed one)."""
+    return fixed if fixed is not None else float(choose_threshold(y_valid, proba, costs)["threshold"])
+
+
 def set_thresholds(candidates: list[Candidate], y_valid: np.ndarray, costs: dict[str, float] | None,
                    fixed: float | None = None) -> None:
     """Give each candidate its decision threshold, chosen on validation (or the fixed one)."""
     for cand in candidates:
-        cand.threshold = fixed if fixed is not None else choose_threshold(y_valid, cand.valid_proba, costs)["threshold"]
+        cand.threshold = decision_threshold(y_valid, cand.valid_proba, costs, fixed)
         if cand.model is not None:
             cand.model.threshold = cand.threshold
 
