@@ -30,7 +30,13 @@ def _default(field: Any) -> str:
         return "**required**"
     if isinstance(value, BaseModel):
         return "(section)"
-    return "`null`" if value is None else f"`{value!r}`" if not isinstance(value, str) else f"`{value}`"
+    if isinstance(value, dict) and any(isinstance(v, BaseModel) for v in value.values()):
+        return "bundled: " + ", ".join(f"`{k}`" for k in value)
+    if value is None:
+        return "`null`"
+    if isinstance(value, str):
+        return f"`{value}`" if value else '`""`'
+    return f"`{value!r}`"
 
 
 def _rows(model: type[Section], prefix: str) -> list[tuple[str, str, str, str]]:
@@ -43,7 +49,8 @@ def _rows(model: type[Section], prefix: str) -> list[tuple[str, str, str, str]]:
         nested = section_type(field.annotation)
         if nested is not None and nested is not model:
             rows.append((path, "section", _default(field), (field.description or nested.__doc__ or "").strip()))
-            rows += _rows(nested, path + "." if not _is_list(field.annotation) else path + "[]. ")
+            inner = path + ("[]." if _is_list(field.annotation) else ".<name>." if _is_dict(field.annotation) else ".")
+            rows += _rows(nested, inner)
         else:
             rows.append((path, _type_name(field.annotation), _default(field), (field.description or "").strip()))
     return rows
@@ -52,6 +59,11 @@ def _rows(model: type[Section], prefix: str) -> list[tuple[str, str, str, str]]:
 def _is_list(annotation: Any) -> bool:
     """Whether an annotation is a list of something."""
     return getattr(annotation, "__origin__", None) is list or "list[" in str(annotation)
+
+
+def _is_dict(annotation: Any) -> bool:
+    """Whether an annotation is a mapping of names to something."""
+    return getattr(annotation, "__origin__", None) is dict or "dict[" in str(annotation)
 
 
 def _cell(text: str) -> str:

@@ -22,66 +22,90 @@ InjectionKind = Literal[
 class DriftSettings(Section):
     """How drift is measured: bins fixed on the reference, PSI epsilon, false discovery rate."""
 
-    bins: int = Field(default=_C["drift"]["bins"], ge=2, le=100)
-    epsilon: float = Field(default=_C["drift"]["epsilon"], gt=0, lt=0.1)
-    min_rows_per_bin: int = Field(default=_C["drift"]["min_rows_per_bin"], ge=1)
-    fdr_alpha: float = Field(default=_C["drift"]["fdr_alpha"], gt=0, lt=1)
+    bins: int = Field(default=_C["drift"]["bins"], ge=2, le=100, description="Quantile bins, fixed on the reference rows.")
+    epsilon: float = Field(default=_C["drift"]["epsilon"], gt=0, lt=0.1,
+                           description="Floor for bin proportions before the log in PSI (empty bins).")
+    min_rows_per_bin: int = Field(default=_C["drift"]["min_rows_per_bin"], ge=1,
+                                  description="Reference rows needed per bin (bins x this = smallest usable reference).")
+    fdr_alpha: float = Field(default=_C["drift"]["fdr_alpha"], gt=0, lt=1,
+                             description="Benjamini-Hochberg false discovery rate across features, per batch.")
 
 
 class AlertSettings(Section):
     """Alert rules and their thresholds (defaults from the framework, phase 4)."""
 
-    recall_floor: float = Field(default=_C["alerts"]["recall_floor"], gt=0, le=1)
-    recall_floor_basis: Literal["champion", "absolute"] = _C["alerts"]["recall_floor_basis"]
-    auc_relative_drop: float = Field(default=_C["alerts"]["auc_relative_drop"], gt=0, lt=1)
-    psi_moderate: float = Field(default=_C["alerts"]["psi_moderate"], gt=0)
-    psi_significant: float = Field(default=_C["alerts"]["psi_significant"], gt=0)
-    top_k: int = Field(default=_C["alerts"]["top_k"], ge=1)
-    prediction_psi: float = Field(default=_C["alerts"]["prediction_psi"], gt=0)
-    missing_increase: float = Field(default=_C["alerts"]["missing_increase"], ge=0, le=1)
-    out_of_range_share: float = Field(default=_C["alerts"]["out_of_range_share"], ge=0, le=1)
-    unseen_share: float = Field(default=_C["alerts"]["unseen_share"], ge=0, le=1)
-    severities: dict[RuleName, Severity] = Field(default_factory=lambda: dict(_C["alerts"]["severities"]))
-    quality_severities: dict[QualityCheck, Severity] = Field(default_factory=lambda: dict(_C["alerts"]["quality_severities"]))
+    recall_floor: float = Field(default=_C["alerts"]["recall_floor"], gt=0, le=1,
+                                description="Alert when recall falls below this (see recall_floor_basis).")
+    recall_floor_basis: Literal["champion", "absolute"] = Field(
+        default=_C["alerts"]["recall_floor_basis"],
+        description="champion: the floor is this share of the champion's test recall; absolute: recall itself.")
+    auc_relative_drop: float = Field(default=_C["alerts"]["auc_relative_drop"], gt=0, lt=1,
+                                     description="Alert when AUC falls by more than this share of the champion's.")
+    psi_moderate: float = Field(default=_C["alerts"]["psi_moderate"], gt=0, description="PSI from which a shift is moderate.")
+    psi_significant: float = Field(default=_C["alerts"]["psi_significant"], gt=0,
+                                   description="PSI from which a shift is significant (alert on key features).")
+    top_k: int = Field(default=_C["alerts"]["top_k"], ge=1,
+                       description="Key features: the k most important (from explainability, else all features).")
+    prediction_psi: float = Field(default=_C["alerts"]["prediction_psi"], gt=0,
+                                  description="Alert when the score distribution's PSI reaches this.")
+    missing_increase: float = Field(default=_C["alerts"]["missing_increase"], ge=0, le=1,
+                                    description="Alert when a column's missing share exceeds the reference's by more.")
+    out_of_range_share: float = Field(default=_C["alerts"]["out_of_range_share"], ge=0, le=1,
+                                      description="Alert when more of a column's values lie outside the reference range.")
+    unseen_share: float = Field(default=_C["alerts"]["unseen_share"], ge=0, le=1,
+                                description="Alert when more of a column's values are categories the reference never saw.")
+    severities: dict[RuleName, Severity] = Field(default_factory=lambda: dict(_C["alerts"]["severities"]),
+                                                 description="Severity of each alert rule.")
+    quality_severities: dict[QualityCheck, Severity] = Field(
+        default_factory=lambda: dict(_C["alerts"]["quality_severities"]),
+        description="Severity of each data-quality check (broken data critical, new-but-plausible data a warning).")
 
 
 class RetrainingSettings(Section):
     """When to train a challenger, on what, and when it may replace the champion."""
 
-    enabled: bool = True
-    trigger_rules: list[RuleName] = Field(default_factory=lambda: list(_C["retraining"]["trigger_rules"]))
-    recent_batches: int = Field(default=_C["retraining"]["recent_batches"], ge=1)
-    evaluation_batches: int = Field(default=_C["retraining"]["evaluation_batches"], ge=1)
-    metric: Literal["roc_auc", "average_precision", "f1", "recall", "precision"] = _C["retraining"]["metric"]
-    promote_margin: float = Field(default=_C["retraining"]["promote_margin"], ge=0)
-    fairness_tolerance: float = Field(default=_C["retraining"]["fairness_tolerance"], ge=0, le=1)
+    enabled: bool = Field(default=True, description="Train a challenger when a trigger rule fires.")
+    trigger_rules: list[RuleName] = Field(default_factory=lambda: list(_C["retraining"]["trigger_rules"]),
+                                          description="Alert rules whose firing triggers retraining.")
+    recent_batches: int = Field(default=_C["retraining"]["recent_batches"], ge=1,
+                                description="Latest batches whose alerts can trigger retraining; their labelled ones train the challenger.")
+    evaluation_batches: int = Field(default=_C["retraining"]["evaluation_batches"], ge=1,
+                                    description="Latest labelled batches, never trained on, that champion and challenger are compared on.")
+    metric: Literal["roc_auc", "average_precision", "f1", "recall", "precision"] = Field(
+        default=_C["retraining"]["metric"], description="Metric of that comparison.")
+    promote_margin: float = Field(default=_C["retraining"]["promote_margin"], ge=0,
+                                  description="The challenger must beat the champion by at least this.")
+    fairness_tolerance: float = Field(default=_C["retraining"]["fairness_tolerance"], ge=0, le=1,
+                                      description="How much the challenger's equalized-odds difference may exceed the champion's.")
 
 
 class PerformanceSettings(Section):
     """Bootstrap intervals of the per-batch metrics."""
 
-    bootstrap: int = Field(default=_C["performance"]["bootstrap"], ge=20, le=5000)
-    confidence: float = Field(default=_C["performance"]["confidence"], gt=0.5, lt=1)
+    bootstrap: int = Field(default=_C["performance"]["bootstrap"], ge=20, le=5000,
+                           description="Bootstrap resamples for the intervals.")
+    confidence: float = Field(default=_C["performance"]["confidence"], gt=0.5, lt=1, description="Interval confidence level.")
 
 
 class LatencySettings(Section):
     """Scoring latency budget and how it is measured."""
 
-    budget_ms_per_1000: float = Field(default=_C["latency"]["budget_ms_per_1000"], gt=0)
-    repeats: int = Field(default=_C["latency"]["repeats"], ge=3, le=1000)
-    rows: int = Field(default=_C["latency"]["rows"], ge=1)
+    budget_ms_per_1000: float = Field(default=_C["latency"]["budget_ms_per_1000"], gt=0,
+                                      description="Scoring budget in milliseconds per 1,000 rows (checked at p99).")
+    repeats: int = Field(default=_C["latency"]["repeats"], ge=3, le=1000, description="Timed scoring calls.")
+    rows: int = Field(default=_C["latency"]["rows"], ge=1, description="Rows per timed call.")
 
 
 class Injection(Section):
     """One thing going wrong in a workshop scenario, from batch ``start`` (0-based) on."""
 
-    kind: InjectionKind
+    kind: InjectionKind = Field(description="What goes wrong.")
     feature: str | None = Field(default=None, description="Column to change; None picks a key feature.")
-    start: int = Field(default=0, ge=0)
+    start: int = Field(default=0, ge=0, description="First batch affected (0-based).")
     end: int | None = Field(default=None, ge=0, description="Last batch affected (default: to the end).")
     magnitude: float = Field(default=1.0, ge=0, description="Shift in reference std, share of rows, or weight.")
-    scale: float = 1.0
-    offset: float = 0.0
+    scale: float = Field(default=1.0, description="Multiplier of a unit change (value x scale + offset).")
+    offset: float = Field(default=0.0, description="Offset of a unit change.")
     category: str | None = Field(default=None, description="Name of the new category (new_category).")
     value: Scalar | None = Field(default=None, description="Segment value of a categorical feature (concept_flip).")
 
@@ -89,8 +113,8 @@ class Injection(Section):
 class ScenarioSpec(Section):
     """A named, seeded sequence of production batches built from held-out rows."""
 
-    description: str = ""
-    injections: list[Injection] = Field(default_factory=list)
+    description: str = Field(default="", description="What the scenario shows, for the report.")
+    injections: list[Injection] = Field(default_factory=list, description="What goes wrong, and from which batch.")
 
 
 class ProductionSource(Section):
@@ -100,7 +124,8 @@ class ProductionSource(Section):
     path: ConfigPath | None = Field(default=None, description="One file holding every batch.")
     time_column: str | None = Field(default=None, description="Orders and batches the rows of `path`.")
     frequency: str = Field(default=_C["scenario_defaults"]["frequency"], description="pandas offset alias, e.g. W, D, MS.")
-    read_options: dict[str, Any] = Field(default_factory=dict)
+    read_options: dict[str, Any] = Field(default_factory=dict,
+                                         description="Extra keyword arguments for pandas' reader (e.g. sep, decimal).")
 
 
 def _default_scenarios() -> dict[str, ScenarioSpec]:
@@ -114,11 +139,15 @@ class MonitoringSection(Section):
     scenario: str = Field(default="workshop", description="Workshop scenario used when `production` is not set.")
     production: ProductionSource | None = None
     labels: bool = Field(default=True, description="Scenario batches keep their labels (False: estimate only).")
-    n_batches: int = Field(default=_C["scenario_defaults"]["n_batches"], ge=2, le=200)
-    batch_size: int = Field(default=_C["scenario_defaults"]["batch_size"], ge=20)
-    frequency: str = _C["scenario_defaults"]["frequency"]
-    start: str = _C["scenario_defaults"]["start"]
-    scenarios: dict[str, ScenarioSpec] = Field(default_factory=_default_scenarios)
+    n_batches: int = Field(default=_C["scenario_defaults"]["n_batches"], ge=2, le=200,
+                           description="Scenario batches to simulate.")
+    batch_size: int = Field(default=_C["scenario_defaults"]["batch_size"], ge=20, description="Rows per scenario batch.")
+    frequency: str = Field(default=_C["scenario_defaults"]["frequency"],
+                           description="Time between scenario batches (pandas offset alias, e.g. W, D, MS).")
+    start: str = Field(default=_C["scenario_defaults"]["start"], description="Date of the first scenario batch.")
+    scenarios: dict[str, ScenarioSpec] = Field(
+        default_factory=_default_scenarios,
+        description="Scenarios by name; yours are added to the bundled ones (a same name replaces one).")
     drift: DriftSettings = Field(default_factory=DriftSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     retraining: RetrainingSettings = Field(default_factory=RetrainingSettings)

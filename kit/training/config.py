@@ -35,7 +35,8 @@ class TuningSection(Section):
 class TrainingSection(Section):
     """Settings of the training phase; every key has a default."""
 
-    algorithms: list[Algorithm] = Field(default_factory=lambda: ["xgboost", "lightgbm"], min_length=1)
+    algorithms: list[Algorithm] = Field(default_factory=lambda: ["xgboost", "lightgbm"], min_length=1,
+                                        description="Gradient-boosting libraries to train; the best on validation wins.")
     valid_size: float = Field(default=0.2, gt=0, lt=0.5, description="Share of rows for early stopping and the threshold.")
     test_size: float = Field(default=0.2, gt=0, lt=0.5, description="Share of rows held out for the final metrics.")
     min_rows: int = Field(default=200, ge=50, description="Fewer usable rows than this is an error.")
@@ -49,7 +50,7 @@ class TrainingSection(Section):
     costs: CostsSection | None = Field(default=None, description="Error costs; the pilot's costs win when present.")
     threshold: float | None = Field(default=None, gt=0, lt=1, description="Fix the decision threshold instead of choosing it.")
     bootstrap: int = Field(default=300, ge=0, le=5000, description="Bootstrap resamples for confidence intervals (0 = none).")
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1, description="Confidence level of the intervals.")
     drop_leaky: bool = Field(default=True, description="Drop features the leakage screen flags (with a warning).")
     contract_tolerance: float = Field(default=0.01, ge=0, le=0.5, description="Gate: share of test rows per column that may break a value rule (range, level).")
     baseline_margin: float = Field(default=0.0, ge=0, le=0.5, description="Gate: AUC must beat the best baseline by this much.")
