@@ -95,6 +95,11 @@ def _stderr_to(path: Path) -> Iterator[None]:
             os.close(saved)
 
 
+def _log_path(run_dir: Path, phase: Phase) -> Path:
+    """Where a phase's kernel stderr and papermill's messages about it go."""
+    return run_dir / "logs" / f"{phase.name}.log"
+
+
 def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path,
              kernel: PhaseKernel | None = None) -> PhaseRecord:
     """Execute one phase notebook into ``run_dir`` (on ``kernel`` if one was started); never raises for a failing cell."""
@@ -107,7 +112,7 @@ def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path,
     start = time.perf_counter()
     try:
         # the kernel's stderr, and papermill's own messages (such as "kernel died"), go to the phase log
-        with _stderr_to(run_dir / "logs" / f"{phase.name}.log"):
+        with _stderr_to(_log_path(run_dir, phase)):
             papermill.execute_notebook(
                 str(notebook_dir / phase.notebook),
                 str(run_dir / phase.notebook),
@@ -141,7 +146,7 @@ def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path,
 def _start_kernel(phase: Phase, run_dir: Path, notebook_dir: Path) -> PhaseKernel | None:
     """Start the kernel for ``phase`` now; None if that fails (papermill then tries itself and reports why)."""
     try:
-        return PhaseKernel(KERNEL_NAME, cwd=notebook_dir, log=run_dir / "logs" / f"{phase.name}.log")
+        return PhaseKernel(KERNEL_NAME, cwd=notebook_dir, log=_log_path(run_dir, phase))
     except Exception:
         return None
 

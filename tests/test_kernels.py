@@ -9,7 +9,6 @@ import nbformat
 import papermill
 import psutil
 import pytest
-from jupyter_core.utils import run_sync
 
 import kit.chain as chain
 from kit.kernels import PhaseKernel, _KernelManager
@@ -37,7 +36,7 @@ def test_papermill_runs_on_the_started_kernel_in_its_folder_with_stderr_in_the_l
         assert len(kernel.manager.opened_clients) == 1  # papermill's client, which release() closes
     finally:
         kernel.close()
-    assert not run_sync(kernel.manager.is_alive)()
+    assert not kernel.alive()
     assert not connection_file.exists()
     assert "marker-on-fd-2" in log.read_text()
 

@@ -133,12 +133,17 @@ def test_unseen_category_scores_as_missing(telco) -> None:
     assert np.array_equal(model.predict_proba(new), model.predict_proba(missing))
 
 
-def test_imbalance_weighting_and_tuning(telco) -> None:
+def tuned_candidate(telco, trials: int, **update):
+    """One algorithm's candidate after a seeded search of ``trials`` draws, with its settings and rows."""
     _, _, X, y, split = telco
     (Xtr, ytr), (Xva, yva) = parts(X, y, split, "train"), parts(X, y, split, "valid")
-    settings = SMALL.model_copy(update={"algorithms": ["xgboost"], "imbalance": "weight",
-                                        "tuning": SMALL.tuning.model_copy(update={"trials": 2})})
+    settings = SMALL.model_copy(update={**update, "tuning": SMALL.tuning.model_copy(update={"trials": trials})})
     cand = train_candidates(Xtr, ytr, Xva, yva, settings, 0, baselines=False)[0]
+    return cand, settings, (Xtr, ytr), (Xva, yva)
+
+
+def test_imbalance_weighting_and_tuning(telco) -> None:
+    cand, _, (_, ytr), (_, yva) = tuned_candidate(telco, 2, algorithms=["xgboost"], imbalance="weight")
     assert cand.params["scale_pos_weight"] == pytest.approx((1 - ytr.mean()) / ytr.mean())
     assert cand.trials == 3
     # weighting pushes scores of the rare class up: mean prediction above the base rate
@@ -219,11 +224,7 @@ def test_a_search_compares_parameter_sets_at_their_own_thresholds(telco) -> None
     from kit.training import pipeline as P
     from kit.training.scoring import prepare_features
 
-    _, _, X, y, split = telco
-    (Xtr, ytr), (Xva, yva) = parts(X, y, split, "train"), parts(X, y, split, "valid")
-    settings = SMALL.model_copy(update={"algorithms": ["lightgbm"], "selection_metric": "f1",
-                                        "tuning": SMALL.tuning.model_copy(update={"trials": 4})})
-    cand = train_candidates(Xtr, ytr, Xva, yva, settings, 0, baselines=False)[0]
+    cand, settings, (Xtr, ytr), (Xva, yva) = tuned_candidate(telco, 4, algorithms=["lightgbm"], selection_metric="f1")
     # the same five parameter sets, fitted here one by one
     features, categories = list(Xtr.columns), P.infer_categories(Xtr)
     A, B = prepare_features(Xtr, features, categories), prepare_features(Xva, features, categories)

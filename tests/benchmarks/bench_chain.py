@@ -18,7 +18,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from kit.chain import _execute, ensure_kernel, export_html  # noqa: E402
+from kit.chain import _execute, ensure_kernel  # noqa: E402
 from kit.config import load_config  # noqa: E402
 from kit.phases import NOTEBOOK_DIR, PHASES, Phase  # noqa: E402
 
