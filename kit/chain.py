@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
+import fcntl
 import functools
 import os
+import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -18,7 +22,7 @@ from kit.artifacts import write_json
 from kit.config import RunConfig, load_config
 from kit.errors import KitError
 from kit.kernels import PhaseKernel
-from kit.manifest import Manifest, PhaseRecord, new_manifest
+from kit.manifest import Manifest, PhaseRecord, is_kit_report, new_manifest
 from kit.phases import NOTEBOOK_DIR, PHASE_NAMES, PHASES, Phase
 
 KERNEL_NAME = "kit"
@@ -27,6 +31,71 @@ Progress = Callable[[str], None]
 
 class ChainError(KitError):
     """A run that could not start or did not finish."""
+
+    exit_code = 2
+
+
+class DestinationError(ChainError):
+    """The report folder is busy (another run writes it), already there, or not a kit report."""
+
+    exit_code = 3
+
+
+class RunFault(ChainError):
+    """The machine failed the run (disk full, store unwritable); nothing was left half-written."""
+
+    exit_code = 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interruption so a run cleans up as it does on Ctrl-C."""
+
+
+KERNEL_FILES = ".kernels"  # connection files of the run's kernels: inside the build folder, so cleaned with it
+OWNER_FILE = ".kit-owner"  # inside a temporary build folder: locked by the live run that builds it
+STALE_AFTER = 600.0  # seconds: a build folder without an owner file (older kits) is stale after this
+_NOISE = re.compile(r"^(\(Background on this error at:.*\)|https?://\S+|\[SQL: .*|\[parameters: .*)$")
+_ENOSPC = re.compile(r"\[Errno 28\] No space left on device(?:: '?([^']*)'?)?")
+
+
+def failure_reason(ename: str, evalue: str | None) -> str:
+    """One meaningful line for an error: "Type: first message line", or the disk-full cause."""
+    evalue = evalue or ""
+    full = _ENOSPC.search(evalue)
+    if full:
+        return f"no space left on device: {full.group(1) or '?'}"
+    lines = [line.strip() for line in evalue.splitlines()]
+    first = next((line for line in lines if line and not _NOISE.match(line)), "")
+    return f"{ename}: {first}" if first else ename
+
+
+def _enospc(exc: BaseException | None) -> OSError | None:
+    """The disk-full OSError behind ``exc`` (itself, its cause or context), if any."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def exception_reason(exc: BaseException) -> str:
+    """The one-line reason for an exception (see :func:`failure_reason`)."""
+    full = _enospc(exc)
+    if full is not None:
+        return f"no space left on device: {full.filename or '?'}"
+    return failure_reason(type(exc).__name__, str(exc))
+
+
+def on_sigterm() -> None:
+    """From now on, SIGTERM interrupts like Ctrl-C (temporary folders and kernels are cleaned up)."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        """Raise the interruption in the main thread."""
+        raise Terminated(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _umask() -> int:
@@ -101,10 +170,15 @@ def _log_path(run_dir: Path, phase: Phase) -> Path:
 
 
 def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path,
-             kernel: PhaseKernel | None = None) -> PhaseRecord:
-    """Execute one phase notebook into ``run_dir`` (on ``kernel`` if one was started); never raises for a failing cell."""
+             kernel: PhaseKernel | None = None, final_dir: Path | None = None) -> PhaseRecord:
+    """Execute one phase notebook into ``run_dir`` (on ``kernel`` if one was started); never raises for a failing cell.
+
+    The notebook records ``final_dir`` (where the report lands) as its ``run_dir``, and is kept,
+    failure shown, when its kernel dies mid-phase.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
+
 
     record = PhaseRecord(name=phase.name, notebook=phase.notebook)
     if kernel and not kernel.alive():  # died while waiting: let papermill start a fresh one
@@ -127,15 +201,20 @@ def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path,
                 progress_bar=False,
                 log_output=False,
                 request_save_on_cell_execute=False,  # one write at the end: ~10 ms less per cell
+                engine_name=_engine(),
+                kit_output=str(run_dir / phase.notebook),  # written by the engine if the kernel dies
+                kit_rename=(str(run_dir), str(final_dir or run_dir)),
                 **({"km": kernel.manager} if kernel else {}),
             )
         record.status = "ok"
     except PapermillExecutionError as exc:
         record.status = "failed"
-        record.error = f"{exc.ename}: {exc.evalue}".strip().splitlines()[-1] if exc.evalue else exc.ename
-    except Exception as exc:  # kernel died, notebook unreadable: still a failed phase, not a crash
+        record.error = failure_reason(exc.ename, exc.evalue)
+    except Exception as exc:  # kernel could not start, notebook unreadable: still a failed phase, not a crash
+        if _enospc(exc) is not None:
+            raise
         record.status = "failed"
-        record.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        record.error = exception_reason(exc)
     finally:
         if kernel:
             kernel.release()
@@ -143,10 +222,78 @@ def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path,
     return record
 
 
+ENGINE_NAME = "kit"
+
+
+@functools.cache
+def _engine() -> str:
+    """Register (once) papermill's nbclient engine, plus two duties of the chain; return its name.
+
+    papermill writes the notebook only at the end when ``request_save_on_cell_execute`` is off,
+    and not at all when the kernel dies mid-cell (``DeadKernelError`` escapes the engine).
+    """
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.execute import raise_for_execution_errors
+
+    class KitEngine(NBClientEngine):
+        """nbclient execution that keeps a notebook whose kernel died and records the final run folder."""
+
+        @classmethod
+        def execute_notebook(cls, nb: Any, kernel_name: str, kit_output: str | None = None,
+                             kit_rename: tuple[str, str] | None = None, **kwargs: Any) -> Any:
+            """Execute ``nb``; on a dead kernel, mark the cell, write ``kit_output`` and raise a cell error."""
+            try:
+                return super().execute_notebook(nb, kernel_name, **kwargs)
+            except Exception as exc:
+                if kit_output is None or _enospc(exc) is not None:
+                    raise
+                _mark_dead_cell(nb, exc)
+                _rename_run_dir(nb, kit_rename)
+                raise_for_execution_errors(nb, kit_output)  # writes the notebook, raises PapermillExecutionError
+                raise
+            finally:
+                _rename_run_dir(nb, kit_rename)
+
+    papermill_engines.register(ENGINE_NAME, KitEngine)
+    return ENGINE_NAME
+
+
+def _mark_dead_cell(nb: Any, exc: Exception) -> None:
+    """Put the error that stopped execution into the cell that was running (else the first unrun one)."""
+    import nbformat
+
+    def status(cell: Any) -> str:
+        return cell.get("metadata", {}).get("papermill", {}).get("status", "")
+
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    cell = next((c for c in code if status(c) == "running"), None) or next(
+        (c for c in code if status(c) == "pending"), code[-1] if code else None)
+    if cell is None:
+        return
+    message = (str(exc).strip().splitlines() or [""])[0]
+    cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+        "error", ename=type(exc).__name__, evalue=message,
+        traceback=[f"{type(exc).__name__}: {message}",
+                   "The kernel stopped during this cell (out of memory, killed, or crashed); "
+                   "the run's logs/ folder may say why. Later cells did not run."]))
+    cell.metadata.setdefault("papermill", {})["status"] = "failed"
+    cell.metadata.papermill["exception"] = True
+
+
+def _rename_run_dir(nb: Any, rename: tuple[str, str] | None) -> None:
+    """Show the folder the report lands in (not the temporary build folder) in the injected parameters."""
+    if not rename or rename[0] == rename[1]:
+        return
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = cell.source.replace(rename[0], rename[1])
+
+
 def _start_kernel(phase: Phase, run_dir: Path, notebook_dir: Path) -> PhaseKernel | None:
     """Start the kernel for ``phase`` now; None if that fails (papermill then tries itself and reports why)."""
     try:
-        return PhaseKernel(KERNEL_NAME, cwd=notebook_dir, log=_log_path(run_dir, phase))
+        return PhaseKernel(KERNEL_NAME, cwd=notebook_dir, log=_log_path(run_dir, phase),
+                           runtime_dir=run_dir / KERNEL_FILES)
     except Exception:
         return None
 
@@ -178,23 +325,128 @@ def export_html(notebook: Path, no_input: bool = False) -> Path:
     return out
 
 
+def _beside(out: Path, suffix: str) -> Path:
+    """``<out><suffix>`` when free or an earlier kit report, else a fresh ``<out><suffix>-<hex>``."""
+    target = out.with_name(out.name + suffix)
+    if not target.exists() or is_kit_report(target):
+        return target
+    return out.with_name(f"{out.name}{suffix}-{uuid.uuid4().hex[:8]}")
+
+
+def _replaceable(out: Path) -> bool:
+    """Whether ``out`` may receive a report: absent, an empty folder, or a kit report."""
+    if not out.exists():
+        return True
+    if not out.is_dir():
+        return False
+    return not any(out.iterdir()) or is_kit_report(out)
+
+
+def _check_destination(out: Path, force: bool) -> None:
+    """Refuse a destination that is not a kit report, or a report that --force does not allow to replace."""
+    if not _replaceable(out):
+        raise DestinationError(
+            f"{out}: exists and is not a kit report (no kit manifest.json); the kit replaces only its own "
+            "reports, so pass --out a new or empty folder")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise DestinationError(f"{out}: a report is already there; pass --force to replace it, or --out another folder")
+
+
 def _place(tmp: Path, out: Path, failed: bool, force: bool) -> Path:
-    """Move a finished run into place without ever losing a good earlier report."""
-    if failed and out.exists():
-        target = out.with_name(out.name + ".failed")
-        shutil.rmtree(target, ignore_errors=True)
+    """Move a finished run into place (the destination lock held) without ever losing a good earlier report."""
+    if failed and out.exists() and any(out.iterdir()):
+        target = _beside(out, ".failed")
+        if target.exists():
+            shutil.rmtree(target)
         os.replace(tmp, target)
         return target
-    if out.exists():
-        if not force:
-            raise ChainError(f"{out}: a report is already there; pass --force to replace it")
+    if out.exists() and any(out.iterdir()):
+        if not force or not is_kit_report(out):  # appeared during the run, not through the kit's lock
+            target = _beside(out, ".new")
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+            raise DestinationError(f"{out}: something else wrote there during the run; this run's report "
+                                   f"was kept in {target}")
         backup = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
         os.replace(out, backup)
         os.replace(tmp, out)
         shutil.rmtree(backup, ignore_errors=True)
     else:
-        os.replace(tmp, out)
+        os.replace(tmp, out)  # onto an empty folder too
     return out
+
+
+@contextlib.contextmanager
+def destination_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out`` (a lock file beside it) or raise DestinationError if a run holds it."""
+    path = out.with_name(f".{out.name}.lock")
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise DestinationError(f"{out}: busy, another kit run (pid {owner}) is writing this report; "
+                                   "wait for it to finish, or pass --out another folder") from None
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:  # not unlinked by a run that just finished
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # while still locked: a waiting run then re-creates it
+        os.close(fd)
+
+
+def _lock_owner(tmp: Path) -> int:
+    """Mark ``tmp`` as owned by this live run: a lock the kernel frees when the process dies (kill -9 too)."""
+    fd = os.open(tmp / OWNER_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def _is_stale(folder: Path) -> bool:
+    """Whether no live run owns a temporary build folder (its owner lock is free, or it is old and unowned)."""
+    try:
+        fd = os.open(folder / OWNER_FILE, os.O_RDONLY)
+    except FileNotFoundError:
+        try:
+            return time.time() - folder.stat().st_mtime > STALE_AFTER
+        except FileNotFoundError:
+            return False
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def clean_stale(out: Path) -> list[Path]:
+    """Remove the temporary build folders of ``out`` left by runs that were killed; return them."""
+    stale = [p for p in out.parent.glob(f".{glob_escape(out.name)}.tmp-*") if p.is_dir() and _is_stale(p)]
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob wildcards escaped."""
+    import glob
+
+    return glob.escape(name)
 
 
 def _skip_iri_grammars() -> None:
@@ -227,11 +479,27 @@ def run_chain(
     if not selected:
         raise ChainError(f"{notebook_dir}: no phase notebooks found")
     out = Path(out).expanduser().resolve() if out else default_out(config).resolve()
-    if out.exists() and not force:
-        raise ChainError(f"{out}: a report is already there; pass --force to replace it, or --out another folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ensure_kernel()
+    _check_destination(out, force)  # early, before the kernel boots; checked again under the lock
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with destination_lock(out):
+            _check_destination(out, force)
+            clean_stale(out)
+            ensure_kernel()
+            return _build(config, selected, out, force, no_input, say, notebook_dir, write_index)
+    except OSError as exc:
+        full = _enospc(exc)
+        if full is None:
+            raise
+        raise RunFault(f"no space left on device: {full.filename or out.parent}; free some space and run "
+                       "again (nothing was written)") from exc
+
+
+def _build(config: RunConfig, selected: list[Phase], out: Path, force: bool, no_input: bool, say: Progress,
+           notebook_dir: Path, write_index: Callable[[Path, Manifest], Path]) -> tuple[Manifest, Path]:
+    """Build the report in a temporary folder beside ``out`` and move it into place."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    owner = _lock_owner(tmp)
     tmp.chmod(0o777 & ~_umask())
     options = {"phases": [p.name for p in selected], "no_input": no_input, "out": str(out)}
     kernels: list[PhaseKernel | None] = []
@@ -242,10 +510,10 @@ def run_chain(
         for i, phase in enumerate(selected):
             if i + 1 < len(selected):  # the next phase's kernel boots on the other core meanwhile
                 kernels.append(_start_kernel(selected[i + 1], tmp, notebook_dir))
-            record = _execute(phase, config, tmp, notebook_dir, kernels[i])
+            record = _execute(phase, config, tmp, notebook_dir, kernels[i], final_dir=out)
             manifest.phases[i] = record
             if (tmp / phase.notebook).is_file():
-                record.html = export_html(tmp / phase.notebook, no_input).name
+                record.html = _export(tmp / phase.notebook, no_input, record)
             say(f"[{i + 1}/{len(selected)}] {phase.name:<15} {record.status:<6} {record.seconds:6.1f} s"
                 + (f"  {record.error}" if record.error else ""))
             if record.status == "failed":
@@ -258,9 +526,25 @@ def run_chain(
         manifest.seconds = round(time.perf_counter() - begin, 2)
         write_json(tmp / "manifest.json", manifest)
         write_index(tmp, manifest)
+        shutil.rmtree(tmp / KERNEL_FILES, ignore_errors=True)
+        (tmp / OWNER_FILE).unlink()
         landed = _place(tmp, out, manifest.status == "failed", force)
     except BaseException:
         _close(kernels)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(owner)
     return manifest, landed
+
+
+def _export(notebook: Path, no_input: bool, record: PhaseRecord) -> str | None:
+    """Export a phase's executed notebook to HTML; an unreadable notebook fails the phase instead of the run."""
+    try:
+        return export_html(notebook, no_input).name
+    except Exception as exc:
+        if _enospc(exc) is not None:
+            raise
+        record.status = "failed"
+        record.error = record.error or f"notebook could not be exported: {exception_reason(exc)}"
+        return None

@@ -1,6 +1,7 @@
 """Phase kernels started ahead of their phase, so one boots while the phase before it runs."""
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,13 @@ class PhaseKernel:
     Its stderr (ipykernel's start-up warnings, library chatter) goes to ``log``, not the terminal.
     """
 
-    def __init__(self, kernel_name: str, cwd: Path, log: Path) -> None:
+    def __init__(self, kernel_name: str, cwd: Path, log: Path, runtime_dir: Path | None = None) -> None:
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("ab")
         self.manager = _KernelManager(kernel_name=kernel_name)
+        if runtime_dir is not None:  # connection file there (a run's build folder), not in Jupyter's runtime dir
+            runtime_dir.mkdir(parents=True, exist_ok=True)
+            self.manager.connection_file = str(runtime_dir / f"kernel-{uuid.uuid4()}.json")
         self._released = self._closed = False
         try:
             run_sync(self.manager.start_kernel)(cwd=str(cwd), stderr=self._log)

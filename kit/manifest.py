@@ -1,16 +1,20 @@
 """The run manifest: what makes a report folder reproducible and what happened in it."""
 from __future__ import annotations
 
+import json
 import platform
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from kit import __version__
 from kit.config import RunConfig
 from kit.data import file_sha256
 
+KIND = "kit-report"  # marks a folder as a kit report (only those are replaced with --force)
+_KIT_FIELDS = {"run_name", "status", "phases", "config", "kit_version", "started"}  # manifests before KIND
 TRACKED_PACKAGES = (
     "numpy", "pandas", "scipy", "scikit-learn", "xgboost", "lightgbm", "shap", "mlflow",
     "pandera", "fairlearn", "matplotlib", "papermill", "nbconvert", "ipykernel", "ipywidgets",
@@ -49,10 +53,20 @@ class Manifest:
     seconds: float | None = None
     organization: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    kind: str = KIND
 
     def failed_phase(self) -> PhaseRecord | None:
         """The phase that failed, if any."""
         return next((p for p in self.phases if p.status == "failed"), None)
+
+
+def is_kit_report(folder: Path) -> bool:
+    """Whether ``folder`` holds a kit report: its manifest.json says so (or has every field of a kit manifest)."""
+    try:
+        data = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and (data.get("kind") == KIND or _KIT_FIELDS <= data.keys())
 
 
 def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:

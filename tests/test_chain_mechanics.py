@@ -85,6 +85,7 @@ def test_existing_report_needs_force(notebooks: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     out.mkdir()
     (out / "keep.txt").write_text("good")
+    (out / "manifest.json").write_text('{"kind": "kit-report"}')
     with pytest.raises(ChainError, match="already there; pass --force"):
         run_chain(make_config(tmp_path), out=out, notebook_dir=notebooks, progress=None)
     assert (out / "keep.txt").read_text() == "good"
