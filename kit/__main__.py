@@ -34,9 +34,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_DESTINATION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; returns the process exit code (0 ok, 1 a run failed, 2 config error, 3 destination busy
+    or already there, 130 interrupted, 143 terminated)."""
     args = _parser().parse_args(argv)
+    if args.command in ("run", "batch"):
+        from kit.chain import on_sigterm
+
+        on_sigterm()
     try:
         if args.command == "config-reference":
             from kit.config_reference import config_reference
@@ -57,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             failed = manifest.failed_phase()
             if failed:
                 print(f"failed: phase {failed.name}: {failed.error} (report kept in {landed})", file=sys.stderr)
-                return 1
+                return EXIT_FAILED
             print(f"ok: {len(manifest.phases)} phases in {manifest.seconds:.1f} s -> {landed}/index.html")
             return 0
         from kit.batch import run_batch
@@ -71,10 +79,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if bad else 0
     except KitError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+        return getattr(exc, "exit_code", EXIT_CONFIG)
+    except OSError as exc:  # the machine, not the user: one line, not a traceback
+        from kit.chain import exception_reason
+
+        print(f"error: {exception_reason(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt as exc:
+        from kit.chain import Terminated
+
         print("interrupted: no report was written", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -3,22 +3,35 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 from kit.errors import KitError
 
+Job = tuple[str, str, bool, bool, str | None]
+WORKER_DIED = ("worker process died while running this config (killed, out of memory, or crashed); "
+               "run it alone with `python -m kit run` to see why")
+
+
+def _outcome(job: Job, error: str, start: float | None = None, status: str = "failed") -> dict[str, Any]:
+    """The outcome of a config that did not produce a report."""
+    return {"name": Path(job[0]).stem, "config": job[0], "status": status,
+            "seconds": round(time.perf_counter() - start, 2) if start is not None else None,
+            "report": None, "error": error}
+
 
 def _run_one(config_path: str, out: str, force: bool, no_input: bool, phases: str | None) -> dict[str, Any]:
-    """Run one config in a worker; report its outcome instead of raising."""
-    from kit.chain import run_chain
+    """Run one config in a worker; report its outcome instead of raising (whatever went wrong)."""
+    from kit.chain import exception_reason, run_chain
 
-    name = Path(config_path).stem
     start = time.perf_counter()
+    job = (config_path, out, force, no_input, phases)
     try:
         manifest, landed = run_chain(config_path, out=out, phases=phases, force=force,
-                                    no_input=no_input, progress=None)
+                                     no_input=no_input, progress=None)
         failed = manifest.failed_phase()
         return {
             "name": manifest.run_name, "config": config_path, "status": manifest.status,
@@ -26,8 +39,49 @@ def _run_one(config_path: str, out: str, force: bool, no_input: bool, phases: st
             "error": f"{failed.name}: {failed.error}" if failed else None,
         }
     except KitError as exc:
-        return {"name": name, "config": config_path, "status": "failed",
-                "seconds": round(time.perf_counter() - start, 2), "report": None, "error": str(exc)}
+        return _outcome(job, str(exc), start)
+    except Exception as exc:  # full disk, a bug: this config failed, the others go on
+        return _outcome(job, exception_reason(exc), start)
+
+
+def _worker_init() -> None:
+    """In a worker: SIGTERM cleans up like Ctrl-C."""
+    from kit.chain import on_sigterm
+
+    on_sigterm()
+
+
+def _run_pool(jobs: list[Job], workers: int, done: Callable[[Job, dict[str, Any]], None]) -> list[Job]:
+    """Run ``jobs`` in one pool; return the jobs lost when a worker died (the pool is then broken)."""
+    from kit.chain import exception_reason
+
+    lost: list[Job] = []
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context, initializer=_worker_init)
+    try:
+        futures = {pool.submit(_run_one, *job): job for job in jobs}
+        for future in as_completed(futures):
+            try:
+                done(futures[future], future.result())
+            except BrokenProcessPool:
+                lost.append(futures[future])
+            except Exception as exc:  # the outcome could not come back (unpicklable, ...)
+                done(futures[future], _outcome(futures[future], exception_reason(exc)))
+    except BaseException:  # Ctrl-C, SIGTERM: the workers clean up their runs and stop
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            with _suppress():
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return lost
+
+
+def _suppress() -> Any:
+    """Ignore a worker that is already gone."""
+    import contextlib
+
+    return contextlib.suppress(Exception)
 
 
 def run_batch(
@@ -39,7 +93,11 @@ def run_batch(
     phases: str | None = None,
     show_progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """Run every config into ``out/<config name>/`` with ``workers`` processes; return outcomes."""
+    """Run every config into ``out/<config name>/`` with ``workers`` processes; return outcomes.
+
+    One failing config, for any reason (a worker killed included), does not stop the others, and
+    ``out/index.html`` is always written, also when the batch is interrupted.
+    """
     from tqdm.auto import tqdm
 
     from kit.report import write_batch_index
@@ -52,18 +110,24 @@ def run_batch(
     if workers < 1:
         raise KitError(f"--workers: expected 1 or more, found {workers}")
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(str(Path(p).resolve()), str(out / Path(p).stem), force, no_input, phases) for p in config_paths]
+    jobs: list[Job] = [(str(Path(p).resolve()), str(out / Path(p).stem), force, no_input, phases)
+                       for p in config_paths]
     results: dict[str, dict[str, Any]] = {}
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
-        futures = {pool.submit(_run_one, *job): job[0] for job in jobs}
-        bar = tqdm(total=len(jobs), desc="runs", unit="run", disable=not show_progress)
-        for future in as_completed(futures):
-            result = future.result()
-            results[futures[future]] = result
-            bar.set_postfix_str(f"{result['name']}: {result['status']}")
-            bar.update()
+    bar = tqdm(total=len(jobs), desc="runs", unit="run", disable=not show_progress)
+
+    def done(job: Job, result: dict[str, Any]) -> None:
+        """Record one outcome."""
+        results[job[0]] = result
+        bar.set_postfix_str(f"{result['name']}: {result['status']}")
+        bar.update()
+
+    try:
+        lost = _run_pool(jobs, workers, done)
+        for job in lost:  # alone in a fresh pool each, so a config that kills its worker fails by itself
+            if _run_pool([job], 1, done):
+                done(job, _outcome(job, WORKER_DIED))
+    finally:
         bar.close()
-    ordered = [results[job[0]] for job in jobs]
-    write_batch_index(out, ordered)
+        ordered = [results.get(job[0]) or _outcome(job, "not run: the batch was interrupted") for job in jobs]
+        write_batch_index(out, ordered)
     return ordered

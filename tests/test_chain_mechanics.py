@@ -162,6 +162,9 @@ class _InlinePool:
     def __exit__(self, *exc) -> None:
         return None
 
+    def shutdown(self, *args, **kwargs) -> None:
+        return None
+
     def submit(self, fn, *args):
         from concurrent.futures import Future
 

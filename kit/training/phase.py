@@ -204,7 +204,8 @@ class TrainingRun:
         if version is None:
             return None, None
         try:
-            model = ScoringModel.load(reg.download_model(self.model_name, version))
+            with reg.model_files(self.model_name, version) as folder:  # removed once loaded
+                model = ScoringModel.load(folder)
             X_test, y_test = self.frame.iloc[self.split.parts["test"]], self.part("test")[1]
             return compute_metrics(y_test, model.predict_proba(X_test))["roc_auc"], version
         except DataError:

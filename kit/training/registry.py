@@ -8,13 +8,22 @@ tracking URI per process.
 Tracking URI, first found: the config's ``training.tracking_uri``, the ``KIT_TRACKING_URI``
 environment variable, else ``sqlite:///<project>/.mlflow/mlflow.db`` (git-ignored) with
 artifacts under ``<project>/.mlflow/artifacts``.
+
+MLflow stores artifact locations as absolute URIs. A SQLite store that was copied or moved
+together with its ``artifacts`` folder is re-pointed at its new place when it is opened; one
+copied without it keeps writing to the old place, with a warning that names it.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import shutil
+import sqlite3
 import tempfile
+import warnings
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +35,11 @@ DEFAULT_STORE = PROJECT_ROOT / ".mlflow"
 CHAMPION = "champion"
 ENV_VAR = "KIT_TRACKING_URI"
 MODEL_PATH = "model"
+SQLITE_HEADER = b"SQLite format 3\x00"
+_LOCATION_COLUMNS = {  # where a SQLite store keeps artifact URIs (columns missing in older schemas are skipped)
+    "experiments": ("artifact_location",), "runs": ("artifact_uri",),
+    "model_versions": ("source", "storage_location"), "logged_models": ("artifact_location",),
+}
 
 
 class RegistryError(KitError):
@@ -49,21 +63,98 @@ def artifact_root(uri: str) -> str | None:
     return (db.parent / "artifacts").as_uri()
 
 
+def _store_error(db: Path, problem: str) -> RegistryError:
+    """The error for a SQLite tracking store that cannot be used, with the fix."""
+    return RegistryError(
+        f"tracking store is {problem}: {db}; fix its permissions or free space, or point training.tracking_uri "
+        f"(or ${ENV_VAR}) at a writable SQLite file, e.g. sqlite:///{Path.cwd() / '.mlflow' / 'mlflow.db'}")
+
+
+def check_sqlite_store(db: Path) -> None:
+    """Make sure a SQLite tracking store can be created or opened for writing; else raise the cause and fix."""
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _store_error(db, f"in a folder that cannot be created ({exc.strerror})") from exc
+    if db.exists():
+        if not db.is_file():
+            raise _store_error(db, "not a database (a folder)")
+        try:
+            with db.open("rb") as fh:
+                head = fh.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise _store_error(db, f"unreadable ({exc.strerror})") from exc
+        if head and head != SQLITE_HEADER:
+            raise _store_error(db, "not a database (not a SQLite file)")
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=30)) as con:
+            con.execute("BEGIN IMMEDIATE")  # takes the write lock: fails on a read-only file, folder or mount
+            con.rollback()
+    except sqlite3.DatabaseError as exc:
+        text = str(exc).lower()
+        problem = ("read-only" if "readonly" in text or "read-only" in text or "unable to open" in text
+                   else "not a database" if "not a database" in text
+                   else "full (no space left on device)" if "full" in text else f"unusable ({exc})")
+        raise _store_error(db, problem) from exc
+
+
+def relocate_store(db: Path) -> None:
+    """Re-point a copied or moved SQLite store's artifact URIs at the ``artifacts`` folder beside it.
+
+    The kit creates experiments at ``<store folder>/artifacts/<name>``; MLflow keeps those as absolute
+    URIs, so a copied store would keep writing into the original's folder.
+    """
+    new_root = (db.parent / "artifacts").resolve().as_uri()
+    with contextlib.closing(sqlite3.connect(db, timeout=30)) as con:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "experiments" not in tables:
+            return
+        roots = {loc.rsplit("/", 1)[0] for (loc,) in con.execute("SELECT artifact_location FROM experiments")
+                 if loc and loc.startswith("file://") and loc.rsplit("/", 1)[0].endswith("/artifacts")}
+        moved = sorted(r for r in roots if r != new_root)
+        if not moved:
+            return
+        if not (db.parent / "artifacts").is_dir():
+            warnings.warn(f"MLflow store {db} was copied without its artifacts folder: its models are read from "
+                          f"and new artifacts written to {', '.join(moved)}; copy that folder to "
+                          f"{db.parent / 'artifacts'} to make the copy self-contained", stacklevel=3)
+            return
+        with con:
+            for table, columns in _LOCATION_COLUMNS.items():
+                if table not in tables:
+                    continue
+                present = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
+                for column in (c for c in columns if c in present):
+                    for old in moved:
+                        con.execute(f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) '
+                                    f'WHERE substr("{column}", 1, ?) = ?',
+                                    (new_root, len(old) + 1, len(old), old))
+
+
 @cache
 def _client(uri: str) -> Any:
-    """One MlflowClient per URI; creating it the first time migrates a new SQLite store."""
+    """One MlflowClient per URI; creating it the first time checks (and migrates) a SQLite store."""
     import logging
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    client.search_experiments(max_results=1)  # touch the store once (runs migrations if new)
+    db = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    if db is not None:
+        check_sqlite_store(db)
+        relocate_store(db)
+    try:
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)  # touch the store once (runs migrations if new)
+    except MlflowException as exc:
+        if db is None:
+            raise RegistryError(f"tracking store {uri} cannot be opened: {str(exc).splitlines()[0]}; check "
+                                f"training.tracking_uri (or ${ENV_VAR})") from exc
+        raise _store_error(db, f"unusable ({str(exc).splitlines()[0]})") from exc
     return client
 
 
@@ -215,8 +306,16 @@ class Registry:
         self.set_version_tag(name, current, "status", "rolled_back")
         return target
 
-    def download_model(self, name: str, version: str, dst: str | Path | None = None) -> Path:
-        """Copy the native model files of a version to a local folder and return it."""
+    def download_model(self, name: str, version: str, dst: str | Path) -> Path:
+        """Copy the native model files of a version into folder ``dst`` and return their folder."""
         run_id = self.client.get_model_version(name, str(version)).run_id
-        dst = Path(dst or tempfile.mkdtemp(prefix="kit-model-"))
         return Path(self.client.download_artifacts(run_id, MODEL_PATH, str(dst)))
+
+    @contextlib.contextmanager
+    def model_files(self, name: str, version: str) -> Iterator[Path]:
+        """The native model files of a version in a temporary folder, removed on exit."""
+        folder = tempfile.mkdtemp(prefix="kit-model-")
+        try:
+            yield self.download_model(name, version, folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
