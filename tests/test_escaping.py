@@ -39,10 +39,12 @@ class Scan(HTMLParser):
         self.handlers: list[tuple[str, str]] = []
         self.js_urls: list[str] = []
         self.text: list[str] = []
+        self.tags: set[str] = set()
         self._in_script = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Record script tags, on* attributes and javascript: URLs."""
+        """Record every element, script tags, on* attributes and javascript: URLs."""
+        self.tags.add(tag)
         if tag == "script":
             self._in_script = True
             self.scripts.append(dict(attrs).get("src") or "")
@@ -151,3 +153,95 @@ def test_chain_model_card_markdown_has_no_html_entities(payload_run: Path) -> No
     card_md = next(payload_run.rglob("model_card.md")).read_text(encoding="utf-8")
     assert "&#x27;" not in card_md and "&lt;" not in card_md and "&amp;" not in card_md
     assert f"- **owner**: {md(OWNER)}" in card_md.splitlines()
+
+
+# ---- the helpers ------------------------------------------------------------------------------------
+import io  # noqa: E402
+import string  # noqa: E402
+
+import matplotlib  # noqa: E402
+import numpy as np  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+from nbconvert.filters.markdown import markdown2html_mistune  # noqa: E402
+
+from kit import escape  # noqa: E402
+
+matplotlib.use("Agg")
+MATH = "cost $\\oops{$ <b>"  # mathtext that cannot parse: drawing it raises unless escaped
+MD_CONTEXTS = {"paragraph": "x {}", "list item": "- **key:** {}", "heading": "### Pilot: {}",
+               "table cell": "| a | b |\n|---|---|\n| {} | y |"}
+
+
+def rendered(markdown: str) -> Scan:
+    """Markdown rendered to HTML the way nbconvert renders a report, then scanned."""
+    return scan(markdown2html_mistune(markdown))
+
+
+def _squash(text: str) -> str:
+    """Whitespace collapsed (HTML rendering does the same)."""
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("context", MD_CONTEXTS)
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=string.ascii_letters[:5] + string.digits[:3] + " \n" + string.punctuation, max_size=40))
+def test_markdown_escape_renders_as_the_same_plain_text(context: str, text: str) -> None:
+    template = MD_CONTEXTS[context]
+    plain = rendered(template.format("w"))
+    page = rendered(template.format(escape.md(text)))
+    assert page.tags == plain.tags  # no link, image, emphasis, code, HTML or new block from the text
+    assert _squash("".join(page.text)) == _squash("".join(plain.text)).replace("w", _squash(text), 1) or not _squash(text)
+
+
+def test_markdown_escape_neutralises_links_images_and_html() -> None:
+    for payload in (USE_CASE, KPI, ORG, OWNER, "a\n# heading\n<script>x</script>", "&lt;b&gt; &amp;"):
+        page = rendered(f"- **name:** {escape.md(payload)}")
+        assert not page.scripts and not page.handlers and not page.js_urls
+        assert rendered(escape.md(payload)).tags == {"p"}
+        assert _squash(payload) in _squash("".join(page.text))
+    assert "&" not in escape.md("a & b").replace(r"\&", "")  # never an HTML entity in Markdown
+
+
+def test_markdown_code_span_shows_text_verbatim() -> None:
+    for payload in ("a `b` c", "`x", "<script>alert(1)</script> & [x](javascript:y)"):
+        page = rendered(f"path {escape.md_code(payload)}")
+        assert page.tags == {"p", "code"}
+        assert payload.strip() in "".join(page.text)
+
+
+def test_label_keeps_dollars_literal_and_draws() -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.set_title(escape.label(MATH))
+    fig.savefig(io.BytesIO())
+    assert Text(text=ax.get_title())._preprocess_math(ax.get_title()) == (MATH, False)
+    plt.close(fig)
+
+
+def test_styler_escapes_cells_headers_index_and_names() -> None:
+    frame = pd.DataFrame({"<b>col</b>": ["<script>alert(1)</script>"], "n": [1.23456]},
+                         index=pd.Index(["<i>row</i>"], name="<u>name</u>"))
+    page = scan(escape.styler(frame, {"n": "{:.2f}"}, na_rep="-").to_html())
+    assert not ({"script", "b", "i", "u"} & page.tags)
+    assert {"<b>col</b>", "<script>alert(1)</script>", "<i>row</i>", "<u>name</u>", "1.23"} <= {t.strip() for t in page.text}
+
+
+def _safe_markdown(md_obj, *payloads: str) -> str:
+    """The Markdown of a display object renders with no live element, and each payload reads as text."""
+    text = md_obj.data
+    page = rendered(text)
+    assert not page.scripts and not page.handlers and not page.js_urls, text
+    assert not ({"a", "img", "script"} & page.tags), text
+    shown = _squash("".join(page.text))
+    for payload in payloads:
+        assert _squash(payload) in shown, (payload, shown)
+    assert "&lt;" not in text and "&amp;" not in text and "&#x27;" not in text
+    return text
+
+
+def _draws(fig) -> None:
+    """The figure renders (mathtext in a label would raise)."""
+    fig.savefig(io.BytesIO(), format="png")

@@ -79,7 +79,7 @@ def card_markdown(card: dict[str, Any]) -> str:
     details = card.get("model_details", {})
     lines = [f"# Model card: {escape.md(_fmt(details.get('name')))} v{escape.md(_fmt(details.get('version')))}", ""]
     for section in card_sections():
-        lines += [f"## {escape.md(section['title'])}", "", f"*{escape.md(section['says'])}*", "", *_md(card.get(section["key"], {})), ""]
+        lines += [f"## {section['title']}", "", f"*{section['says']}*", "", *_md(card.get(section["key"], {})), ""]  # kit content
     return "\n".join(lines)
 
 
