@@ -1,10 +1,10 @@
 """The one-page ``index.html`` of a run, and of a batch of runs."""
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
+from kit import escape
 from kit.artifacts import read_artifact, to_jsonable
 from kit.manifest import Manifest
 from kit.phases import get_phase
@@ -16,7 +16,7 @@ _BADGE = {"ok": "ok", "failed": "fail", "fail": "fail", "warn": "warn", "skipped
 
 def _e(value: Any) -> str:
     """HTML-escape any value for display."""
-    return html.escape("" if value is None else str(value))
+    return escape.html(value)
 
 
 def _badge(status: str, text: str | None = None) -> str:

@@ -81,7 +81,7 @@ def test_model_card_has_every_section_and_escapes_html(medium_run):
     for section in card_mod.card_sections():
         assert section["title"] in html_text and f"## {section['title']}" in md_text
     assert "<b>Telecom</b>" not in html_text and "&lt;b&gt;Telecom&lt;/b&gt;" in html_text
-    assert "<team>" not in md_text and "Risk &amp; Models &lt;team&gt;" in md_text
+    assert "<team>" not in md_text and r"Risk \& Models \<team\>" in md_text and "&amp;" not in md_text
     assert json.loads((ctx.run_dir / artifact["model_card"]["json"]).read_text())["risk"]["tier"] == "medium"
     plan = facts["monitoring_plan"]
     assert plan["recall_floor"] == ctx.config.monitoring.alerts.recall_floor

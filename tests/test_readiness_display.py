@@ -52,7 +52,7 @@ def test_scorecard_rows_and_highlight(result) -> None:
 
 def test_recommendations_escape_user_text(result) -> None:
     text = show.recommendations_markdown(result).data
-    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "<script>" not in text and r"\<script\>alert\(1\)\</script\>" in text
     assert r"\*Corp\*" in text
     assert text.index("Blocker: Data readiness") < text.index("Plan from the evidence")
     assert "EUR 600,000-700,000" in text

@@ -1,11 +1,10 @@
-"""The model card: its facts as a dict (JSON), rendered to Markdown and HTML with every string escaped."""
+"""The model card: its facts as a dict (JSON), rendered to Markdown and HTML, every string escaped for its format."""
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
-from kit import content
+from kit import content, escape
 from kit.artifacts import write_json
 
 CARD_STYLE = (
@@ -52,8 +51,8 @@ def _fmt(value: Any) -> str:
 
 
 def _md_cell(value: Any) -> str:
-    """A value escaped for a Markdown table cell (HTML-escaped, pipes escaped)."""
-    return html.escape(_fmt(value)).replace("|", "\\|").replace("\n", " ")
+    """A value escaped for Markdown, fit for a table cell (one line, pipes escaped, no HTML entities)."""
+    return escape.md(_fmt(value))
 
 
 def _md(value: Any) -> list[str]:
@@ -62,13 +61,13 @@ def _md(value: Any) -> list[str]:
         lines = []
         for key, item in value.items():
             if isinstance(item, (dict, list)) and item:
-                lines += [f"**{html.escape(str(key))}**", "", *_md(item), ""]
+                lines += [f"**{escape.md(key)}**", "", *_md(item), ""]
             else:
-                lines.append(f"- **{html.escape(str(key))}**: {_md_cell(item if item != [] else None)}")
+                lines.append(f"- **{escape.md(key)}**: {_md_cell(item if item != [] else None)}")
         return lines
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         keys = list(dict.fromkeys(k for row in value for k in row))
-        lines = ["| " + " | ".join(html.escape(k) for k in keys) + " |", "|" + "---|" * len(keys)]
+        lines = ["| " + " | ".join(escape.md(k) for k in keys) + " |", "|" + "---|" * len(keys)]
         return lines + ["| " + " | ".join(_md_cell(row.get(k)) for k in keys) + " |" for row in value]
     if isinstance(value, list):
         return [f"- {_md_cell(v)}" for v in value] or ["- none"]
@@ -76,17 +75,17 @@ def _md(value: Any) -> list[str]:
 
 
 def card_markdown(card: dict[str, Any]) -> str:
-    """The model card as Markdown; every user string is HTML-escaped."""
+    """The model card as Markdown; every string is Markdown-escaped (never HTML entities)."""
     details = card.get("model_details", {})
-    lines = [f"# Model card: {html.escape(_fmt(details.get('name')))} v{html.escape(_fmt(details.get('version')))}", ""]
+    lines = [f"# Model card: {escape.md(_fmt(details.get('name')))} v{escape.md(_fmt(details.get('version')))}", ""]
     for section in card_sections():
-        lines += [f"## {section['title']}", "", f"*{section['says']}*", "", *_md(card.get(section["key"], {})), ""]
+        lines += [f"## {section['title']}", "", f"*{section['says']}*", "", *_md(card.get(section["key"], {})), ""]  # kit content
     return "\n".join(lines)
 
 
 def _html(value: Any) -> str:
     """HTML for a section value, with every string escaped."""
-    esc = lambda v: html.escape(_fmt(v))  # noqa: E731
+    esc = lambda v: escape.html(_fmt(v))  # noqa: E731
     if isinstance(value, dict):
         items = "".join(
             f"<li><b>{esc(k)}</b>: {_html(v) if isinstance(v, (dict, list)) and v else esc(v if v != [] else None)}</li>"
@@ -106,9 +105,9 @@ def _html(value: Any) -> str:
 def card_html(card: dict[str, Any]) -> str:
     """The model card as a standalone HTML page; every user string is escaped."""
     details = card.get("model_details", {})
-    title = f"Model card: {html.escape(_fmt(details.get('name')))} v{html.escape(_fmt(details.get('version')))}"
+    title = f"Model card: {escape.html(_fmt(details.get('name')))} v{escape.html(_fmt(details.get('version')))}"
     body = "".join(
-        f"<h2>{html.escape(s['title'])}</h2><p class='muted'>{html.escape(s['says'])}</p>{_html(card.get(s['key'], {}))}"
+        f"<h2>{escape.html(s['title'])}</h2><p class='muted'>{escape.html(s['says'])}</p>{_html(card.get(s['key'], {}))}"
         for s in card_sections()
     )
     return (

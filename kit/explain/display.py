@@ -1,7 +1,6 @@
 """Figures and tables of phase 3 (static: matplotlib figures saved as PNG, small frames, Markdown)."""
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
+from kit import escape
 from kit.explain import card as card_mod
 
 RAISE_COLOR, LOWER_COLOR = "#c0392b", "#2e86c1"
@@ -31,11 +31,11 @@ def inputs_summary(inputs: Any) -> Markdown:
     """What is explained: model, test rows, threshold, tier."""
     c = inputs.champion
     lines = [
-        f"**Model**: {html.escape(str(c.get('name', 'champion')))} v{html.escape(str(c.get('version')))} "
-        f"({inputs.model.algorithm}, {len(inputs.model.features)} features, threshold {inputs.threshold:.3f})",
+        f"**Model**: {escape.md(c.get('name', 'champion'))} v{escape.md(c.get('version'))} "
+        f"({escape.md(inputs.model.algorithm)}, {len(inputs.model.features)} features, threshold {inputs.threshold:.3f})",
         f"**Test rows**: {len(inputs.y):,} (positive rate {np.mean(inputs.y):.1%})",
-        f"**Sensitive columns**: {html.escape(', '.join(inputs.spec.sensitive) or 'none')}",
-        f"**Explainability tier**: {inputs.tier} (from {html.escape(inputs.tier_source)})",
+        f"**Sensitive columns**: {escape.md(', '.join(inputs.spec.sensitive) or 'none')}",
+        f"**Explainability tier**: {escape.md(inputs.tier)} (from {escape.md(inputs.tier_source)})",
     ]
     return Markdown("\n\n".join(lines))
 
@@ -59,7 +59,7 @@ def beeswarm(glob: Any, inputs: Any, top: int = 10) -> Any:
         y = i + rng.uniform(-0.3, 0.3, len(values))
         ax.scatter(values[feature], y, c=colour, cmap="coolwarm", s=6, alpha=0.6, vmin=0, vmax=1)
     ax.axvline(0, color="#888", lw=0.8)
-    ax.set_yticks(range(len(features)), features)
+    ax.set_yticks(range(len(features)), escape.labels(features))
     ax.set_xlabel("SHAP value (log-odds): right raises the predicted risk")
     ax.set_title(f"How each top feature moves predictions ({len(values):,} sampled rows)\n"
                  "colour: feature value, blue low → red high (categories: level order)", fontsize=10)
@@ -73,7 +73,7 @@ def stability_figure(glob: Any, inputs: Any) -> Any:
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     ax.scatter(a, b, color="#555")
     for name in glob.importance["feature"].head(5):
-        ax.annotate(name, (a[name], b[name]), fontsize=8, xytext=(3, 3), textcoords="offset points")
+        ax.annotate(escape.label(name), (a[name], b[name]), fontsize=8, xytext=(3, 3), textcoords="offset points")
     top = float(max(a.max(), b.max())) * 1.1
     ax.plot([0, top], [0, top], color="#bbb", ls="--", lw=1)
     ax.set_xlabel(f"mean |SHAP|, half A ({st['rows_per_half']:,} rows)")
@@ -95,12 +95,12 @@ def dependence(glob: Any, inputs: Any) -> Any:
             frame = pd.DataFrame({"level": raw.astype(str).to_numpy(), "shap": shap_values})
             order = frame.groupby("level")["shap"].median().sort_values().index.tolist()
             ax.boxplot([frame.loc[frame["level"] == lv, "shap"] for lv in order], vert=False, showfliers=False)
-            ax.set_yticks(range(1, len(order) + 1), [lv[:22] for lv in order], fontsize=8)
+            ax.set_yticks(range(1, len(order) + 1), escape.labels(lv[:22] for lv in order), fontsize=8)
         else:
             ax.scatter(raw.to_numpy(dtype=float), shap_values, s=6, alpha=0.5, color="#34495e")
-            ax.set_xlabel(feature)
+            ax.set_xlabel(escape.label(feature))
         ax.axvline(0, color="#bbb", lw=0.8) if isinstance(raw.dtype, pd.CategoricalDtype) else ax.axhline(0, color="#bbb", lw=0.8)
-        ax.set_title(feature)
+        ax.set_title(escape.label(feature))
     axes[0][0].set_ylabel("SHAP value (log-odds)") if not isinstance(inputs.prepared[features[0]].dtype, pd.CategoricalDtype) else None
     return _finish(fig, inputs.out_dir, "dependence")
 
@@ -125,9 +125,9 @@ def waterfalls(local: dict[str, Any], inputs: Any) -> Any:
         labels = [f"{f} = {str(values[f])[:18]}" if f in values.index else f for f in steps["feature"]]
         colours = np.where(steps["shap"] > 0, RAISE_COLOR, LOWER_COLOR)
         ax.barh(range(len(steps))[::-1], steps["shap"], left=steps["start"], color=colours)
-        ax.set_yticks(range(len(steps))[::-1], labels, fontsize=8)
+        ax.set_yticks(range(len(steps))[::-1], escape.labels(labels), fontsize=8)
         ax.axvline(local["contributions"].base[i], color="#888", ls=":", lw=1)
-        ax.set_title(f"{local['labels'][i]}: row {local['ids'][i]}, probability {local['proba'][i]:.2f}", fontsize=10)
+        ax.set_title(escape.label(f"{local['labels'][i]}: row {local['ids'][i]}, probability {local['proba'][i]:.2f}"), fontsize=10)
         ax.axvline(local["contributions"].margin[i], color="#222", lw=1)
         ax.set_xlabel("log-odds (dotted: base value, solid: this row's score)")
         ax.use_sticky_edges = False  # bars drawn from `left` would otherwise pin the limits to their edges
@@ -185,12 +185,12 @@ def fairness_chart(fair: dict[str, Any], inputs: Any) -> Any:
         if floor is not None:
             ax_sel.axhline(floor, color=RAISE_COLOR, ls="--", lw=1, label=f"{c['thresholds'].demographic_parity_ratio_min:g} × highest rate")
             ax_sel.legend(fontsize=8)
-        ax_sel.set_xticks(x, [f"{lv}\n(n={n})" for lv, n in zip(g["group"], g["count"])], fontsize=8)
-        ax_sel.set_title(f"{c['column']}: selection rate ({c['status']})", fontsize=10)
+        ax_sel.set_xticks(x, escape.labels(f"{lv}\n(n={n})" for lv, n in zip(g["group"], g["count"])), fontsize=8)
+        ax_sel.set_title(escape.label(f"{c['column']}: selection rate ({c['status']})"), fontsize=10)
         w = 0.38
         ax_err.bar(x - w / 2, g["true_positive_rate"], w, yerr=_err(g, "true_positive_rate"), capsize=2, label="TPR", color="#27ae60")
         ax_err.bar(x + w / 2, g["false_positive_rate"], w, yerr=_err(g, "false_positive_rate"), capsize=2, label="FPR", color="#e67e22")
-        ax_err.set_xticks(x, g["group"].tolist(), fontsize=8)
+        ax_err.set_xticks(x, escape.labels(g["group"]), fontsize=8)
         ax_err.set_title(f"TPR / FPR by group (max gap allowed {c['thresholds'].equalized_odds_difference_max:g}; "
                          f"here {c['equalized_odds_difference']:.2f})", fontsize=10)
         ax_err.legend(fontsize=8)

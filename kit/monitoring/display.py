@@ -1,7 +1,6 @@
 """Figures and tables of the monitoring phase (static: they survive HTML export)."""
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -11,6 +10,7 @@ from IPython.display import Markdown
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
+from kit import escape
 from kit.monitoring.config import AlertSettings
 from kit.monitoring.run import Monitoring, psi_matrix, worst
 
@@ -26,8 +26,8 @@ def drift_heatmap(result: Monitoring, settings: AlertSettings, key_features: lis
     cmap = ListedColormap(LEVEL_COLORS)
     norm = BoundaryNorm([0, settings.psi_moderate, settings.psi_significant, 1e9], cmap.N)
     ax.imshow(matrix.fillna(0).to_numpy(), cmap=cmap, norm=norm, aspect="auto")
-    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(matrix.shape[0]), [f"★ {f}" if f in key_features else f for f in matrix.index], fontsize=8)
+    ax.set_xticks(range(matrix.shape[1]), escape.labels(matrix.columns), rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(matrix.shape[0]), escape.labels(f"★ {f}" if f in key_features else f for f in matrix.index), fontsize=8)
     for (i, j), v in np.ndenumerate(matrix.to_numpy()):
         ax.text(j, i, "–" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=7)
     ax.set_title(f"PSI by feature and batch (★ key features; amber ≥ {settings.psi_moderate:g}, red ≥ {settings.psi_significant:g})", fontsize=10)
@@ -56,7 +56,7 @@ def performance_timeline(result: Monitoring, alerts: pd.DataFrame, champion: dic
         ax.scatter([x[b] for b in fired["batch"]], m.loc[fired["batch"], metric] if len(fired) else [],
                    marker="X", s=90, color="#c0392b", zorder=5, label="alert")
         ax.set_title(label, fontsize=10)
-        ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+        ax.set_xticks(range(len(names)), escape.labels(names), rotation=45, ha="right", fontsize=8)
     axes[0].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     plt.close(fig)
@@ -73,12 +73,13 @@ def psi_bars(result: Monitoring, settings: AlertSettings, key_features: list[str
         return fig
     values = result.drift[batch]["psi"].sort_values()
     colors = [LEVEL_COLORS[int(np.searchsorted([settings.psi_moderate, settings.psi_significant], v, side="right"))] for v in values]
-    ax.barh([f"★ {f}" if f in key_features else f for f in values.index], values, color=colors, edgecolor="#555")
+    ax.barh(range(len(values)), values, color=colors, edgecolor="#555")
+    ax.set_yticks(range(len(values)), escape.labels(f"★ {f}" if f in key_features else f for f in values.index))
     for level in (settings.psi_moderate, settings.psi_significant):
         ax.axvline(level, color="#c0392b", ls="--", lw=1)
     ax.set_xscale("symlog", linthresh=0.1)
     ax.set_xlabel("PSI (symmetric log scale)")
-    ax.set_title(f"Worst batch {batch}: PSI per feature", fontsize=10)
+    ax.set_title(escape.label(f"Worst batch {batch}: PSI per feature"), fontsize=10)
     ax.tick_params(labelsize=8)
     fig.tight_layout()
     plt.close(fig)
@@ -112,17 +113,17 @@ def comparison_figure(outcome: dict[str, Any]) -> Figure:
     table = outcome.get("comparison")
     if table is None:
         ax.axis("off")
-        ax.text(0.5, 0.5, f"No challenger: {outcome['reason']}"[:160], ha="center", va="center", wrap=True, fontsize=9)
+        ax.text(0.5, 0.5, escape.label(f"No challenger: {outcome['reason']}"[:160]), ha="center", va="center", wrap=True, fontsize=9)
         plt.close(fig)
         return fig
     thresholds = table.loc["threshold"] if "threshold" in table.index else pd.Series(dtype=float)
     bars = table.drop(index=["threshold"], errors="ignore")
-    bars.columns = [f"{c} (threshold {thresholds[c]:.2f})" if c in thresholds else c for c in bars.columns]
+    bars.columns = escape.labels(f"{c} (threshold {thresholds[c]:.2f})" if c in thresholds else c for c in bars.columns)
     bars.plot.bar(ax=ax, color=["#8a8a8a", "#1f5f8b"], rot=0)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.set_ylim(0, 1)
     ax.tick_params(labelsize=8)
-    ax.set_title(f"Decision: {outcome['decision'].upper()} (window {', '.join(outcome['evaluated_on'])})", fontsize=10)
+    ax.set_title(escape.label(f"Decision: {outcome['decision'].upper()} (window {', '.join(outcome['evaluated_on'])})"), fontsize=10)
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -131,14 +132,14 @@ def comparison_figure(outcome: dict[str, Any]) -> Figure:
 def decision_note(outcome: dict[str, Any], applied: dict[str, Any]) -> Markdown:
     """The retraining decision and its reason in words."""
     lines = [f"**Retraining triggered:** {'yes' if outcome['triggered'] else 'no'}",
-             f"**Decision:** {html.escape(str(outcome['decision']))}",
-             f"**Why:** {html.escape(str(outcome['reason']))}",
-             f"**Registry:** {html.escape(str(applied.get('registry', 'not changed')))}"]
+             f"**Decision:** {escape.md(outcome['decision'])}",
+             f"**Why:** {escape.md(outcome['reason'])}",
+             f"**Registry:** {escape.md(applied.get('registry', 'not changed'))}"]
     trained = outcome.get("trained_on")
     if trained:
-        lines.insert(2, f"**Challenger:** {html.escape(str(outcome.get('algorithm')))} from the training pipeline, fitted on "
-                        f"{trained['fit_rows']:,} rows (training rows + batches {html.escape(', '.join(trained['batches']))}), "
-                        f"validated on {trained['valid_rows']:,}; compared on {html.escape(', '.join(outcome['evaluated_on']))}")
+        lines.insert(2, f"**Challenger:** {escape.md(outcome.get('algorithm'))} from the training pipeline, fitted on "
+                        f"{trained['fit_rows']:,} rows (training rows + batches {escape.md(', '.join(trained['batches']))}), "
+                        f"validated on {trained['valid_rows']:,}; compared on {escape.md(', '.join(outcome['evaluated_on']))}")
     return Markdown("  \n".join(lines))
 
 
@@ -149,8 +150,8 @@ def latency_table(latency: dict[str, float]) -> pd.DataFrame:
 
 def headline(artifact: dict[str, Any]) -> Markdown:
     """The artifact's headline as a short list."""
-    items = "\n".join(f"- **{html.escape(k)}:** {html.escape(str(v))}" for k, v in artifact["headline"].items())
-    return Markdown(f"{items}\n- **Status:** {artifact['headline_status']}")
+    items = "\n".join(f"- **{escape.md(k)}:** {escape.md(v)}" for k, v in artifact["headline"].items())
+    return Markdown(f"{items}\n- **Status:** {escape.md(artifact['headline_status'])}")
 
 
 def candidates_table(outcome: dict[str, Any]) -> pd.DataFrame | Markdown:

@@ -1,9 +1,6 @@
 """Figures, tables and Markdown for the readiness phase (static: they survive HTML export)."""
 from __future__ import annotations
 
-import html
-import re
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -11,6 +8,7 @@ from IPython.display import Markdown
 from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 
+from kit import escape
 from kit.profile import DataProfile
 from kit.readiness import content
 from kit.readiness.assess import Assessment
@@ -21,8 +19,8 @@ MUTED = "#8a8a8a"
 
 
 def esc(text: object) -> str:
-    """Escape text for Markdown output: HTML special characters and Markdown emphasis/links."""
-    return re.sub(r"([\\`*_\[\]#|])", r"\\\1", html.escape(str(text), quote=False))
+    """Escape text for Markdown output (links, images, HTML and emphasis become plain text)."""
+    return escape.md(text)
 
 
 def scoring_rules() -> Markdown:
@@ -69,7 +67,7 @@ def profile_summary(profile: DataProfile | None) -> Markdown:
         lines.append("- blank strings in text columns: "
                      + ", ".join(f"{esc(c)} ({n})" for c, n in profile.blank_strings.items()))
     if profile.time_column:
-        lines.append(f"- time column {esc(profile.time_column)}: {profile.time_min} to {profile.time_max}, "
+        lines.append(f"- time column {esc(profile.time_column)}: {esc(profile.time_min)} to {esc(profile.time_max)}, "
                      f"newest row {profile.freshness_days} days old")
     return Markdown("\n".join(lines))
 
@@ -95,7 +93,7 @@ def scorecard(a: Assessment) -> Styler:
         "cap": s["cap"].where(np.isfinite(s["cap"])),
         "blocker": s["blocker"].map({True: "BLOCKER", False: ""}),
     }).reset_index(drop=True)
-    styler = table.style.format({"score": "{:.2f}", "mean answer": "{:.2f}", "cap": "{:g}"}, na_rep="-")
+    styler = escape.styler(table, {"score": "{:.2f}", "mean answer": "{:.2f}", "cap": "{:g}"}, na_rep="-")
     styler = styler.apply(lambda row: [f"background-color: #f8d7d3" if row["blocker"] else ""] * len(row), axis=1)
     return styler.hide(axis="index")
 

@@ -1,13 +1,14 @@
 """Figures and tables of the training phase (static: they survive HTML export)."""
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown
+
+from kit import escape
 
 LEADERBOARD_COLUMNS = ["candidate", "kind", "roc_auc", "pr_auc", "log_loss", "brier", "f1", "recall", "precision",
                        "accuracy", "threshold", "trees", "fit_seconds"]
@@ -16,14 +17,14 @@ LEADERBOARD_COLUMNS = ["candidate", "kind", "roc_auc", "pr_auc", "log_loss", "br
 def leaderboard_view(board: pd.DataFrame) -> Any:
     """Leaderboard styled: one row per candidate, best test ROC AUC first."""
     cols = [c for c in LEADERBOARD_COLUMNS if c in board.columns]
-    return board[cols].style.format(precision=3, na_rep="-").hide(axis="index").highlight_max(
+    return escape.styler(board[cols], precision=3, na_rep="-").hide(axis="index").highlight_max(
         subset=["roc_auc", "pr_auc", "f1"], color="#d7f0d7").highlight_min(subset=["log_loss", "brier"], color="#d7f0d7")
 
 
 def metrics_view(table: pd.DataFrame, confidence: float = 0.95) -> Any:
     """Champion test metrics with bootstrap intervals."""
     view = table.rename(columns={"low": f"{confidence:.0%} low", "high": f"{confidence:.0%} high"})
-    return view.style.format(precision=3, na_rep="-")
+    return escape.styler(view, precision=3, na_rep="-")
 
 
 def gates_view(table: pd.DataFrame) -> Any:
@@ -31,7 +32,7 @@ def gates_view(table: pd.DataFrame) -> Any:
     def color(v: bool) -> str:
         """Green for pass, red for fail."""
         return "background-color: #d7f0d7" if v else "background-color: #f6d0d0"
-    return table.style.map(color, subset=["passed"]).format({"reason": html.escape})
+    return escape.styler(table).map(color, subset=["passed"])
 
 
 def curves_figure(y: np.ndarray, scores: dict[str, np.ndarray]) -> plt.Figure:
@@ -42,8 +43,8 @@ def curves_figure(y: np.ndarray, scores: dict[str, np.ndarray]) -> plt.Figure:
     for name, p in scores.items():  # a few candidates
         fpr, tpr, _ = roc_curve(y, p)
         prec, rec, _ = precision_recall_curve(y, p)
-        ax_roc.plot(fpr, tpr, label=name)
-        ax_pr.plot(rec, prec, label=name, drawstyle="steps-post")
+        ax_roc.plot(fpr, tpr, label=escape.label(name))
+        ax_pr.plot(rec, prec, label=escape.label(name), drawstyle="steps-post")
     ax_roc.plot([0, 1], [0, 1], ls=":", color="grey")
     ax_pr.axhline(float(np.mean(y)), ls=":", color="grey", label="positive rate")
     ax_roc.set(title="ROC curve (test)", xlabel="false positive rate", ylabel="true positive rate")
@@ -70,7 +71,7 @@ def calibration_and_confusion_figure(y: np.ndarray, p: np.ndarray, threshold: fl
     ax_cm.imshow(cm, cmap="Blues")
     for (i, j), v in np.ndenumerate(cm):  # four cells
         ax_cm.text(j, i, f"{v:,}", ha="center", va="center", color="white" if v > cm.max() / 2 else "black", fontsize=12)
-    names = [f"{labels[0]} (0)", f"{labels[1]} (1)"]
+    names = escape.labels([f"{labels[0]} (0)", f"{labels[1]} (1)"])
     ax_cm.set(xticks=[0, 1], yticks=[0, 1], xticklabels=names, yticklabels=names, xlabel="predicted", ylabel="actual",
               title=f"Confusion matrix at threshold {threshold:.3f}")
     fig.tight_layout()
@@ -86,7 +87,9 @@ def leakage_figure(leakage: pd.DataFrame, cutoff: float | None = None, top: int 
     data = leakage.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(data) + 1.2))
     colors = np.where(data["flagged"], "#c0392b", "#4c72b0")
-    ax.barh(data["feature"].astype(str), data["single_feature_auc"], color=colors)
+    y = np.arange(len(data))
+    ax.barh(y, data["single_feature_auc"], color=colors)
+    ax.set_yticks(y, escape.labels(data["feature"]))
     ax.axvline(cutoff, ls="--", color="#c0392b", label=f"leak cut-off {cutoff:g}")
     ax.set(xlim=(0.5, 1.0), xlabel="ROC AUC of the feature alone", title="Leakage screen")
     ax.legend(loc="lower right", fontsize=8)
@@ -98,17 +101,18 @@ def leakage_figure(leakage: pd.DataFrame, cutoff: float | None = None, top: int 
 def notes_markdown(title: str, notes: list[str]) -> Markdown:
     """A bulleted list of warnings or notes (escaped)."""
     if not notes:
-        return Markdown(f"**{html.escape(title)}:** none")
-    items = "\n".join(f"- {html.escape(n)}" for n in notes)
-    return Markdown(f"**{html.escape(title)}:**\n\n{items}")
+        return Markdown(f"**{escape.md(title)}:** none")
+    items = "\n".join(f"- {escape.md(n)}" for n in notes)
+    return Markdown(f"**{escape.md(title)}:**\n\n{items}")
 
 
 def outcome_markdown(outcome: dict[str, Any]) -> Markdown:
     """One paragraph: which model, which version, champion or candidate and why."""
-    name = html.escape(str(outcome["model_name"]))
+    name = escape.md(outcome["model_name"])
     status = outcome["status"]
-    head = f"**{name}** version **{outcome.get('version') or '(not registered)'}** ({html.escape(outcome['algorithm'])}) is **{status}**."
+    head = (f"**{name}** version **{escape.md(outcome.get('version') or '(not registered)')}** "
+            f"({escape.md(outcome['algorithm'])}) is **{escape.md(status)}**.")
     if status == "champion":
         return Markdown(head + " Every gate passed; the `champion` alias now points at it.")
-    failed = ", ".join(html.escape(g) for g in outcome.get("failed_gates", []))
+    failed = ", ".join(escape.md(g) for g in outcome.get("failed_gates", []))
     return Markdown(head + f" It stays a candidate because these gates failed: {failed or 'registration was off'}.")

@@ -1,7 +1,6 @@
 """Static views of the phase (survive HTML export): tables, Markdown notes and matplotlib figures."""
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -11,6 +10,7 @@ from IPython.display import Markdown
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from kit import escape
 from kit.use_cases.pilot import Pilot
 from kit.use_cases.portfolio import Portfolio, rules
 from kit.use_cases.scoring import Readiness
@@ -18,8 +18,8 @@ from kit.use_cases.stability import Stability, verdict
 
 
 def _e(value: Any) -> str:
-    """HTML-escape a user-provided value."""
-    return html.escape(str(value), quote=False)
+    """Escape a user-provided value for Markdown."""
+    return escape.md(value)
 
 
 def _money(x: float) -> str:
@@ -97,7 +97,7 @@ def ranked_table(ranking: pd.DataFrame, pilot: str | None = None) -> Any:
     if "rank_stability" in ranking:
         view["keeps rank"] = ranking["rank_stability"].map("{:.0%}".format)
     colors = rules()["quadrants"]["colors"]
-    styler = view.style.hide(axis="index").format(precision=2)
+    styler = escape.styler(view, precision=2).hide(axis="index")
     styler = styler.map(lambda q: f"background-color: {colors.get(q, '')}; color: #111", subset=["quadrant"])
     if pilot is not None:
         styler = styler.apply(lambda r: ["font-weight: bold" if r["use case"] == pilot else "" for _ in r], axis=1)
@@ -122,7 +122,7 @@ def bubble_chart(ranking: pd.DataFrame, pilot: str | None = None) -> Figure:
                c=ranking["quadrant"].map(q["colors"]), alpha=0.75, edgecolor="#333", linewidth=0.6)
     for rank, x, y in zip(ranking["rank"], ranking["feasibility_score"], ranking["value_score"]):
         ax.annotate(str(rank), (x, y), fontsize=8, ha="center", va="center", fontweight="bold")
-    key = "\n".join(f"{r:>2}  {n}" for r, n in zip(ranking["rank"], ranking["name"]))
+    key = "\n".join(f"{r:>2}  {escape.label(n)}" for r, n in zip(ranking["rank"], ranking["name"]))
     ax.text(1.02, 1.0, "rank  use case\n" + key, transform=ax.transAxes, va="top", fontsize=8, family="monospace")
     if pilot is not None and pilot in set(ranking["name"]):
         row = ranking[ranking["name"] == pilot].iloc[0]
@@ -148,7 +148,7 @@ def roi_chart(ranking: pd.DataFrame, pilot: str | None = None) -> Figure:
     for yi, (npv, months) in enumerate(zip(data["npv_3y"] / 1e6, data["payback_months"])):
         ax.text(max(npv, 0) + 0.05, yi + 0.2, f"payback {_months(months)} mo", va="center", fontsize=7, color="#444")
     labels = [f"{n}  (pilot)" if n == pilot else n for n in data["name"]]
-    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_yticks(y, escape.labels(labels), fontsize=8)
     ax.axvline(0, color="#333", lw=0.8)
     ax.set(xlabel="USD million", title="Return on investment over three years")
     ax.set_xlim(right=ax.get_xlim()[1] * 1.18)
@@ -170,7 +170,7 @@ def stability_chart(stability: Stability) -> Figure:
     ax.axvline(rule["fragile_share"], color="#c8553d", ls="--", lw=0.8)
     for yi, share, lo, hi in zip(y, t["rank_stability"], t["rank_p05"], t["rank_p95"]):
         ax.text(1.02, yi, f"{share:.0%} (90% of draws: rank {lo:.0f}-{hi:.0f})", va="center", fontsize=7)
-    ax.set_yticks(y, [f"#{r} {n}" for r, n in zip(t["rank"], t["name"])], fontsize=8)
+    ax.set_yticks(y, escape.labels(f"#{r} {n}" for r, n in zip(t["rank"], t["name"])), fontsize=8)
     ax.set_xticks(np.linspace(0, 1, 6))
     ax.set(xlim=(0, 1.4), xlabel=f"share of {stability.draws:,} draws (every weight ±{stability.perturbation:.0%}, seed {stability.seed})",
            title="Rank stability: robust choice or coin toss?\n")
@@ -185,7 +185,7 @@ def pilot_card(pilot: Pilot, stability: Stability | None = None) -> Markdown:
     r = pilot.record
     kpi = r["kpi"]
     metric = f"; model metric **{_e(kpi['metric'])} ≥ {kpi['threshold']}**" if kpi["metric"] else ""
-    data = f"`{_e(r['dataset']['path'])}` (target `{_e(r['dataset']['target'])}`)" if r["dataset"] else "none linked: training uses the config's `dataset`"
+    data = f"{escape.md_code(r['dataset']['path'])} (target {escape.md_code(r['dataset']['target'])})" if r["dataset"] else "none linked: training uses the config's `dataset`"
     costs = f"false positive ${r['costs']['false_positive']:,.0f}, false negative ${r['costs']['false_negative']:,.0f}" if r["costs"] else "not given"
     lines = [
         f"### Pilot: {_e(pilot.name)}",
@@ -207,4 +207,4 @@ def headline_note(artifact: dict[str, Any]) -> Markdown:
     """The artifact's headline and warnings as a short summary."""
     items = [f"- {_e(k)}: **{_e(v)}**" for k, v in artifact["headline"].items()]
     items += [f"- Warning: {_e(w)}" for w in artifact["warnings"]]
-    return Markdown(f"**Status: {artifact['headline_status']}**\n\n" + "\n".join(items))
+    return Markdown(f"**Status: {_e(artifact['headline_status'])}**\n\n" + "\n".join(items))

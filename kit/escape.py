@@ -1,0 +1,59 @@
+"""One place for escaping user strings, per output format: HTML, Markdown, matplotlib labels and pandas Stylers."""
+from __future__ import annotations
+
+import html as _html
+import re
+from typing import Any
+
+# ASCII punctuation that Markdown (CommonMark/GFM, Jupyter's renderers, nbconvert's mistune) gives a meaning:
+# emphasis, code, links and images, raw HTML, entities, headings, tables, strikethrough and math ($).
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>&#!|~$])")
+_BREAKS = re.compile(r"[\r\n\t\f\v\u2028\u2029]+")
+
+
+def _text(value: Any) -> str:
+    """A value as text (None as an empty string)."""
+    return "" if value is None else str(value)
+
+
+def html(value: Any) -> str:
+    """Text safe inside HTML element content and quoted attributes."""
+    return _html.escape(_text(value), quote=True)
+
+
+def md(value: Any) -> str:
+    """Text safe inline in Markdown: reads the same once rendered, never a link, image, HTML, math or a new block."""
+    return _MD_SPECIAL.sub(r"\\\1", _BREAKS.sub(" ", _text(value)))
+
+
+def md_code(value: Any) -> str:
+    """Text as an inline Markdown code span (shown verbatim; backticks inside are lengthened around)."""
+    text = _BREAKS.sub(" ", _text(value))
+    ticks = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def label(value: Any) -> str:
+    """Text for a matplotlib label: a literal `$` never switches to mathtext."""
+    return _text(value).replace("$", r"\$")
+
+
+def labels(values: Any) -> list[str]:
+    """Many matplotlib labels at once."""
+    return [label(v) for v in values]
+
+
+def styler(frame: Any, formatter: Any = None, **format_kwargs: Any) -> Any:
+    """A Styler of ``frame`` with every cell, header, index label and axis name HTML-escaped.
+
+    ``formatter`` and ``format_kwargs`` go to ``Styler.format``; a dict formatter styles its columns and every
+    other column keeps the escaped default.
+    """
+    names = {"index": [None if n is None else html(n) for n in frame.index.names],
+             "columns": [None if n is None else html(n) for n in frame.columns.names]}
+    s = frame.rename_axis(index=names["index"], columns=names["columns"]).style
+    s = s.format(escape="html", **({} if isinstance(formatter, dict) else format_kwargs))
+    if formatter is not None:
+        s = s.format(formatter, escape="html", **format_kwargs)
+    return s.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
