@@ -206,6 +206,7 @@ def export_reason_codes(inputs: ExplainInputs) -> ReasonCodes:
 
 def assess_fairness(inputs: ExplainInputs) -> dict[str, Any]:
     """Fairness of every sensitive column and the overall gate."""
+    check_group_labels(inputs.settings.fairness.group_labels, list(inputs.spec.sensitive))
     columns = [
         fairness.assess_column(
             col, inputs.X[col], inputs.y, inputs.decisions, inputs.proba, inputs.settings.fairness, inputs.seed + i
@@ -418,3 +419,13 @@ def review_positions(inputs: ExplainInputs) -> np.ndarray:
 def review_errors(queue: dict[str, Any]) -> pd.DataFrame:
     """The review queue's rows, errors and error rate beside the automated rows' (labelled test rows)."""
     return review.error_table(queue["summary"])
+
+
+def check_group_labels(group_labels: dict[str, Any], sensitive: list[str]) -> None:
+    """Raise a DataError naming a column with group labels that is not a sensitive column of the trained dataset."""
+    for column in group_labels:
+        if column not in sensitive:
+            raise DataError(
+                f"explainability.fairness.group_labels.{column}: not a sensitive column of the trained dataset "
+                f"({', '.join(sensitive) or 'none'}){did_you_mean(column, sensitive)}; fix the name or add it to dataset.sensitive"
+            )
