@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
@@ -37,6 +37,9 @@ class DatasetSpec(Section):
         default=None, description="Label of the positive class; inferred for 0/1, True/False, Yes/No."
     )
     sensitive: list[str] = Field(default_factory=list, description="Columns to check for fairness.")
+    sensitive_as_input: Literal["allow", "exclude"] = Field(
+        default="allow", description="Use the sensitive columns as model inputs (allow) or keep them out of training (exclude)."
+    )
     id_columns: list[str] = Field(default_factory=list, description="Identifiers, never features.")
     time_column: str | None = Field(default=None, description="Timestamp that orders the rows.")
     drop_columns: list[str] = Field(default_factory=list, description="Columns never used as features.")

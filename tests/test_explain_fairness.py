@@ -129,3 +129,105 @@ def test_parity_properties(rows):
         assert out["demographic_parity_ratio"] == pytest.approx(demographic_parity_ratio(y, pred, sensitive_features=group))
     else:
         assert out["demographic_parity_ratio"] == 1.0
+
+
+# ---- group labels (issue 11, item 2) ----
+
+def test_group_labels_replace_codes_in_the_group_table():
+    group, y, pred, score = _population(600, seed=4, bias=0.0)
+    senior = pd.Series(np.where(group == "A", 0, 1))
+    cfg = FairnessSettings(bootstrap=0, group_labels={"SeniorCitizen": {0: "under 65", 1: "65 or older"}})
+    result = fairness.assess_column("SeniorCitizen", senior, y, pred, score, cfg, seed=0)
+    table = result["groups"].set_index("group")
+    assert sorted(table.index) == ["65 or older", "under 65"]
+    assert table.loc["under 65", "code"] == "0" and table.loc["65 or older", "code"] == "1"
+    assert table.loc["under 65", "count"] == int((senior == 0).sum())
+    plain = fairness.assess_column("SeniorCitizen", senior, y, pred, score, FairnessSettings(bootstrap=0), seed=0)
+    assert result["demographic_parity_ratio"] == plain["demographic_parity_ratio"]
+
+
+def test_group_label_keys_match_codes_of_any_spelling():
+    groups = pd.Series(["0", "1", "missing", "True"], name="c")
+    out = fairness.apply_group_labels(groups, {0.0: "zero", "1": "one", True: "yes"})
+    assert out.tolist() == ["zero", "one", "missing", "yes"]
+
+
+def test_group_labels_that_match_nothing_or_merge_groups_are_data_errors():
+    groups = pd.Series(["A", "B"] * 5, name="gender")
+    with pytest.raises(DataError, match="group_labels.gender: codes .* match none"):
+        fairness.apply_group_labels(groups, {"M": "men"})
+    with pytest.raises(DataError, match="merge"):
+        fairness.apply_group_labels(groups, {"A": "B"})
+
+
+def test_group_labels_config_checks(tmp_path):
+    import yaml
+
+    from kit.config import load_config
+    from kit.errors import ConfigError
+
+    (tmp_path / "x.csv").write_text("y,g\n0,a\n1,b\n")
+    base = {"organization": {"name": "Acme"}, "dataset": {"path": "x.csv", "target": "y", "sensitive": ["g"]}}
+    for labels, words in [({"gendr": {"a": "A"}}, "group_labels.gendr: not a sensitive column"),
+                          ({"g": {"a": "same", "b": "same"}}, "name more than one group"),
+                          ({"g": {"a": " "}}, "empty label")]:
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump({**base, "explainability": {"fairness": {"group_labels": labels}}}))
+        with pytest.raises(ConfigError, match=words):
+            load_config(tmp_path / "c.yaml")
+
+
+# ---- figures that claim what they do not support (issue 11, item 4) ----
+
+def test_group_without_positives_has_no_tpr_and_no_fake_equalized_odds_gap():
+    # group "c" has 60 rows but no actual positive: its TPR is undefined, not 0.0
+    group, y, pred, score = _population(1200, seed=9, bias=0.0)
+    values = pd.concat([group, pd.Series(["c"] * 60)], ignore_index=True)
+    y2 = np.concatenate([y, np.zeros(60, dtype=int)])
+    pred2 = np.concatenate([pred, np.r_[np.ones(6, dtype=int), np.zeros(54, dtype=int)]])
+    score2 = np.concatenate([score, np.full(60, 0.2)])
+    result = fairness.assess_column("g", values, y2, pred2, score2, FairnessSettings(bootstrap=40), seed=0)
+    table = result["groups"].set_index("group")
+    assert np.isnan(table.loc["c", "true_positive_rate"]) and table.loc["c", "false_positive_rate"] == 0.1
+    assert table.loc["c", "evidence"] == fairness.INSUFFICIENT
+    # fairlearn over every group counts the empty TPR as 0.0, a fake gap as large as the best group's TPR
+    best_tpr = table.loc[["A", "B"], "true_positive_rate"].max()
+    assert equalized_odds_difference(y2, pred2, sensitive_features=values) == pytest.approx(best_tpr)
+    assert best_tpr > 0.8
+    judged = values.isin(["A", "B"]).to_numpy()
+    assert result["equalized_odds_difference"] == pytest.approx(
+        equalized_odds_difference(y2[judged], pred2[judged], sensitive_features=values[judged]))
+    assert result["equalized_odds_difference"] < 0.2
+    assert any("'c'" in f and "insufficient evidence" in f for f in result["findings"])
+
+
+def test_group_metrics_match_fairlearn_metricframe_per_group():
+    from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
+
+    group, y, pred, score = _population(2500, seed=12, bias=0.15)
+    table = fairness.assess_column("g", group, y, pred, score, SMALL, seed=0)["groups"].set_index("group")
+    frame = MetricFrame(metrics={"selection_rate": selection_rate, "true_positive_rate": true_positive_rate,
+                                 "false_positive_rate": false_positive_rate},
+                        y_true=y, y_pred=pred, sensitive_features=group).by_group
+    for metric in frame.columns:
+        assert table[metric].to_numpy() == pytest.approx(frame[metric].to_numpy())
+
+
+def test_no_group_with_enough_rows_is_never_passed():
+    group, y, pred, score = _population(80, seed=1, bias=0.0)
+    values = pd.Series(np.arange(80) % 4).astype(str)  # four groups of 20 < 30 rows
+    result = fairness.assess_column("g", values, y, pred, score, FairnessSettings(bootstrap=20), seed=0)
+    assert result["status"] == fairness.INSUFFICIENT and not result["passed"]
+    assert np.isnan(result["demographic_parity_ratio"]) and np.isnan(result["equalized_odds_difference"])
+    assert result["demographic_parity_ratio_ci"] == [None, None]
+    assert fairness.fairness_gate([result]) == fairness.INSUFFICIENT
+    assert len([f for f in result["findings"] if "insufficient evidence" in f]) == 4
+
+
+def test_fairness_table_says_na_not_below_without_a_ratio():
+    from kit.explain import display
+
+    group, y, pred, score = _population(80, seed=1, bias=0.0)
+    values = pd.Series(np.arange(80) % 4).astype(str)
+    result = fairness.assess_column("g", values, y, pred, score, FairnessSettings(bootstrap=0), seed=0)
+    row = display.fairness_table({"columns": [result], "gate": fairness.fairness_gate([result])}).iloc[0]
+    assert row["min (0.8)"] == "n/a" and row["status"] == fairness.INSUFFICIENT

@@ -18,8 +18,9 @@ def test_band_curve_known_values():
     assert curve["error_rate_in"].iloc[1] == pytest.approx(2 / 3)
     assert curve["error_rate_out"].iloc[1] == 0.0
     assert curve["errors_caught_share"].iloc[2] == 1.0
-    summary = review.queue_summary(proba, y, 0.5, 0.06)
-    assert summary["size"] == 3 and summary["band"] == pytest.approx([0.44, 0.56])
+    summary = review.queue_summary(proba, y, 0.5, review.queue_positions(proba, 0.5, 3))
+    assert summary["size"] == 3 and summary["band"] == pytest.approx([0.45, 0.55])
+    assert (summary["errors_in"], summary["errors_out"], summary["automated"]) == (2, 0, 3)
 
 
 @settings(max_examples=50, deadline=None)
@@ -44,7 +45,7 @@ def test_review_queue_sorted_with_reasons():
     ids = pd.Series(["a", "b", "c", "d"], index=[5, 6, 7, 8])
     proba = np.array([0.52, 0.9, 0.41, 0.5])
     reasons = pd.DataFrame({"margin": [0.1] * 4, "reason_1": ["x", "y", "z", "w"]}, index=[5, 6, 7, 8])
-    queue = review.review_queue(ids, proba, np.array([1, 1, 0, 0]), 0.5, 0.1, reasons)
+    queue = review.review_queue(ids, proba, np.array([1, 1, 0, 0]), 0.5, review.queue_positions(proba, 0.5, 3), reasons)
     assert queue["row_id"].tolist() == ["d", "a", "c"]
     assert queue["reason_1"].tolist() == ["w", "x", "z"]
     assert "margin" not in queue

@@ -27,6 +27,23 @@ class FairnessSettings(Section):
     )
     bootstrap: int = Field(default=300, ge=0, le=5000, description="Bootstrap resamples for intervals (0: none).")
     confidence: float = Field(default=0.95, gt=0.5, lt=1, description="Level of the bootstrap intervals.")
+    group_labels: dict[str, dict[Scalar, str]] = Field(
+        default_factory=dict,
+        description="Readable names of a sensitive column's groups, e.g. SeniorCitizen: {0: under 65, 1: 65 or older}.",
+    )
+
+
+class ReviewSettings(Section):
+    """Size of the human review queue: what the reviewers can handle, as rows per period or a share."""
+
+    capacity: int | None = Field(default=None, ge=1, description="Rows the reviewers can handle per period (needs volume).")
+    volume: int | None = Field(default=None, ge=1, description="Rows the model scores per period.")
+    period: str | None = Field(
+        default=None, min_length=1, description="Period of capacity and volume (e.g. week); default from kit/content/explain.yaml."
+    )
+    share: float | None = Field(
+        default=None, gt=0, le=1, description="Share of scored rows the reviewers can handle (instead of capacity/volume)."
+    )
 
 
 class ModelCardSettings(Section):
@@ -54,9 +71,11 @@ class ExplainSection(Section):
     explain_rows: list[Scalar] = Field(
         default_factory=list, description="Row ids (id column values, else row index) to explain with a waterfall."
     )
-    review_band: float = Field(
-        default=0.05, gt=0, lt=0.5, description="Half-width of the probability band around the threshold sent to review."
+    review_band: float | None = Field(
+        default=None, gt=0, lt=0.5,
+        description="Optional cap: rows further than this from the threshold are never queued (the capacity sizes the queue).",
     )
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     fairness: FairnessSettings = Field(default_factory=FairnessSettings)
     model_card: ModelCardSettings = Field(default_factory=ModelCardSettings)
 
@@ -69,6 +88,8 @@ class ExplainSection(Section):
                 "lower it or raise max_sample_rows"
             )
         sensitive = list(getattr(getattr(config, "dataset", None), "sensitive", []) or [])
+        problems += self.review_problems()
+        problems += self.label_problems(sensitive)
         for column, edges in self.fairness.bands.items():
             if len(edges) < 1 or any(b <= a for a, b in zip(edges, edges[1:])):
                 problems.append(f"fairness.bands.{column}: edges {edges} must be a non-empty increasing list")
@@ -76,5 +97,37 @@ class ExplainSection(Section):
                 problems.append(
                     f"fairness.bands.{column}: not a sensitive column of the dataset ({', '.join(sensitive)}); "
                     "add it to dataset.sensitive or remove the bands"
+                )
+        return problems
+
+    def review_problems(self) -> list[str]:
+        """Review capacity needs the scoring volume, and excludes a share."""
+        r = self.review
+        if r.capacity is not None and r.share is not None:
+            return ["review.capacity and review.share: both set; give capacity with volume, or a share, not both"]
+        if r.capacity is not None and r.volume is None:
+            return [f"review.capacity: {r.capacity} rows per period needs review.volume (rows scored per period) "
+                    "to size the queue; add it, or give review.share instead"]
+        if r.volume is not None and r.capacity is None:
+            return ["review.volume: set without review.capacity; add the rows reviewers handle per period"]
+        return []
+
+    def label_problems(self, sensitive: list[str]) -> list[str]:
+        """Group labels name sensitive columns, and name each group once with a non-empty label."""
+        problems = []
+        for column, labels in self.fairness.group_labels.items():
+            if sensitive and column not in sensitive:
+                problems.append(
+                    f"fairness.group_labels.{column}: not a sensitive column of the dataset ({', '.join(sensitive)}); "
+                    "fix the column name or add it to dataset.sensitive"
+                )
+            texts = [str(v).strip() for v in labels.values()]
+            if any(not t for t in texts):
+                problems.append(f"fairness.group_labels.{column}: empty label; give every group a name")
+            dupes = sorted({t for t in texts if texts.count(t) > 1})
+            if dupes:
+                problems.append(
+                    f"fairness.group_labels.{column}: label(s) {dupes} name more than one group; "
+                    "give each group its own label (use fairness.bands to merge numeric groups)"
                 )
         return problems

@@ -150,11 +150,16 @@ def fairness_table(fair: dict[str, Any]) -> pd.DataFrame:
         rows.append({
             "column": c["column"], "groups": len(c["groups"]),
             "parity ratio": c["demographic_parity_ratio"], "ratio 95% CI": _ci(dpr_ci),
-            f"min ({t.demographic_parity_ratio_min:g})": "ok" if c["demographic_parity_ratio"] >= t.demographic_parity_ratio_min else "below",
+            f"min ({t.demographic_parity_ratio_min:g})": _versus_min(c["demographic_parity_ratio"], t.demographic_parity_ratio_min),
             "equalized odds diff": c["equalized_odds_difference"], "diff 95% CI": _ci(eod_ci),
             "status": c["status"],
         })
     return pd.DataFrame(rows).round(3) if rows else pd.DataFrame({"status": [fair["gate"]]})
+
+
+def _versus_min(ratio: float, minimum: float) -> str:
+    """'ok' or 'below' against the minimum; 'n/a' when too few groups had enough rows to compute the ratio."""
+    return "n/a" if not np.isfinite(ratio) else ("ok" if ratio >= minimum else "below")
 
 
 def _ci(ci: list[float | None]) -> str:

@@ -74,6 +74,33 @@ def group_labels(values: pd.Series, column: str, edges: list[float] | None = Non
     return pd.Series(out.astype(str), index=values.index, name=column)
 
 
+def code_key(code: Any) -> str:
+    """A configured group code as the group name it matches (0, 0.0 and '0' all give '0'; True gives 'True')."""
+    if isinstance(code, (int, float)) and not isinstance(code, bool):
+        return _edge(float(code))
+    return str(code)
+
+
+def apply_group_labels(groups: pd.Series, labels: dict[Any, str] | None) -> pd.Series:
+    """Rename group codes to their configured labels; a DataError when no configured code occurs in the data."""
+    if not labels:
+        return groups
+    mapping = {code_key(k): str(v).strip() for k, v in labels.items()}
+    present = set(groups.unique())
+    if not present & set(mapping):
+        raise DataError(
+            f"explainability.fairness.group_labels.{groups.name}: codes {sorted(mapping)} match none of the "
+            f"column's groups {sorted(present)[:10]}; use the codes as they appear in the data"
+        )
+    clash = sorted(set(mapping.values()) & (present - set(mapping)))
+    if clash:
+        raise DataError(
+            f"explainability.fairness.group_labels.{groups.name}: label(s) {clash} are also the name of another "
+            "group, which would merge them; choose other labels"
+        )
+    return groups.map(lambda g: mapping.get(g, g)).rename(groups.name)
+
+
 def _auc(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray) -> float:
     """ROC AUC of the scores, NaN when a group holds only one class."""
     from sklearn.metrics import roc_auc_score
@@ -114,6 +141,9 @@ def group_metrics(
     table["count"] = table["count"].astype(int)
     table["positives"] = table["positives"].astype(int)
     table["negatives"] = table["count"] - table["positives"]
+    # fairlearn gives 0.0 for a rate with an empty denominator; it is undefined, not zero
+    table["true_positive_rate"] = table["true_positive_rate"].where(table["positives"] > 0)
+    table["false_positive_rate"] = table["false_positive_rate"].where(table["negatives"] > 0)
     sufficient = (
         (table["count"] >= thresholds.min_group_size)
         & (table["positives"] >= thresholds.min_class_count)
@@ -195,7 +225,8 @@ def assess_column(
 ) -> dict[str, Any]:
     """Fairness of one sensitive column: group table with intervals, parity ratios and pass/fail."""
     thresholds = resolve_thresholds(settings)
-    groups = group_labels(values, column, settings.bands.get(column))
+    codes = group_labels(values, column, settings.bands.get(column))
+    groups = apply_group_labels(codes, settings.group_labels.get(column))
     if groups.nunique() < 2:
         raise DataError(
             f"sensitive column {column!r}: every row is in one group ({groups.iloc[0]!r}), so fairness "
@@ -203,6 +234,7 @@ def assess_column(
             f"explainability.fairness.bands.{column} to split it"
         )
     table = group_metrics(y_true, y_pred, y_score, groups, thresholds)
+    table.insert(1, "code", table["group"].map(dict(zip(groups, codes))))
     point = parity(table)
     sufficient = (table["evidence"] == "sufficient").to_numpy()
     ci: dict[str, list[float | None]] = {k: [None, None] for k in point}
@@ -230,6 +262,7 @@ def assess_column(
                 f"{thresholds.equalized_odds_difference_max:.2f}"
             )
         status = FAILED if failures else PASSED
+    failures += unjudged_groups(table, thresholds)
     return {
         "column": column,
         "groups": table,
@@ -242,6 +275,17 @@ def assess_column(
         "passed": status == PASSED,
         "findings": failures,
     }
+
+
+def unjudged_groups(table: pd.DataFrame, thresholds: FairnessThresholds) -> list[str]:
+    """One note per group left out of the parity figures for lack of rows, positives or negatives."""
+    small = table[table["evidence"] == INSUFFICIENT]
+    return [
+        f"group {g.group!r} ({g.count} rows, {g.positives} positive, {g.negatives} negative): insufficient evidence, "
+        f"left out of the parity figures (needs {thresholds.min_group_size} rows and "
+        f"{thresholds.min_class_count} of each outcome)"
+        for g in small.itertuples()
+    ]
 
 
 def fairness_gate(columns: list[dict[str, Any]]) -> str:

@@ -186,8 +186,7 @@ def reason_code_rows(inputs: ExplainInputs) -> tuple[np.ndarray, str]:
     """Which rows get reason codes: every scored row for a high tier, else the review queue."""
     if inputs.tier == "high":
         return np.arange(len(inputs.proba)), "every scored row (high tier)"
-    mask = review.in_band(inputs.proba, inputs.threshold, inputs.settings.review_band)
-    return np.flatnonzero(mask), "review queue only"
+    return np.sort(review_positions(inputs)), "review queue only"
 
 
 def export_reason_codes(inputs: ExplainInputs) -> ReasonCodes:
@@ -207,6 +206,7 @@ def export_reason_codes(inputs: ExplainInputs) -> ReasonCodes:
 
 def assess_fairness(inputs: ExplainInputs) -> dict[str, Any]:
     """Fairness of every sensitive column and the overall gate."""
+    check_group_labels(inputs.settings.fairness.group_labels, list(inputs.spec.sensitive))
     columns = [
         fairness.assess_column(
             col, inputs.X[col], inputs.y, inputs.decisions, inputs.proba, inputs.settings.fairness, inputs.seed + i
@@ -231,16 +231,19 @@ def record_fairness_gate(inputs: ExplainInputs, fair: dict[str, Any]) -> dict[st
 
 
 def build_review_queue(inputs: ExplainInputs, reasons: ReasonCodes) -> dict[str, Any]:
-    """The review queue (CSV with reason codes), its summary and the band-width curve."""
-    s = inputs.settings
+    """The review queue sized by the reviewers' capacity (CSV with reason codes), its summary and the size curve."""
     reason_cols = reasons.table.drop(columns=["row_id", "probability"])  # indexed like inputs.X
-    queue = review.review_queue(inputs.ids, inputs.proba, inputs.y, inputs.threshold, s.review_band, reason_cols)
+    positions = review_positions(inputs)
+    queue = review.review_queue(inputs.ids, inputs.proba, inputs.y, inputs.threshold, positions, reason_cols)
     path = inputs.out_dir / "review_queue.csv"
     inputs.out_dir.mkdir(parents=True, exist_ok=True)
     queue.to_csv(path, index=False)
+    summary = review.queue_summary(inputs.proba, inputs.y, inputs.threshold, positions)
+    capacity = review.capacity_share(inputs.settings.review)
+    summary |= {"capacity": {k: v for k, v in capacity.items()}, "max_distance": inputs.settings.review_band}
     return {
-        "summary": {**review.queue_summary(inputs.proba, inputs.y, inputs.threshold, s.review_band), "path": path},
-        "curve": review.band_curve(inputs.proba, inputs.y, inputs.threshold, review.default_widths(s.review_band)),
+        "summary": {**summary, "path": path},
+        "curve": review.band_curve(inputs.proba, inputs.y, inputs.threshold, review.default_widths(summary["half_width"])),
         "queue": queue,
     }
 
@@ -404,3 +407,25 @@ def explain_artifact(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
         "headline": head,
         "headline_status": status,
     }
+
+
+def review_positions(inputs: ExplainInputs) -> np.ndarray:
+    """Test-row positions of the review queue: the most uncertain rows, as many as the reviewers' capacity allows."""
+    share = review.capacity_share(inputs.settings.review)["share"]
+    size = review.queue_size(share, len(inputs.proba))
+    return review.queue_positions(inputs.proba, inputs.threshold, size, inputs.settings.review_band)
+
+
+def review_errors(queue: dict[str, Any]) -> pd.DataFrame:
+    """The review queue's rows, errors and error rate beside the automated rows' (labelled test rows)."""
+    return review.error_table(queue["summary"])
+
+
+def check_group_labels(group_labels: dict[str, Any], sensitive: list[str]) -> None:
+    """Raise a DataError naming a column with group labels that is not a sensitive column of the trained dataset."""
+    for column in group_labels:
+        if column not in sensitive:
+            raise DataError(
+                f"explainability.fairness.group_labels.{column}: not a sensitive column of the trained dataset "
+                f"({', '.join(sensitive) or 'none'}){did_you_mean(column, sensitive)}; fix the name or add it to dataset.sensitive"
+            )

@@ -187,8 +187,10 @@ def _plain(value: Any) -> Any:
 
 
 def feature_columns(frame: pd.DataFrame, spec: DatasetSpec, exclude: list[str] | None = None) -> list[str]:
-    """Columns usable as features: all but target, ids, time, dropped and excluded ones."""
+    """Columns usable as features: all but target, ids, time, dropped, excluded and (when excluded) sensitive ones."""
     skip = {spec.target, *spec.id_columns, *spec.drop_columns, *(exclude or [])}
+    if spec.sensitive_as_input == "exclude":
+        skip.update(spec.sensitive)
     if spec.time_column:
         skip.add(spec.time_column)
     return [c for c in frame.columns if c not in skip]
