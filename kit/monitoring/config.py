@@ -77,6 +77,15 @@ class RetrainingSettings(Section):
                                   description="The challenger must beat the champion by at least this.")
     fairness_tolerance: float = Field(default=_C["retraining"]["fairness_tolerance"], ge=0, le=1,
                                       description="How much the challenger's equalized-odds difference may exceed the champion's.")
+    fairness_min_group: int = Field(default=_C["retraining"]["fairness_min_group"], ge=1,
+                                    description="Rows a group needs (with both classes present) to count in the fairness gate.")
+    max_challengers: int = Field(default=_C["retraining"]["max_challengers"], ge=0, le=50,
+                                 description="Walk-forward replay: most challengers trained in one replay.")
+    cooldown_batches: int = Field(default=_C["retraining"]["cooldown_batches"], ge=0,
+                                  description="Batches after a retraining decision before the next one may be made.")
+    min_batch_rows: int = Field(default=_C["retraining"]["min_batch_rows"], ge=1,
+                                description="Rows a batch needs to trigger, train or judge a retraining decision (smaller ones, "
+                                            "e.g. partial periods, are shown but not used).")
 
 
 class PerformanceSettings(Section):
@@ -85,6 +94,8 @@ class PerformanceSettings(Section):
     bootstrap: int = Field(default=_C["performance"]["bootstrap"], ge=20, le=5000,
                            description="Bootstrap resamples for the intervals.")
     confidence: float = Field(default=_C["performance"]["confidence"], gt=0.5, lt=1, description="Interval confidence level.")
+    min_class_count: int = Field(default=_C["performance"]["min_class_count"], ge=1,
+                                 description="Rows of each class a labelled batch needs before its metrics are shown or used by a rule.")
 
 
 class LatencySettings(Section):
@@ -123,9 +134,44 @@ class ProductionSource(Section):
     files: list[ConfigPath] = Field(default_factory=list, description="One file per batch, in time order.")
     path: ConfigPath | None = Field(default=None, description="One file holding every batch.")
     time_column: str | None = Field(default=None, description="Orders and batches the rows of `path`.")
-    frequency: str = Field(default=_C["scenario_defaults"]["frequency"], description="pandas offset alias, e.g. W, D, MS.")
+    frequency: str = Field(default=_C["scenario_defaults"]["frequency"], description="Batch period: D, W, M (or MS, ME), Q (QS, QE), Y (A), daily, weekly, monthly, quarterly.")
     read_options: dict[str, Any] = Field(default_factory=dict,
                                          description="Extra keyword arguments for pandas' reader (e.g. sep, decimal).")
+
+
+def frequency_unit(text: str) -> str | None:
+    """The period unit (D, W, M, Q, Y) a user's frequency means, or None when it is not one."""
+    aliases = _C["frequencies"]["aliases"]
+    text = str(text).strip()
+    return aliases.get(text) or aliases.get(text.upper()) or aliases.get(text.lower())
+
+
+def period_alias(text: str) -> str:
+    """The alias pandas' to_period accepts for a user's frequency."""
+    return _C["frequencies"]["period"][_known_unit(text)]
+
+
+def range_alias(text: str) -> str:
+    """The alias pandas' date_range accepts for a user's frequency (periods named by their start)."""
+    return _C["frequencies"]["range"][_known_unit(text)]
+
+
+def _known_unit(text: str) -> str:
+    """The unit of a frequency, or a ConfigError naming the fix."""
+    unit = frequency_unit(text)
+    if unit is None:
+        from kit.errors import ConfigError
+
+        raise ConfigError(_frequency_problem("monitoring.frequency", text)[0])
+    return unit
+
+
+def _frequency_problem(key: str, text: str) -> list[str]:
+    """A problem line when ``text`` is not a frequency the kit understands."""
+    if frequency_unit(text) is not None:
+        return []
+    return [f"{key}: {text!r} is not a batch frequency{did_you_mean(str(text), _C['frequencies']['aliases'])}; "
+            f"use one of D, W, M, MS, ME, Q, QS, QE, Y, A, daily, weekly, monthly, quarterly, yearly"]
 
 
 def _default_scenarios() -> dict[str, ScenarioSpec]:
@@ -143,7 +189,7 @@ class MonitoringSection(Section):
                            description="Scenario batches to simulate.")
     batch_size: int = Field(default=_C["scenario_defaults"]["batch_size"], ge=20, description="Rows per scenario batch.")
     frequency: str = Field(default=_C["scenario_defaults"]["frequency"],
-                           description="Time between scenario batches (pandas offset alias, e.g. W, D, MS).")
+                           description="Time between scenario batches: D, W, M (or MS, ME), Q (QS, QE), Y (A), daily, weekly, monthly, quarterly.")
     start: str = Field(default=_C["scenario_defaults"]["start"], description="Date of the first scenario batch.")
     scenarios: dict[str, ScenarioSpec] = Field(
         default_factory=_default_scenarios,
@@ -175,6 +221,9 @@ class MonitoringSection(Section):
             problems.append("production: give `files` (one per batch) or `path` with `time_column`")
         if source is not None and source.path is not None and not source.time_column:
             problems.append("production.time_column: required with production.path to cut the rows into batches")
+        problems += _frequency_problem("frequency", self.frequency)
+        if source is not None:
+            problems += _frequency_problem("production.frequency", source.frequency)
         if self.production is None and getattr(config, "dataset", None) is None:
             problems.append("scenario: workshop scenarios need a `dataset` section (or set monitoring.production)")
         return problems

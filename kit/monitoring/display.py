@@ -131,13 +131,15 @@ def comparison_figure(outcome: dict[str, Any]) -> Figure:
 
 def decision_note(outcome: dict[str, Any], applied: dict[str, Any]) -> Markdown:
     """The retraining decision and its reason in words."""
-    lines = [f"**Retraining triggered:** {'yes' if outcome['triggered'] else 'no'}",
+    lines = ([f"**Synthetic scenario {escape.md(applied.get('scenario'))}:** challengers are registered under their "
+              "own model name and never move the real champion"] if applied.get("synthetic") else []) + [
+             f"**Retraining triggered:** {'yes' if outcome['triggered'] else 'no'}",
              f"**Decision:** {escape.md(outcome['decision'])}",
              f"**Why:** {escape.md(outcome['reason'])}",
              f"**Registry:** {escape.md(applied.get('registry', 'not changed'))}"]
     trained = outcome.get("trained_on")
     if trained:
-        lines.insert(2, f"**Challenger:** {escape.md(outcome.get('algorithm'))} from the training pipeline, fitted on "
+        lines.insert(len(lines) - 2, f"**Challenger:** {escape.md(outcome.get('algorithm'))} from the training pipeline, fitted on "
                         f"{trained['fit_rows']:,} rows (training rows + batches {escape.md(', '.join(trained['batches']))}), "
                         f"validated on {trained['valid_rows']:,}; compared on {escape.md(', '.join(outcome['evaluated_on']))}")
     return Markdown("  \n".join(lines))
@@ -161,3 +163,63 @@ def candidates_table(outcome: dict[str, Any]) -> pd.DataFrame | Markdown:
         return Markdown("No challenger was trained.")
     shown = ["candidate", "roc_auc", "pr_auc", "f1", "recall", "threshold", "trees", "selected"]
     return table[[c for c in shown if c in table.columns]].set_index("candidate").round(3)
+
+
+def performance_table(result: Monitoring) -> pd.DataFrame:
+    """Every batch's measured figures, or why there are none (e.g. too few labelled positives): nothing hidden."""
+    shown = result.batches.set_index("batch")[["rows", "partial_period", "positives", "negatives", "performance"]]
+    metrics = ["roc_auc", "roc_auc_low", "roc_auc_high", "recall", "precision", "f1"]
+    measured = result.measured.reindex(columns=metrics) if not result.measured.empty else pd.DataFrame(columns=metrics)
+    return shown.join(measured.round(3))
+
+
+def watched_note(setup: Any, overlap: dict[str, Any]) -> Markdown:
+    """Which model is watched and why, and whether production rows overlap the training period."""
+    who = setup.watched
+    role = "**CANDIDATE, not a champion**" if setup.watching_candidate else "**champion**"
+    lines = [f"**Watched model:** {escape.md(who.get('name'))} v{escape.md(who.get('version') or '-')}, {role}",
+             f"**Why:** {escape.md(who.get('note', ''))}",
+             f"**Training overlap:** {escape.md(overlap.get('detail', 'not checked'))}"]
+    return Markdown("  \n".join(lines))
+
+
+def replay_table(outcome: dict[str, Any]) -> pd.DataFrame | Markdown:
+    """The walk-forward replay: each batch where a rule fired, what was decided and what it gained or lost."""
+    timeline = outcome.get("timeline")
+    if timeline is None or timeline.empty:
+        return Markdown("No retraining rule fired in any batch: the champion served throughout.")
+    return timeline.drop(columns=["reason"]).round({"serving_score": 3, "challenger_score": 3, "delta": 3}).set_index("batch")
+
+
+def replay_figure(result: Monitoring, outcome: dict[str, Any]) -> Figure:
+    """Measured AUC per batch, with the batches where rules fired, challengers were judged and the champion changed."""
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    names = list(result.batches["batch"])
+    x = {n: i for i, n in enumerate(names)}
+    m = result.measured
+    if not m.empty:
+        ax.plot([x[b] for b in m.index], m["roc_auc"], "o-", color="#1f5f8b", label="original champion, measured AUC")
+    timeline = outcome.get("timeline")
+    if timeline is not None and not timeline.empty:
+        marks = {"promote": ("#2e7d32", "champion changes"), "keep": ("#8a8a8a", "challenger kept out")}
+        for decision, (color, label) in marks.items():
+            rows = timeline[timeline["decision"] == decision]
+            for i, r in enumerate(rows.itertuples()):  # a handful of decisions
+                ax.axvline(x[r.batch] + 0.5, color=color, ls="-" if decision == "promote" else ":", lw=2 if decision == "promote" else 1,
+                           label=label if i == 0 else None)
+                ax.annotate(f"{r.delta:+.3f}", (x[r.batch] + 0.5, 1.0), xycoords=("data", "axes fraction"),
+                            ha="center", va="bottom", fontsize=7, color=color)
+        other = timeline[~timeline["decision"].isin(list(marks))]
+        if not other.empty:
+            ax.scatter([x[b] for b in other["batch"]], np.full(len(other), 0.02), transform=ax.get_xaxis_transform(),
+                       marker="|", s=80, color="#c0392b", label="rule fired, no challenger (cool-down, budget, small batch)")
+    partial = result.batches.loc[result.batches["partial_period"], "batch"]
+    for b in partial:  # first/last period at most
+        ax.axvspan(x[b] - 0.5, x[b] + 0.5, color="#eeeeee", zorder=0)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("ROC AUC")
+    ax.set_title("Walk-forward replay: when the champion would have changed (delta = challenger - serving on the next window; grey = partial period)", fontsize=9)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -15,6 +15,9 @@ champion by the margin and passes the fairness gate: its equalized-odds differen
 largest gap in true- or false-positive rate between groups of a sensitive column, fairlearn)
 on the window is at most the champion's plus a tolerance. Equalized odds rather than
 selection rates, because groups with different base rates should get different selection rates.
+Only groups with enough rows of both classes count: a rate measured on three rows, or a true
+positive rate of a group without positives, is noise, not evidence; with fewer than two such
+groups the decision says the fairness gate could not be checked.
 """
 from __future__ import annotations
 
@@ -35,34 +38,63 @@ def should_retrain(alerts: pd.DataFrame, trigger_rules: list[str], recent: list[
     return True, f"retraining rules fired in the recent batches: {rules}"
 
 
+def fired_rules(alerts: pd.DataFrame, batch: str, trigger_rules: list[str]) -> list[str]:
+    """Trigger rules that fired (warning or critical) in one batch, sorted."""
+    hit = alerts[(alerts["batch"] == batch) & alerts["rule"].isin(trigger_rules) & (alerts["severity"] != "info")]
+    return sorted(hit["rule"].unique())
+
+
 def decide(
     champion_score: float, challenger_score: float, margin: float,
-    champion_gap: float, challenger_gap: float, tolerance: float, metric: str = "roc_auc",
+    champion_gap: float | None, challenger_gap: float | None, tolerance: float, metric: str = "roc_auc",
 ) -> dict[str, Any]:
-    """Promote the challenger only if better by the margin and passing the fairness gate; say why."""
+    """Promote the challenger only if better by the margin and passing the fairness gate; say why.
+
+    A gap of None or NaN means there was not enough evidence to measure it (no sensitive column,
+    or no group with enough rows of both classes); the gate then says so instead of calling it fair.
+    """
     gain = challenger_score - champion_score
-    fair_limit = champion_gap + tolerance if np.isfinite(champion_gap) else np.inf
-    fair = not np.isfinite(challenger_gap) or challenger_gap <= fair_limit + 1e-12
     better = bool(np.isfinite(gain) and gain >= margin)
-    if better and fair:
-        decision, reason = "promote", f"challenger {metric} {challenger_score:.3f} beats champion {champion_score:.3f} by {gain:+.3f} (margin {margin:g}) and passes the fairness gate"
+    known = _finite(champion_gap) and _finite(challenger_gap)
+    fair = bool(known and challenger_gap <= champion_gap + tolerance + 1e-12)
+    if not known:
+        gate = "fairness not checked: not enough evidence (no sensitive groups with enough rows of both classes in the window)"
+    elif fair:
+        gate = (f"passes the fairness gate (equalized-odds difference {challenger_gap:.3f} vs champion's "
+                f"{champion_gap:.3f} + {tolerance:g})")
+    else:
+        gate = f"fails the fairness gate: equalized-odds difference {challenger_gap:.3f} > champion's {champion_gap:.3f} + {tolerance:g}"
+    if better and (fair or not known):
+        decision, reason = "promote", f"challenger {metric} {challenger_score:.3f} beats champion {champion_score:.3f} by {gain:+.3f} (margin {margin:g}); {gate}"
     elif not better:
         decision, reason = "keep", f"challenger {metric} {challenger_score:.3f} vs champion {champion_score:.3f} ({gain:+.3f}) is not better by the margin {margin:g}"
     else:
-        decision, reason = "keep", f"challenger is better ({gain:+.3f}) but fails the fairness gate: equalized-odds difference {challenger_gap:.3f} > champion's {champion_gap:.3f} + {tolerance:g}"
-    return {"decision": decision, "reason": reason, "gain": gain, "fair": fair, "better": better}
+        decision, reason = "keep", f"challenger is better ({gain:+.3f}) but {gate}"
+    return {"decision": decision, "reason": reason, "gain": gain, "fair": fair if known else None, "better": better,
+            "fairness_evidence": "measured" if known else "not enough evidence"}
 
 
-def fairness_gap(y: np.ndarray, predicted: np.ndarray, frame: pd.DataFrame, sensitive: list[str]) -> float:
-    """Largest equalized-odds difference (fairlearn) over the sensitive columns; NaN without any."""
+def _finite(value: float | None) -> bool:
+    """Whether a figure exists and is a finite number."""
+    return value is not None and bool(np.isfinite(value))
+
+
+def fairness_gap(y: np.ndarray, predicted: np.ndarray, frame: pd.DataFrame, sensitive: list[str],
+                 min_group: int = 30) -> float | None:
+    """Largest equalized-odds difference (fairlearn) over the sensitive columns, counting only groups with
+    at least ``min_group`` rows and both classes; None when no column has two such groups."""
     from fairlearn.metrics import equalized_odds_difference
 
-    columns = [c for c in sensitive if c in frame.columns]
-    if not columns or len(predicted) == 0:
-        return float("nan")
-    return float(max(
-        equalized_odds_difference(y, predicted, sensitive_features=frame[c].astype(str)) for c in columns
-    ))
+    y, predicted = np.asarray(y), np.asarray(predicted)
+    gaps = []
+    for column in [c for c in sensitive if c in frame.columns]:  # a few sensitive columns
+        groups = frame[column].astype(str).to_numpy()
+        counts = pd.crosstab(groups, y).reindex(columns=[0, 1], fill_value=0)
+        ok = counts.index[(counts.sum(axis=1) >= min_group) & (counts.min(axis=1) > 0)]
+        keep = np.isin(groups, ok)
+        if len(ok) >= 2:
+            gaps.append(float(equalized_odds_difference(y[keep], predicted[keep], sensitive_features=groups[keep])))
+    return max(gaps) if gaps else None
 
 
 def extend_split(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,

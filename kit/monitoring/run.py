@@ -15,7 +15,7 @@ import pandas as pd
 
 from kit.errors import ArtifactError, DataError
 from kit.monitoring import alerts as rules
-from kit.monitoring.config import MonitoringSection
+from kit.monitoring.config import MonitoringSection, period_alias
 from kit.monitoring.drift import ReferenceProfile, drift_table, profile_numeric, numeric_drift, profile_reference
 from kit.monitoring.performance import expected_performance, measured_performance
 from kit.monitoring.quality import missing_rise, nullable_columns, schema_issues
@@ -45,6 +45,12 @@ class Setup:
     sensitive: list[str] = field(default_factory=list)
     target_name: str = "target"
     time_column: str | None = None
+    watched: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def watching_candidate(self) -> bool:
+        """Whether the watched model is a candidate (no champion in the registry), not a champion."""
+        return self.watched.get("role") != "champion"
 
     @property
     def nullable(self) -> list[str]:
@@ -89,7 +95,8 @@ def rank_features(model: Any, explain: dict[str, Any] | None) -> tuple[list[str]
 
 
 def load_setup(ctx: Any) -> Setup:
-    """Load the champion, its data contract, the training split (reference = train rows); profile the reference once."""
+    """Load the model to watch (the registry's champion, else this run's candidate), its data contract,
+    the training split (reference = train rows); profile the reference once."""
     from kit.training.contract import CONTRACT_FILE, load_contract
     from kit.training.data import load_split, trained_spec
     from kit.training.scoring import ScoringModel
@@ -98,10 +105,11 @@ def load_setup(ctx: Any) -> Setup:
     champion = training.get("champion") or {}
     if not champion.get("model_dir"):
         raise ArtifactError("training artifact: no champion.model_dir; re-run the training phase so a champion is saved")
-    model = ScoringModel.load(Path(ctx.run_dir) / champion["model_dir"])
+    own = ScoringModel.load(Path(ctx.run_dir) / champion["model_dir"])
     X_train, y_train = load_split(ctx, part="train")
     X_valid, y_valid = load_split(ctx, part="valid")
     X_test, y_test = load_split(ctx, part="test")
+    model, watched, metrics = watched_model(ctx, champion, own, list(X_train.columns))
     contract = load_contract(Path(ctx.run_dir) / (training.get("contract") or {}).get("path", f"artifacts/{CONTRACT_FILE}"))
     reference = X_train.assign(**{TARGET: y_train})
     held_out = X_test.assign(**{TARGET: y_test})
@@ -110,24 +118,74 @@ def load_setup(ctx: Any) -> Setup:
     ranked, _ = rank_features(model, ctx.read("explain", required=False))
     dataset = trained_spec(ctx.run_dir, ctx.config)
     return Setup(
-        model=model, champion=champion, test_metrics=test_metrics(champion), reference=reference,
+        model=model, champion=champion, test_metrics=metrics, reference=reference,
         held_out=held_out, profile=profile, ranked=ranked, key_features=ranked[: settings.alerts.top_k],
         reference_scores=model.predict_proba(reference), validation=X_valid.assign(**{TARGET: y_valid}),
         contract=contract, training=ctx.config.training, costs=training.get("costs"),
-        registry={"name": champion.get("model_name") or champion.get("name"), "version": champion.get("version"),
+        registry={"name": champion.get("model_name") or champion.get("name"), "version": watched.get("version"),
+                  "run_version": champion.get("version"),
                   "uri": champion.get("tracking_uri"), "experiment": (training.get("registry") or {}).get("experiment")},
-        sensitive=list(dataset.sensitive), target_name=dataset.target, time_column=dataset.time_column,
+        sensitive=list(dataset.sensitive), target_name=dataset.target, time_column=dataset.time_column, watched=watched,
     )
+
+
+def registry_figures(metrics: dict[str, float]) -> dict[str, float]:
+    """A registry run's accepted test figures ({metric: value}) from its logged ``test_*`` metrics
+    (a monitoring challenger's ``window_*`` figures when it has no test figures)."""
+    for prefix in ("test_", "window_"):
+        found = {k.removeprefix(prefix): float(v) for k, v in metrics.items()
+                 if k.startswith(prefix) and not k.endswith(("_low", "_high"))}
+        if found:
+            return found
+    return {}
+
+
+def watched_model(ctx: Any, champion: dict[str, Any], own: Any, columns: list[str]) -> tuple[Any, dict[str, Any], dict[str, float]]:
+    """(model, who it is, its accepted figures): the registry's current champion (downloaded when it is not
+    this run's model), else this run's model, plainly labelled a candidate."""
+    from kit.training.scoring import ScoringModel
+
+    name, uri, version = champion.get("model_name") or champion.get("name"), champion.get("tracking_uri"), champion.get("version")
+    own_figures = test_metrics(champion)
+    candidate = {"role": "candidate", "name": name, "version": version, "source": "this run's training phase",
+                 "note": f"no champion in the registry: watching this run's candidate ({name} v{version or '-'}, status "
+                         f"{champion.get('status', 'candidate')}); its own test figures set the alert lines"}
+    if not name or not uri:
+        if champion.get("status") == "champion":
+            return own, candidate | {"role": "champion", "note": "champion of this run (registry off)"}, own_figures
+        return own, candidate | {"note": f"registry off: watching this run's candidate ({champion.get('status', 'candidate')})"}, own_figures
+    from kit.training.registry import Registry
+
+    registry = Registry(uri)
+    current = registry.current_champion(name)
+    if current is None:
+        return own, candidate, own_figures
+    serving, logged = current
+    figures = registry_figures(logged) or (own_figures if str(serving) == str(version) else {})
+    if str(serving) == str(version):
+        return own, {"role": "champion", "name": name, "version": serving, "source": "this run's training phase",
+                     "note": f"this run's model is the registry's champion ({name} v{serving})"}, figures
+    folder = Path(ctx.run_dir) / "artifacts" / "watched_champion"
+    model = ScoringModel.load(registry.download_model(name, serving, folder))
+    missing = [f for f in model.features if f not in columns]
+    if missing:
+        raise ArtifactError(f"registry champion {name} v{serving}: features {missing[:5]} are not in this run's data; "
+                            "train and promote a champion on this dataset, or give this model another name")
+    note = (f"watching the registry's champion {name} v{serving} (downloaded); this run's model v{version or '-'} "
+            f"is {champion.get('status', 'candidate')}")
+    return model, {"role": "champion", "name": name, "version": serving, "source": "registry (downloaded)", "note": note}, figures
 
 
 def setup_summary(setup: Setup) -> pd.DataFrame:
     """What monitoring compares against, in one small table."""
     m = setup.test_metrics
+    role = "champion" if not setup.watching_candidate else "CANDIDATE (no champion)"
     return pd.DataFrame({"value": {
-        "champion": f"{setup.registry.get('name') or '?'} v{setup.registry.get('version') or '?'} ({setup.model.algorithm})",
+        "watched model": f"{setup.watched.get('name') or '?'} v{setup.watched.get('version') or '?'} ({setup.model.algorithm}), {role}",
+        "why this model": setup.watched.get("note", ""),
         "threshold": round(float(setup.model.threshold), 4),
-        "test AUC": round(m.get("roc_auc", float("nan")), 4),
-        "test recall": round(m.get("recall", float("nan")), 4),
+        "accepted test AUC": round(m.get("roc_auc", float("nan")), 4),
+        "accepted test recall": round(m.get("recall", float("nan")), 4),
         "reference rows": len(setup.reference),
         "held-out rows": len(setup.held_out),
         "key features (top-k)": ", ".join(setup.key_features),
@@ -150,25 +208,31 @@ def file_batches(settings: MonitoringSection, target: str, positive_class: Any) 
 
     source = settings.production
     if source.files:
-        frames = [(p.stem, read_table(p, source.read_options)) for p in source.files]
-    else:
-        frame = read_table(source.path, source.read_options)
-        if source.time_column not in frame.columns:
-            raise DataError(f"monitoring.production.time_column: {source.time_column!r} not in {source.path.name}")
-        stamp = pd.to_datetime(frame[source.time_column], errors="coerce")
-        periods = stamp.dt.to_period(source.frequency).astype(str)
-        frames = [(str(k), g.drop(columns=[source.time_column])) for k, g in frame.groupby(periods, sort=True)]
-    return [_labelled(name, f, target, positive_class) for name, f in frames]
+        return [_labelled(p.stem, read_table(p, source.read_options), target, positive_class) for p in source.files]
+    frame = read_table(source.path, source.read_options)
+    if source.time_column not in frame.columns:
+        raise DataError(f"monitoring.production.time_column: {source.time_column!r} not in {source.path.name}")
+    stamp = pd.to_datetime(frame[source.time_column], errors="coerce")
+    if stamp.isna().all():
+        raise DataError(f"monitoring.production.time_column: no value of {source.time_column!r} in {source.path.name} "
+                        "reads as a date; name the column that holds the rows' times")
+    periods = stamp.dt.to_period(period_alias(source.frequency))
+    groups = list(frame.assign(__stamp__=stamp).groupby(periods, sort=True))
+    batches = []
+    for i, (key, rows) in enumerate(groups):  # one batch per period (dozens at most)
+        batch = _labelled(str(key), rows.drop(columns=[source.time_column, "__stamp__"]).reset_index(drop=True), target, positive_class)
+        batch.stamps = rows["__stamp__"].reset_index(drop=True)
+        batch.partial = _partial(batch.stamps, key, first=i == 0, last=i == len(groups) - 1)
+        batches.append(batch)
+    return batches
 
 
-def _labelled(name: str, frame: pd.DataFrame, target: str, positive_class: Any) -> Batch:
-    """A batch with labels encoded 0/1 like training's, when every row has one (else it counts as unlabelled)."""
-    if target not in frame.columns or frame[target].isna().any():
-        return Batch(name, frame.drop(columns=[target], errors="ignore"), labelled=False)
-    from kit.training.data import labels_to_binary
-
-    y = labels_to_binary(frame[target], positive_class)
-    return Batch(name, frame.drop(columns=[target]).assign(**{TARGET: y}), labelled=True)
+def _partial(stamps: pd.Series, period: pd.Period, first: bool, last: bool) -> bool:
+    """Whether the data covers only part of a first or last period (it starts after the period's first day
+    or ends before its last day)."""
+    starts_late = first and stamps.min().normalize() > period.start_time.normalize()
+    ends_early = last and stamps.max().normalize() < period.end_time.normalize()
+    return bool(starts_late or ends_early)
 
 
 def production_batches(ctx: Any, setup: Setup) -> tuple[list[Batch], pd.DataFrame | None]:
@@ -180,22 +244,63 @@ def production_batches(ctx: Any, setup: Setup) -> tuple[list[Batch], pd.DataFram
     return scenario.batches, scenario.injections
 
 
+def training_overlap(setup: Setup, batches: list[Batch]) -> dict[str, Any]:
+    """Production rows whose time falls inside the training split's time range (a warning: those rows
+    are not new, so drift and performance on them flatter the model)."""
+    column = setup.time_column
+    if not column or column not in setup.reference.columns:
+        return {"checked": False, "overlapping_rows": 0, "warning": None,
+                "detail": "not checked: the training data has no time column (dataset.time_column)"}
+    trained = pd.to_datetime(setup.reference[column].astype("string"), errors="coerce")
+    start, end = trained.min(), trained.max()
+    per_batch = {b.name: int(b.stamps.between(start, end).sum()) for b in batches if b.stamps is not None}
+    if not per_batch:
+        return {"checked": False, "overlapping_rows": 0, "warning": None,
+                "detail": "not checked: the production batches carry no times"}
+    total = int(sum(per_batch.values()))
+    hit = {k: v for k, v in per_batch.items() if v}
+    warning = (f"{total:,} production rows fall inside the training period ({start.date()} to {end.date()}), in batches "
+               f"{', '.join(hit)}: they are not new data, so drift and performance on them look better than they are; "
+               "send only rows after the training period") if total else None
+    return {"checked": True, "training_period": [start.isoformat(), end.isoformat()], "overlapping_rows": total,
+            "batches": hit, "warning": warning, "detail": warning or f"no production row inside the training period ({start.date()} to {end.date()})"}
+
+
 def monitor_batch(setup: Setup, batch: Batch, settings: MonitoringSection, seed: int, score_profile: Any) -> dict[str, Any]:
     """Quality, drift, scores, performance and alerts of one batch."""
     usable, issues = schema_issues(setup.profile, setup.contract, batch.frame, settings.alerts)
     drift = drift_table(setup.profile, batch.frame, usable, settings.drift.fdr_alpha) if usable else pd.DataFrame()
     issues += missing_rise(setup.profile, drift, setup.nullable, settings.alerts)
-    out: dict[str, Any] = {"drift": drift, "issues": issues, "measured": None, "expected": None, "score": None}
+    labelled = batch.labelled and TARGET in batch.frame
+    y = batch.frame[TARGET].to_numpy() if labelled else None
+    counts = class_counts(y)
+    out: dict[str, Any] = {"drift": drift, "issues": issues, "measured": None, "expected": None, "score": None,
+                           "counts": counts, "performance": "no labels" if y is None else "not scored"}
     if len(usable) == len(setup.profile.features) and not batch.frame.empty:
         scores = setup.model.predict_proba(batch.frame)
         out["score"] = numeric_drift(score_profile, scores, setup.profile.epsilon) | {
             "mean_score": float(scores.mean()), "reference_mean_score": score_profile.mean}
         out["expected"] = expected_performance(scores, setup.model.threshold)
-        y = batch.frame[TARGET].to_numpy() if batch.labelled and TARGET in batch.frame else None
-        if y is not None and len(np.unique(y)) == 2:
+        if y is not None:
             p = settings.performance
-            out["measured"] = measured_performance(y, scores, setup.model.threshold, p.bootstrap, p.confidence, seed)
+            out["performance"] = evidence(counts, p.min_class_count)
+            if out["performance"] == "measured":
+                out["measured"] = measured_performance(y, scores, setup.model.threshold, p.bootstrap, p.confidence, seed)
     return out
+
+
+def class_counts(y: np.ndarray | None) -> dict[str, int]:
+    """Labelled positives and negatives of a batch (zeros without labels)."""
+    if y is None:
+        return {"positives": 0, "negatives": 0}
+    positives = int(np.sum(y == 1))
+    return {"positives": positives, "negatives": int(len(y) - positives)}
+
+
+def evidence(counts: dict[str, int], min_class_count: int) -> str:
+    """'measured' when both classes reach the minimum, else what is missing, e.g. 'too few labelled positives (1)'."""
+    short = [f"too few labelled {k} ({n})" for k, n in counts.items() if n < min_class_count]
+    return "; ".join(short) if short else "measured"
 
 
 def monitor(setup: Setup, batches: list[Batch], settings: MonitoringSection, seed: int = 0) -> Monitoring:
@@ -212,8 +317,12 @@ def monitor(setup: Setup, batches: list[Batch], settings: MonitoringSection, see
     ]
     summary = pd.DataFrame({
         "batch": [b.name for b in batches], "rows": [len(b.frame) for b in batches],
+        "partial_period": [b.partial for b in batches],
         "labelled": [b.labelled for b in batches],
+        "positives": [results[b.name]["counts"]["positives"] for b in batches],
+        "negatives": [results[b.name]["counts"]["negatives"] for b in batches],
         "scored": [results[b.name]["score"] is not None for b in batches],
+        "performance": [results[b.name]["performance"] for b in batches],
         "quality_issues": [len(results[b.name]["issues"]) for b in batches],
     })
     return Monitoring(
@@ -271,91 +380,198 @@ def _has_quality_failure(result: Monitoring, batch: str) -> bool:
     return bool(((log["batch"] == batch) & (log["rule"] == "data_quality") & (log["severity"] == "critical")).any())
 
 
+def decision_ready(batch: Batch, result: Monitoring, settings: MonitoringSection) -> bool:
+    """Whether a batch may train or judge a challenger: enough rows, measured labels of both classes, no broken data."""
+    return (len(batch.frame) >= settings.retraining.min_batch_rows and batch.name in result.measured.index
+            and not _has_quality_failure(result, batch.name))
+
+
+def _serving_setup(setup: Setup, model: Any, rows: pd.DataFrame, figures: dict[str, float], settings: MonitoringSection) -> Setup:
+    """The setup after a promotion: the challenger watched against the rows it was trained on."""
+    from dataclasses import replace
+
+    d = settings.drift
+    profile = profile_reference(rows, model.features, d.bins, d.epsilon, d.min_rows_per_bin)
+    return replace(setup, model=model, reference=rows, profile=profile, test_metrics=figures,
+                   reference_scores=model.predict_proba(rows))
+
+
 def retrain(setup: Setup, batches: list[Batch], result: Monitoring, settings: MonitoringSection, seed: int = 0) -> dict[str, Any]:
-    """Trigger check; challenger through the training pipeline on reference + recent labelled batches; comparison; decision."""
-    from kit.monitoring.retraining import decide, extend_split, fairness_gap, should_retrain, train_challenger
-    from kit.training.metrics import compute_metrics, metric_name
+    """Walk-forward replay: at each batch the trigger rules are evaluated for the model serving then; when one
+    fires, a challenger learns from what was known then (training rows + labelled batches so far) and is judged
+    against the serving model on the next full window. Bounded by max_challengers and a cool-down."""
+    from kit.monitoring.retraining import fired_rules
 
     cfg = settings.retraining
     names = [b.name for b in batches]
-    triggered, why = should_retrain(result.alerts, cfg.trigger_rules, names[-cfg.recent_batches:])
-    out: dict[str, Any] = {"triggered": triggered, "decision": "none", "reason": why, "challenger": None}
-    if not triggered or not cfg.enabled:
-        out["reason"] = why if cfg.enabled else f"{why}; retraining is disabled in the config"
-        return out
-    labelled = [b for b in batches if b.labelled and TARGET in b.frame and b.name in result.measured.index]
-    if len(labelled) <= cfg.evaluation_batches:
-        return out | {"decision": "keep", "reason": f"{why}, but too few labelled batches to train and compare a challenger; keep the champion"}
-    evaluation = labelled[-cfg.evaluation_batches:]
-    recent = labelled[:-cfg.evaluation_batches][-cfg.recent_batches:]
-    usable = [b for b in recent if not _has_quality_failure(result, b.name)]
-    if not usable:
-        return out | {"decision": "keep", "reason": f"{why}, but every recent labelled batch failed data quality; fix the data, keep the champion"}
-    new = pd.concat([b.frame for b in usable], ignore_index=True)
-    parts = extend_split(setup.reference.drop(columns=[TARGET]), setup.reference[TARGET].to_numpy(),
+    ready = {b.name: decision_ready(b, result, settings) for b in batches}
+    state = {"setup": setup, "alerts": result.alerts, "since": None}
+    events, challengers, last, promoted, next_allowed = [], 0, None, None, 0
+    for i, batch in enumerate(batches):  # one step per batch (dozens at most)
+        fired = fired_rules(state["alerts"], batch.name, cfg.trigger_rules)
+        if not fired:
+            continue
+        event = {"batch": batch.name, "rows": len(batch.frame), "partial_period": batch.partial, "fired": ", ".join(fired),
+                 "serving": state["since"] or "original", "trained_on": "", "judged_on": "", "serving_score": np.nan,
+                 "challenger_score": np.nan, "delta": np.nan}
+        window = [b for b in batches[i + 1:] if ready[b.name]][: cfg.evaluation_batches]
+        learn = [b for b in batches[: i + 1] if ready[b.name]]
+        skip = _skip_reason(batch, cfg, i, next_allowed, challengers, window, learn)
+        if skip:
+            events.append(event | {"decision": skip[0], "reason": skip[1]})
+            continue
+        outcome = challenge(setup, state["setup"].model, learn, window, settings, seed + i)
+        challengers, next_allowed = challengers + 1, i + 1 + cfg.cooldown_batches
+        last = outcome | {"at": batch.name}
+        events.append(event | {"decision": outcome["decision"], "reason": outcome["reason"],
+                               "trained_on": ", ".join(b.name for b in learn), "judged_on": ", ".join(outcome["evaluated_on"]),
+                               "serving_score": outcome["comparison"].loc[outcome["metric"], "champion"],
+                               "challenger_score": outcome["comparison"].loc[outcome["metric"], "challenger"], "delta": outcome["gain"]})
+        if outcome["decision"] == "promote":
+            promoted = last
+            figures = outcome["comparison"]["challenger"].to_dict()
+            new = _serving_setup(state["setup"], outcome["challenger"], outcome["rows"], figures, settings)
+            rest = monitor(new, batches[i + 1:], settings, seed + i)
+            state = {"setup": new, "alerts": rest.alerts, "since": f"challenger of {batch.name}"}
+    timeline = pd.DataFrame(events, columns=TIMELINE)
+    return summarize_replay(timeline, promoted or last, cfg.enabled, names)
+
+
+TIMELINE = ["batch", "rows", "partial_period", "fired", "serving", "decision", "trained_on", "judged_on",
+            "serving_score", "challenger_score", "delta", "reason"]
+
+
+def _skip_reason(batch: Batch, cfg: Any, i: int, next_allowed: int, challengers: int,
+                 window: list[Batch], learn: list[Batch]) -> tuple[str, str] | None:
+    """Why no challenger is trained at this batch (None: train one)."""
+    if not cfg.enabled:
+        return "disabled", "retraining is disabled in the config"
+    if len(batch.frame) < cfg.min_batch_rows:
+        return "too small", f"{len(batch.frame)} rows{' (partial period)' if batch.partial else ''} < min_batch_rows {cfg.min_batch_rows}: not used for decisions"
+    if challengers >= cfg.max_challengers:
+        return "budget spent", f"already {challengers} challenger(s) in this replay (max_challengers {cfg.max_challengers})"
+    if i < next_allowed:
+        return "cool-down", f"within {cfg.cooldown_batches} batch(es) of the last decision"
+    if not learn:
+        return "no new labels", "no labelled batch with enough rows of both classes to learn from yet"
+    if not window:
+        return "pending", "no later full labelled batch to judge a challenger on yet"
+    return None
+
+
+def summarize_replay(timeline: pd.DataFrame, chosen: dict[str, Any] | None, enabled: bool, names: list[str]) -> dict[str, Any]:
+    """The replay as one outcome: the timeline, and the decision that leaves the final model serving."""
+    trained = timeline[timeline["decision"].isin(["promote", "keep"])]
+    promotions = timeline.loc[timeline["decision"] == "promote", "batch"].tolist()
+    out: dict[str, Any] = {"triggered": not timeline.empty, "timeline": timeline, "challengers": len(trained),
+                           "promotions": promotions, "challenger": None}
+    if timeline.empty:
+        return out | {"decision": "none", "reason": "no retraining rule fired in any batch"}
+    if chosen is None:
+        why = "; ".join(f"{r.batch}: {r.decision} ({r.reason})" for r in timeline.tail(3).itertuples())
+        return out | {"decision": "none" if not enabled else "keep",
+                      "reason": f"rules fired in {len(timeline)} batch(es) but no challenger was trained; {why}"}
+    text = (f"the champion would have changed at {', '.join(promotions)}" if promotions
+            else "the champion would never have changed")
+    gained = trained["delta"].where(trained["decision"] == "promote").sum()
+    reason = (f"walk-forward replay over {len(names)} batches: {len(timeline)} batch(es) fired a rule, "
+              f"{len(trained)} challenger(s) trained, {text} (total {chosen['metric']} gained on the judging windows "
+              f"{gained:+.3f}). Decision at {chosen['at']}: {chosen['reason']}")
+    keep = {k: v for k, v in chosen.items() if k not in ("rows",)}
+    return out | keep | {"decision": "promote" if promotions else "keep", "reason": reason}
+
+
+def challenge(setup: Setup, serving: Any, learn: list[Batch], window: list[Batch], settings: MonitoringSection, seed: int) -> dict[str, Any]:
+    """Train a challenger on the original training rows + ``learn`` batches; compare it with the serving model on ``window``."""
+    from kit.monitoring.retraining import decide, extend_split, fairness_gap, train_challenger
+    from kit.training.metrics import compute_metrics, metric_name
+
+    cfg = settings.retraining
+    new = pd.concat([b.frame for b in learn], ignore_index=True)
+    base = setup.reference.drop(columns=[TARGET])
+    parts = extend_split(base, setup.reference[TARGET].to_numpy(),
                          setup.validation.drop(columns=[TARGET]), setup.validation[TARGET].to_numpy(),
-                         new.drop(columns=[TARGET]), new[TARGET].to_numpy(), setup.training.valid_size, seed)
+                         new.drop(columns=[TARGET])[base.columns.intersection(new.columns)], new[TARGET].to_numpy(),
+                         setup.training.valid_size, seed)
     meta = {"target": setup.model.target, "positive_class": setup.model.positive_class, "negative_class": setup.model.negative_class}
     challenger, candidates = train_challenger(*parts, setup.model.features, setup.training, setup.costs, seed, meta)
-    window = pd.concat([b.frame for b in evaluation], ignore_index=True)
-    y = window[TARGET].to_numpy()
+    frame = pd.concat([b.frame for b in window], ignore_index=True)
+    y = frame[TARGET].to_numpy()
     metric = metric_name(cfg.metric)
-    models = {"champion": setup.model, "challenger": challenger}
-    scores = {k: m.predict_proba(window) for k, m in models.items()}
+    models = {"champion": serving, "challenger": challenger}
+    scores = {k: m.predict_proba(frame) for k, m in models.items()}
     metrics = {k: compute_metrics(y, scores[k], m.threshold) for k, m in models.items()}
-    gaps = {k: fairness_gap(y, (scores[k] >= m.threshold).astype(int), window, setup.sensitive) for k, m in models.items()}
+    gaps = {k: fairness_gap(y, (scores[k] >= m.threshold).astype(int), frame, setup.sensitive, cfg.fairness_min_group)
+            for k, m in models.items()}
     verdict = decide(metrics["champion"][metric], metrics["challenger"][metric], cfg.promote_margin,
                      gaps["champion"], gaps["challenger"], cfg.fairness_tolerance, metric)
     comparison = pd.DataFrame(metrics).loc[["roc_auc", "pr_auc", "precision", "recall", "f1"]]
-    comparison.loc["equalized_odds_difference"] = [gaps["champion"], gaps["challenger"]]
-    comparison.loc["threshold"] = [setup.model.threshold, challenger.threshold]
-    return out | {
-        "decision": verdict["decision"], "reason": f"{why}. {verdict['reason']}", "metric": metric,
-        "gain": verdict["gain"], "fair": verdict["fair"], "better": verdict["better"], "comparison": comparison,
+    comparison.loc["equalized_odds_difference"] = [np.nan if g is None else g for g in (gaps["champion"], gaps["challenger"])]
+    comparison.loc["threshold"] = [serving.threshold, challenger.threshold]
+    return {
+        "decision": verdict["decision"], "reason": verdict["reason"], "metric": metric,
+        "gain": verdict["gain"], "fair": verdict["fair"], "better": verdict["better"],
+        "fairness_evidence": verdict["fairness_evidence"], "comparison": comparison,
         "candidates": candidates.reset_index(names="candidate"), "algorithm": challenger.algorithm,
         "trained_on": {"reference_rows": len(setup.reference), "validation_rows": len(setup.validation),
-                       "batches": [b.name for b in usable], "fit_rows": len(parts[1]), "valid_rows": len(parts[3]),
-                       "excluded_for_quality": [b.name for b in recent if b not in usable]},
-        "evaluated_on": [b.name for b in evaluation], "challenger": challenger,
+                       "batches": [b.name for b in learn], "fit_rows": len(parts[1]), "valid_rows": len(parts[3])},
+        "evaluated_on": [b.name for b in window], "challenger": challenger,
+        "rows": parts[0].assign(**{TARGET: parts[1]}),
     }
 
 
+def synthetic_name(name: str, scenario: str) -> str:
+    """Registry name of a workshop scenario's challengers: never the real model's name."""
+    return f"{name}-synthetic-{scenario}"
+
+
 def apply_decision(ctx: Any, setup: Setup, outcome: dict[str, Any]) -> dict[str, Any]:
-    """Save the challenger; register it as a version tagged with the decision; on promote, move the champion alias."""
+    """Save the replay's deciding challenger; register it as a version tagged with the decision; on promote, move
+    the champion alias. Challengers of a synthetic scenario go under their own model name, labelled synthetic."""
     challenger = outcome.get("challenger")
+    settings: MonitoringSection = ctx.config.monitoring
+    synthetic = settings.production is None
+    record: dict[str, Any] = {"synthetic": synthetic, "scenario": settings.scenario if synthetic else None}
     if challenger is None:
-        return {"registry": "no challenger trained"}
+        return record | {"registry": "no challenger trained"}
     model_dir = challenger.save(Path(ctx.run_dir) / "artifacts" / "challenger")
-    record: dict[str, Any] = {"model_dir": str(model_dir.relative_to(ctx.run_dir)), "registry": "not registered (training did not register a champion)"}
-    name = setup.registry.get("name")
-    if not name or not setup.registry.get("version"):
+    record |= {"model_dir": str(model_dir.relative_to(ctx.run_dir)), "registry": "not registered (training did not register a model)"}
+    real = setup.registry.get("name")
+    if not real or not setup.registry.get("uri"):
         return record
     from kit.training.registry import Registry
 
+    name = synthetic_name(real, settings.scenario) if synthetic else real
+    label = f"synthetic scenario {settings.scenario!r}: " if synthetic else ""
     registry = Registry(setup.registry.get("uri"))
     window = outcome["comparison"]["challenger"].to_dict()
+    kind = {"synthetic": str(synthetic).lower()} | ({"scenario": settings.scenario} if synthetic else {})
     run_id = registry.log_candidate(
-        setup.registry.get("experiment") or f"kit/{ctx.config.name or 'run'}", "monitoring-challenger",
+        setup.registry.get("experiment") or f"kit/{ctx.config.name or 'run'}", "monitoring-challenger" + ("-synthetic" if synthetic else ""),
         params={**challenger.info.get("params", {}), "threshold": challenger.threshold, "retrained_on": outcome["trained_on"]},
         metrics={f"window_{k}": v for k, v in window.items()},
-        tags={"source": "monitoring", "kind": "model", "selected": "True"}, model_dir=model_dir)
+        tags={"source": "monitoring", "kind": "model", "selected": "True"} | kind, model_dir=model_dir)
+    fair = outcome.get("fair")
     tags = {"source": "monitoring retraining", "monitoring.decision": outcome["decision"],
             "monitoring.reason": outcome["reason"][:4900], "monitoring.evaluated_on": ",".join(outcome["evaluated_on"]),
-            "gate.fairness": "passed" if outcome["fair"] else "failed"}
+            "gate.fairness": "not checked (not enough evidence)" if fair is None else "passed" if fair else "failed"} | kind
     version = registry.register(name, run_id, tags)
     previous = registry.champion_version(name)
-    record |= {"version": version, "previous": previous}
+    record |= {"model_name": name, "version": version, "previous": previous}
     if outcome["decision"] != "promote":
         registry.set_version_tag(name, version, "status", "rejected")
-        return record | {"registry": f"challenger registered as version {version} of {name} (rejected); champion stays version {previous}"}
-    if needs_signoff(ctx):
+        return record | {"registry": f"{label}challenger registered as version {version} of {name} (rejected); champion stays version {previous}"}
+    if needs_signoff(ctx) and not synthetic:
         registry.set_version_tag(name, version, "status", "awaiting sign-off")
         outcome["decision"] = "promote after sign-off"
         outcome["reason"] += ("; the stakes require a person to approve the new version before the champion "
                               "alias moves (Registry.record_approval, then Registry.set_champion)")
         return record | {"registry": f"challenger registered as version {version} of {name}, awaiting human "
                                      f"sign-off; champion stays version {previous}"}
-    registry.set_champion(name, version, outcome["reason"][:500])
+    registry.set_champion(name, version, (label + outcome["reason"])[:500])
+    if synthetic:
+        return record | {"registry": f"{label}version {version} is the champion of {name} only; the real model {real} "
+                                     f"is untouched (champion v{registry.champion_version(real) or '-'})"}
     return record | {"registry": f"version {version} is now the champion of {name} (was {previous}); "
                                  "roll back with kit.monitoring.run.rollback(ctx)"}
 
@@ -379,34 +595,52 @@ def rollback(ctx: Any, name: str | None = None) -> str:
 def build_artifact(
     setup: Setup, result: Monitoring, outcome: dict[str, Any], applied: dict[str, Any],
     latency: dict[str, float], injections: pd.DataFrame | None, settings: MonitoringSection,
+    overlap: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `monitoring` artifact: batches, drift, performance, alerts, retraining, latency, headline."""
     log = pd.concat([result.alerts, rules.alert_log(rules.latency_alerts(latency, settings.alerts))], ignore_index=True)
     counted = rules.counted(log)
     batch, feature, value = worst(result)
     status = "fail" if (counted["severity"] == "critical").any() else "warn" if len(counted) else "ok"
+    overlap = overlap or {}
+    warnings = [w for w in (overlap.get("warning"), setup.watched.get("note") if setup.watching_candidate else None) if w]
+    if warnings and status == "ok":
+        status = "warn"
     drift = {f: {b: d.loc[f].drop(labels=["kind"]).to_dict() for b, d in result.drift.items() if f in d.index}
              for f in setup.profile.features}
+    synthetic = settings.production is None
+    decision = f"{outcome['decision']}" + (" (retraining triggered)" if outcome["triggered"] else "")
+    headline = {
+        "Watched model": (f"CANDIDATE {setup.watched.get('name')} v{setup.watched.get('version') or '-'} (no champion)"
+                          if setup.watching_candidate else f"champion {setup.watched.get('name')} v{setup.watched.get('version')}"),
+        "Alerts": f"{len(counted)} ({int((counted['severity'] == 'critical').sum())} critical)",
+        "Worst feature": f"{feature} (PSI {value:.2f}, {batch})" if feature else "none",
+        "Decision": decision + (f" [synthetic scenario {settings.scenario}]" if synthetic else ""),
+    }
+    if overlap.get("overlapping_rows"):
+        headline["Training overlap"] = f"{overlap['overlapping_rows']:,} production rows inside the training period"
     return {
-        "source": settings.production.model_dump(mode="json") if settings.production else {"scenario": settings.scenario},
+        "source": settings.production.model_dump(mode="json") if settings.production else {"scenario": settings.scenario, "synthetic": True},
+        "synthetic": synthetic,
+        "watched": setup.watched,
+        "warnings": warnings,
+        "training_overlap": overlap,
         "injections": injections,
         "key_features": setup.key_features,
         "batches": result.batches,
         "drift": drift,
         "prediction_drift": result.score_drift.reset_index(),
         "data_quality": result.quality,
-        "performance": {"champion_test": setup.test_metrics, "thresholds": result.thresholds,
+        "performance": {"watched_accepted": setup.test_metrics, "thresholds": result.thresholds,
+                        "thresholds_from": f"accepted test figures of the watched {setup.watched.get('role', 'model')}",
+                        "min_class_count": settings.performance.min_class_count,
                         "measured": result.measured.reset_index(), "expected": result.expected.reset_index(),
                         "expected_method": "confidence-based: expected confusion counts from calibrated probabilities; assumes P(y|x) unchanged"},
         "alerts": log,
-        "retraining": {k: (v.reset_index().to_dict(orient="records") if isinstance(v, pd.DataFrame) else v)
-                       for k, v in outcome.items() if k != "challenger"} | applied,
+        "retraining": {k: (v.reset_index(drop=k == "timeline").to_dict(orient="records") if isinstance(v, pd.DataFrame) else v)
+                       for k, v in outcome.items() if k not in ("challenger", "rows")} | applied,
         "latency": latency,
-        "headline": {
-            "Alerts": f"{len(counted)} ({int((counted['severity'] == 'critical').sum())} critical)",
-            "Worst feature": f"{feature} (PSI {value:.2f}, {batch})" if feature else "none",
-            "Decision": f"{outcome['decision']}" + (" (retraining triggered)" if outcome["triggered"] else ""),
-        },
+        "headline": headline,
         "headline_status": status,
     }
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kit.errors import DataError, did_you_mean
-from kit.monitoring.config import Injection, ScenarioSpec
+from kit.monitoring.config import Injection, ScenarioSpec, range_alias
 
 # Which alert rule is expected to catch each kind of injection.
 EXPECTED_RULE = {
@@ -41,6 +41,8 @@ class Batch:
     name: str
     frame: pd.DataFrame
     labelled: bool = True
+    stamps: pd.Series | None = None  # row times, when the rows carry a time column
+    partial: bool = False            # a first/last period the data covers only in part
 
 
 @dataclass
@@ -55,7 +57,7 @@ class Scenario:
 
 def batch_names(n_batches: int, start: str, frequency: str) -> list[str]:
     """Period labels of the batches (ISO dates), e.g. weekly from ``start``."""
-    return [d.date().isoformat() for d in pd.date_range(start, periods=n_batches, freq=frequency)]
+    return [d.date().isoformat() for d in pd.date_range(start, periods=n_batches, freq=range_alias(frequency))]
 
 
 def draw_batches(
@@ -201,10 +203,17 @@ def build_scenario(
                     "last_batch": int(last), "expected_rule": EXPECTED_RULE[injection.kind],
                     "detail": _describe(injection, stats)})
     names = batch_names(n_batches, start, frequency)
-    batches = [Batch(n, f.reset_index(drop=True), labelled) for n, f in zip(names, frames)]
+    batches = [Batch(n, f.reset_index(drop=True), labelled, stamps=_stamps(f, time_column)) for n, f in zip(names, frames)]
     log_frame = pd.DataFrame(log, columns=["kind", "feature", "first_batch", "last_batch", "expected_rule", "detail"])
     log_frame["first_batch_name"] = [names[i] if i < n_batches else None for i in log_frame["first_batch"]]
     return Scenario(name, spec.description, batches, log_frame)
+
+
+def _stamps(frame: pd.DataFrame, time_column: str | None) -> pd.Series | None:
+    """The rows' times from their time column (None without one)."""
+    if not time_column or time_column not in frame.columns:
+        return None
+    return pd.to_datetime(frame[time_column].astype("string"), errors="coerce").reset_index(drop=True)
 
 
 def _apply_over(frames: list[pd.DataFrame], steps: np.ndarray, change: Callable[[pd.DataFrame, int], pd.DataFrame]) -> list[pd.DataFrame]:
