@@ -45,6 +45,7 @@ class Setup:
     sensitive: list[str] = field(default_factory=list)
     target_name: str = "target"
     time_column: str | None = None
+    time_format: str | None = None
 
     @property
     def nullable(self) -> list[str]:
@@ -117,6 +118,7 @@ def load_setup(ctx: Any) -> Setup:
         registry={"name": champion.get("model_name") or champion.get("name"), "version": champion.get("version"),
                   "uri": champion.get("tracking_uri"), "experiment": (training.get("registry") or {}).get("experiment")},
         sensitive=list(dataset.sensitive), target_name=dataset.target, time_column=dataset.time_column,
+        time_format=dataset.time_format,
     )
 
 
@@ -141,6 +143,7 @@ def scenario_batches(setup: Setup, settings: MonitoringSection, seed: int, time_
         settings.scenario, spec, setup.held_out, setup.reference, TARGET, setup.ranked, setup.profile.kinds(),
         n_batches=settings.n_batches, batch_size=settings.batch_size, seed=seed, start=settings.start,
         frequency=settings.frequency, labelled=settings.labels, time_column=time_column,
+        time_format=setup.time_format if time_column == setup.time_column else None,
     )
 
 
@@ -155,7 +158,9 @@ def file_batches(settings: MonitoringSection, target: str, positive_class: Any) 
         frame = read_table(source.path, source.read_options)
         if source.time_column not in frame.columns:
             raise DataError(f"monitoring.production.time_column: {source.time_column!r} not in {source.path.name}")
-        stamp = pd.to_datetime(frame[source.time_column], errors="coerce")
+        from kit.timeparse import parse_time
+
+        stamp = parse_time(frame[source.time_column], source.time_format, "monitoring.production.time_column")
         periods = stamp.dt.to_period(source.frequency).astype(str)
         frames = [(str(k), g.drop(columns=[source.time_column])) for k, g in frame.groupby(periods, sort=True)]
     return [_labelled(name, f, target, positive_class) for name, f in frames]
