@@ -223,10 +223,10 @@ def make_split(
         stamps = parse_time(frame[time_column], time_format)
         if stamps.isna().any():
             bad = frame.loc[stamps.isna().to_numpy(), time_column].astype("string").head(3).tolist()
-            how = f"time_format {time_format!r}" if time_format else "dates"
+            how = f" in time_format {time_format!r}" if time_format else ""
             raise DataError(
-                f"dataset.time_column: {int(stamps.isna().sum())} value(s) of {time_column!r} are missing or do not "
-                f"read as {how} (e.g. {bad}); fix or drop those rows, set dataset.time_format, or remove time_column"
+                f"dataset.time_column: {int(stamps.isna().sum())} value(s) of {time_column!r} are missing or not "
+                f"dates{how} (e.g. {bad}); fix or drop those rows, set dataset.time_format, or remove time_column"
             )
         parts = ordered_parts(order_by_time(stamps), valid_size, test_size)
         method = f"time-ordered by {time_column}"
