@@ -137,6 +137,10 @@ def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
                 problems.append(
                     f"{where}.{key}: column {name!r} not in {spec.path.name}{did_you_mean(name, columns)}"
                 )
+    if not problems:
+        from kit.timeparse import time_column_problems
+
+        problems += time_column_problems(spec, where)
     return problems
 
 

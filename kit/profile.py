@@ -61,6 +61,7 @@ class DataProfile:
     time_unparsed: int | None = None
     freshness_days: float | None = None
     as_of: str | None = None
+    time_error: str | None = None
 
     @property
     def duplicate_share(self) -> float:
@@ -124,14 +125,18 @@ def id_like_mask(df: pd.DataFrame, distinct: pd.Series, kinds: pd.Series,
     return (eligible & (share >= unique_share)).fillna(False).astype(bool)
 
 
-def time_facts(series: pd.Series, now: dt.datetime | pd.Timestamp | None) -> dict[str, Any]:
+def time_facts(series: pd.Series, now: dt.datetime | pd.Timestamp | None, time_format: str | None = None) -> dict[str, Any]:
     """Date range, unparseable values and freshness (days since the latest value) of a time column."""
-    parsed = pd.to_datetime(series, errors="coerce", utc=False)
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_convert(None)
+    from kit.errors import DataError
+    from kit.timeparse import parse_time
+
+    reference = pd.Timestamp(now if now is not None else dt.datetime.now()).tz_localize(None)
+    try:
+        parsed = parse_time(series, time_format)
+    except DataError as exc:  # a number column not declared as a time format: say so, never guess 1970
+        return {"time_unparsed": int(series.notna().sum()), "as_of": reference.isoformat(), "time_error": str(exc)}
     unparsed = int((parsed.isna() & series.notna()).sum())
     latest = parsed.max()
-    reference = pd.Timestamp(now if now is not None else dt.datetime.now()).tz_localize(None)
     fresh = None if pd.isna(latest) else round((reference - latest) / pd.Timedelta(days=1), 2)
     return {
         "time_min": None if pd.isna(parsed.min()) else parsed.min().isoformat(),
@@ -143,7 +148,7 @@ def time_facts(series: pd.Series, now: dt.datetime | pd.Timestamp | None) -> dic
 
 
 def profile_frame(df: pd.DataFrame, id_columns: Sequence[str] = (), time_column: str | None = None,
-                  now: dt.datetime | pd.Timestamp | None = None) -> DataProfile:
+                  now: dt.datetime | pd.Timestamp | None = None, time_format: str | None = None) -> DataProfile:
     """Profile a data frame: rows, columns, missing values, duplicates, constant/id-like columns, time range."""
     for name in [*id_columns, *([time_column] if time_column else [])]:
         if name not in df.columns:
@@ -167,7 +172,7 @@ def profile_frame(df: pd.DataFrame, id_columns: Sequence[str] = (), time_column:
                           "missing_share": missing_share.astype(float), "blank_strings": blanks,
                           "distinct": distinct, "constant": constant, "id_like": id_like})
     profiles = [ColumnProfile(name=str(c), **row) for c, row in zip(facts.index, facts.to_dict("records"))]
-    extra = time_facts(df[time_column], now) if time_column else {}
+    extra = time_facts(df[time_column], now, time_format) if time_column else {}
     return DataProfile(
         rows=rows, columns=df.shape[1], missing_cells=int(missing.sum()),
         missing_cell_share=float(missing.sum() / df.size) if df.size else 0.0,

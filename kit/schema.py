@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 
 class Section(BaseModel):
@@ -28,6 +28,17 @@ ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
 Scalar = str | int | float | bool
 
 
+def _time_format(value: str | None) -> str | None:
+    """A valid dataset.time_format (see kit.timeparse)."""
+    from kit.timeparse import check_time_format
+
+    return check_time_format(value)
+
+
+TimeFormat = Annotated[str | None, AfterValidator(_time_format)]
+"""How to read a time column that is not a date: year, unix_seconds, unix_milliseconds or a strftime pattern."""
+
+
 class DatasetSpec(Section):
     """Where a dataset lives and what its columns mean."""
 
@@ -42,12 +53,31 @@ class DatasetSpec(Section):
     )
     id_columns: list[str] = Field(default_factory=list, description="Identifiers, never features.")
     time_column: str | None = Field(default=None, description="Timestamp that orders the rows.")
+    time_format: TimeFormat = Field(
+        default=None,
+        description="How to read time_column when it is not a date: year, unix_seconds, unix_milliseconds "
+        "or a strftime pattern such as '%Y%m%d'. Numbers are never guessed as dates.",
+    )
+    rows_in_time_order: bool = Field(
+        default=False,
+        description="The file's rows are in time order but it has no date column: training splits by row "
+        "position (first rows train, the next validate, the last test). Not with time_column.",
+    )
     drop_columns: list[str] = Field(default_factory=list, description="Columns never used as features.")
     name: str | None = Field(default=None, description="Display name of the dataset.")
     description: str | None = Field(default=None, description="What the rows are, where they come from.")
     read_options: dict[str, Any] = Field(
         default_factory=dict, description="Extra pandas reader options (sep, encoding, ...)."
     )
+
+    @model_validator(mode="after")
+    def _one_time_order(self) -> "DatasetSpec":
+        """time_column and rows_in_time_order are two ways to say the same thing: at most one."""
+        if self.time_column and self.rows_in_time_order:
+            raise ValueError("give time_column or rows_in_time_order: true, not both (time_column already orders the rows)")
+        if self.time_format and not self.time_column:
+            raise ValueError("time_format needs time_column: name the column it describes")
+        return self
 
     def named_columns(self) -> dict[str, list[str]]:
         """Every column the spec names, by the key that names it."""

@@ -7,7 +7,7 @@ from pydantic import Field, field_validator
 
 from kit.content import load
 from kit.errors import did_you_mean
-from kit.schema import ConfigPath, Scalar, Section
+from kit.schema import ConfigPath, Scalar, Section, TimeFormat
 
 _C = load("monitoring")
 Severity = Literal["info", "warning", "critical"]
@@ -134,6 +134,8 @@ class ProductionSource(Section):
     files: list[ConfigPath] = Field(default_factory=list, description="One file per batch, in time order.")
     path: ConfigPath | None = Field(default=None, description="One file holding every batch.")
     time_column: str | None = Field(default=None, description="Orders and batches the rows of `path`.")
+    time_format: TimeFormat = Field(
+        default=None, description="How to read time_column when it is not a date (as dataset.time_format).")
     frequency: str = Field(default=_C["scenario_defaults"]["frequency"], description="Batch period: D, W, M (or MS, ME), Q (QS, QE), Y (A), daily, weekly, monthly, quarterly.")
     read_options: dict[str, Any] = Field(default_factory=dict,
                                          description="Extra keyword arguments for pandas' reader (e.g. sep, decimal).")

@@ -46,6 +46,7 @@ class Setup:
     target_name: str = "target"
     time_column: str | None = None
     watched: dict[str, Any] = field(default_factory=dict)
+    time_format: str | None = None
 
     @property
     def watching_candidate(self) -> bool:
@@ -126,6 +127,7 @@ def load_setup(ctx: Any) -> Setup:
                   "run_version": champion.get("version"),
                   "uri": champion.get("tracking_uri"), "experiment": (training.get("registry") or {}).get("experiment")},
         sensitive=list(dataset.sensitive), target_name=dataset.target, time_column=dataset.time_column, watched=watched,
+        time_format=dataset.time_format,
     )
 
 
@@ -199,6 +201,7 @@ def scenario_batches(setup: Setup, settings: MonitoringSection, seed: int, time_
         settings.scenario, spec, setup.held_out, setup.reference, TARGET, setup.ranked, setup.profile.kinds(),
         n_batches=settings.n_batches, batch_size=settings.batch_size, seed=seed, start=settings.start,
         frequency=settings.frequency, labelled=settings.labels, time_column=time_column,
+        time_format=setup.time_format if time_column == setup.time_column else None,
     )
 
 
@@ -212,10 +215,9 @@ def file_batches(settings: MonitoringSection, target: str, positive_class: Any) 
     frame = read_table(source.path, source.read_options)
     if source.time_column not in frame.columns:
         raise DataError(f"monitoring.production.time_column: {source.time_column!r} not in {source.path.name}")
-    stamp = pd.to_datetime(frame[source.time_column], errors="coerce")
-    if stamp.isna().all():
-        raise DataError(f"monitoring.production.time_column: no value of {source.time_column!r} in {source.path.name} "
-                        "reads as a date; name the column that holds the rows' times")
+    from kit.timeparse import parse_time
+
+    stamp = parse_time(frame[source.time_column], source.time_format, "monitoring.production.time_column")
     periods = stamp.dt.to_period(period_alias(source.frequency))
     groups = list(frame.assign(__stamp__=stamp).groupby(periods, sort=True))
     batches = []

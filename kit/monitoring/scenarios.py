@@ -61,7 +61,8 @@ def batch_names(n_batches: int, start: str, frequency: str) -> list[str]:
 
 
 def draw_batches(
-    held_out: pd.DataFrame, n_batches: int, batch_size: int, seed: int, time_column: str | None = None
+    held_out: pd.DataFrame, n_batches: int, batch_size: int, seed: int, time_column: str | None = None,
+    time_format: str | None = None,
 ) -> list[pd.DataFrame]:
     """Split held-out rows into consecutive batches; when too few, each batch resamples its own disjoint share.
 
@@ -71,8 +72,9 @@ def draw_batches(
         raise DataError("held-out rows: none to build production batches from; check the training split")
     rng = np.random.default_rng(seed)
     if time_column:  # sort by parsed time: the column is a category of date strings by now
-        stamps = pd.to_datetime(held_out[time_column].astype("string"), errors="coerce").to_numpy()
-        ordered = held_out.iloc[np.argsort(stamps, kind="stable")]
+        from kit.timeparse import order_by_time, parse_time
+
+        ordered = held_out.iloc[order_by_time(parse_time(held_out[time_column], time_format))]
     else:
         ordered = held_out.iloc[rng.permutation(len(held_out))]
     if len(ordered) >= n_batches * batch_size:
@@ -179,7 +181,7 @@ def build_scenario(
     name: str, spec: ScenarioSpec, held_out: pd.DataFrame, reference: pd.DataFrame, target: str,
     ranked_features: Sequence[str], kinds: dict[str, str], *, n_batches: int, batch_size: int,
     seed: int, start: str = "2026-01-05", frequency: str = "W", labelled: bool = True,
-    time_column: str | None = None,
+    time_column: str | None = None, time_format: str | None = None,
 ) -> Scenario:
     """Build a named scenario's batches from held-out rows and inject its changes (seeded)."""
     if target not in held_out.columns:
@@ -187,7 +189,7 @@ def build_scenario(
     labels = tuple(pd.unique(reference[target].dropna()))
     if len(labels) != 2:
         raise DataError(f"target {target!r}: expected two classes in the reference, found {len(labels)}")
-    frames = draw_batches(held_out, n_batches, batch_size, seed, time_column)
+    frames = draw_batches(held_out, n_batches, batch_size, seed, time_column, time_format)
     rng = np.random.default_rng(seed + 1)
     used: set[str] = set()
     log = []

@@ -191,7 +191,8 @@ def profile_dataset(config: Any) -> DataProfile | None:
     as_of = config.readiness.as_of
     now = dt.datetime.fromisoformat(as_of) if as_of else None
     frame = read_table(spec.path, spec.read_options)
-    return profile_frame(frame, id_columns=spec.id_columns, time_column=spec.time_column, now=now)
+    return profile_frame(frame, id_columns=spec.id_columns, time_column=spec.time_column, now=now,
+                         time_format=spec.time_format)
 
 
 def headline(a: Assessment) -> tuple[dict[str, str], str]:

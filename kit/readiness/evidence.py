@@ -70,6 +70,8 @@ def freshness_finding(profile: DataProfile, max_days: float) -> dict[str, str]:
     if profile.time_column is None:
         return finding("freshness", "info", "pipelines",
                        "no time column declared (dataset.time_column): freshness cannot be checked")
+    if profile.time_error:
+        return finding("freshness", "warn", "pipelines", profile.time_error)
     if profile.freshness_days is None:
         return finding("freshness", "warn", "pipelines",
                        f"time column {profile.time_column} has no parseable dates")

@@ -214,22 +214,27 @@ def index_hash(parts: dict[str, np.ndarray]) -> str:
 
 
 def make_split(
-    frame: pd.DataFrame, y: np.ndarray, valid_size: float, test_size: float, seed: int, time_column: str | None = None
+    frame: pd.DataFrame, y: np.ndarray, valid_size: float, test_size: float, seed: int, time_column: str | None = None,
+    time_format: str | None = None, by_rows: bool = False,
 ) -> Split:
-    """Stratified (seeded) or, with a time column, time-ordered train/valid/test row positions."""
+    """Train/valid/test row positions: time-ordered (time column), in file order (``by_rows``), else stratified (seeded)."""
     n = len(y)
     if time_column:
-        stamps = pd.to_datetime(frame[time_column].astype("string"), errors="coerce")
+        from kit.timeparse import order_by_time, parse_time
+
+        stamps = parse_time(frame[time_column], time_format)
         if stamps.isna().any():
-            bad = frame.loc[stamps.isna(), time_column].astype("string").head(3).tolist()
+            bad = frame.loc[stamps.isna().to_numpy(), time_column].astype("string").head(3).tolist()
+            how = f" in time_format {time_format!r}" if time_format else ""
             raise DataError(
                 f"dataset.time_column: {int(stamps.isna().sum())} value(s) of {time_column!r} are missing or not "
-                f"dates (e.g. {bad}); fix or drop those rows, or remove time_column for a stratified split"
+                f"dates{how} (e.g. {bad}); fix or drop those rows, set dataset.time_format, or remove time_column"
             )
-        order = np.argsort(stamps.to_numpy(), kind="stable")
-        n_test, n_valid = int(round(n * test_size)), int(round(n * valid_size))
-        parts = {"train": order[: n - n_test - n_valid], "valid": order[n - n_test - n_valid : n - n_test], "test": order[n - n_test :]}
+        parts = ordered_parts(order_by_time(stamps), valid_size, test_size)
         method = f"time-ordered by {time_column}"
+    elif by_rows:
+        parts = ordered_parts(np.arange(n), valid_size, test_size)
+        method = "row order (first rows train, last rows test)"
     else:
         from sklearn.model_selection import train_test_split
 
@@ -249,6 +254,13 @@ def make_split(
     split = Split(parts=parts, method=method, seed=seed, data_hash=frame_hash(frame))
     split.index_hash = index_hash(parts)
     return split
+
+
+def ordered_parts(order: np.ndarray, valid_size: float, test_size: float) -> dict[str, np.ndarray]:
+    """Cut ordered row positions into train (earliest), valid and test (latest)."""
+    n = len(order)
+    n_test, n_valid = int(round(n * test_size)), int(round(n * valid_size))
+    return {"train": order[: n - n_test - n_valid], "valid": order[n - n_test - n_valid : n - n_test], "test": order[n - n_test :]}
 
 
 def split_record(split: Split, spec: DatasetSpec) -> dict[str, Any]:

@@ -134,7 +134,8 @@ class TrainingRun:
     def make_split(self) -> pd.DataFrame:
         """Draw and record the train/valid/test split (artifacts/split.json)."""
         s = self.settings
-        self.split = tdata.make_split(self.frame, self.y, s.valid_size, s.test_size, self.seed, self.spec.time_column)
+        self.split = tdata.make_split(self.frame, self.y, s.valid_size, s.test_size, self.seed, self.spec.time_column,
+                                      self.spec.time_format, self.spec.rows_in_time_order)
         self.split_path = tdata.save_split(self.ctx.run_dir, self.split, self.spec)
         return self.split.summary(self.y)
 
