@@ -162,7 +162,22 @@ def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
                 problems.append(
                     f"{where}.{key}: column {name!r} not in {spec.path.name}{did_you_mean(name, columns)}"
                 )
+    if spec.target in columns:
+        problems += _check_target(spec, where)
     return problems
+
+
+def _check_target(spec: DatasetSpec, where: str) -> list[str]:
+    """Check the target column can be trained on, reading only that column."""
+    from kit.data import read_column
+    from kit.training.data import target_problems
+
+    try:
+        labels = read_column(spec.path, spec.target, spec.read_options)
+    except KitError as exc:
+        return [f"{where}.path: {exc}"]
+    key = "positive_class" if spec.positive_class is not None else "target"
+    return [f"{where}.{key}: {p}" for p in target_problems(labels, spec.positive_class)]
 
 
 def validate_config(raw: dict[str, Any], source: Path | None = None) -> RunConfig:
