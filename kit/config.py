@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from kit.errors import ConfigError, KitError, did_you_mean
 from kit.explain.config import ExplainSection
@@ -15,7 +16,7 @@ from kit.readiness.config import ReadinessSection
 from kit.schema import DatasetSpec, Section
 from kit.training.config import TrainingSection
 from kit.use_cases.config import UseCasesSection
-from kit.yamlio import load_yaml
+from kit.yamlio import DuplicateKeyError, load_yaml
 
 
 class OrganizationSection(Section):
@@ -27,11 +28,22 @@ class OrganizationSection(Section):
     industry: str | None = Field(default=None, description="Industry, for context in reports.")
 
 
+SEED_MAX = 2**32 - 1
+"""The largest seed every library of the run accepts (numpy, scikit-learn and the boosters take 32 bits)."""
+
+RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+"""A run name: one folder name (it names the default report folder ``reports/<name>``)."""
+
+
 class RunConfig(Section):
     """One run of the kit: organization, answers, portfolio, dataset and phase settings."""
 
-    name: str | None = Field(default=None, description="Run name; defaults to the config file's stem.")
-    seed: int = Field(default=42, ge=0, description="Seed for every random step of the run.")
+    name: str | None = Field(
+        default=None,
+        description="Run name and default report folder (reports/<name>): letters, digits, '_', '-' and '.', "
+        "not starting with '.' or '-'; defaults to the config file's stem.",
+    )
+    seed: int = Field(default=42, ge=0, le=SEED_MAX, description="Seed for every random step of the run (0 to 2^32 - 1).")
     organization: OrganizationSection = Field(description="Who the run is for.")
     readiness: ReadinessSection = Field(default_factory=ReadinessSection, description="Phase 0 evidence.")
     use_cases: UseCasesSection = Field(default_factory=UseCasesSection, description="Phase 1 portfolio.")
@@ -39,6 +51,18 @@ class RunConfig(Section):
     training: TrainingSection = Field(default_factory=TrainingSection, description="Phase 2 settings.")
     explainability: ExplainSection = Field(default_factory=ExplainSection, description="Phase 3 settings.")
     monitoring: MonitoringSection = Field(default_factory=MonitoringSection, description="Phase 4 settings.")
+
+    @field_validator("name")
+    @classmethod
+    def _single_folder_name(cls, value: str | None) -> str | None:
+        """A run name is one folder name, so the default report folder stays inside reports/."""
+        if value is not None and not RUN_NAME.fullmatch(value):
+            raise ValueError(
+                "must be one folder name (it names the report folder reports/<name>): up to 100 letters "
+                "A-Z a-z, digits, '_', '-' and '.', not starting with '.' or '-' (no '/', '\\', spaces, '..'); "
+                "e.g. name: churn-pilot_2024"
+            )
+        return value
 
     # Set by load_config, not by the YAML file.
     source_path: Path | None = Field(default=None, exclude=True)
@@ -119,7 +143,8 @@ def _explain(error: dict[str, Any]) -> str:
     shown = repr(found) if not isinstance(found, dict) else "a mapping"
     if isinstance(found, (list, tuple)) and len(shown) > 60:
         shown = f"a list of {len(found)} items"
-    return f"{where}: {error['msg']} (found {shown})"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message} (found {shown})"
 
 
 def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
@@ -137,11 +162,26 @@ def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
                 problems.append(
                     f"{where}.{key}: column {name!r} not in {spec.path.name}{did_you_mean(name, columns)}"
                 )
+    if spec.target in columns:
+        problems += _check_target(spec, where)
     if not problems:
         from kit.timeparse import time_column_problems
 
         problems += time_column_problems(spec, where)
     return problems
+
+
+def _check_target(spec: DatasetSpec, where: str) -> list[str]:
+    """Check the target column can be trained on, reading only that column."""
+    from kit.data import read_column
+    from kit.training.data import target_problems
+
+    try:
+        labels = read_column(spec.path, spec.target, spec.read_options)
+    except KitError as exc:
+        return [f"{where}.path: {exc}"]
+    key = "positive_class" if spec.positive_class is not None else "target"
+    return [f"{where}.{key}: {p}" for p in target_problems(labels, spec.positive_class)]
 
 
 def validate_config(raw: dict[str, Any], source: Path | None = None) -> RunConfig:
@@ -182,7 +222,8 @@ def load_config(path: str | Path) -> RunConfig:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: not valid YAML{at}: {problem}; fix the indentation or quoting there") from None
+        fix = "" if isinstance(exc, DuplicateKeyError) else "; fix the indentation or quoting there"
+        raise ConfigError(f"{path}: not valid YAML{at}: {problem}{fix}") from None
     config = validate_config(raw, path)
     config.source_path = path
     config.source_sha256 = hashlib.sha256(text).hexdigest()

@@ -49,6 +49,14 @@ def read_columns(path: Path, read_options: dict[str, Any] | None = None) -> list
     return [str(c) for c in read_table(path, read_options, nrows=0).columns]
 
 
+def read_column(path: Path, column: str, read_options: dict[str, Any] | None = None) -> pd.Series:
+    """Read one column of a data file (only that column is parsed: fast on wide files)."""
+    options = dict(read_options or {})
+    key = "columns" if _format(Path(path)) == "parquet" else "usecols"
+    options[key] = [column]
+    return read_table(path, options)[column]
+
+
 def file_sha256(path: Path) -> str:
     """Return the sha256 hex digest of a file."""
     digest = hashlib.sha256()

@@ -154,3 +154,44 @@ def test_config_reference_explains_every_key() -> None:
     assert unexplained == [], "give these config fields a description="
     assert "`monitoring.scenarios.<name>.injections[].kind`" in "\n".join(rows)  # mapping and list keys spelled as written
     assert "ScenarioSpec(" not in "\n".join(rows)  # defaults as a user would write them, not Python reprs
+
+
+def test_duplicate_key_names_key_and_line(tmp_path: Path) -> None:
+    text = yaml.safe_dump(minimal()) + "seed: 1\nseed: 7\n"
+    lines = text.count("\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    assert f"line {lines}," in str(err.value) and "indentation" not in str(err.value)
+    assert f"duplicate key 'seed' (first at line {lines - 1})" in str(err.value)
+
+
+def test_octal_looking_seed_is_read_as_written(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, yaml.safe_dump(minimal()) + "seed: 010\n"))
+    assert config.seed == 10
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**64, 10**30])
+def test_seed_beyond_32_bits_is_refused(tmp_path: Path, seed: int) -> None:
+    with pytest.raises(ConfigError, match=r"seed: .*less than or equal to 4294967295"):
+        validate_config(minimal(seed=seed))
+
+
+def test_largest_seed_is_accepted_and_usable() -> None:
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    config = validate_config(minimal(seed=2**32 - 1))
+    np.random.RandomState(config.seed)  # the strictest consumer: raises beyond 2**32 - 1
+    train_test_split(list(range(10)), random_state=config.seed)
+
+
+@pytest.mark.parametrize("name", ["../../../x", "a/b", "/tmp/abs", "..", ".", ".hidden", "a\\b", "a b", "", "-x",
+                                  "x" * 101, "ü/..", "a\nb"])
+def test_run_name_must_be_one_folder_name(name: str) -> None:
+    with pytest.raises(ConfigError, match=r"name: must be one folder name .*letters A-Z a-z, digits"):
+        validate_config(minimal(name=name))
+
+
+@pytest.mark.parametrize("name", ["demo", "churn-pilot_2024", "v1.2", "_x", "x" * 100])
+def test_plain_run_names_are_accepted(name: str) -> None:
+    assert validate_config(minimal(name=name)).name == name

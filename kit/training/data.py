@@ -149,7 +149,7 @@ def infer_positive_class(labels: pd.Series, configured: Any = None) -> Any:
         if str(configured).strip() not in text:
             raise DataError(
                 f"dataset.positive_class: {configured!r} does not occur in target {labels.name!r} "
-                f"(values: {sorted(text)}); set it to one of them"
+                f"(values: {sorted(text)}); set it to one of them{_yaml_bool_hint(configured, text)}"
             )
         return text[str(configured).strip()]
     known = [v for k, v in text.items() if k.lower() in _rules()["positive_labels"]]
@@ -159,6 +159,39 @@ def infer_positive_class(labels: pd.Series, configured: Any = None) -> Any:
             "is the positive class (the event to predict); set dataset.positive_class"
         )
     return known[0]
+
+
+def _yaml_bool_hint(configured: Any, labels: dict[str, Any]) -> str:
+    """A quoting hint when YAML turned a label such as Yes or off into a boolean."""
+    if not isinstance(configured, bool):
+        return ""
+    words = _rules()["yaml_bool_words"][str(configured).lower()]
+    match = next((k for k in sorted(labels) if k.lower() in words), "Yes" if configured else "No")
+    return (f"; write positive_class: '{match}' in quotes; YAML reads yes/no/on/off as true/false "
+            f"(so it read {configured})")
+
+
+def target_problems(labels: pd.Series, positive_class: Any = None) -> list[str]:
+    """Why a target column cannot be trained on (no rows, no labels, not two classes, too few of a class, positive class)."""
+    rows = len(labels)
+    labels = whole_numbers(labels.dropna())
+    name = labels.name
+    if rows == 0:
+        return [f"target {name!r}: the file has a header but no rows; point dataset.path at a file with data"]
+    if labels.empty:
+        return [f"target {name!r}: all {rows} values are missing; set dataset.target to the label column or fill it"]
+    try:
+        positive = infer_positive_class(labels, positive_class)
+    except DataError as exc:
+        return [str(exc).removeprefix("dataset.positive_class: ")]
+    least = _rules()["min_rows_per_class"]
+    counts = labels.astype("string").str.strip().value_counts()
+    small = counts[counts < least]
+    if len(small):
+        found = ", ".join(f"{k!r}: {v}" for k, v in small.items())
+        return [f"target {name!r}: too few rows of a class ({found}; positive class {positive!r}); the "
+                f"train/valid/test split needs at least {least} rows of each class: add labelled rows"]
+    return []
 
 
 def whole_numbers(values: pd.Series) -> pd.Series:
