@@ -280,13 +280,30 @@ def _mark_dead_cell(nb: Any, exc: Exception) -> None:
     cell.metadata.papermill["exception"] = True
 
 
+_TEXT_MIME = ("text/plain", "text/html", "text/markdown")
+
+
 def _rename_run_dir(nb: Any, rename: tuple[str, str] | None) -> None:
-    """Show the folder the report lands in (not the temporary build folder) in the injected parameters."""
+    """Show the folder the report lands in, not the temporary build folder: injected parameters and text outputs."""
     if not rename or rename[0] == rename[1]:
         return
+    old, new = rename
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, list):
+            return [swap(v) for v in value]
+        return value.replace(old, new) if isinstance(value, str) else value
+
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-            cell.source = cell.source.replace(rename[0], rename[1])
+            cell.source = swap(cell.source)
+        for output in cell.get("outputs", []):
+            for key in ("text", "evalue", "traceback"):
+                if key in output:
+                    output[key] = swap(output[key])
+            for mime in _TEXT_MIME:
+                if mime in output.get("data", {}):
+                    output["data"][mime] = swap(output["data"][mime])
 
 
 def _start_kernel(phase: Phase, run_dir: Path, notebook_dir: Path) -> PhaseKernel | None:

@@ -88,14 +88,23 @@ def check_sqlite_store(db: Path) -> None:
             raise _store_error(db, "not a database (not a SQLite file)")
     try:
         with contextlib.closing(sqlite3.connect(db, timeout=30)) as con:
-            con.execute("BEGIN IMMEDIATE")  # takes the write lock: fails on a read-only file, folder or mount
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("CREATE TABLE kit_write_probe (x)")  # a real write, rolled back: fails when read-only
             con.rollback()
     except sqlite3.DatabaseError as exc:
-        text = str(exc).lower()
-        problem = ("read-only" if "readonly" in text or "read-only" in text or "unable to open" in text
-                   else "not a database" if "not a database" in text
-                   else "full (no space left on device)" if "full" in text else f"unusable ({exc})")
-        raise _store_error(db, problem) from exc
+        raise _store_error(db, _store_problem(exc)) from exc
+
+
+def _store_problem(exc: BaseException) -> str:
+    """What an error opening a SQLite store says is wrong with it, in a few words."""
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return "read-only"
+    if "not a database" in text or "malformed" in text:
+        return "not a database"
+    if "full" in text or "no space" in text:
+        return "full (no space left on device)"
+    return f"unusable ({(str(exc).splitlines() or [type(exc).__name__])[0]})"
 
 
 def relocate_store(db: Path) -> None:
@@ -138,7 +147,6 @@ def _client(uri: str) -> Any:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -150,11 +158,11 @@ def _client(uri: str) -> Any:
     try:
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         client.search_experiments(max_results=1)  # touch the store once (runs migrations if new)
-    except MlflowException as exc:
+    except Exception as exc:  # MlflowException, or SQLAlchemy's error when a migration cannot write
         if db is None:
-            raise RegistryError(f"tracking store {uri} cannot be opened: {str(exc).splitlines()[0]}; check "
+            raise RegistryError(f"tracking store {uri} cannot be opened ({_store_problem(exc)}); check "
                                 f"training.tracking_uri (or ${ENV_VAR})") from exc
-        raise _store_error(db, f"unusable ({str(exc).splitlines()[0]})") from exc
+        raise _store_error(db, _store_problem(exc)) from exc
     return client
 
 
