@@ -388,3 +388,19 @@ def test_fairness_chart_draws_any_group_label(tmp_path: Path) -> None:
     show.fairness_chart(fair, Inputs())
     assert (tmp_path / "figures" / "fairness.png").stat().st_size > 0
     assert MATH in show.group_table(fair).index.get_level_values("group")
+
+
+def test_weight_explorer_message_is_html_escaped(tmp_path: Path) -> None:
+    from kit.use_cases.widgets import WeightExplorer
+
+    name = "Churn <img src=x onerror=alert(9)> \\ *x*"
+    _use_case_run(tmp_path, name, KPI)
+    from kit.notebook import start
+    from kit.use_cases import phase
+    from kit.use_cases.portfolio import load_portfolio, resolve_weights
+
+    ctx = start(tmp_path / "run.yaml", tmp_path / "run2", interactive=False)
+    explorer = WeightExplorer(load_portfolio(ctx.config), phase.readiness_inputs(ctx), ctx.config, resolve_weights({}))
+    page = scan(explorer.message.value)
+    assert "img" not in page.tags and not page.handlers
+    assert name in "".join(page.text)  # HTML escaping only: no Markdown backslashes in an HTML widget
