@@ -1,16 +1,27 @@
 """User strings never become live HTML, links, scripts or math: escaping helpers, display modules and the whole chain."""
 from __future__ import annotations
 
-import json
+import io
 import os
+import string
 import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.text import Text
+from nbconvert.filters.markdown import markdown2html_mistune
+
+from kit import escape
+
+matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parent.parent
 TELCO = ROOT / "data" / "telco_churn" / "Telco-Customer-Churn.csv"
@@ -152,27 +163,12 @@ def test_chain_payloads_read_as_text(payload_run: Path) -> None:
 
 
 def test_chain_model_card_markdown_has_no_html_entities(payload_run: Path) -> None:
-    from kit.escape import md
-
     card_md = next(payload_run.rglob("model_card.md")).read_text(encoding="utf-8")
     assert "&#x27;" not in card_md and "&lt;" not in card_md and "&amp;" not in card_md
-    assert f"- **owner**: {md(OWNER)}" in card_md.splitlines()
+    assert f"- **owner**: {escape.md(OWNER)}" in card_md.splitlines()
 
 
 # ---- the helpers ------------------------------------------------------------------------------------
-import io  # noqa: E402
-import string  # noqa: E402
-
-import matplotlib  # noqa: E402
-import numpy as np  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
-from nbconvert.filters.markdown import markdown2html_mistune  # noqa: E402
-
-from kit import escape  # noqa: E402
-
-matplotlib.use("Agg")
 MATH = "cost $\\oops{$ <b>"  # mathtext that cannot parse: drawing it raises unless escaped
 MD_CONTEXTS = {"paragraph": "x {}", "list item": "- **key:** {}", "heading": "### Pilot: {}",
                "table cell": "| a | b |\n|---|---|\n| {} | y |"}
@@ -393,12 +389,12 @@ def test_fairness_chart_draws_any_group_label(tmp_path: Path) -> None:
 def test_weight_explorer_message_is_html_escaped(tmp_path: Path) -> None:
     from kit.use_cases.widgets import WeightExplorer
 
-    name = "Churn <img src=x onerror=alert(9)> \\ *x*"
-    _use_case_run(tmp_path, name, KPI)
     from kit.notebook import start
     from kit.use_cases import phase
     from kit.use_cases.portfolio import load_portfolio, resolve_weights
 
+    name = "Churn <img src=x onerror=alert(9)> \\ *x*"
+    _use_case_run(tmp_path, name, KPI)  # writes run.yaml with the renamed use case
     ctx = start(tmp_path / "run.yaml", tmp_path / "run2", interactive=False)
     explorer = WeightExplorer(load_portfolio(ctx.config), phase.readiness_inputs(ctx), ctx.config, resolve_weights({}))
     page = scan(explorer.message.value)
