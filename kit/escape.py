@@ -58,3 +58,11 @@ def styler(frame: Any, formatter: Any = None, **format_kwargs: Any) -> Any:
         s = s.format(formatter, escape="html", **format_kwargs)
     s = s.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
     return s.set_table_attributes('class="tex2jax_ignore"')  # MathJax in the HTML report leaves a `$` in a cell as text
+
+
+def plain_tables() -> None:
+    """Mark every pandas HTML table so the report's MathJax leaves a `$` in a cell as text (call once per kernel)."""
+    import pandas as pd
+
+    pd.set_option("display.html.use_mathjax", False)
+    pd.set_option("styler.html.mathjax", False)

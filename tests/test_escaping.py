@@ -400,3 +400,14 @@ def test_weight_explorer_message_is_html_escaped(tmp_path: Path) -> None:
     page = scan(explorer.message.value)
     assert "img" not in page.tags and not page.handlers
     assert name in "".join(page.text)  # HTML escaping only: no Markdown backslashes in an HTML widget
+
+
+def test_notebook_start_keeps_mathjax_out_of_tables(tmp_path: Path) -> None:
+    from kit.notebook import start
+
+    frame = pd.DataFrame({"use case": [USE_CASE]})
+    with pd.option_context("display.html.use_mathjax", True, "styler.html.mathjax", True):
+        (tmp_path / "run.yaml").write_text(yaml.safe_dump({"organization": {"name": ORG}, "dataset": {"path": str(TELCO), "target": "Churn"}}))
+        start(tmp_path / "run.yaml", tmp_path / "run")
+        assert "tex2jax_ignore" in frame._repr_html_() and "tex2jax_ignore" in frame.style.to_html()
+        assert USE_CASE in "".join(scan(frame._repr_html_()).text)
