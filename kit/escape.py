@@ -45,7 +45,7 @@ def labels(values: Any) -> list[str]:
 
 
 def styler(frame: Any, formatter: Any = None, **format_kwargs: Any) -> Any:
-    """A Styler of ``frame`` with every cell, header, index label and axis name HTML-escaped.
+    """A Styler of ``frame`` with every cell, header, index label and axis name HTML-escaped (and no MathJax).
 
     ``formatter`` and ``format_kwargs`` go to ``Styler.format``; a dict formatter styles its columns and every
     other column keeps the escaped default.
@@ -56,4 +56,13 @@ def styler(frame: Any, formatter: Any = None, **format_kwargs: Any) -> Any:
     s = s.format(escape="html", **({} if isinstance(formatter, dict) else format_kwargs))
     if formatter is not None:
         s = s.format(formatter, escape="html", **format_kwargs)
-    return s.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+    s = s.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+    return s.set_table_attributes('class="tex2jax_ignore"')  # MathJax in the HTML report leaves a `$` in a cell as text
+
+
+def plain_tables() -> None:
+    """Mark every pandas HTML table so the report's MathJax leaves a `$` in a cell as text (call once per kernel)."""
+    import pandas as pd
+
+    pd.set_option("display.html.use_mathjax", False)
+    pd.set_option("styler.html.mathjax", False)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kit import escape
 from kit.artifacts import artifacts_dir, read_artifact, write_artifact
 from kit.config import RunConfig, load_config
 from kit.errors import KitError
@@ -64,6 +65,7 @@ def start(config_path: str | Path, run_dir: str | Path, interactive: bool = Fals
     """Load and validate the config, create the run folder, and return the run context."""
     quiet()
     short_kit_errors()
+    escape.plain_tables()
     config = load_config(config_path)
     run_dir = Path(run_dir).expanduser().resolve()
     artifacts_dir(run_dir)

@@ -7,6 +7,7 @@ import ipywidgets as w
 import pandas as pd
 from IPython.display import display
 
+from kit import escape
 from kit.errors import KitError
 from kit.use_cases import display as show
 from kit.use_cases.phase import rank_portfolio
@@ -51,10 +52,10 @@ class WeightExplorer:
         try:
             self.ranking = self.rerank()
         except KitError as exc:
-            self.message.value = f"<b>Cannot rank:</b> {show._e(exc)}"
+            self.message.value = f"<b>Cannot rank:</b> {escape.html(exc)}"
             return
         top = self.ranking.iloc[0]
-        self.message.value = f"Top use case: <b>{show._e(top['name'])}</b> ({show._e(top['quadrant'])})"
+        self.message.value = f"Top use case: <b>{escape.html(top['name'])}</b> ({escape.html(top['quadrant'])})"
         self.output.clear_output(wait=True)
         with self.output:
             display(show.ranked_table(self.ranking), show.bubble_chart(self.ranking, str(top["name"])))
