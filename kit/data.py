@@ -40,6 +40,11 @@ def read_table(
         return pd.read_csv(path, nrows=nrows, **options)
     except DataError:
         raise
+    except TypeError as exc:  # an option the reader does not know
+        raise DataError(
+            f"{path}: dataset.read_options {sorted(options)} has an option pandas cannot use ({exc}); "
+            "use pandas read_csv / read_parquet options such as sep, encoding, thousands, decimal"
+        ) from exc
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: could not be read ({exc}); check the file and dataset.read_options") from exc
 
