@@ -280,3 +280,24 @@ def test_infinities_become_missing_with_a_note() -> None:
     out, notes = clean_frame(raw, telco_spec())
     assert out["MonthlyCharges"].isna().sum() == 2 and np.isfinite(out["MonthlyCharges"].dropna()).all()
     assert any("column 'MonthlyCharges' holds 2 infinite value(s) (inf/-inf); treated as missing" in n for n in notes)
+
+
+def test_huge_whole_float_labels_are_not_cast_to_integers(tmp_path: Path) -> None:
+    """Found by the fuzz test: 9.2e18 is a whole float beyond int64's exact range (was a raw TypeError)."""
+    from kit.training.data import whole_numbers
+
+    labels = pd.Series([9.223372036854776e18, 0.0, None])
+    assert whole_numbers(labels) is labels
+    assert whole_numbers(pd.Series([1.0, 0.0, None])).dtype == "Int64"
+    text = check_problems(config_file(tmp_path, "x,y\n1,9.223372036854776e+18\n2,0\n"))
+    assert "cannot tell which of ['0.0', '9.223372036854776e+18'] in target 'y'" in text
+
+
+@pytest.mark.parametrize(("options", "found"), [({"encoding": "bogus"}, "unknown encoding: bogus"),
+                                                ({"chunksize": 2}, "return TextFileReader, not a table"),
+                                                ({"thousand": ","}, "unexpected keyword argument 'thousand'"),
+                                                ({"usecols": ["zz"]}, "could not be read")])
+def test_bad_read_options_are_named(tmp_path: Path, options: dict, found: str) -> None:
+    extra = "  read_options: " + yaml.safe_dump(options, default_flow_style=True)
+    text = check_problems(config_file(tmp_path, labelled_csv(["a", "b"] * 20), extra))
+    assert "dataset.path: " in text and found in text and "read_options" in text

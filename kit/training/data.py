@@ -246,8 +246,9 @@ def target_problems(labels: pd.Series, positive_class: Any = None) -> list[str]:
 
 def whole_numbers(values: pd.Series) -> pd.Series:
     """A float column holding only whole numbers as integers (labels 0/1 read as 0.0/1.0), else unchanged."""
-    if pd.api.types.is_float_dtype(values) and (values.dropna() == values.dropna().round()).all():
-        return values.astype("Int64")
+    present = values.dropna()
+    if pd.api.types.is_float_dtype(values) and (present == present.round()).all() and (present.abs() < 2**53).all():
+        return values.astype("Int64")  # below 2**53 every whole float is an exact integer
     return values
 
 
