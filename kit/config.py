@@ -193,7 +193,7 @@ def validate_config(raw: dict[str, Any], source: Path | None = None) -> RunConfi
     try:
         config = RunConfig.model_validate(raw, context={"base_dir": base_dir})
     except ValidationError as exc:
-        lines = [_explain(e) for e in exc.errors()]
+        lines = [" ".join(_explain(e).split()) for e in exc.errors()]
         raise ConfigError(f"{label}: {len(lines)} problem(s)\n  " + "\n  ".join(lines)) from None
     problems: list[str] = []
     if config.dataset is not None:
@@ -204,6 +204,7 @@ def validate_config(raw: dict[str, Any], source: Path | None = None) -> RunConfi
         if check is not None:
             problems += [f"{field}.{p}" for p in check(config)]
     if problems:
+        problems = [" ".join(p.split()) for p in problems]  # one line each, whatever a library said
         raise ConfigError(f"{label}: {len(problems)} problem(s)\n  " + "\n  ".join(problems))
     if source is not None and config.name is None:
         config.name = source.stem

@@ -30,18 +30,34 @@ def read_table(
     if not path.is_file():
         raise DataError(f"{path}: file not found; check the path (relative paths start at the config's folder)")
     options = dict(read_options or {})
+    fmt = _format(path)
     try:
-        if _format(path) == "parquet":
+        if fmt == "parquet":
             frame = pd.read_parquet(path, **options)
-            return frame.head(nrows) if nrows is not None else frame
-        if path.suffix.lower() == ".tsv":
-            options.setdefault("sep", "\t")
-        options.setdefault("encoding", "utf-8-sig")
-        return pd.read_csv(path, nrows=nrows, **options)
-    except DataError:
-        raise
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: could not be read ({exc}); check the file and dataset.read_options") from exc
+            frame = frame.head(nrows) if nrows is not None else frame
+        else:
+            if path.suffix.lower() == ".tsv":
+                options.setdefault("sep", "\t")
+            options.setdefault("encoding", "utf-8-sig")
+            frame = pd.read_csv(path, nrows=nrows, **options)
+    except (TypeError, LookupError) as exc:  # an option the reader does not know, an unknown encoding
+        raise DataError(
+            f"{path}: dataset.read_options {sorted(options)} has an option pandas cannot use ({_one_line(exc)}); "
+            "use pandas read_csv / read_parquet options such as sep, encoding, thousands, decimal"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - pandas raises many types for a malformed file or option
+        raise DataError(f"{path}: could not be read ({_one_line(exc)}); check the file and dataset.read_options") from exc
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(
+            f"{path}: dataset.read_options {sorted(options)} make pandas return {type(frame).__name__}, not a table; "
+            "remove chunksize / iterator from dataset.read_options"
+        )
+    return frame
+
+
+def _one_line(exc: Exception) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def read_columns(path: Path, read_options: dict[str, Any] | None = None) -> list[str]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from kit.errors import DataError
@@ -62,6 +63,8 @@ class DataProfile:
     freshness_days: float | None = None
     as_of: str | None = None
     time_error: str | None = None
+    infinite_values: dict[str, int] = field(default_factory=dict)
+    separator_number_columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def duplicate_share(self) -> float:
@@ -101,9 +104,9 @@ def numeric_text_mask(df: pd.DataFrame, share: float = NUMERIC_TEXT_SHARE) -> pd
     if text.empty:
         return mask
     def numeric_share(frame: pd.DataFrame) -> pd.Series:
-        """Share of non-blank values per column that parse as numbers."""
+        """Share of non-blank values per column that parse as numbers (with thousands/decimal separators too)."""
         stripped = frame.astype("string").apply(lambda s: s.str.strip()).replace("", pd.NA)
-        parsed = stripped.apply(lambda s: pd.to_numeric(s, errors="coerce"))
+        parsed = stripped.apply(_parse_any)
         filled = stripped.notna().sum()
         return parsed.notna().sum() / filled.where(filled > 0)
 
@@ -113,6 +116,64 @@ def numeric_text_mask(df: pd.DataFrame, share: float = NUMERIC_TEXT_SHARE) -> pd
         numeric = numeric_share(text[candidates]) >= share
         mask[numeric.index] = numeric.fillna(False).astype(bool)
     return mask
+
+
+_THOUSANDS_COMMA = r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
+"""1,234 or 12,345.5: ',' groups thousands, '.' marks decimals."""
+_THOUSANDS_DOT = r"[-+]?\d{1,3}(?:\.\d{3})+(?:,\d*)?|[-+]?\d*,\d+"
+"""1.234,5, 12.345 or 3,14: '.' groups thousands, ',' marks decimals."""
+
+SEPARATOR_STYLES = {"comma_thousands": {"thousands": ",", "decimal": "."},
+                    "decimal_comma": {"thousands": ".", "decimal": ","}}
+"""Number styles with separators, as the pandas read options that read them directly."""
+
+
+def separator_style(levels: pd.Series) -> str | None:
+    """How distinct text values write numbers with separators: a SEPARATOR_STYLES key, 'ambiguous', 'mixed' or None.
+
+    Each value votes for a style when only that style reads it (1,234.5 or 1,234,567 for
+    comma_thousands; 3,14 or 1.234,5 for decimal_comma); 1,234 alone could be either: 'ambiguous'.
+    """
+    text = levels.dropna().astype("string").str.strip()
+    plain = pd.to_numeric(text, errors="coerce").notna()
+    comma = text.str.fullmatch(_THOUSANDS_COMMA).fillna(False).astype(bool)
+    dot = text.str.fullmatch(_THOUSANDS_DOT).fillna(False).astype(bool)
+    if not ((comma | dot) & ~plain).any():
+        return None
+    reads_comma = plain | comma
+    reads_dot = dot | (plain & ~text.str.contains(".", regex=False))
+    only_comma, only_dot = (reads_comma & ~reads_dot).any(), (reads_dot & ~reads_comma).any()
+    if only_comma and only_dot:
+        return "mixed"
+    if only_comma or only_dot:
+        return "comma_thousands" if only_comma else "decimal_comma"
+    return "ambiguous"
+
+
+def parse_separated(levels: pd.Series, style: str) -> pd.Series:
+    """Numbers from text written in a SEPARATOR_STYLES style (NaN where a value is not one)."""
+    seps = SEPARATOR_STYLES[style]
+    text = levels.astype("string").str.strip().str.replace(seps["thousands"], "", regex=False)
+    return pd.to_numeric(text.str.replace(seps["decimal"], ".", regex=False), errors="coerce").astype("float64")
+
+
+def _parse_any(values: pd.Series) -> pd.Series:
+    """Numbers from text, plain or in the one separator style the values use."""
+    levels = pd.Series(values.dropna().unique(), dtype="string")
+    style = separator_style(levels)
+    if style in SEPARATOR_STYLES:
+        return parse_separated(values, style)
+    return pd.to_numeric(values, errors="coerce")
+
+
+def infinite_counts(df: pd.DataFrame) -> pd.Series:
+    """Number of inf/-inf values per numeric column (0 elsewhere)."""
+    numeric = df.select_dtypes(include="number")
+    counts = pd.Series(0, index=df.columns, dtype="int64")
+    if not numeric.empty:
+        values = numeric.to_numpy(dtype="float64", na_value=float("nan"))
+        counts[numeric.columns] = np.isinf(values).sum(axis=0)
+    return counts
 
 
 def id_like_mask(df: pd.DataFrame, distinct: pd.Series, kinds: pd.Series,
@@ -184,4 +245,12 @@ def profile_frame(df: pd.DataFrame, id_columns: Sequence[str] = (), time_column:
         declared_id_columns=list(id_columns),
         kinds={k: int(v) for k, v in kinds.value_counts().sort_index().items()},
         column_profiles=profiles, time_column=time_column, **extra,
+        infinite_values={c: int(v) for c, v in infinite_counts(df).items() if v},
+        separator_number_columns=separator_columns(df, list(numeric_text.index[numeric_text])),
     )
+
+
+def separator_columns(df: pd.DataFrame, columns: list[str]) -> dict[str, str]:
+    """The separator style of each given text column that writes its numbers with separators."""
+    styles = {c: separator_style(pd.Series(df[c].dropna().unique(), dtype="string")) for c in columns}
+    return {c: style for c, style in styles.items() if style is not None}

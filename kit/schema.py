@@ -67,7 +67,9 @@ class DatasetSpec(Section):
     name: str | None = Field(default=None, description="Display name of the dataset.")
     description: str | None = Field(default=None, description="What the rows are, where they come from.")
     read_options: dict[str, Any] = Field(
-        default_factory=dict, description="Extra pandas reader options (sep, encoding, ...)."
+        default_factory=dict,
+        description="Extra pandas reader options (pandas.read_csv / read_parquet keywords: sep, encoding, "
+        "thousands, decimal, ...); e.g. {sep: ';', thousands: '.', decimal: ','} for 1.234,5.",
     )
 
     @model_validator(mode="after")

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kit.config import load_config
 from kit.errors import ConfigError, DataError
@@ -92,3 +94,210 @@ def test_check_reads_only_the_target_column(tmp_path: Path) -> None:
     labels = read_column(TELCO, "Churn", {})
     assert labels.value_counts().to_dict() == {"No": 5174, "Yes": 1869}
     assert load_config(ROOT / "data" / "configs" / "demo.yaml").dataset.target == "Churn"
+
+
+# --- 1. numbers written with thousands separators or decimal commas --------------------------------
+
+def telco_frame() -> pd.DataFrame:
+    """The bundled telco data as read (TotalCharges is numbers stored as text with 11 blanks)."""
+    return pd.read_csv(TELCO)
+
+
+def telco_spec(path: Path = TELCO, **options: object) -> "DatasetSpec":
+    from kit.schema import DatasetSpec
+
+    return DatasetSpec(path=path, target="Churn", positive_class="Yes", id_columns=["customerID"],
+                       read_options=dict(options))
+
+
+def test_thousands_separators_are_converted_with_a_note() -> None:
+    from kit.training.data import clean_frame
+
+    raw = telco_frame()
+    total = pd.to_numeric(raw["TotalCharges"], errors="coerce")
+    raw["TotalCharges"] = total.map(lambda v: "" if pd.isna(v) else f"{v:,.2f}")  # 1,889.50
+    assert raw["TotalCharges"].str.contains(",").sum() > 3000
+    out, notes = clean_frame(raw, telco_spec())
+    assert out["TotalCharges"].dtype == "float64"
+    np.testing.assert_allclose(out["TotalCharges"], total.round(2), equal_nan=True)
+    note = next(n for n in notes if "TotalCharges" in n)
+    assert "written with thousands separators" in note and "11 blank" in note
+    assert "dataset.read_options: {'thousands': ',', 'decimal': '.'}" in note
+
+
+@pytest.mark.parametrize(("fmt", "style"), [(lambda v: f"{v:,.2f}".replace(",", "_").replace(".", ",").replace("_", "."),
+                                             "decimal commas"),
+                                            (lambda v: f"{v:.2f}".replace(".", ","), "decimal commas")],
+                         ids=["1.234,5", "3,14"])
+def test_decimal_commas_are_converted(fmt, style: str) -> None:
+    from kit.training.data import clean_frame
+
+    raw = telco_frame()
+    raw["MonthlyCharges"] = raw["MonthlyCharges"].map(fmt)
+    out, notes = clean_frame(raw, telco_spec())
+    np.testing.assert_allclose(out["MonthlyCharges"], telco_frame()["MonthlyCharges"])
+    assert any(f"'MonthlyCharges' holds numbers written with {style}" in n for n in notes)
+
+
+def test_the_suggested_read_options_read_the_same_numbers(tmp_path: Path) -> None:
+    from kit.training.data import load_dataset
+
+    raw = telco_frame()
+    raw["MonthlyCharges"] = raw["MonthlyCharges"].map(lambda v: f"{v * 100:,.2f}".replace(",", "_")
+                                                      .replace(".", ",").replace("_", "."))
+    path = tmp_path / "telco_de.csv"
+    raw.to_csv(path, sep=";", index=False)
+    with pytest.warns(UserWarning, match="decimal commas"):
+        converted = load_dataset(telco_spec(path, sep=";"))
+    direct = load_dataset(telco_spec(path, sep=";", thousands=".", decimal=","), show_warnings=False)
+    assert direct["MonthlyCharges"].dtype == "float64"
+    np.testing.assert_allclose(converted["MonthlyCharges"], direct["MonthlyCharges"])
+    np.testing.assert_allclose(direct["MonthlyCharges"], telco_frame()["MonthlyCharges"] * 100)
+
+
+def test_separators_that_read_two_ways_name_the_read_option() -> None:
+    from kit.training.data import clean_frame
+
+    raw = telco_frame()
+    raw["tenure_k"] = (raw["tenure"] + 1).map(lambda v: f"{v * 1000:,d}")  # 1,000 ... 73,000: 1.0 or 1000?
+    with pytest.raises(DataError, match=r"column 'tenure_k': .*read two ways .*dataset\.read_options: "
+                                        r"\{'thousands': ',', 'decimal': '\.'\} for 1,234\.5"):
+        clean_frame(raw, telco_spec())
+
+
+def test_profile_flags_separated_numbers_and_infinities() -> None:
+    from kit.profile import profile_frame
+
+    raw = telco_frame()
+    raw["TotalCharges"] = pd.to_numeric(raw["TotalCharges"], errors="coerce").map(
+        lambda v: "" if pd.isna(v) else f"{v:,.2f}")
+    raw.loc[[3, 5, 8], "MonthlyCharges"] = [np.inf, -np.inf, np.inf]
+    profile = profile_frame(raw, id_columns=["customerID"])
+    assert "TotalCharges" in profile.numeric_text_columns
+    assert profile.separator_number_columns == {"TotalCharges": "comma_thousands"}
+    assert profile.infinite_values == {"MonthlyCharges": 3}
+
+
+def _format_number(value: float, style: str) -> str:
+    """A number written in a separator style."""
+    text = f"{value:,.2f}"
+    return text if style == "comma_thousands" else text.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), min_size=1, max_size=30),
+       st.sampled_from(["comma_thousands", "decimal_comma"]))
+def test_separator_style_is_never_the_wrong_one(values: list[float], style: str) -> None:
+    from kit.profile import parse_separated, separator_style
+
+    text = pd.Series([_format_number(v, style) for v in values], dtype="string")
+    found = separator_style(text)
+    assert found in (style, "ambiguous", None)  # None: no value needs a separator (all below 1,000, and 'x.00')
+    if found == style:
+        expected = [float(f"{v:.2f}") for v in values]
+        np.testing.assert_allclose(parse_separated(text, style), expected, rtol=1e-12, atol=1e-9)
+
+
+# --- 2. column names the boosters refuse, infinities ------------------------------------------------
+
+HOSTILE = ["Air temperature [K]", "a<b", 'say "hi"', "k:v,w", "{x}", "", "tab\tname", "a[1]", "a]1["]
+
+
+@pytest.fixture(scope="module")
+def ai4i_models():
+    """Both boosters trained on the bundled AI4I data, whose columns have brackets, plus hostile extra names."""
+    from kit.training.config import TrainingSection
+    from kit.training.pipeline import train_candidates
+
+    frame = pd.read_csv(ROOT / "data" / "ai4i_maintenance" / "ai4i2020.csv", encoding="utf-8-sig")
+    y = frame["Machine failure"].to_numpy()
+    X = frame[["Type", "Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]",
+               "Torque [Nm]", "Tool wear [min]"]].assign(Type=lambda d: d["Type"].astype("category"))
+    rng = np.random.default_rng(0)
+    for name in HOSTILE[1:]:
+        X[name] = rng.normal(size=len(X))
+    X.loc[X.index[:5], "a<b"] = np.inf
+    settings_ = TrainingSection(max_trees=40, early_stopping_rounds=10, bootstrap=20)
+    train, valid = np.arange(0, 7000), np.arange(7000, 10000)
+    cands = train_candidates(X.iloc[train], y[train], X.iloc[valid], y[valid], settings_, seed=3,
+                             target="Machine failure", positive_class=1, negative_class=0)
+    return X, y, {c.name: c for c in cands}
+
+
+@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
+def test_hostile_column_names_train_score_and_reload(ai4i_models, algorithm: str, tmp_path: Path) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from kit.training.scoring import ScoringModel
+
+    X, y, cands = ai4i_models
+    model = cands[algorithm].model
+    assert model.features == list(X.columns)  # users see the original names
+    assert len(set(model.booster_features)) == len(X.columns)  # 'a[1]' and 'a]1[' stay apart
+    proba = model.predict_proba(X.iloc[7000:])
+    assert roc_auc_score(y[7000:], proba) > 0.85
+    saved = ScoringModel.load(model.save(tmp_path / "m"))
+    assert saved.features == list(X.columns)
+    np.testing.assert_allclose(saved.predict_proba(X.iloc[7000:]), proba, rtol=1e-6)
+    assert np.isfinite(saved.predict_proba(X.iloc[:5])).all()  # inf rows score as missing values
+    gain = saved.gain()
+    assert set(gain) == set(X.columns) and gain["Torque [Nm]"] > 0
+
+
+@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
+def test_shap_keeps_original_names_and_adds_up(ai4i_models, algorithm: str) -> None:
+    from kit.explain import shapley
+
+    X, _, cands = ai4i_models
+    model = cands[algorithm].model
+    prepared = model.prepare(X.iloc[7000:7200])
+    contribs = shapley.exact_contributions(model.booster, prepared)
+    assert list(contribs.values.columns) == list(X.columns)
+    np.testing.assert_allclose(contribs.margin, model.margin(X.iloc[7000:7200]), rtol=1e-5, atol=1e-5)
+    reference = shapley.treeexplainer_contributions(model.booster, prepared)
+    np.testing.assert_allclose(reference.values.to_numpy(), contribs.values.to_numpy(), atol=1e-4)
+
+
+def test_logistic_baseline_treats_infinities_as_missing(ai4i_models) -> None:
+    X, _, cands = ai4i_models
+    assert np.isfinite(cands["logistic_regression"].predict_proba(X.iloc[:50])).all()
+
+
+def test_booster_names_are_unchanged_when_safe_and_distinct_otherwise() -> None:
+    from kit.training.scoring import booster_name
+
+    assert booster_name("MonthlyCharges") == "MonthlyCharges" and booster_name("ünï_çødé") == "ünï_çødé"
+    renamed = [booster_name(n) for n in HOSTILE]
+    assert len(set(renamed)) == len(HOSTILE)
+    assert not any(c in "".join(renamed) for c in '[]<>{}",: \t')
+
+
+def test_infinities_become_missing_with_a_note() -> None:
+    from kit.training.data import clean_frame
+
+    raw = telco_frame()
+    raw.loc[[1, 2], "MonthlyCharges"] = [np.inf, -np.inf]
+    out, notes = clean_frame(raw, telco_spec())
+    assert out["MonthlyCharges"].isna().sum() == 2 and np.isfinite(out["MonthlyCharges"].dropna()).all()
+    assert any("column 'MonthlyCharges' holds 2 infinite value(s) (inf/-inf); treated as missing" in n for n in notes)
+
+
+def test_huge_whole_float_labels_are_not_cast_to_integers(tmp_path: Path) -> None:
+    """Found by the fuzz test: 9.2e18 is a whole float beyond int64's exact range (was a raw TypeError)."""
+    from kit.training.data import whole_numbers
+
+    labels = pd.Series([9.223372036854776e18, 0.0, None])
+    assert whole_numbers(labels) is labels
+    assert whole_numbers(pd.Series([1.0, 0.0, None])).dtype == "Int64"
+    text = check_problems(config_file(tmp_path, "x,y\n1,9.223372036854776e+18\n2,0\n"))
+    assert "cannot tell which of ['0.0', '9.223372036854776e+18'] in target 'y'" in text
+
+
+@pytest.mark.parametrize(("options", "found"), [({"encoding": "bogus"}, "unknown encoding: bogus"),
+                                                ({"chunksize": 2}, "return TextFileReader, not a table"),
+                                                ({"thousand": ","}, "unexpected keyword argument 'thousand'"),
+                                                ({"usecols": ["zz"]}, "could not be read")])
+def test_bad_read_options_are_named(tmp_path: Path, options: dict, found: str) -> None:
+    extra = "  read_options: " + yaml.safe_dump(options, default_flow_style=True)
+    text = check_problems(config_file(tmp_path, labelled_csv(["a", "b"] * 20), extra))
+    assert "dataset.path: " in text and found in text and "read_options" in text

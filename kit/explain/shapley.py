@@ -83,15 +83,23 @@ def booster_features(booster: Any) -> list[str]:
 
 
 def _aligned(booster: Any, X: pd.DataFrame) -> pd.DataFrame:
-    """Return X with the booster's feature columns in its order, or raise naming missing ones."""
+    """Return X with the booster's feature columns in its order (original names kept), or raise naming missing ones."""
+    from kit.training.scoring import booster_name
+
     features = booster_features(booster)
-    missing = [f for f in features if f not in X.columns]
+    by_name = {**{booster_name(str(c)): c for c in X.columns}, **{c: c for c in X.columns}}
+    missing = [f for f in features if f not in by_name]
     if missing:
         raise DataError(
             f"features {missing[:5]} of the model are not in the data ({len(missing)} missing); "
             "explain the same prepared frame the model was trained on"
         )
-    return X[features]
+    return X[[by_name[f] for f in features]]
+
+
+def _named(booster: Any, X: pd.DataFrame) -> pd.DataFrame:
+    """An aligned frame under the booster's own feature names (some names are made safe for the booster)."""
+    return X.set_axis(booster_features(booster), axis=1)
 
 
 def _dmatrix(X: pd.DataFrame) -> Any:
@@ -115,9 +123,9 @@ def exact_contributions(booster: Any, X: pd.DataFrame) -> Contributions:
     """Exact (TreeSHAP) contributions from the booster's own output: xgboost pred_contribs, lightgbm pred_contrib."""
     X = _aligned(booster, X)
     if booster_kind(booster) == "xgboost":
-        raw = booster.predict(_dmatrix(X), pred_contribs=True)
+        raw = booster.predict(_dmatrix(_named(booster, X)), pred_contribs=True)
     else:
-        raw = booster.predict(X, pred_contrib=True)
+        raw = booster.predict(_named(booster, X), pred_contrib=True)
     raw = _check_binary(np.asarray(raw, dtype=float), X.shape[1])
     values = pd.DataFrame(raw[:, :-1], index=X.index, columns=X.columns)
     return Contributions(values=values, base=raw[:, -1].copy())
@@ -125,7 +133,7 @@ def exact_contributions(booster: Any, X: pd.DataFrame) -> Contributions:
 
 def margin(booster: Any, X: pd.DataFrame) -> np.ndarray:
     """The booster's raw score (log-odds) for each row."""
-    X = _aligned(booster, X)
+    X = _named(booster, _aligned(booster, X))
     if booster_kind(booster) == "xgboost":
         return np.asarray(booster.predict(_dmatrix(X), output_margin=True), dtype=float)
     return np.asarray(booster.predict(X, raw_score=True), dtype=float)
@@ -152,7 +160,7 @@ def treeexplainer_contributions(booster: Any, X: pd.DataFrame) -> Contributions:
 
     X = _aligned(booster, X)
     explainer = shap.TreeExplainer(booster)
-    data = _dmatrix(X) if booster_kind(booster) == "xgboost" else X
+    data = _dmatrix(_named(booster, X)) if booster_kind(booster) == "xgboost" else _named(booster, X)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*list of ndarray.*")
         warnings.filterwarnings("ignore", message=".*output has changed.*")

@@ -87,11 +87,8 @@ def rank_features(model: Any, explain: dict[str, Any] | None) -> tuple[list[str]
     if table:
         ranked = [row["feature"] for row in sorted(table, key=lambda r: r.get("rank", 0)) if row["feature"] in model.features]
         return ranked + [f for f in model.features if f not in ranked], "mean |SHAP| (explainability phase)"
-    if model.algorithm == "xgboost":
-        gain = model.booster.get_score(importance_type="total_gain")
-    else:
-        gain = dict(zip(model.booster.feature_name(), model.booster.feature_importance("gain")))
-    ranked = sorted(model.features, key=lambda f: -float(gain.get(f, 0.0)))
+    gain = model.gain()  # by original feature name (the booster may know safe renamed ones)
+    ranked = sorted(model.features, key=lambda f: -gain[f])
     return ranked, "total gain of the champion's trees"
 
 

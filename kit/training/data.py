@@ -96,14 +96,18 @@ def clean_frame(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, l
         notes.append(f"{int(unlabeled.sum())} rows have no value in target {spec.target!r} and were dropped")
         out = out.loc[~unlabeled].reset_index(drop=True)
         out[spec.target] = whole_numbers(out[spec.target])  # 0/1 read as 0.0/1.0 because of the blank cells
+    notes += _infinities_as_missing(out, spec.target)
     text_cols = [c for c in out.columns if _is_text(out[c]) and c != spec.target]
     for col in text_cols:
         share, blanks, parsed = numeric_text_share(out[col])
+        how = ("stored as text", "")
+        if share < 1 - rules["numeric_text_tolerance"]:
+            share, parsed, how = separated_numbers(out[col], col, share, parsed)
         if share >= 1 - rules["numeric_text_tolerance"]:
             lost = int(parsed.isna().sum() - out[col].isna().sum() - blanks)
             notes.append(
-                f"column {col!r} holds numbers stored as text; converted to numbers "
-                f"({blanks} blank and {lost} non-numeric cells became missing)"
+                f"column {col!r} holds numbers {how[0]}; converted to numbers "
+                f"({blanks} blank and {lost} non-numeric cells became missing){how[1]}"
             )
             out[col] = parsed.astype("float64")
         elif share >= rules["numeric_text_min_share"] and col not in spec.id_columns:
@@ -115,6 +119,52 @@ def clean_frame(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, l
         else:
             out[col] = out[col].astype("category")
     return out, notes
+
+
+def separated_numbers(values: pd.Series, col: str, share: float,
+                      parsed: pd.Series) -> tuple[float, pd.Series, tuple[str, str]]:
+    """Numbers written with thousands separators or decimal commas, parsed when the style is clear.
+
+    Returns the parse share, the parsed values and how they were written (for the load note, with
+    the read option that reads them directly); the plain ``share`` and ``parsed``
+    come back unchanged when the column does not hold numbers written that way. Numbers whose
+    separators read two ways (only values like 1,234, or both styles) are an error naming the read option.
+    """
+    from kit.profile import SEPARATOR_STYLES, parse_separated, separator_style
+
+    levels = pd.Series(values.dropna().unique(), dtype="string")
+    style = separator_style(levels)
+    if style is None:
+        return share, parsed, ("", "")
+    nonblank = max(int(values.astype("string").str.strip().ne("").fillna(False).sum()), 1)
+    readings = {s: parse_separated(values, s) for s in SEPARATOR_STYLES if style in (s, "ambiguous", "mixed")}
+    converted = readings[style] if style in SEPARATOR_STYLES else readings["comma_thousands"].fillna(readings["decimal_comma"])
+    full = float(converted.notna().sum() / nonblank)
+    if full < 1 - _rules()["numeric_text_tolerance"]:
+        return share, parsed, ("", "")
+    examples = levels[levels.str.contains(",", regex=False)].head(2).tolist()
+    if style not in SEPARATOR_STYLES:
+        what = "thousands separators or decimal commas" if style == "ambiguous" else "both styles in one column"
+        raise DataError(
+            f"column {col!r}: its numbers use separators that read two ways (e.g. {examples}: {what}); say which in "
+            f"dataset.read_options: {SEPARATOR_STYLES['comma_thousands']} for 1,234.5 or "
+            f"{SEPARATOR_STYLES['decimal_comma']} for 1.234,5, or list it in dataset.drop_columns"
+        )
+    kind = "thousands separators" if style == "comma_thousands" else "decimal commas"
+    hint = f"; set dataset.read_options: {SEPARATOR_STYLES[style]} to read them as numbers directly"
+    return full, converted.rename(values.name), (f"written with {kind} (e.g. {examples})", hint)
+
+
+def _infinities_as_missing(frame: pd.DataFrame, target: str) -> list[str]:
+    """Replace inf/-inf in numeric columns by missing (in place); one note per column naming the count."""
+    from kit.profile import infinite_counts
+
+    counts = infinite_counts(frame.drop(columns=[target]))
+    notes = []
+    for col, n in counts[counts > 0].items():  # a loop over columns, not rows
+        frame[col] = frame[col].replace([np.inf, -np.inf], np.nan)
+        notes.append(f"column {col!r} holds {int(n)} infinite value(s) (inf/-inf); treated as missing: fix them at the source")
+    return notes
 
 
 def _is_text(values: pd.Series) -> bool:
@@ -196,8 +246,9 @@ def target_problems(labels: pd.Series, positive_class: Any = None) -> list[str]:
 
 def whole_numbers(values: pd.Series) -> pd.Series:
     """A float column holding only whole numbers as integers (labels 0/1 read as 0.0/1.0), else unchanged."""
-    if pd.api.types.is_float_dtype(values) and (values.dropna() == values.dropna().round()).all():
-        return values.astype("Int64")
+    present = values.dropna()
+    if pd.api.types.is_float_dtype(values) and (present == present.round()).all() and (present.abs() < 2**53).all():
+        return values.astype("Int64")  # below 2**53 every whole float is an exact integer
     return values
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 from kit import content
 from kit.errors import DataError
 from kit.training.metrics import bootstrap_metrics, choose_threshold, compute_metrics, higher_is_better
-from kit.training.scoring import ScoringModel, prepare_features, thread_count
+from kit.training.scoring import ScoringModel, booster_name, prepare_features, thread_count
 
 BASELINES = ("majority", "logistic_regression")
 
@@ -236,6 +236,8 @@ def _fit_boosted(algorithm: str, Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.Dat
                  costs: dict[str, float] | None = None) -> Candidate:
     """Fit one algorithm (defaults, or the best of a seeded random search, each draw at its own threshold) as a candidate."""
     fit = fit_xgboost if algorithm == "xgboost" else fit_lightgbm
+    names = [booster_name(f) for f in features]  # the boosters get safe names; the model maps them back
+    Xtr, Xva_fit = Xtr.set_axis(names, axis=1), Xva.set_axis(names, axis=1)
     space = content.load("training")["tuning_space"][algorithm]
     rng = np.random.default_rng(seed)
     draws = [{}] + [_sample_params(space, rng) for _ in range(settings.tuning.trials)]
@@ -247,9 +249,9 @@ def _fit_boosted(algorithm: str, Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.Dat
         if settings.tuning.seconds and tried and time.perf_counter() - t0 > settings.tuning.seconds:
             break
         params = model_params(algorithm, overrides, seed)
-        booster = fit(Xtr, ytr, Xva, yva, params, settings.max_trees, settings.early_stopping_rounds, weight)
-        model = ScoringModel(algorithm, booster, features, categories, **meta)
-        proba = model._predict(Xva, raw=False)
+        booster = fit(Xtr, ytr, Xva_fit, yva, params, settings.max_trees, settings.early_stopping_rounds, weight)
+        model = ScoringModel(algorithm, booster, features, categories, **meta, booster_features=names)
+        proba = model._predict(Xva_fit, raw=False)
         threshold = decision_threshold(yva, proba, costs, settings.threshold)
         metrics = compute_metrics(yva, proba, threshold)
         score = sign * metrics[settings.selection_metric]

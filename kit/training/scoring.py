@@ -6,14 +6,21 @@ list, the numeric columns, and the category levels seen in training. Saved model
 library's own file format (XGBoost JSON, LightGBM text) plus a ``scoring.json`` sidecar;
 nothing is ever pickled.
 
+Feature names: the boosters refuse some column names (XGBoost ``[``, ``]``, ``<``; LightGBM JSON
+characters, and it rewrites whitespace). The booster sees :func:`booster_name` of each feature;
+everything a user sees (reports, SHAP, the contract) and every frame passed in keeps the original
+names, and ``scoring.json`` records both lists.
+
 Unseen categories: a category level that was not in the training data becomes missing
 (NaN) and follows the booster's default (missing-value) branch, the same as an empty cell.
 Use the data contract (:mod:`kit.training.contract`) to detect and report such values.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +34,21 @@ from kit.errors import DataError, did_you_mean
 SIDECAR = "scoring.json"
 MODEL_FILES = {"xgboost": "model.json", "lightgbm": "model.txt"}
 ALGORITHMS = tuple(MODEL_FILES)
+
+
+_UNSAFE_NAME = re.compile(r'[\s\[\]<>{}",:]')
+"""Characters XGBoost or LightGBM refuse or rewrite in a feature name."""
+
+
+def booster_name(name: str) -> str:
+    """The name a booster gets for a feature: unchanged when both libraries take it, else made safe and unique.
+
+    Unsafe characters become '_' and a digest of the original name is appended, so two names
+    differing only in those characters stay distinct (the same name always maps the same way).
+    """
+    if name and not _UNSAFE_NAME.search(name):
+        return name
+    return f"{_UNSAFE_NAME.sub('_', name)}~{hashlib.sha1(name.encode('utf-8')).hexdigest()[:8]}"
 
 
 def thread_count(rows: int) -> int:
@@ -62,9 +84,9 @@ def _prepare_column(values: pd.Series, col: str, levels: list[Any] | None) -> pd
 
 
 def _to_float(values: pd.Series, col: str) -> np.ndarray:
-    """Convert one numeric feature to float64; text that is not a number is an error."""
+    """Convert one numeric feature to float64 (inf/-inf become missing); text that is not a number is an error."""
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        return values.to_numpy(dtype="float64", na_value=np.nan)
+        return _finite(values.to_numpy(dtype="float64", na_value=np.nan))
     text = values.astype("string").str.strip().replace("", pd.NA)
     converted = pd.to_numeric(text, errors="coerce")
     bad = converted.isna() & text.notna()
@@ -74,7 +96,13 @@ def _to_float(values: pd.Series, col: str) -> np.ndarray:
             f"column {col!r}: {int(bad.sum())} value(s) are not numbers (e.g. {example!r}); "
             "this column was numeric in training, so clean it or leave those cells empty"
         )
-    return converted.to_numpy(dtype="float64", na_value=np.nan)
+    return _finite(converted.to_numpy(dtype="float64", na_value=np.nan))
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """The values with inf/-inf as NaN (missing for every model), without a copy when all are finite."""
+    infinite = np.isinf(values)
+    return np.where(infinite, np.nan, values) if infinite.any() else values
 
 
 @dataclass
@@ -90,11 +118,22 @@ class ScoringModel:
     negative_class: Any = 0
     target: str = "target"
     info: dict[str, Any] = field(default_factory=dict)
+    booster_features: list[str] | None = None
 
     def __post_init__(self) -> None:
-        """Check the algorithm name."""
+        """Check the algorithm name; derive the booster's feature names unless given (saved models)."""
         if self.algorithm not in ALGORITHMS:
             raise DataError(f"algorithm {self.algorithm!r} is not supported; use one of {list(ALGORITHMS)}")
+        if self.booster_features is None:
+            self.booster_features = [booster_name(f) for f in self.features]
+
+    def gain(self) -> dict[str, float]:
+        """Total split gain of each feature in the booster's trees, by original feature name."""
+        if self.algorithm == "xgboost":
+            by_booster = self.booster.get_score(importance_type="total_gain")
+        else:
+            by_booster = dict(zip(self.booster.feature_name(), self.booster.feature_importance("gain")))
+        return {f: float(by_booster.get(b, 0.0)) for f, b in zip(self.features, self.booster_features)}
 
     def prepare(self, df: pd.DataFrame) -> pd.DataFrame:
         """Booster-ready frame: features in training order, training category levels, floats."""
@@ -113,7 +152,9 @@ class ScoringModel:
         return (self.predict_proba(df) >= self.threshold).astype(np.int64)
 
     def _predict(self, X: pd.DataFrame, raw: bool) -> np.ndarray:
-        """Call the native booster on a prepared frame."""
+        """Call the native booster on a prepared frame (columns renamed to the booster's names)."""
+        if list(X.columns) != self.booster_features:
+            X = X.set_axis(self.booster_features, axis=1)
         if self.algorithm == "xgboost":
             kind = "margin" if raw else "value"
             out = self.booster.inplace_predict(X, predict_type=kind)
@@ -128,6 +169,7 @@ class ScoringModel:
             "algorithm": self.algorithm,
             "model_file": MODEL_FILES[self.algorithm],
             "features": list(self.features),
+            "booster_features": list(self.booster_features or self.features),
             "categories": {k: list(v) for k, v in self.categories.items()},
             "threshold": float(self.threshold),
             "positive_class": self.positive_class,
@@ -181,4 +223,5 @@ class ScoringModel:
             negative_class=meta["negative_class"],
             target=meta["target"],
             info=meta.get("info", {}),
+            booster_features=meta.get("booster_features", meta["features"]),  # older files: the original names
         )
