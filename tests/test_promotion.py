@@ -13,7 +13,7 @@ from kit import promotion
 from kit.errors import ArtifactError, ConfigError
 from kit.explain import phase as xphase
 from kit.notebook import start
-from kit.training.phase import TrainingRun
+from kit.training.phase import TrainingRun, default_model_name, resolve_costs
 from kit.training.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,3 +72,127 @@ def artifacts(run_dir: Path) -> tuple[dict, dict]:
     """(training.json, explain.json) of a run."""
     read = lambda n: json.loads((run_dir / "artifacts" / f"{n}.json").read_text())  # noqa: E731
     return read("training"), read("explain")
+
+
+@pytest.fixture
+def store(mlflow_tracking_uri: str) -> Registry:
+    """The test's private registry (KIT_TRACKING_URI points at it)."""
+    return Registry(mlflow_tracking_uri)
+
+
+def test_high_stakes_model_with_failed_fairness_never_becomes_champion(tmp_path: Path, store: Registry) -> None:
+    config, run_dir = credit_config(tmp_path), tmp_path / "run"
+    run = phase2(config, run_dir)
+    training = json.loads((run_dir / "artifacts" / "training.json").read_text())
+    # phase 2 registers a candidate and says why it is not promoted yet
+    assert store.champion_version(run.model_name) is None
+    assert training["champion"]["status"] == "candidate" and training["champion"]["version"] == "1"
+    assert training["headline"]["Promotion"] == promotion.PENDING_PHASE3
+    assert store.version_tags(run.model_name, "1")["status"] == "candidate"
+    assert "human sign-off" not in training["gates"]  # sign-off comes after the evidence
+    with pytest.raises(ArtifactError, match="no explainability evidence"):
+        promotion.give_signoff(run_dir, "Ann Lee, credit risk", "looks fine")
+    # phase 3: the high tier (from training.stakes) needs a passed fairness gate; age and sex fail here
+    decision = phase3(config, run_dir)
+    training, explain = artifacts(run_dir)
+    assert explain["tier"] == "high" and explain["fairness_gate"] == "failed"
+    assert decision["status"] == "candidate" and "fairness" in decision["failed_gates"]
+    assert decision["gates"]["tier evidence"]["passed"] and decision["acceptable_with_justification"] == []
+    assert store.champion_version(run.model_name) is None
+    assert store.version_tags(run.model_name, "1")["status"] == "candidate"
+    assert store.version_tags(run.model_name, "1")["promotion.fairness"] == "failed"
+    # one truth in every artifact and the card
+    assert training["champion"]["status"] == explain["promotion"]["status"] == "candidate"
+    assert training["promotion"]["status"] == "candidate" and "fairness" in training["headline"]["Promotion"]
+    card = json.loads((run_dir / explain["model_card"]["json"]).read_text())
+    assert card["model_details"]["registry_status"] == "candidate" and card["risk"]["gates"]["fairness"] == "failed"
+    assert "candidate" in (run_dir / explain["model_card"]["markdown"]).read_text()
+    # the remedies sit beside the failed gate
+    table = xphase.promotion_table(decision)
+    assert "Mitigate" in table.loc["fairness", "what you can do"] and table.loc["beats baseline", "what you can do"] == ""
+    # a sign-off cannot override it, nor accept it at high stakes
+    with pytest.raises(promotion.PromotionError, match="cannot sign off while gates fail: fairness"):
+        promotion.give_signoff(run_dir, "Ann Lee, credit risk", "looks fine")
+    with pytest.raises(promotion.PromotionError, match="acceptable at this tier: none"):
+        promotion.give_signoff(run_dir, "Ann Lee, credit risk", "looks fine", accept=["fairness"])
+    assert store.approval(run.model_name, "1") is None and store.champion_version(run.model_name) is None
+
+
+def test_signoff_after_evidence_promotes_and_stale_evidence_is_refused(tmp_path: Path, store: Registry) -> None:
+    # high stakes (sign-off required); a low tier set explicitly and no sensitive columns: every other gate passes
+    config, run_dir = credit_config(tmp_path, sensitive=[], explain={"tier": "low"}), tmp_path / "run"
+    run = phase2(config, run_dir)
+    decision = phase3(config, run_dir)
+    assert decision["status"] == promotion.AWAITING and decision["failed_gates"] == ["human sign-off"]
+    assert store.champion_version(run.model_name) is None
+    training, explain = artifacts(run_dir)
+    assert training["champion"]["status"] == promotion.AWAITING
+    assert json.loads((run_dir / explain["model_card"]["json"]).read_text())["model_details"]["registry_status"] == promotion.AWAITING
+    # the command line signs off, naming the evidence it saw
+    from kit.__main__ import main
+
+    assert main(["signoff", str(run_dir), "--by", "Ann Lee, credit risk", "--why", "read the report"]) == 0
+    assert store.champion_version(run.model_name) == "1"
+    tags = store.version_tags(run.model_name, "1")
+    assert tags["status"] == "champion" and tags["approval.by"] == "Ann Lee, credit risk"
+    training, explain = artifacts(run_dir)
+    assert tags["approval.evidence"] == explain["promotion"]["evidence_sha256"] == promotion.evidence_digest(
+        explain, {n: g for n, g in explain["promotion"]["gates"].items() if n != promotion.SIGNOFF})
+    assert training["champion"]["status"] == explain["promotion"]["status"] == "champion"
+    assert training["headline_status"] == "ok" and training["headline"]["Promotion"] == "champion (v1)"
+    card = json.loads((run_dir / explain["model_card"]["json"]).read_text())
+    assert card["model_details"]["registry_status"] == "champion"
+    # evidence changed after the decision: a new sign-off is refused, and the old one no longer counts
+    explain["fairness_gate"] = "passed (edited)"
+    (run_dir / "artifacts" / "explain.json").write_text(json.dumps(explain))
+    with pytest.raises(promotion.PromotionError, match="explain.json changed after phase 3"):
+        promotion.give_signoff(run_dir, "Ann Lee, credit risk", "again")
+    gates = {n: g for n, g in explain["promotion"]["gates"].items() if n != promotion.SIGNOFF}
+    stale = promotion.decide(gates, "1", True, store.approval(run.model_name, "1"), promotion.evidence_digest(explain, gates))
+    assert stale["status"] == promotion.AWAITING and "evidence changed" in stale["reasons"][0]
+    other = promotion.decide(gates, "2", True, store.approval(run.model_name, "1"), tags["approval.evidence"])
+    assert other["status"] == promotion.AWAITING and "for version 1, not 2" in other["reasons"][0]
+
+
+def test_medium_stakes_may_accept_a_failed_fairness_gate_with_a_recorded_justification(tmp_path: Path, store: Registry) -> None:
+    config, run_dir = credit_config(tmp_path, stakes="medium", sensitive=["personal_status_sex"]), tmp_path / "run"
+    run = phase2(config, run_dir)
+    decision = phase3(config, run_dir)
+    assert decision["status"] == "candidate" and decision["failed_gates"] == ["fairness"]  # no sign-off needed, fairness failed
+    assert "--accept fairness" in decision["reasons"][-1]
+    result = promotion.give_signoff(run_dir, "Bo Chan, lending", "gap explained by loan purpose; reviewed monthly",
+                                    accept=["fairness"])
+    assert result["status"] == "champion" and result["accepted"] == "fairness"
+    assert store.champion_version(run.model_name) == "1"
+    training, explain = artifacts(run_dir)
+    assert explain["promotion"]["accepted_gates"] == ["fairness"]
+    assert "ACCEPTED by Bo Chan" in explain["promotion"]["gates"]["fairness"]["reason"]
+
+
+def test_regression_gate_compares_like_with_like_on_the_selection_metric(tmp_path: Path, store: Registry) -> None:
+    # run 1 becomes champion (low stakes and tier, no sensitive columns)
+    base = dict(stakes="low", sensitive=[], explain={"tier": "low"}, model_name="credit-model", selection_metric="pr_auc")
+    config = credit_config(tmp_path, "one", **base)
+    run1 = phase2(config, tmp_path / "one")
+    assert phase3(config, tmp_path / "one")["status"] == "champion"
+    assert "test pr_auc" in run1.gates["beats baseline"]["reason"]
+    board = run1.leaderboard.set_index("candidate")
+    assert f"{board.loc['xgboost', 'pr_auc']:.4f}" in run1.gates["beats baseline"]["reason"]
+    # run 2: same data and features; compared with champion v1 on PR AUC over the same rows
+    run2 = phase2(credit_config(tmp_path, "two", **base), tmp_path / "two")
+    assert run2.gates["no regression"]["passed"]
+    assert "test pr_auc" in run2.gates["no regression"]["reason"] and "champion v1" in run2.gates["no regression"]["reason"]
+    # run 3: another feature set under the same name is not comparable, and fails by the content rule
+    three = credit_config(tmp_path, "three", **base)
+    raw = yaml.safe_load(three.read_text())
+    raw["dataset"]["drop_columns"] = ["telephone"]
+    three.write_text(yaml.safe_dump(raw))
+    run3 = phase2(three, tmp_path / "three")
+    gate = run3.gates["no regression"]
+    assert not gate["passed"] and gate["reason"].startswith("not comparable: champion v1 was trained on other features")
+    assert "telephone" in gate["reason"]
+    # the default name keeps the lineages apart: same target and features (in any order) share one name
+    name = lambda feats: default_model_name("credit", "credit_risk", feats)  # noqa: E731
+    assert name(run1.features) == name(run2.features) == name(list(reversed(run1.features)))
+    assert name(run1.features) != name(run3.features) and name(run1.features).startswith("credit-credit-risk-")
+    assert default_model_name("credit", "other_target", run1.features) != name(run1.features)
