@@ -196,3 +196,80 @@ def test_regression_gate_compares_like_with_like_on_the_selection_metric(tmp_pat
     assert name(run1.features) == name(run2.features) == name(list(reversed(run1.features)))
     assert name(run1.features) != name(run3.features) and name(run1.features).startswith("credit-credit-risk-")
     assert default_model_name("credit", "other_target", run1.features) != name(run1.features)
+
+
+# ---- fast checks of the pure pieces -----------------------------------------------------------
+def test_gates_follow_the_metric_direction_and_need_enough_test_rows() -> None:
+    from kit.training import gates
+
+    # log loss: lower is better
+    assert gates.baseline_gate(0.40, 0.50, "logistic_regression", 0.05, "log_loss")["passed"]
+    assert not gates.baseline_gate(0.50, 0.40, "logistic_regression", 0.0, "log_loss")["passed"]
+    assert gates.best_baseline(__import__("pandas").Series({"majority": 0.61, "lr": 0.45}), "log_loss") == ("lr", 0.45)
+    assert gates.best_baseline(__import__("pandas").Series({"majority": 0.30, "lr": 0.45}), "pr_auc") == ("lr", 0.45)
+    assert not gates.regression_gate(0.46, 0.45, "3", 0.005, "brier")["passed"]  # a higher Brier score is worse
+    assert gates.regression_gate(0.44, 0.45, "3", 0.005, "brier")["passed"]
+    assert not gates.regression_gate(0.80, 0.85, "3", 0.005, "pr_auc")["passed"]
+    # 10 test rows (the tester's AUC 0.857 in [0.51, 1.00]) cannot carry a promotion
+    ten = gates.test_evidence_gate([0] * 7 + [1] * 3, 100, 10)
+    assert not ten["passed"] and ten["reason"].startswith("10 test rows (3 positive, 7 negative)")
+    assert gates.test_evidence_gate([0] * 150 + [1] * 10, 100, 10)["passed"]
+    assert not gates.test_evidence_gate([0] * 150 + [1] * 9, 100, 10)["passed"]
+
+
+def test_too_few_test_rows_block_promotion_on_bundled_data(tmp_path: Path, store: Registry) -> None:
+    config = credit_config(tmp_path, stakes="low", sensitive=[], test_size=0.05, min_test_rows=60, min_test_class_count=20)
+    run = phase2(config, tmp_path / "run")
+    gate = run.gates["test evidence"]
+    assert not gate["passed"] and gate["reason"].startswith("50 test rows (15 positive, 35 negative)")
+    training = json.loads((tmp_path / "run" / "artifacts" / "training.json").read_text())
+    assert training["headline"]["Promotion"] == "candidate: training gates failed (test evidence)"
+    decision = promotion.decide(promotion.evidence_gates(training["gates"], {"tier": "low", "status": "passed"}, "not assessed"),
+                                "1", False)
+    assert decision["status"] == "candidate" and decision["failed_gates"] == ["test evidence"]
+
+
+def test_config_approval_is_refused_with_the_signoff_command(tmp_path: Path) -> None:
+    from kit.config import load_config
+
+    path = credit_config(tmp_path, approval={"approved_by": "Ann Lee", "reason": "batch approval"})
+    with pytest.raises(ConfigError, match="cannot have seen the fairness and tier evidence.*python -m kit signoff REPORT_DIR"):
+        load_config(path)
+
+
+def _use_cases(run_dir: Path) -> None:
+    """A use-case artifact whose pilot carries costs, a KPI and high stakes."""
+    (run_dir / "artifacts").mkdir(parents=True)
+    pilot = {"name": "Churn prediction", "stakes": "high", "explainability_tier": "high",
+             "costs": {"false_positive": 60, "false_negative": 600}, "kpi": {"metric": "recall", "threshold": 0.7}}
+    (run_dir / "artifacts" / "use_cases.json").write_text(json.dumps({"pilot": pilot}))
+
+
+def test_bundled_pilot_never_drives_decisions_and_the_users_costs_win(tmp_path: Path) -> None:
+    raw = yaml.safe_load(credit_config(tmp_path).read_text())
+    del raw["training"]["stakes"]
+    # no portfolio in the config: the pilot is from the bundled illustrative portfolio
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    _use_cases(tmp_path / "a")
+    run = TrainingRun(start(path, tmp_path / "a"))
+    assert run.illustrative and run.costs is None and run.kpi is None and run.stakes is None
+    assert run.require_approval is False and run.tier == "medium"
+    table = run.inputs()
+    assert table.loc["error costs", "source"].startswith("default") and table.loc["stakes", "source"] == "default (not given)"
+    assert "bundled illustrative portfolio" in table.loc["explainability tier", "source"]
+    assert any("bundled illustrative portfolio" in n for n in run.notes)
+    # the user's own portfolio: its pilot's values apply, but what the user wrote in training wins
+    raw["use_cases"] = {"portfolio_path": str(DATA / "use_cases" / "portfolio.csv")}
+    raw["training"]["costs"] = {"false_positive": 1, "false_negative": 2}
+    path.write_text(yaml.safe_dump(raw))
+    _use_cases(tmp_path / "b")
+    run = TrainingRun(start(path, tmp_path / "b"))
+    assert not run.illustrative
+    assert run.costs == {"false_positive": 1.0, "false_negative": 2.0}
+    assert run.kpi == {"metric": "recall", "threshold": 0.7} and run.stakes == "high" and run.require_approval
+    table = run.inputs()
+    assert table.loc["error costs", "source"] == "config (training.costs)"
+    assert table.loc["pilot KPI gate", "source"] == table.loc["stakes", "source"] == "portfolio (pilot Churn prediction)"
+    assert table.loc["selection metric", "source"] == "default" and table.loc["baseline margin", "value"] == "0"
+    assert resolve_costs(run.settings, {"costs": {"false_positive": 9, "false_negative": 9}})[0] == {"false_positive": 1.0, "false_negative": 2.0}
