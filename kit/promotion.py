@@ -154,10 +154,19 @@ def decide(gates: dict[str, Gate], version: str | None, signoff_required: bool, 
 
 
 def status_line(decision: dict[str, Any]) -> str:
-    """One line for headlines: the status and, unless champion, why."""
+    """One short line for headlines: the status, the version and, unless champion, what blocks it."""
+    version = decision.get("version")
+    if version is None:
+        return "candidate: not registered (training.track: false)"
     if decision["status"] == CHAMPION:
-        return f"champion (v{decision['version']})"
-    return f"{decision['status']}: {'; '.join(decision['reasons'])}"
+        accepted = decision.get("accepted_gates") or []
+        return f"champion (v{version})" + (f"; {', '.join(accepted)} accepted with a recorded justification" if accepted else "")
+    if decision["status"] == AWAITING:
+        return f"awaiting sign-off (v{version}): {SIGNOFF_COMMAND}"
+    failed = [n for n in decision["failed_gates"] if n != SIGNOFF]
+    acceptable = [n for n in failed if n in (decision.get("acceptable_with_justification") or [])]
+    hint = f"; at these stakes {', '.join(acceptable)} may be accepted at sign-off with a recorded justification" if acceptable == failed else ""
+    return f"candidate (v{version}): {', '.join(failed)} failed{hint}"
 
 
 def gate_table(gates: dict[str, Gate]) -> pd.DataFrame:
