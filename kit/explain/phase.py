@@ -361,7 +361,7 @@ def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
             "tier": inputs.tier, "tier_source": inputs.tier_source,
             "requires": [c["what"] for c in gate["checks"]],
             "tier_gate": gate["status"], "fairness_gate": fair["gate"],
-            "training_status": champion.get("status"),
+            **({"training_status": champion.get("status")} if not promotion else {}),
             **({"promotion": status_line(promotion),
                 "gates": {n: "passed" if g["passed"] else "failed" for n, g in promotion["gates"].items()}} if promotion else {}),
         },
