@@ -206,7 +206,7 @@ def _now() -> str:
 
 def write_outcome(run_dir: str | Path, decision: dict[str, Any]) -> None:
     """Write the final status into explain.json (promotion block), training.json, the model card and index.html."""
-    block = {**_plain(decision), "decided_at": _now()}
+    block = {**_plain(decision), "decided_time_utc": _now()}
     training = read_artifact(run_dir, "training")
     champ = training["champion"]
     champ["status"], champ["failed_gates"] = decision["status"], decision["failed_gates"]
