@@ -102,15 +102,6 @@ def kpi_gate(kpi: dict[str, Any] | None, metrics: dict[str, float]) -> Gate | No
     return _gate(ok, f"pilot KPI {name} {value:.4f} on test, needs {sign} {threshold:g}")
 
 
-def approval_gate(required: bool, approval: dict[str, str] | None) -> Gate:
-    """Human sign-off on the version, when required."""
-    if not required:
-        return _gate(True, "sign-off not required for these stakes")
-    if approval:
-        return _gate(True, f"approved by {approval.get('by')} on {approval.get('at', 'record')}: {approval.get('why')}")
-    return _gate(False, "human sign-off required (high stakes) and none recorded; see 'Giving sign-off' below")
-
-
 def pilot_kpi(pilot: dict[str, Any] | None) -> dict[str, Any] | None:
     """The pilot's KPI as {metric, threshold} when it names a model metric with a threshold, else None."""
     kpi = (pilot or {}).get("kpi") or {}
