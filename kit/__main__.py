@@ -1,4 +1,4 @@
-"""Command line: ``python -m kit run CONFIG`` and ``python -m kit batch CONFIG...``."""
+"""Command line: ``python -m kit run CONFIG``, ``batch CONFIG...`` and ``signoff REPORT_DIR``."""
 from __future__ import annotations
 
 import argparse
@@ -30,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a config without running anything")
     check.add_argument("config")
 
+    signoff = sub.add_parser("signoff", help="sign off a report's candidate model after reading its evidence (phase 3)")
+    signoff.add_argument("report_dir", help="report folder of a run that finished phase 3, e.g. reports/level1")
+    signoff.add_argument("--by", required=True, help='who signs off: name and role, e.g. "Jane Doe, risk"')
+    signoff.add_argument("--why", required=True, help="what was reviewed and why the model may go live")
+    signoff.add_argument("--accept", default="", help="failed gates accepted with this justification, where the tier allows (e.g. fairness)")
+
     sub.add_parser("config-reference", help="print the reference of every config key (Markdown)")
     return parser
 
@@ -50,6 +56,14 @@ def main(argv: list[str] | None = None) -> int:
             from kit.config_reference import config_reference
 
             print(config_reference(), end="")
+            return 0
+        if args.command == "signoff":
+            from kit.promotion import give_signoff
+
+            accept = [n.strip() for n in args.accept.split(",") if n.strip()]
+            result = give_signoff(args.report_dir, args.by, args.why, accept)
+            print(f"{result['model_name']} v{result['version']}: {result['status']} (signed off by {result['by']}, "
+                  f"evidence sha256 {result['evidence'][:12]}…)")
             return 0
         if args.command == "check":
             from kit.config import load_config

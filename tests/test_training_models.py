@@ -86,13 +86,11 @@ def test_gates_on_constructed_cases() -> None:
     assert gates.kpi_gate({"metric": "log_loss", "threshold": 0.5}, {"log_loss": 0.4})["passed"]
     assert gates.pilot_kpi({"kpi": {"metric": "churn rate", "threshold": 0.1}}) is None
     assert gates.approval_required(None, "high") and not gates.approval_required(None, "medium")
-    assert not gates.approval_gate(True, None)["passed"]
-    assert gates.approval_gate(True, {"by": "Ann", "why": "ok"})["passed"]
     one_out = [{"column": "tenure", "kind": "out of range", "count": 1}]
     assert gates.contract_gate(False, one_out, rows=200, tolerance=0.01)["passed"]
     assert not gates.contract_gate(False, one_out, rows=50, tolerance=0.01)["passed"]
     assert not gates.contract_gate(False, [{"column": "plan", "kind": "missing column", "count": 1}], 1000, 0.5)["passed"]
-    result = {"a": gates.approval_gate(False, None), "b": gates.baseline_gate(0.5, 0.6, "lr", 0)}
+    result = {"a": gates.baseline_gate(0.7, 0.6, "lr", 0), "b": gates.baseline_gate(0.5, 0.6, "lr", 0)}
     assert gates.failed(result) == ["b"] and not gates.all_passed(result)
 
 

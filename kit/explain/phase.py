@@ -127,7 +127,10 @@ def load_inputs(ctx: Any) -> ExplainInputs:
     prepared = model.prepare(X)
     threshold = float(champion.get("threshold") or model.threshold)
     use_cases = ctx.read("use_cases", required=False)
-    tier, source = tiers.resolve_tier(ctx.config.explainability.tier, use_cases)
+    from kit.promotion import illustrative_pilot
+
+    tier, source = tiers.resolve_tier(ctx.config.explainability.tier, use_cases, illustrative_pilot(ctx.config, use_cases),
+                                      ctx.config.training.stakes)
     return ExplainInputs(
         model=model, X=X, prepared=prepared, y=np.asarray(y).astype(int),
         proba=model.predict_proba(X), ids=row_ids(X, list(spec.id_columns)), threshold=threshold,
@@ -263,6 +266,34 @@ def check_tier(inputs: ExplainInputs, glob: GlobalExplanation, reasons: ReasonCo
     return gate
 
 
+def decide_promotion(inputs: ExplainInputs, fair: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
+    """The promotion decision on all the evidence so far (training gates, tier, fairness; sign-off comes after)."""
+    from kit import promotion
+    from kit.training.gates import approval_required
+
+    training = inputs.training
+    required = training.get("signoff_required")
+    if required is None:
+        required = approval_required(inputs.config.training.require_approval, training.get("stakes"))
+    gates = promotion.evidence_gates(training.get("gates") or {}, gate, fair["gate"])
+    return promotion.decide(gates, inputs.champion.get("version"), bool(required),
+                            acceptable=promotion.acceptable_gates(inputs.tier))
+
+
+def promotion_table(decision: dict[str, Any]) -> pd.DataFrame:
+    """Every promotion gate, passed or not, with what the user can do about a failed one."""
+    from kit import promotion
+
+    return promotion.gate_table(decision["gates"])
+
+
+def apply_promotion(ctx: Any, decision: dict[str, Any]) -> str:
+    """After explain.json is written: record the evidence, move the alias if every gate passed; the status line."""
+    from kit import promotion
+
+    return promotion.status_line(promotion.apply_promotion(ctx, decision))
+
+
 def _metrics_rows(champion: dict[str, Any]) -> list[dict[str, Any]]:
     """Champion metrics as rows (value with interval when training recorded one)."""
     metrics = champion.get("metrics") or {}
@@ -276,9 +307,12 @@ def _metrics_rows(champion: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: ReasonCodes, fair: dict[str, Any],
-                     queue: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
-    """Every fact of the model card, by section."""
+                     queue: dict[str, Any], gate: dict[str, Any], promotion: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every fact of the model card, by section (the status is the promotion decision's when given)."""
+    from kit.promotion import status_line
+
     config, s, champion = inputs.config, inputs.settings, inputs.champion
+    status = promotion["status"] if promotion else champion.get("status")
     org = getattr(config, "organization", None)
     pilot = (inputs.use_cases or {}).get("pilot") or {}
     dataset = inputs.training.get("dataset") or {}
@@ -289,7 +323,7 @@ def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
             "algorithm": inputs.model.algorithm, "features": len(inputs.model.features),
             "decision_threshold": inputs.threshold, "date": dt.date.today().isoformat(),
             "owner": s.model_card.owner or getattr(org, "owner", None) or "not named",
-            "organization": getattr(org, "name", None), "registry_status": champion.get("status"),
+            "organization": getattr(org, "name", None), "registry_status": status,
         },
         "intended_use": {
             "intended_use": s.model_card.intended_use or inputs.spec.description
@@ -330,7 +364,9 @@ def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
             "tier": inputs.tier, "tier_source": inputs.tier_source,
             "requires": [c["what"] for c in gate["checks"]],
             "tier_gate": gate["status"], "fairness_gate": fair["gate"],
-            "training_status": champion.get("status"),
+            **({"training_status": champion.get("status")} if not promotion else {}),
+            **({"promotion": status_line(promotion),
+                "gates": {n: "passed" if g["passed"] else "failed" for n, g in promotion["gates"].items()}} if promotion else {}),
         },
     }
 
@@ -380,10 +416,14 @@ def headline(glob: GlobalExplanation, fair: dict[str, Any], queue: dict[str, Any
 
 def explain_artifact(inputs: ExplainInputs, glob: GlobalExplanation, reasons: ReasonCodes, fair: dict[str, Any],
                      registry_tag: dict[str, Any], queue: dict[str, Any], gate: dict[str, Any],
-                     card: dict[str, Any]) -> dict[str, Any]:
-    """The phase artifact: importance, stability, tier and its gate, fairness, review queue, card and reason-code paths."""
+                     card: dict[str, Any], promotion: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The phase artifact: importance, stability, tier and its gate, fairness, review queue, card, reason codes, promotion."""
+    from kit.promotion import status_line
+
     rel = lambda p: str(Path(p).resolve().relative_to(Path(inputs.out_dir).resolve().parent))  # noqa: E731
     head, status = headline(glob, fair, queue, gate)
+    if promotion:
+        head["Promotion"] = status_line(promotion)
     figures = sorted(rel(p) for p in (inputs.out_dir / "figures").glob("*.png"))
     return {
         "model": {"name": inputs.champion.get("model_name"), "version": inputs.champion.get("version"),
@@ -404,6 +444,7 @@ def explain_artifact(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
                          "top_k": inputs.settings.reason_codes},
         "model_card": {k: rel(v) for k, v in card["paths"].items()},
         "figures": figures,
+        **({"promotion": promotion} if promotion else {}),
         "headline": head,
         "headline_status": status,
     }

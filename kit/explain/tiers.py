@@ -7,11 +7,20 @@ from kit import content
 from kit.errors import ConfigError
 
 
-def resolve_tier(configured: str | None, use_cases: dict[str, Any] | None) -> tuple[str, str]:
-    """The tier and where it came from: the config, the pilot (phase 1), or the governance default."""
+def resolve_tier(configured: str | None, use_cases: dict[str, Any] | None, illustrative: bool = False,
+                 stakes: str | None = None) -> tuple[str, str]:
+    """The tier and where it came from: the config (tier, else training.stakes), the pilot (phase 1), or the default.
+
+    An ``illustrative`` pilot (from the bundled demo portfolio while the data is the user's) never sets it.
+    """
     rules = content.load("governance")
     if configured:
         return configured, "config (explainability.tier)"
+    if stakes:
+        return rules["stakes_to_tier"][str(stakes).lower()], f"config (training.stakes: {stakes})"
+    if illustrative:
+        return rules["default_tier"], ("governance default (the pilot is from the bundled illustrative portfolio; "
+                                       "its stakes are not used on your data: set explainability.tier)")
     pilot = (use_cases or {}).get("pilot") or {}
     if pilot.get("explainability_tier"):
         tier = str(pilot["explainability_tier"]).lower()

@@ -19,7 +19,7 @@ class CostsSection(Section):
 
 
 class ApprovalSection(Section):
-    """A human sign-off given up front (batch runs); recorded on the new model version."""
+    """No longer accepted: a sign-off in the config cannot have seen the phase-3 evidence."""
 
     approved_by: str = Field(min_length=1, description="Who signs off (name and role).")
     reason: str = Field(min_length=1, description="Why the model may go live.")
@@ -47,18 +47,20 @@ class TrainingSection(Section):
     )
     tuning: TuningSection = Field(default_factory=TuningSection)
     selection_metric: MetricName = Field(default="roc_auc", description="Validation metric that picks the best candidate.")
-    costs: CostsSection | None = Field(default=None, description="Error costs; the pilot's costs win when present.")
+    costs: CostsSection | None = Field(default=None, description="Error costs; these win over the pilot's costs (which apply only when this is not set).")
     threshold: float | None = Field(default=None, gt=0, lt=1, description="Fix the decision threshold instead of choosing it.")
     bootstrap: int = Field(default=300, ge=0, le=5000, description="Bootstrap resamples for confidence intervals (0 = none).")
     confidence: float = Field(default=0.95, gt=0.5, lt=1, description="Confidence level of the intervals.")
     drop_leaky: bool = Field(default=True, description="Drop features the leakage screen flags (with a warning).")
     contract_tolerance: float = Field(default=0.01, ge=0, le=0.5, description="Gate: share of test rows per column that may break a value rule (range, level).")
-    baseline_margin: float = Field(default=0.0, ge=0, le=0.5, description="Gate: AUC must beat the best baseline by this much.")
-    regression_tolerance: float = Field(default=0.005, ge=0, le=0.2, description="Gate: AUC may fall at most this much below the champion's on the same test rows.")
-    require_approval: bool | None = Field(default=None, description="Human sign-off before promotion; default: only for high-stakes use cases.")
-    approval: ApprovalSection | None = None
+    baseline_margin: float = Field(default=0.0, ge=0, le=0.5, description="Gate: the selection metric must beat the best baseline by this much (in its better direction).")
+    regression_tolerance: float = Field(default=0.005, ge=0, le=0.2, description="Gate: the selection metric may be at most this much worse than the champion's on the same test rows.")
+    min_test_rows: int | None = Field(default=None, ge=1, description="Gate: fewer test rows than this block promotion; default from kit/content/training.yaml (100).")
+    min_test_class_count: int | None = Field(default=None, ge=1, description="Gate: fewer test rows of either class than this block promotion; default from kit/content/training.yaml (10).")
+    require_approval: bool | None = Field(default=None, description="Human sign-off before promotion (after phase 3, with `python -m kit signoff REPORT_DIR`); default: only for high-stakes use cases.")
+    approval: ApprovalSection | None = Field(default=None, description="Not accepted: sign off after reading the report with `python -m kit signoff REPORT_DIR --by ... --why ...`.")
     stakes: Literal["low", "medium", "high"] | None = Field(default=None, description="Overrides the pilot's stakes.")
-    model_name: str | None = Field(default=None, description="Registered model name; default <run name>-<target>.")
+    model_name: str | None = Field(default=None, description="Registered model name; default <run name>-<target>-<fingerprint of target and sorted features>.")
     experiment: str | None = Field(default=None, description="MLflow experiment; default kit/<run name>.")
     tracking_uri: str | None = Field(default=None, description="MLflow tracking URI; default $KIT_TRACKING_URI or the project's SQLite store.")
     track: bool = Field(default=True, description="Log candidates to MLflow and register the selected model.")
@@ -72,4 +74,10 @@ class TrainingSection(Section):
             )
         if len(set(self.algorithms)) != len(self.algorithms):
             problems.append("algorithms: listed twice; name each algorithm once")
+        if self.approval is not None:
+            problems.append(
+                "approval: a sign-off written in the config cannot have seen the fairness and tier evidence of phase 3; "
+                "remove it, run the chain, read the report, then sign off: "
+                'python -m kit signoff REPORT_DIR --by "name, role" --why "what was reviewed"'
+            )
         return problems

@@ -114,5 +114,5 @@ def outcome_markdown(outcome: dict[str, Any]) -> Markdown:
             f"({escape.md(outcome['algorithm'])}) is **{escape.md(status)}**.")
     if status == "champion":
         return Markdown(head + " Every gate passed; the `champion` alias now points at it.")
-    failed = ", ".join(escape.md(g) for g in outcome.get("failed_gates", []))
-    return Markdown(head + f" It stays a candidate because these gates failed: {failed or 'registration was off'}.")
+    return Markdown(head + f" {escape.md(outcome.get('pending') or 'It stays a candidate.')}. The promotion decision "
+                    "comes at the end of phase 3, with the fairness and tier evidence (and a sign-off where the stakes need it).")

@@ -1,7 +1,8 @@
 """Promotion gates: pure decisions on whether the selected candidate may become the champion.
 
-Each gate returns ``{"passed": bool, "reason": str}``; the model is promoted only when every
-gate passes, otherwise it stays a ``candidate`` and the report names the failing gates.
+Each gate returns ``{"passed": bool, "reason": str}``. Phase 2 evaluates the training gates and
+registers a candidate; the one promotion decision (with the tier, fairness and sign-off gates)
+is taken at the end of phase 3 by :mod:`kit.promotion`.
 """
 from __future__ import annotations
 
@@ -36,23 +37,58 @@ def contract_gate(passed: bool, failures: list[dict[str, Any]] | None = None, ro
     return _gate(True, f"test rows satisfy the contract within tolerance {tolerance:g} ({shown})")
 
 
-def baseline_gate(model_auc: float, baseline_auc: float, baseline: str, margin: float) -> Gate:
-    """Test ROC AUC beats the best baseline by more than ``margin``."""
-    lift = model_auc - baseline_auc
+def _lift(model: float, other: float, metric: str) -> float:
+    """How much better ``model`` is than ``other`` on ``metric`` (positive = better, either direction)."""
+    return model - other if higher_is_better(metric) else other - model
+
+
+def baseline_gate(model_value: float, baseline_value: float, baseline: str, margin: float, metric: str = "roc_auc") -> Gate:
+    """The selection metric on test beats the best baseline by more than ``margin`` (in the better direction)."""
+    lift = _lift(model_value, baseline_value, metric)
     ok = lift > margin
     word = "beats" if ok else "does not beat"
-    return _gate(ok, f"test AUC {model_auc:.4f} {word} {baseline} {baseline_auc:.4f} by more than {margin:g} (lift {lift:+.4f})")
+    return _gate(ok, f"test {metric} {model_value:.4f} {word} {baseline} {baseline_value:.4f} by more than {margin:g} "
+                     f"(improvement {lift:+.4f})")
 
 
-def regression_gate(model_auc: float, champion_auc: float | None, champion_version: str | None, tolerance: float) -> Gate:
-    """No regression: test AUC at most ``tolerance`` below the current champion's on the same rows."""
-    if champion_auc is None:
+def best_baseline(values: pd.Series, metric: str) -> tuple[str, float]:
+    """(name, value) of the best baseline on ``metric``: highest, or lowest for loss metrics."""
+    name = values.idxmax() if higher_is_better(metric) else values.idxmin()
+    return str(name), float(values[name])
+
+
+def regression_gate(model_value: float, champion_value: float | None, champion_version: str | None, tolerance: float,
+                    metric: str = "roc_auc", not_comparable: str | None = None) -> Gate:
+    """No regression: the selection metric at most ``tolerance`` worse than the champion's on the same rows.
+
+    ``not_comparable`` (why the champion cannot be compared: other target or features) applies the
+    content rule ``promotion.not_comparable``: fail (keep the champion) or pass with the note.
+    """
+    if not_comparable:
+        rule = content.load("training")["promotion"]["not_comparable"]
+        suffix = ("; the current champion stays (rule: not comparable fails); give this model its own training.model_name"
+                  if rule == "fail" else "; no regression check is possible (rule: not comparable passes)")
+        return _gate(rule == "pass", f"not comparable: champion v{champion_version} was trained on {not_comparable}{suffix}")
+    if champion_value is None:
         why = "no current champion" if champion_version is None else f"champion v{champion_version} cannot score these rows"
         return _gate(True, f"{why}; nothing to regress against")
-    drop = champion_auc - model_auc
+    drop = -_lift(model_value, champion_value, metric)
     ok = drop <= tolerance
-    return _gate(ok, f"test AUC {model_auc:.4f} vs champion v{champion_version} {champion_auc:.4f} on the same rows "
-                     f"(change {-drop:+.4f}, tolerance {tolerance:g})")
+    return _gate(ok, f"test {metric} {model_value:.4f} vs champion v{champion_version} {champion_value:.4f} on the same rows "
+                     f"(worse by {drop:+.4f}, tolerance {tolerance:g})")
+
+
+def test_evidence_gate(y_test: Any, min_rows: int, min_class: int) -> Gate:
+    """Enough test rows, and of each class, for the test metrics to carry a decision."""
+    labels = pd.Series(y_test).astype(int)
+    rows, positives = len(labels), int(labels.sum())
+    negatives = rows - positives
+    ok = rows >= min_rows and min(positives, negatives) >= min_class
+    return _gate(ok, f"{rows} test rows ({positives} positive, {negatives} negative); promotion needs at least "
+                     f"{min_rows} rows and {min_class} of each class")
+
+
+test_evidence_gate.__test__ = False  # not a pytest test despite its name
 
 
 def kpi_gate(kpi: dict[str, Any] | None, metrics: dict[str, float]) -> Gate | None:
@@ -64,15 +100,6 @@ def kpi_gate(kpi: dict[str, Any] | None, metrics: dict[str, float]) -> Gate | No
     ok = value >= threshold if higher_is_better(name) else value <= threshold
     sign = ">=" if higher_is_better(name) else "<="
     return _gate(ok, f"pilot KPI {name} {value:.4f} on test, needs {sign} {threshold:g}")
-
-
-def approval_gate(required: bool, approval: dict[str, str] | None) -> Gate:
-    """Human sign-off on the version, when required."""
-    if not required:
-        return _gate(True, "sign-off not required for these stakes")
-    if approval:
-        return _gate(True, f"approved by {approval.get('by')} on {approval.get('at', 'record')}: {approval.get('why')}")
-    return _gate(False, "human sign-off required (high stakes) and none recorded; see 'Giving sign-off' below")
 
 
 def pilot_kpi(pilot: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -109,7 +136,7 @@ def failed(gates: dict[str, Gate]) -> list[str]:
 
 
 def gate_table(gates: dict[str, Gate]) -> pd.DataFrame:
-    """Gates as a small table: name, passed, reason."""
-    return pd.DataFrame(
-        [{"gate": n, "passed": g["passed"], "reason": g["reason"]} for n, g in gates.items()]
-    ).set_index("gate")
+    """Gates as a small table: name, passed, reason, and what the user can do about a failed one."""
+    from kit.promotion import gate_table as promotion_table
+
+    return promotion_table(gates)

@@ -2,11 +2,14 @@
 
 Each method of :class:`TrainingRun` does one step with the pure functions of this package,
 keeps its result on the run, and returns something small to show. Nothing is registered
-unless every earlier step succeeded.
+unless every earlier step succeeded, and only ever as a *candidate*: the promotion decision is
+taken after phase 3 (:mod:`kit.promotion`).
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 import warnings
 from pathlib import Path
@@ -15,10 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kit import content
 from kit.errors import DataError, KitError
+from kit.promotion import PENDING_PHASE3, illustrative_pilot
 from kit.schema import DatasetSpec
 from kit.training import data as tdata
 from kit.training import gates as tgates
+from kit.training.metrics import higher_is_better
 from kit.training.contract import contract_summary, infer_contract, save_contract, validate
 from kit.training.pipeline import (
     candidate_metrics,
@@ -45,53 +51,115 @@ def resolve_dataset(config: Any, pilot: dict[str, Any] | None) -> DatasetSpec:
     return config.dataset
 
 
-def resolve_costs(settings: Any, pilot: dict[str, Any] | None) -> dict[str, float] | None:
-    """Error costs: the pilot's {false_positive, false_negative} if given, else ``training.costs``."""
+def resolve_costs(settings: Any, pilot: dict[str, Any] | None) -> tuple[dict[str, float] | None, str]:
+    """Error costs and their source: ``training.costs`` if set (the user wins), else the pilot's, else none."""
+    if settings.costs:
+        return settings.costs.model_dump(), "config (training.costs)"
     costs = (pilot or {}).get("costs") or {}
     if costs.get("false_positive") is not None and costs.get("false_negative") is not None:
-        return {"false_positive": float(costs["false_positive"]), "false_negative": float(costs["false_negative"])}
-    return settings.costs.model_dump() if settings.costs else None
+        pair = {"false_positive": float(costs["false_positive"]), "false_negative": float(costs["false_negative"])}
+        return pair, f"portfolio (pilot {pilot.get('name')})"
+    return None, "default (none: the threshold maximizes F1)"
 
 
-def default_model_name(run_name: str | None, target: str) -> str:
-    """Registered model name: ``<run name>-<target>`` in lowercase letters, digits and dashes."""
-    return re.sub(r"[^a-z0-9]+", "-", f"{run_name or 'kit'}-{target}".lower()).strip("-")
+def feature_fingerprint(target: str, features: list[str]) -> str:
+    """Short fingerprint of a model's lineage: the target and the sorted feature names (not the data)."""
+    text = json.dumps([target, sorted(map(str, features))])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def default_model_name(run_name: str | None, target: str, features: list[str] | None = None) -> str:
+    """Registered model name ``<run name>-<target>-<fingerprint>`` in lowercase letters, digits and dashes."""
+    tail = f"-{feature_fingerprint(target, features)}" if features is not None else ""
+    return re.sub(r"[^a-z0-9]+", "-", f"{run_name or 'kit'}-{target}".lower()).strip("-") + tail
+
+
+def _source(settings: Any, key: str) -> str:
+    """'config' when the user set ``training.<key>``, else 'default'."""
+    return f"config (training.{key})" if key in settings.model_fields_set else "default"
 
 
 class TrainingRun:
     """State of one training phase run; each method is one notebook step."""
 
     def __init__(self, ctx: Any) -> None:
-        """Resolve what to train on: dataset, costs, pilot KPI, stakes and sign-off rule."""
+        """Resolve what to train on and every decision input with its source (config, portfolio, default)."""
+        from kit.explain.tiers import resolve_tier
+
         self.ctx, self.config = ctx, ctx.config
         self.settings, self.seed = ctx.config.training, ctx.config.seed
         use_cases = ctx.read("use_cases", required=False) or {}
-        self.pilot: dict[str, Any] = use_cases.get("pilot") or {}
+        pilot: dict[str, Any] = use_cases.get("pilot") or {}
+        self.illustrative = illustrative_pilot(self.config, use_cases)
+        self.pilot = {k: v for k, v in pilot.items() if k in ("name", "dataset")} if self.illustrative else pilot
         self.spec = resolve_dataset(self.config, self.pilot)
-        self.costs = resolve_costs(self.settings, self.pilot)
+        self.costs, costs_source = resolve_costs(self.settings, self.pilot)
         self.kpi = tgates.pilot_kpi(self.pilot)
         self.stakes = self.settings.stakes or self.pilot.get("stakes")
+        stakes_source = ("config (training.stakes)" if self.settings.stakes else
+                         f"portfolio (pilot {self.pilot.get('name')})" if self.stakes else "default (not given)")
         self.require_approval = tgates.approval_required(self.settings.require_approval, self.stakes)
-        self.model_name = self.settings.model_name or default_model_name(self.config.name, self.spec.target)
+        self.tier, tier_source = resolve_tier(self.config.explainability.tier, use_cases, self.illustrative, self.settings.stakes)
         self.experiment = self.settings.experiment or f"kit/{self.config.name or 'run'}"
         self.notes: list[str] = []
+        if self.illustrative and pilot:
+            self.notes.append(f"the pilot {pilot.get('name')!r} comes from the bundled illustrative portfolio: its costs, KPI "
+                              "and stakes are not used on your data; set training.costs / training.stakes, or "
+                              "use_cases.portfolio_path for your own portfolio")
+        rules = content.load("training")["promotion"]
+        self.min_test_rows = self.settings.min_test_rows or rules["min_test_rows"]
+        self.min_test_class = self.settings.min_test_class_count or rules["min_test_class_count"]
+        s = self.settings
+        self.sources: dict[str, tuple[str, str]] = {
+            "error costs": (f"FP {self.costs['false_positive']:g}, FN {self.costs['false_negative']:g}" if self.costs
+                            else "none (threshold maximizes F1)", costs_source),
+            "pilot KPI gate": (f"{self.kpi['metric']} {'>=' if higher_is_better(self.kpi['metric']) else '<='} {self.kpi['threshold']:g}"
+                               if self.kpi else "none that is a model metric",
+                               f"portfolio (pilot {self.pilot.get('name')})" if self.kpi else "default (none)"),
+            "stakes": (self.stakes or "not given", stakes_source),
+            "explainability tier": (self.tier, tier_source),
+            "human sign-off": ("required after phase 3" if self.require_approval else "not required",
+                               "config (training.require_approval)" if s.require_approval is not None else f"stakes ({self.stakes or 'not given'})"),
+            "selection metric": (s.selection_metric, _source(s, "selection_metric")),
+            "decision threshold": (f"{s.threshold:g}" if s.threshold else
+                                   "chosen on validation: " + ("lowest error cost" if self.costs else "highest F1"), _source(s, "threshold")),
+            "baseline margin": (f"{s.baseline_margin:g}", _source(s, "baseline_margin")),
+            "regression tolerance": (f"{s.regression_tolerance:g}", _source(s, "regression_tolerance")),
+            "contract tolerance": (f"{s.contract_tolerance:g}", _source(s, "contract_tolerance")),
+            "minimum test rows": (f"{self.min_test_rows}", _source(s, "min_test_rows") + ("" if s.min_test_rows else " (kit/content/training.yaml)")),
+            "minimum test rows per class": (f"{self.min_test_class}", _source(s, "min_test_class_count")
+                                            + ("" if s.min_test_class_count else " (kit/content/training.yaml)")),
+        }
         self.gates: dict[str, dict[str, Any]] = {}
         self.outcome: dict[str, Any] = {}
 
+    @property
+    def model_name(self) -> str:
+        """Registered model name: ``training.model_name``, else run, target and a feature fingerprint."""
+        if self.settings.model_name:
+            return self.settings.model_name
+        return default_model_name(self.config.name, self.spec.target, getattr(self, "features", None))
+
     # ---- 1. inputs and data ---------------------------------------------------------------
     def inputs(self) -> pd.DataFrame:
-        """What this run trains on and how it decides, as a small table."""
-        costs = f"FP {self.costs['false_positive']:g}, FN {self.costs['false_negative']:g}" if self.costs else "none (threshold maximizes F1)"
-        kpi = f"{self.kpi['metric']} >= {self.kpi['threshold']:g}" if self.kpi else "none that is a model metric"
+        """What this run trains on and every decision input with its source (config, portfolio, default)."""
         facts = {
-            "dataset": self.spec.name or self.spec.path.name,
-            "source": "pilot use case" if self.pilot.get("dataset") else "config dataset",
-            "target (positive class)": f"{self.spec.target} ({self.spec.positive_class if self.spec.positive_class is not None else 'inferred'})",
-            "error costs": costs, "pilot KPI gate": kpi, "stakes": self.stakes or "not given",
-            "human sign-off": "required" if self.require_approval else "not required",
-            "registered model": self.model_name, "seed": self.seed,
+            "dataset": (self.spec.name or self.spec.path.name, "pilot use case" if self.pilot.get("dataset") else "config (dataset)"),
+            "target (positive class)": (f"{self.spec.target} ({self.spec.positive_class if self.spec.positive_class is not None else 'inferred'})",
+                                        "dataset spec"),
+            **self.sources,
+            "registered model": (self.model_name if self.settings.model_name or hasattr(self, "features")
+                                 else f"{self.model_name}-<fingerprint of target and features>",
+                                 _source(self.settings, "model_name")),
+            "seed": (str(self.seed), "config (seed)" if "seed" in self.config.model_fields_set else "default"),
         }
-        return pd.DataFrame({"value": [str(v) for v in facts.values()]}, index=pd.Index(list(facts), name="setting"))
+        return pd.DataFrame({"value": [str(v) for v, _ in facts.values()], "source": [src for _, src in facts.values()]},
+                            index=pd.Index(list(facts), name="setting"))
+
+    def decision_inputs(self) -> list[dict[str, str]]:
+        """Every decision input with its value and source, for the artifact."""
+        table = self.inputs()
+        return [{"input": k, "value": r.value, "source": r.source} for k, r in zip(table.index, table.itertuples())]
 
     def load(self) -> pd.DataFrame:
         """Load and type the data, encode the target; returns a per-dtype summary."""
@@ -193,56 +261,69 @@ class TrainingRun:
             self._reg = Registry(self.settings.tracking_uri)
         return self._reg
 
-    def _champion_auc(self) -> tuple[float | None, str | None]:
-        """Current champion's test AUC on this run's test rows, and its version."""
+    def _champion_score(self) -> tuple[float | None, str | None, str | None]:
+        """Current champion's selection metric on this run's test rows, its version, and why it is not comparable."""
         if not self.settings.track:
-            return None, None
+            return None, None, None
         from kit.training.metrics import compute_metrics
         from kit.training.scoring import ScoringModel
 
         reg = self._registry()
         version = reg.champion_version(self.model_name)
         if version is None:
-            return None, None
+            return None, None, None
         try:
             with reg.model_files(self.model_name, version) as folder:  # removed once loaded
                 model = ScoringModel.load(folder)
-            X_test, y_test = self.frame.iloc[self.split.parts["test"]], self.part("test")[1]
-            return compute_metrics(y_test, model.predict_proba(X_test))["roc_auc"], version
         except DataError:
-            return None, version
+            return None, version, None
+        if str(model.target) != str(self.spec.target):
+            return None, version, f"another target ({model.target!r}, this model: {self.spec.target!r})"
+        if sorted(model.features) != sorted(self.features):
+            extra, gone = sorted(set(model.features) - set(self.features)), sorted(set(self.features) - set(model.features))
+            return None, version, f"other features (only the champion has {extra or 'none'}; only this model has {gone or 'none'})"
+        try:
+            X_test, y_test = self.frame.iloc[self.split.parts["test"]], self.part("test")[1]
+            scores = compute_metrics(y_test, model.predict_proba(X_test), model.threshold)
+        except DataError:
+            return None, version, None
+        return scores[self.settings.selection_metric], version, None
 
     def check_gates(self) -> pd.DataFrame:
-        """Evaluate every promotion gate for the selected candidate."""
-        s = self.settings
+        """Evaluate the training gates on the selection metric; sign-off, tier and fairness come after phase 3."""
+        s, metric = self.settings, self.settings.selection_metric
         row = self.leaderboard.set_index("candidate")
-        base = row[row["kind"] == "baseline"]["roc_auc"]
-        model_auc = float(row.loc[self.best.name, "roc_auc"])
-        champion_auc, champion_version = self._champion_auc()
+        base_name, base_value = tgates.best_baseline(row[row["kind"] == "baseline"][metric], metric)
+        model_value = float(row.loc[self.best.name, metric])
+        champion_value, champion_version, not_comparable = self._champion_score()
         self.champion_before = champion_version
-        approval = ({"by": s.approval.approved_by, "why": s.approval.reason, "at": "this run (config)"}
-                    if s.approval else None)
         gates = {
             "data contract": tgates.contract_gate(
                 self.contract_check.passed, self.contract_check.to_dict()["failures"], self.contract_check.rows, s.contract_tolerance),
-            "beats baseline": tgates.baseline_gate(model_auc, float(base.max()), str(base.idxmax()), s.baseline_margin),
-            "no regression": tgates.regression_gate(model_auc, champion_auc, champion_version, s.regression_tolerance),
+            "test evidence": tgates.test_evidence_gate(self.part("test")[1], self.min_test_rows, self.min_test_class),
+            "beats baseline": tgates.baseline_gate(model_value, base_value, base_name, s.baseline_margin, metric),
+            "no regression": tgates.regression_gate(model_value, champion_value, champion_version, s.regression_tolerance,
+                                                    metric, not_comparable),
         }
         kpi = tgates.kpi_gate(self.kpi, self.metrics["value"].to_dict())
         if kpi is not None:
             gates["pilot KPI"] = kpi
-        gates["human sign-off"] = tgates.approval_gate(self.require_approval, approval)
         self.gates = gates
         return tgates.gate_table(gates)
 
     def register(self) -> dict[str, Any]:
-        """Save the model, log every candidate to MLflow, register the selected one, promote if all gates pass."""
+        """Save the model, log every candidate to MLflow and register the selected one as a candidate version.
+
+        The ``champion`` alias never moves here: the promotion decision is taken after phase 3's evidence.
+        """
         model_dir = self.best.model.save(self.ctx.run_dir / MODEL_DIR)
         failed = tgates.failed(self.gates)
+        pending = (f"candidate: training gates failed ({', '.join(failed)})" if failed else PENDING_PHASE3)
         self.outcome = {"model_name": self.model_name, "algorithm": self.best.name, "version": None,
-                        "status": "candidate", "failed_gates": failed, "run_ids": {}}
+                        "status": "candidate", "pending": pending, "failed_gates": failed, "run_ids": {}}
         if not self.settings.track:
             self.outcome["failed_gates"] = failed + ["registration off (training.track: false)"]
+            self.outcome["pending"] = "candidate: not registered (training.track: false)"
             return self.outcome
         reg = self._registry()
         tags = {"dataset_sha256": self.sha256, "data_hash": self.split.data_hash, "split_index_hash": self.split.index_hash,
@@ -260,14 +341,11 @@ class TrainingRun:
                 model_dir=model_dir if selected else None, files=[self.contract_path, self.split_path] if selected else None,
             )
             self.outcome["run_ids"][cand.name] = run_id
+        lineage = {"target": self.spec.target, "features": json.dumps(sorted(self.features)),
+                   "feature_fingerprint": feature_fingerprint(self.spec.target, self.features),
+                   "selection_metric": self.settings.selection_metric, "status_reason": pending}
         gate_tags = {f"gate.{k}": "passed" if g["passed"] else "failed" for k, g in self.gates.items()}
-        version = reg.register(self.model_name, self.outcome["run_ids"][self.best.name], gate_tags)
-        self.outcome["version"] = version
-        if self.settings.approval:
-            reg.record_approval(self.model_name, version, self.settings.approval.approved_by, self.settings.approval.reason)
-        if not failed:
-            reg.set_champion(self.model_name, version, f"all gates passed in run {self.ctx.run_dir.name}")
-            self.outcome["status"] = "champion"
+        self.outcome["version"] = reg.register(self.model_name, self.outcome["run_ids"][self.best.name], gate_tags | lineage)
         return self.outcome
 
     # ---- 5. artifact ----------------------------------------------------------------------
@@ -284,9 +362,10 @@ class TrainingRun:
             "confusion_matrix": {k: int(self.leaderboard.set_index("candidate").loc[self.best.name, k]) for k in ("tp", "fp", "fn", "tn")},
             "model_dir": str(MODEL_DIR), "tracking_uri": self._registry().uri if self.settings.track else None,
             "previous_champion": getattr(self, "champion_before", None), "failed_gates": self.outcome.get("failed_gates", []),
+            "target": self.spec.target, "feature_fingerprint": feature_fingerprint(self.spec.target, self.features),
         }
         passed = sum(g["passed"] for g in self.gates.values())
-        status = "ok" if champion["status"] == "champion" else "warn"
+        status = "warn"  # a candidate until phase 3 decides
         if not self.gates.get("data contract", {"passed": True})["passed"]:
             status = "fail"
         return {
@@ -300,7 +379,11 @@ class TrainingRun:
             "warnings": self.notes,
             "split": {k: v for k, v in tdata.split_record(self.split, self.spec).items() if k != "positions"}
                      | {"path": str(self.split_path.relative_to(self.ctx.run_dir))},
-            "costs": self.costs, "pilot_kpi": self.kpi, "stakes": self.stakes,
+            "costs": self.costs, "pilot_kpi": self.kpi, "stakes": self.stakes, "tier": self.tier,
+            "signoff_required": self.require_approval, "selection_metric": self.settings.selection_metric,
+            "decision_inputs": self.decision_inputs(),
+            "promotion": {"status": "candidate", "version": champion["version"], "reasons": [self.outcome.get("pending", PENDING_PHASE3)],
+                          "gates": self.gates, "failed_gates": champion["failed_gates"], "signoff_required": self.require_approval},
             "leaderboard": self.leaderboard.drop(columns=["tp", "fp", "fn", "tn"]).to_dict(orient="records"),
             "champion": champion,
             "gates": self.gates,
@@ -308,6 +391,7 @@ class TrainingRun:
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "headline": {
                 "Model": f"{self.best.name} v{champion['version'] or '-'} ({champion['status']})",
+                "Promotion": self.outcome.get("pending", PENDING_PHASE3),
                 "Test AUC": f"{auc['value']:.3f} [{auc['low']:.3f}, {auc['high']:.3f}]",
                 "Gates": f"{passed}/{len(self.gates)} passed" + (f"; failed: {', '.join(tgates.failed(self.gates))}" if passed < len(self.gates) else ""),
             },
@@ -316,23 +400,7 @@ class TrainingRun:
 
 
 def give_signoff(ctx: Any, who: str, why: str) -> dict[str, Any]:
-    """Record a human sign-off on this run's registered version and promote it if no other gate failed."""
-    from kit.artifacts import write_artifact
-    from kit.training.registry import Registry
+    """Sign off this run's candidate after reading the phase-3 evidence; promotes it if every other gate passed."""
+    from kit.promotion import give_signoff as signoff
 
-    art = ctx.read("training")
-    champ = art["champion"]
-    if not champ.get("version"):
-        raise DataError("training artifact: no registered version to approve; run the phase with training.track: true")
-    reg = Registry(champ.get("tracking_uri"))
-    approval = reg.record_approval(champ["model_name"], champ["version"], who, why)
-    art["gates"]["human sign-off"] = {"passed": True, "reason": f"approved by {who}: {why}"}
-    if tgates.all_passed(art["gates"]):
-        reg.set_champion(champ["model_name"], champ["version"], f"signed off by {who}")
-        champ["status"], champ["failed_gates"] = "champion", []
-        art["headline_status"] = "ok"
-    passed = sum(g["passed"] for g in art["gates"].values())
-    art["headline"]["Model"] = f"{champ['algorithm']} v{champ['version']} ({champ['status']})"
-    art["headline"]["Gates"] = f"{passed}/{len(art['gates'])} passed"
-    write_artifact(ctx.run_dir, "training", art)
-    return {"version": champ["version"], "status": champ["status"], **approval}
+    return signoff(ctx.run_dir, who, why)

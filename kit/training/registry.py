@@ -259,6 +259,17 @@ class Registry:
             self.set_version_tag(name, version, key, value)
         return approval
 
+    def record_signoff(self, name: str, version: str, who: str, why: str, evidence: str,
+                       gates: dict[str, dict[str, Any]], accepted: list[str] | None = None) -> dict[str, str]:
+        """Record a sign-off given after the evidence: who, when, why, the evidence sha256, the gates seen and any accepted."""
+        approval = self.record_approval(name, version, who, why)
+        seen = json.dumps({n: bool(g["passed"]) for n, g in gates.items()}, sort_keys=True)
+        extra = {"approval.version": str(version), "approval.evidence": evidence, "approval.gates": seen,
+                 "approval.accepted": ",".join(accepted or [])}
+        for key, value in extra.items():
+            self.set_version_tag(name, version, key, value)
+        return {k.removeprefix("approval."): v for k, v in {**approval, **extra}.items()}
+
     def approval(self, name: str, version: str) -> dict[str, str] | None:
         """The sign-off recorded on a version ({by, at, why}), or None."""
         tags = self.version_tags(name, version)
