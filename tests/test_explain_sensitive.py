@@ -109,3 +109,12 @@ def test_medium_tier_names_the_inputs_without_refitting(tmp_path, german):
     fair = phase.assess_fairness(inputs)
     table = phase.check_sensitive_inputs(inputs, fair)
     assert not fair["sensitive_inputs"]["compared"] and "measured only at the high tier" in table.iloc[0, 0]
+
+
+def test_train_valid_reads_the_recorded_parts(german):
+    ctx, _ = german
+    (X_train, y_train), (X_valid, y_valid) = sensitive.train_valid(ctx.run_dir)
+    for part, (X, y) in {"train": (X_train, y_train), "valid": (X_valid, y_valid)}.items():
+        X_ref, y_ref = load_split(ctx.run_dir, part=part)
+        pd.testing.assert_frame_equal(X, X_ref)
+        np.testing.assert_array_equal(y, y_ref)

@@ -446,7 +446,7 @@ def check_sensitive_inputs(inputs: ExplainInputs, fair: dict[str, Any]) -> pd.Da
         return pd.DataFrame({"sensitive inputs": [record["note"]]})
     table, seconds = None, None
     if inputs.tier in sensitive.rules()["compare_tiers"]:
-        table, seconds = _sensitive_comparison(inputs, used)
+        table, seconds = _sensitive_comparison(inputs, used, fair["columns"])
         record |= {"compared": True, "seconds": round(seconds, 3), "comparison": table.reset_index().round(4)}
         inputs.out_dir.mkdir(parents=True, exist_ok=True)
         table.round(6).to_csv(inputs.out_dir / "sensitive_inputs.csv")
@@ -457,17 +457,15 @@ def check_sensitive_inputs(inputs: ExplainInputs, fair: dict[str, Any]) -> pd.Da
     return table if table is not None else pd.DataFrame({"sensitive inputs": [record["note"]]})
 
 
-def _sensitive_comparison(inputs: ExplainInputs, used: list[str]) -> tuple[pd.DataFrame, float]:
+def _sensitive_comparison(inputs: ExplainInputs, used: list[str], fair_columns: list[dict[str, Any]]) -> tuple[pd.DataFrame, float]:
     """Refit without the sensitive inputs on the recorded split; metrics and fairness gaps with and without."""
     from kit.explain import sensitive
-    from kit.training.data import load_split
 
-    run_dir = Path(inputs.out_dir).parent
-    train, valid = (load_split(run_dir, part=p) for p in ("train", "valid"))
+    train, valid = sensitive.train_valid(Path(inputs.out_dir).parent)
     refit = sensitive.refit_without(inputs.model, used, train, valid, inputs.X, inputs.config.training,
                                     inputs.training.get("costs"))
     with_scores, without_scores = (inputs.proba, inputs.threshold), (refit.test_proba, refit.model.threshold)
     rows = sensitive.metric_rows(inputs.y, with_scores, without_scores, sensitive.rules()["metrics"])
     columns = {c: inputs.X[c] for c in inputs.spec.sensitive}
-    rows += sensitive.fairness_rows(columns, inputs.y, with_scores, without_scores, inputs.settings.fairness, inputs.seed)
+    rows += sensitive.fairness_rows(fair_columns, columns, inputs.y, without_scores, inputs.settings.fairness, inputs.seed)
     return sensitive.comparison_table(rows), refit.seconds

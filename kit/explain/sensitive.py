@@ -79,16 +79,17 @@ def metric_rows(y: np.ndarray, with_scores: tuple[np.ndarray, float], without_sc
     return rows
 
 
-def fairness_rows(columns: dict[str, pd.Series], y: np.ndarray, with_scores: tuple[np.ndarray, float],
+def fairness_rows(report: list[dict[str, Any]], columns: dict[str, pd.Series], y: np.ndarray,
                   without_scores: tuple[np.ndarray, float], settings: Any, seed: int) -> list[dict[str, Any]]:
-    """Demographic parity ratio and equalized odds difference per sensitive column, with and without (point values)."""
+    """Demographic parity ratio and equalized odds difference per sensitive column: the report's, and without (point values)."""
     from kit.explain.fairness import assess_column
 
     point = settings.model_copy(update={"bootstrap": 0})
+    proba, threshold = without_scores
     rows = []
-    for i, (column, values) in enumerate(columns.items()):  # a few sensitive columns
-        a, b = (assess_column(column, values, y, (p >= t).astype(int), p, point, seed + i)
-                for p, t in (with_scores, without_scores))
+    for i, a in enumerate(report):  # a few sensitive columns
+        column = a["column"]
+        b = assess_column(column, columns[column], y, (proba >= threshold).astype(int), proba, point, seed + i)
         rows += [
             {"measure": f"{column}: demographic parity ratio", "with": a["demographic_parity_ratio"],
              "without": b["demographic_parity_ratio"]},
@@ -96,6 +97,28 @@ def fairness_rows(columns: dict[str, pd.Series], y: np.ndarray, with_scores: tup
              "without": b["equalized_odds_difference"]},
         ]
     return rows
+
+
+def train_valid(run_dir: Any) -> tuple[tuple[pd.DataFrame, np.ndarray], tuple[pd.DataFrame, np.ndarray]]:
+    """(X, y) of the recorded train and valid parts, reading the dataset once and checking it against the recorded hashes."""
+    import json
+    from pathlib import Path
+
+    from kit.schema import DatasetSpec
+    from kit.training import data as tdata
+
+    path = Path(run_dir) / "artifacts" / tdata.SPLIT_FILE
+    if not path.is_file():
+        raise DataError(f"{path}: no recorded split; run the training phase (02_training) for this run first")
+    record = json.loads(path.read_text(encoding="utf-8"))
+    spec = DatasetSpec.model_validate(record["dataset_spec"])
+    frame = tdata.load_dataset(spec, show_warnings=False)
+    parts = {p: np.asarray(record["positions"][p], dtype=np.int64) for p in tdata.PARTS}
+    if tdata.frame_hash(frame) != record["data_hash"] or tdata.index_hash(parts) != record["index_hash"]:
+        raise DataError(f"{spec.path}: the data or the split changed since training; re-run the training phase")
+    y = tdata.encode_target(frame[spec.target], spec.positive_class).y
+    X = frame.drop(columns=[spec.target])
+    return (X.iloc[parts["train"]], y[parts["train"]]), (X.iloc[parts["valid"]], y[parts["valid"]])
 
 
 def comparison_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
