@@ -74,7 +74,9 @@ def test_high_tier_reports_sensitive_inputs_with_the_measured_effect(german):
     for c in fair["columns"]:
         assert table.loc[f"{c['column']}: demographic parity ratio", "with"] == pytest.approx(c["demographic_parity_ratio"], nan_ok=True)
         assert table.loc[f"{c['column']}: equalized odds difference", "with"] == pytest.approx(c["equalized_odds_difference"], nan_ok=True)
-        assert any("are model inputs at the high tier" in f and "sensitive_as_input: exclude" in f for f in c["findings"])
+        note = next(f for f in c["findings"] if "is a model input" in f)
+        assert f"{c['column']!r} is a model input" in note and "high tier" in note and "sensitive_as_input: exclude" in note
+    assert "demographic parity ratio 0.637 -> 0.791" in next(f for f in fair["columns"][0]["findings"] if "model input" in f)
     # "without" is what training with dataset.sensitive_as_input: exclude gives on the same split
     ex = phase.load_inputs(excluded_ctx)
     assert not set(SENSITIVE) & set(ex.model.features)

@@ -450,11 +450,13 @@ def check_sensitive_inputs(inputs: ExplainInputs, fair: dict[str, Any]) -> pd.Da
         record |= {"compared": True, "seconds": round(seconds, 3), "comparison": table.reset_index().round(4)}
         inputs.out_dir.mkdir(parents=True, exist_ok=True)
         table.round(6).to_csv(inputs.out_dir / "sensitive_inputs.csv")
-    record["note"] = sensitive.finding(used, table, inputs.tier, seconds)
+    record["note"] = sensitive.summary(used, table, seconds)
     for column in fair["columns"]:
         if column["column"] in used:
-            column["findings"].append(record["note"])
-    return table if table is not None else pd.DataFrame({"sensitive inputs": [record["note"]]})
+            column["findings"].append(sensitive.finding(column["column"], used, table, inputs.tier, seconds))
+    if table is None:
+        return pd.DataFrame({"sensitive inputs": [sensitive.finding(c, used, None, inputs.tier, None) for c in used]})
+    return table
 
 
 def _sensitive_comparison(inputs: ExplainInputs, used: list[str], fair_columns: list[dict[str, Any]]) -> tuple[pd.DataFrame, float]:

@@ -128,18 +128,26 @@ def comparison_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return table
 
 
-def finding(used: list[str], table: pd.DataFrame | None, tier: str, seconds: float | None) -> str:
-    """One sentence for the report: which sensitive columns are inputs and what leaving them out changes."""
-    head = f"sensitive column(s) {', '.join(used)} are model inputs"
-    fix = "to keep them out of training set dataset.sensitive_as_input: exclude"
+def finding(column: str, used: list[str], table: pd.DataFrame | None, tier: str, seconds: float | None) -> str:
+    """One sentence for a sensitive column's findings: it is an input, and what leaving the sensitive inputs out changes."""
+    head = f"{column!r} is a model input" + (f" (with {', '.join(repr(c) for c in used if c != column)})" if len(used) > 1 else "")
+    fix = "to keep sensitive columns out of training set dataset.sensitive_as_input: exclude"
     if table is None:
-        return f"{head} (effect of removing them measured only at the {', '.join(rules()['compare_tiers'])} tier); {fix}"
+        return f"{head}; the effect of removing them is measured only at the {', '.join(rules()['compare_tiers'])} tier; {fix}"
 
     def pair(measure: str) -> str:
-        """'a -> b' for one measure."""
-        w, wo = table.loc[measure, "with"], table.loc[measure, "without"]
-        return f"{w:.3f} -> {wo:.3f}"
+        """'a -> b' for one measure, 'n/a' where a figure could not be computed."""
+        w, wo = (table.loc[measure, k] for k in ("with", "without"))
+        return "n/a (insufficient evidence)" if not (np.isfinite(w) and np.isfinite(wo)) else f"{w:.3f} -> {wo:.3f}"
 
-    gaps = "; ".join(f"{m} {pair(m)}" for m in table.index if ":" in m)
-    return (f"{head} at the {tier} tier; refitted without them ({seconds:.1f} s): test roc_auc {pair('test roc_auc')}"
-            f"{'; ' + gaps if gaps else ''}; {fix}")
+    return (f"{head} at the {tier} tier; refitted without the sensitive inputs ({seconds:.1f} s): "
+            f"test roc_auc {pair('test roc_auc')}, demographic parity ratio {pair(f'{column}: demographic parity ratio')}, "
+            f"equalized odds difference {pair(f'{column}: equalized odds difference')}; {fix}")
+
+
+def summary(used: list[str], table: pd.DataFrame | None, seconds: float | None) -> str:
+    """One line for the record: which sensitive columns are inputs and whether their effect was measured."""
+    if table is None:
+        return f"sensitive columns {', '.join(used)} are model inputs (effect not measured at this tier)"
+    return (f"sensitive columns {', '.join(used)} are model inputs; refitted without them in {seconds:.1f} s: "
+            f"test roc_auc {table.loc['test roc_auc', 'with']:.3f} -> {table.loc['test roc_auc', 'without']:.3f}")
