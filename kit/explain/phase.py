@@ -240,7 +240,7 @@ def build_review_queue(inputs: ExplainInputs, reasons: ReasonCodes) -> dict[str,
     queue.to_csv(path, index=False)
     summary = review.queue_summary(inputs.proba, inputs.y, inputs.threshold, positions)
     capacity = review.capacity_share(inputs.settings.review)
-    summary |= {"capacity": {k: v for k, v in capacity.items()}, "max_distance": inputs.settings.review_band}
+    summary |= {"capacity": capacity, "max_distance": inputs.settings.review_band}
     return {
         "summary": {**summary, "path": path},
         "curve": review.band_curve(inputs.proba, inputs.y, inputs.threshold, review.default_widths(summary["half_width"])),
