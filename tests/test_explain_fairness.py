@@ -229,5 +229,11 @@ def test_fairness_table_says_na_not_below_without_a_ratio():
     group, y, pred, score = _population(80, seed=1, bias=0.0)
     values = pd.Series(np.arange(80) % 4).astype(str)
     result = fairness.assess_column("g", values, y, pred, score, FairnessSettings(bootstrap=0), seed=0)
-    row = display.fairness_table({"columns": [result], "gate": fairness.fairness_gate([result])}).iloc[0]
+    fair = {"columns": [result], "gate": fairness.fairness_gate([result])}
+    row = display.fairness_table(fair).iloc[0]
     assert row["min (0.8)"] == "n/a" and row["status"] == fairness.INSUFFICIENT
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = display.fairness_chart(fair, type("Inputs", (), {"out_dir": None})())
+    assert "here n/a (insufficient evidence)" in fig.axes[1].get_title() and "nan" not in fig.axes[1].get_title()

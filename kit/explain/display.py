@@ -162,6 +162,11 @@ def _versus_min(ratio: float, minimum: float) -> str:
     return "n/a" if not np.isfinite(ratio) else ("ok" if ratio >= minimum else "below")
 
 
+def _figure(value: float) -> str:
+    """A summary figure with two decimals, or 'n/a' when there was not enough evidence to compute it."""
+    return f"{value:.2f}" if np.isfinite(value) else "n/a (insufficient evidence)"
+
+
 def _ci(ci: list[float | None]) -> str:
     """Interval as text."""
     return "n/a" if ci[0] is None else f"{ci[0]:.2f}–{ci[1]:.2f}"
@@ -197,7 +202,7 @@ def fairness_chart(fair: dict[str, Any], inputs: Any) -> Any:
         ax_err.bar(x + w / 2, g["false_positive_rate"], w, yerr=_err(g, "false_positive_rate"), capsize=2, label="FPR", color="#e67e22")
         ax_err.set_xticks(x, escape.labels(g["group"]), fontsize=8)
         ax_err.set_title(f"TPR / FPR by group (max gap allowed {c['thresholds'].equalized_odds_difference_max:g}; "
-                         f"here {c['equalized_odds_difference']:.2f})", fontsize=10)
+                         f"here {_figure(c['equalized_odds_difference'])})", fontsize=10)
         ax_err.legend(fontsize=8)
     return _finish(fig, inputs.out_dir, "fairness")
 

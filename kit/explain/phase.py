@@ -243,7 +243,7 @@ def build_review_queue(inputs: ExplainInputs, reasons: ReasonCodes) -> dict[str,
     queue.to_csv(path, index=False)
     summary = review.queue_summary(inputs.proba, inputs.y, inputs.threshold, positions)
     capacity = review.capacity_share(inputs.settings.review)
-    summary |= {"capacity": {k: v for k, v in capacity.items()}, "max_distance": inputs.settings.review_band}
+    summary |= {"capacity": capacity, "max_distance": inputs.settings.review_band}
     return {
         "summary": {**summary, "path": path},
         "curve": review.band_curve(inputs.proba, inputs.y, inputs.threshold, review.default_widths(summary["half_width"])),
@@ -438,6 +438,7 @@ def explain_artifact(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
         "fairness": {c["column"]: _column_record(c) for c in fair["columns"]},
         "fairness_gate": fair["gate"],
         "fairness_registry_tag": registry_tag,
+        "sensitive_inputs": fair.get("sensitive_inputs"),
         "review_queue": {**{k: v for k, v in queue["summary"].items() if k != "path"},
                          "path": rel(queue["summary"]["path"]), "curve": queue["curve"].round(4)},
         "reason_codes": {"path": rel(reasons.path), "scope": reasons.scope, "rows": reasons.rows,
@@ -470,3 +471,44 @@ def check_group_labels(group_labels: dict[str, Any], sensitive: list[str]) -> No
                 f"explainability.fairness.group_labels.{column}: not a sensitive column of the trained dataset "
                 f"({', '.join(sensitive) or 'none'}){did_you_mean(column, sensitive)}; fix the name or add it to dataset.sensitive"
             )
+
+
+def check_sensitive_inputs(inputs: ExplainInputs, fair: dict[str, Any]) -> pd.DataFrame:
+    """Sensitive columns used as model inputs: a finding, and at the compare tiers their effect measured by one refit."""
+    from kit.explain import sensitive
+
+    used = sensitive.sensitive_inputs(list(inputs.model.features), list(inputs.spec.sensitive))
+    record: dict[str, Any] = {"used": used, "setting": inputs.spec.sensitive_as_input, "compared": False}
+    fair["sensitive_inputs"] = record
+    if not used:
+        state = ("excluded from training (dataset.sensitive_as_input: exclude)" if inputs.spec.sensitive_as_input == "exclude"
+                 else "not among the model's features")
+        record["note"] = f"sensitive columns {', '.join(inputs.spec.sensitive) or '(none)'}: {state}"
+        return pd.DataFrame({"sensitive inputs": [record["note"]]})
+    table, seconds = None, None
+    if inputs.tier in sensitive.rules()["compare_tiers"]:
+        table, seconds = _sensitive_comparison(inputs, used, fair["columns"])
+        record |= {"compared": True, "seconds": round(seconds, 3), "comparison": table.reset_index().round(4)}
+        inputs.out_dir.mkdir(parents=True, exist_ok=True)
+        table.round(6).to_csv(inputs.out_dir / "sensitive_inputs.csv")
+    record["note"] = sensitive.summary(used, table, seconds)
+    for column in fair["columns"]:
+        if column["column"] in used:
+            column["findings"].append(sensitive.finding(column["column"], used, table, inputs.tier, seconds))
+    if table is None:
+        return pd.DataFrame({"sensitive inputs": [sensitive.finding(c, used, None, inputs.tier, None) for c in used]})
+    return table
+
+
+def _sensitive_comparison(inputs: ExplainInputs, used: list[str], fair_columns: list[dict[str, Any]]) -> tuple[pd.DataFrame, float]:
+    """Refit without the sensitive inputs on the recorded split; metrics and fairness gaps with and without."""
+    from kit.explain import sensitive
+
+    train, valid = sensitive.train_valid(Path(inputs.out_dir).parent)
+    refit = sensitive.refit_without(inputs.model, used, train, valid, inputs.X, inputs.config.training,
+                                    inputs.training.get("costs"))
+    with_scores, without_scores = (inputs.proba, inputs.threshold), (refit.test_proba, refit.model.threshold)
+    rows = sensitive.metric_rows(inputs.y, with_scores, without_scores, sensitive.rules()["metrics"])
+    columns = {c: inputs.X[c] for c in inputs.spec.sensitive}
+    rows += sensitive.fairness_rows(fair_columns, columns, inputs.y, without_scores, inputs.settings.fairness, inputs.seed)
+    return sensitive.comparison_table(rows), refit.seconds

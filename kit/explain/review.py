@@ -85,8 +85,13 @@ def queue_positions(proba: np.ndarray, threshold: float, size: int, max_distance
     return order
 
 
+def _outward(x: float, direction: Any) -> float:
+    """``x`` rounded to 6 decimals with ``np.floor`` or ``np.ceil`` (float noise below 1e-9 ignored)."""
+    return float(direction(np.round(x * 1e6, 3)) / 1e6)
+
+
 def queue_summary(proba: np.ndarray, y_true: np.ndarray, threshold: float, positions: np.ndarray) -> dict[str, Any]:
-    """The queue's size, the distance it reaches, and errors (counts and rates) inside it and among the automated rows."""
+    """The queue's size, the band it reaches (limits rounded outward to 6 decimals, as in the CSV), and errors inside and outside."""
     proba, y_true = np.asarray(proba, dtype=float), np.asarray(y_true).astype(int)
     errors = (proba >= threshold).astype(int) != y_true
     queued = np.zeros(len(proba), dtype=bool)
@@ -97,7 +102,7 @@ def queue_summary(proba: np.ndarray, y_true: np.ndarray, threshold: float, posit
     rate = lambda e, k: e / k if k else float("nan")  # noqa: E731
     return {
         "threshold": float(threshold),
-        "band": [max(0.0, threshold - reach), min(1.0, threshold + reach)],
+        "band": [max(0.0, _outward(threshold - reach, np.floor)), min(1.0, _outward(threshold + reach, np.ceil))],
         "half_width": reach,
         "size": size,
         "share": size / n if n else float("nan"),
