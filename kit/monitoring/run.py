@@ -235,6 +235,16 @@ def _partial(stamps: pd.Series, period: pd.Period, first: bool, last: bool) -> b
     return bool(starts_late or ends_early)
 
 
+def _labelled(name: str, frame: pd.DataFrame, target: str, positive_class: Any) -> Batch:
+    """A batch with labels encoded 0/1 like training's, when every row has one (else it counts as unlabelled)."""
+    if target not in frame.columns or frame[target].isna().any():
+        return Batch(name, frame.drop(columns=[target], errors="ignore"), labelled=False)
+    from kit.training.data import labels_to_binary
+
+    y = labels_to_binary(frame[target], positive_class)
+    return Batch(name, frame.drop(columns=[target]).assign(**{TARGET: y}), labelled=True)
+
+
 def production_batches(ctx: Any, setup: Setup) -> tuple[list[Batch], pd.DataFrame | None]:
     """Batches from real files when configured, else from the named scenario (with its injection log)."""
     settings: MonitoringSection = ctx.config.monitoring
