@@ -11,7 +11,7 @@ import pytest
 from fairlearn.metrics import equalized_odds_difference
 
 from kit.monitoring import run
-from kit.monitoring.config import MonitoringSection, frequency_unit
+from kit.monitoring.config import MonitoringSection, ProductionSource, frequency_unit
 from kit.monitoring.retraining import decide, fairness_gap
 from kit.monitoring.scenarios import Batch, batch_names
 from kit.training.registry import Registry
@@ -238,3 +238,22 @@ def test_without_a_champion_the_candidate_is_watched_and_said_so(tmp_path):
     artifact = run.build_artifact(setup, result, outcome, {}, latency, None, ctx.config.monitoring)
     assert artifact["headline"]["Watched model"].startswith("CANDIDATE") and artifact["headline_status"] != "ok"
     assert artifact["watched"]["role"] == "candidate" and artifact["warnings"]
+
+
+def test_a_challenger_of_a_watched_candidate_never_becomes_champion(tmp_path):
+    ctx = make_run(tmp_path)
+    training = ctx.read("training")["champion"]
+    registry = Registry(training["tracking_uri"])
+    name = training["model_name"]
+    registry.client.delete_registered_model_alias(name, "champion")
+    setup = run.load_setup(ctx)
+    ctx.config.monitoring.production = ProductionSource(files=[])  # a real (non-synthetic) source; batches given below
+    batches = [Batch(f"b{i}", setup.held_out.iloc[i * 350:(i + 1) * 350].reset_index(drop=True)) for i in range(3)]
+    result = run.monitor(setup, batches, ctx.config.monitoring)
+    outcome = run.challenge(setup, setup.model, batches[:2], batches[2:], ctx.config.monitoring, 0)
+    outcome = outcome | {"decision": "promote", "triggered": True}
+    applied = run.apply_decision(ctx, setup, outcome)
+    assert not applied["synthetic"] and registry.champion_version(name) is None
+    assert registry.version_tags(name, applied["version"])["status"] == "candidate"
+    assert outcome["decision"] == "promote over the candidate" and "no champion is set" in applied["registry"]
+    assert result.measured.shape[0] == 3
