@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from kit.monitoring import run
+from kit.monitoring.config import ProductionSource
 from kit.monitoring.retraining import decide, should_retrain
 from kit.monitoring.scenarios import Batch
 from test_monitoring_fixtures import make_run
@@ -167,6 +168,7 @@ def test_apply_decision_registers_challenger_and_rollback_is_one_call(tmp_path):
     batches, _ = run.production_batches(ctx, setup)
     result = run.monitor(setup, batches, ctx.config.monitoring, ctx.config.seed)
     outcome = run.retrain(setup, batches, result, ctx.config.monitoring, ctx.config.seed)
+    ctx.config.monitoring.production = ProductionSource(files=[])  # real batches (given above), not a synthetic scenario
     registry = Registry(setup.registry["uri"])
     name, before = setup.registry["name"], registry.champion_version(setup.registry["name"])
     kept = run.apply_decision(ctx, setup, outcome | {"decision": "keep"})
@@ -190,6 +192,7 @@ def test_high_stakes_promotion_waits_for_human_signoff(tmp_path):
     batches, _ = run.production_batches(ctx, setup)
     result = run.monitor(setup, batches, ctx.config.monitoring, ctx.config.seed)
     outcome = run.retrain(setup, batches, result, ctx.config.monitoring, ctx.config.seed) | {"decision": "promote"}
+    ctx.config.monitoring.production = ProductionSource(files=[])  # real batches (given above), not a synthetic scenario
     registry = Registry(setup.registry["uri"])
     name, before = setup.registry["name"], registry.champion_version(setup.registry["name"])
     applied = run.apply_decision(ctx, setup, outcome)

@@ -254,13 +254,14 @@ def production_batches(ctx: Any, setup: Setup) -> tuple[list[Batch], pd.DataFram
 
 
 def training_overlap(setup: Setup, batches: list[Batch]) -> dict[str, Any]:
-    """Production rows whose time falls inside the training split's time range (a warning: those rows
-    are not new, so drift and performance on them flatter the model)."""
+    """Production rows whose time falls inside the training split's time range (train, validation and test rows;
+    a warning: those rows are not new, so drift and performance on them flatter the model)."""
     column = setup.time_column
     if not column or column not in setup.reference.columns:
         return {"checked": False, "overlapping_rows": 0, "warning": None,
                 "detail": "not checked: the training data has no time column (dataset.time_column)"}
-    trained = pd.to_datetime(setup.reference[column].astype("string"), errors="coerce")
+    split = pd.concat([f[column] for f in (setup.reference, setup.validation, setup.held_out) if column in f.columns])
+    trained = pd.to_datetime(split.astype("string"), errors="coerce")
     start, end = trained.min(), trained.max()
     per_batch = {b.name: int(b.stamps.between(start, end).sum()) for b in batches if b.stamps is not None}
     if not per_batch:
@@ -570,6 +571,13 @@ def apply_decision(ctx: Any, setup: Setup, outcome: dict[str, Any]) -> dict[str,
     if outcome["decision"] != "promote":
         registry.set_version_tag(name, version, "status", "rejected")
         return record | {"registry": f"{label}challenger registered as version {version} of {name} (rejected); champion stays version {previous}"}
+    if setup.watching_candidate and not synthetic:
+        registry.set_version_tag(name, version, "status", "candidate")
+        outcome["decision"] = "promote over the candidate"
+        outcome["reason"] += ("; there is no champion to replace (the watched model is a candidate), so the challenger is "
+                              "registered as a candidate too: the champion alias moves only through the promotion gates")
+        return record | {"registry": f"challenger registered as candidate version {version} of {name}; no champion is set "
+                                     "(it moves only through the training and explainability gates)"}
     if needs_signoff(ctx) and not synthetic:
         registry.set_version_tag(name, version, "status", "awaiting sign-off")
         outcome["decision"] = "promote after sign-off"

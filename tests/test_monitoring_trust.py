@@ -1,0 +1,259 @@
+"""Decisions a user can trust: fairness evidence, synthetic scenarios, the watched model, the walk-forward
+replay, minimum class counts, batch frequencies and training-period overlap (issue 11)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from fairlearn.metrics import equalized_odds_difference
+
+from kit.monitoring import run
+from kit.monitoring.config import MonitoringSection, ProductionSource, frequency_unit
+from kit.monitoring.retraining import decide, fairness_gap
+from kit.monitoring.scenarios import Batch, batch_names
+from kit.training.registry import Registry
+from test_monitoring_fixtures import make_run
+
+
+@pytest.fixture(scope="module")
+def phase(tmp_path_factory):
+    """(ctx, setup) of a small real run on Telco, its own registry."""
+    ctx = make_run(tmp_path_factory.mktemp("trust"))
+    return ctx, run.load_setup(ctx)
+
+
+@pytest.fixture(scope="module")
+def workshop(phase):
+    """The workshop scenario monitored and replayed once."""
+    ctx, setup = phase
+    ctx.config.monitoring.scenario = "workshop"
+    batches, log = run.production_batches(ctx, setup)
+    result = run.monitor(setup, batches, ctx.config.monitoring, ctx.config.seed)
+    return batches, log, result, run.retrain(setup, batches, result, ctx.config.monitoring, ctx.config.seed)
+
+
+# ---- 1. fairness: real figures or "not enough evidence" ---------------------------------------------------
+def _groups(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Two large groups with both classes and one tiny group with no positives."""
+    group = np.array(["a"] * 200 + ["b"] * 200 + ["tiny"] * 4)
+    y = np.r_[rng.integers(0, 2, 400), np.zeros(4, dtype=int)]
+    predicted = np.where(rng.random(404) < 0.8, y, 1 - y)
+    predicted[group == "tiny"] = 1
+    return y, predicted, pd.DataFrame({"g": group})
+
+
+def test_fairness_gap_counts_only_groups_with_enough_rows_of_both_classes():
+    y, predicted, frame = _groups(np.random.default_rng(0))
+    big = frame["g"] != "tiny"
+    expected = equalized_odds_difference(y[big], predicted[big], sensitive_features=frame.loc[big, "g"])
+    assert fairness_gap(y, predicted, frame, ["g"], min_group=30) == pytest.approx(expected)
+    # the tiny all-negative group has FPR 1.0: counted, it would dominate the gap
+    assert equalized_odds_difference(y, predicted, sensitive_features=frame["g"]) > expected + 0.5
+
+
+def test_fairness_without_evidence_is_said_not_called_fair():
+    y, predicted, frame = _groups(np.random.default_rng(1))
+    assert fairness_gap(y, predicted, frame, ["g"], min_group=300) is None  # no group is big enough
+    assert fairness_gap(y, predicted, frame, ["missing"], min_group=30) is None
+    out = decide(0.80, 0.85, 0.005, None, None, 0.05)
+    assert out["fairness_evidence"] == "not enough evidence" and out["fair"] is None
+    assert "not enough evidence" in out["reason"] and "passes the fairness gate" not in out["reason"]
+    measured = decide(0.80, 0.85, 0.005, 0.10, 0.12, 0.05)
+    assert measured["fair"] is True and "passes the fairness gate (equalized-odds difference 0.120" in measured["reason"]
+
+
+# ---- 5. minimum count of each class -------------------------------------------------------------------------
+def test_batches_with_too_few_positives_are_shown_not_measured_and_never_alert(phase):
+    ctx, setup = phase
+    held = setup.held_out
+    negatives = held[held[run.TARGET] == 0]
+    positives = held[held[run.TARGET] == 1]
+    # the model scores these negatives highest: with one positive ranked low, AUC would be tiny
+    one = pd.concat([negatives.head(299), positives.iloc[[0]]], ignore_index=True)
+    batches = [Batch("ok", held.head(400).copy()), Batch("one positive", one),
+               Batch("no positive", negatives.head(300).reset_index(drop=True))]
+    result = run.monitor(setup, batches, ctx.config.monitoring)
+    table = result.batches.set_index("batch")
+    assert table.loc["one positive", "performance"] == "too few labelled positives (1)"
+    assert table.loc["no positive", "performance"] == "too few labelled positives (0)"
+    assert table.loc["ok", "performance"] == "measured"
+    assert list(result.measured.index) == ["ok"]
+    perf_rules = result.alerts[result.alerts["rule"].isin(["auc_drop", "recall_floor"])]
+    assert perf_rules.empty
+    shown = run_display().performance_table(result)
+    assert list(shown.index) == ["ok", "one positive", "no positive"]
+    assert np.isnan(shown.loc["one positive", "roc_auc"]) and shown.loc["ok", "roc_auc"] > 0.7
+
+
+def run_display():
+    """The display module (imports matplotlib)."""
+    from kit.monitoring import display
+
+    return display
+
+
+WITH_DATASET = SimpleNamespace(dataset=True)  # a run config with a dataset, for the scenario check
+
+
+# ---- 6. frequencies users write -----------------------------------------------------------------------------
+@pytest.mark.parametrize("text, unit", [("D", "D"), ("daily", "D"), ("W", "W"), ("weekly", "W"), ("M", "M"), ("MS", "M"),
+                                        ("ME", "M"), ("monthly", "M"), ("Q", "Q"), ("QS", "Q"), ("QE", "Q"),
+                                        ("quarterly", "Q"), ("Y", "Y"), ("A", "Y")])
+def test_frequency_aliases_are_accepted(text, unit):
+    assert frequency_unit(text) == unit
+    assert MonitoringSection(frequency=text).check(WITH_DATASET) == []
+
+
+def test_unknown_frequency_is_a_check_problem_and_scenario_names_use_period_starts():
+    problems = MonitoringSection(frequency="fortnightly").check(WITH_DATASET)
+    assert len(problems) == 1 and problems[0].startswith("frequency: 'fortnightly' is not a batch frequency")
+    assert batch_names(3, "2026-01-05", "MS") == ["2026-02-01", "2026-03-01", "2026-04-01"]
+    assert batch_names(2, "2026-01-01", "quarterly") == ["2026-01-01", "2026-04-01"]
+
+
+def test_monthly_production_file_is_cut_by_ms_and_partial_periods_are_marked(phase, tmp_path):
+    ctx, setup = phase
+    rows = setup.held_out.head(450).drop(columns=[run.TARGET]).assign(
+        Churn=np.where(setup.held_out[run.TARGET].head(450) == 1, "Yes", "No"),
+        when=pd.date_range("2026-01-10", periods=450, freq="6h").astype(str))  # 10 Jan .. 3 May
+    path = tmp_path / "prod.csv"
+    rows.to_csv(path, index=False)
+    settings = MonitoringSection.model_validate({"production": {"path": str(path), "time_column": "when", "frequency": "MS"}})
+    assert settings.check(None) == []
+    batches = run.file_batches(settings, "Churn", "Yes")
+    assert [b.name for b in batches] == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
+    assert [b.partial for b in batches] == [True, False, False, False, True]
+    assert sum(len(b.frame) for b in batches) == 450 and all(b.labelled for b in batches)
+
+
+# ---- 7. production rows inside the training period ----------------------------------------------------------
+def test_rows_inside_the_training_period_are_counted_and_warned(phase):
+    ctx, setup = phase
+    n = len(setup.reference)
+    timed = replace(setup, time_column="when",
+                    reference=setup.reference.assign(when=pd.date_range("2025-01-01", periods=n, freq="h").astype(str)))
+    end = pd.Timestamp("2025-01-01") + pd.Timedelta(hours=n - 1)
+    inside = pd.Series(pd.date_range(end - pd.Timedelta(hours=29), periods=50, freq="h"))  # 30 rows up to the end
+    batches = [Batch("b1", setup.held_out.head(50), stamps=inside),
+               Batch("b2", setup.held_out.head(50), stamps=inside + pd.Timedelta(days=30))]
+    overlap = run.training_overlap(timed, batches)
+    assert overlap["checked"] and overlap["overlapping_rows"] == 30 and overlap["batches"] == {"b1": 30}
+    assert overlap["warning"].startswith("30 production rows fall inside the training period")
+    assert run.training_overlap(setup, batches)["checked"] is False  # Telco has no time column: said, not guessed
+
+
+# ---- 4. walk-forward replay ----------------------------------------------------------------------------------
+def test_replay_decides_at_the_batch_a_rule_fires_and_judges_on_the_next_window(phase, workshop):
+    ctx, setup = phase
+    batches, log, result, outcome = workshop
+    cfg = ctx.config.monitoring.retraining
+    names = [b.name for b in batches]
+    timeline = outcome["timeline"].set_index("batch")
+    trained = timeline[timeline["decision"].isin(["promote", "keep"])]
+    assert 1 <= len(trained) <= cfg.max_challengers and outcome["challengers"] == len(trained)
+    first_fired = min(names.index(b) for b in result.alerts.query("severity != 'info' and rule in @cfg.trigger_rules")["batch"])
+    assert names.index(timeline.index[0]) == first_fired  # decided where the first rule fired, not at the end
+    positions = [names.index(b) for b in trained.index]
+    assert all(b - a > cfg.cooldown_batches for a, b in zip(positions, positions[1:]))
+    for batch, row in trained.iterrows():
+        assert row["judged_on"] == names[names.index(batch) + 1]  # the next full window
+        assert row["trained_on"].split(", ")[-1] == batch  # learnt up to this batch, not later
+        assert row["delta"] == pytest.approx(row["challenger_score"] - row["serving_score"])
+    if outcome["promotions"]:
+        after = timeline.loc[timeline.index.map(names.index) > names.index(outcome["promotions"][0]), "serving"]
+        assert (after == f"challenger of {outcome['promotions'][0]}").all()
+    # the concept flip from batch 5 on must not go unanswered until the end
+    assert outcome["promotions"] and names.index(outcome["promotions"][0]) < len(names) - 1
+
+
+def test_replay_budget_small_batches_and_disabled(phase, workshop):
+    ctx, setup = phase
+    batches, log, result, _ = workshop
+    base = ctx.config.monitoring
+    one = base.model_copy(update={"retraining": base.retraining.model_copy(update={"max_challengers": 1, "cooldown_batches": 0})})
+    out = run.retrain(setup, batches, result, one, ctx.config.seed)
+    assert out["challengers"] == 1 and (out["timeline"]["decision"] == "budget spent").sum() >= 1
+    small = base.model_copy(update={"retraining": base.retraining.model_copy(update={"min_batch_rows": 601})})
+    out = run.retrain(setup, batches, result, small, ctx.config.seed)
+    assert out["challengers"] == 0 and set(out["timeline"]["decision"]) == {"too small"}
+    assert out["challenger"] is None and out["decision"] == "keep"
+    off = base.model_copy(update={"retraining": base.retraining.model_copy(update={"enabled": False})})
+    out = run.retrain(setup, batches, result, off, ctx.config.seed)
+    assert out["challengers"] == 0 and out["decision"] == "none" and set(out["timeline"]["decision"]) == {"disabled"}
+
+
+# ---- 2. synthetic scenarios never move a real champion -------------------------------------------------------
+def test_synthetic_scenario_challenger_is_registered_under_its_own_name(phase, workshop):
+    ctx, setup = phase
+    batches, log, result, outcome = workshop
+    assert outcome["decision"] == "promote"
+    registry = Registry(setup.registry["uri"])
+    real = setup.registry["name"]
+    before = registry.champion_version(real)
+    applied = run.apply_decision(ctx, setup, dict(outcome))
+    name = f"{real}-synthetic-workshop"
+    assert applied["synthetic"] and applied["model_name"] == name
+    assert registry.champion_version(real) == before  # the real champion is untouched
+    assert registry.champion_version(name) == applied["version"]
+    tags = registry.version_tags(name, applied["version"])
+    assert tags["synthetic"] == "true" and tags["scenario"] == "workshop"
+    latency = run.measure_latency(setup.model, setup.reference, rows=100, repeats=3, budget_ms=1e6)
+    artifact = run.build_artifact(setup, result, outcome, applied, latency, log, ctx.config.monitoring)
+    assert artifact["synthetic"] is True and "synthetic scenario workshop" in artifact["headline"]["Decision"]
+    assert "Synthetic scenario" in run_display().decision_note(outcome, applied).data
+    assert run.load_setup(ctx).watched["version"] == before  # the next run still watches the real champion
+
+
+# ---- 3. the watched model --------------------------------------------------------------------------------------
+def test_registry_champion_is_watched_with_its_own_accepted_figures(tmp_path):
+    ctx = make_run(tmp_path)
+    training = ctx.read("training")["champion"]
+    registry = Registry(training["tracking_uri"])
+    name = training["model_name"]
+    run_id = registry.log_candidate("other", "older champion", {}, {"test_roc_auc": 0.91, "test_recall": 0.6, "test_roc_auc_low": 0.1},
+                                    model_dir=ctx.run_dir / training["model_dir"])
+    version = registry.register(name, run_id)
+    registry.set_champion(name, version, "a champion from another run")
+    setup = run.load_setup(ctx)
+    assert not setup.watching_candidate and setup.watched["version"] == version and setup.watched["source"] == "registry (downloaded)"
+    assert setup.test_metrics == {"roc_auc": 0.91, "recall": 0.6}
+    thresholds = run.monitor(setup, [Batch("b", setup.held_out.head(300))], ctx.config.monitoring).thresholds
+    assert thresholds["roc_auc"] == pytest.approx(0.91 * (1 - ctx.config.monitoring.alerts.auc_relative_drop))
+    assert thresholds["recall"] == pytest.approx(0.6 * ctx.config.monitoring.alerts.recall_floor)
+
+
+def test_without_a_champion_the_candidate_is_watched_and_said_so(tmp_path):
+    ctx = make_run(tmp_path)
+    training = ctx.read("training")["champion"]
+    Registry(training["tracking_uri"]).client.delete_registered_model_alias(training["model_name"], "champion")
+    setup = run.load_setup(ctx)
+    assert setup.watching_candidate and "no champion in the registry" in setup.watched["note"]
+    assert "CANDIDATE" in run.setup_summary(setup).loc["watched model", "value"]
+    result = run.monitor(setup, [Batch("b", setup.held_out.head(300))], ctx.config.monitoring)
+    latency = run.measure_latency(setup.model, setup.reference, rows=100, repeats=3, budget_ms=1e6)
+    outcome = {"triggered": False, "decision": "none", "reason": "-", "challenger": None}
+    artifact = run.build_artifact(setup, result, outcome, {}, latency, None, ctx.config.monitoring)
+    assert artifact["headline"]["Watched model"].startswith("CANDIDATE") and artifact["headline_status"] != "ok"
+    assert artifact["watched"]["role"] == "candidate" and artifact["warnings"]
+
+
+def test_a_challenger_of_a_watched_candidate_never_becomes_champion(tmp_path):
+    ctx = make_run(tmp_path)
+    training = ctx.read("training")["champion"]
+    registry = Registry(training["tracking_uri"])
+    name = training["model_name"]
+    registry.client.delete_registered_model_alias(name, "champion")
+    setup = run.load_setup(ctx)
+    ctx.config.monitoring.production = ProductionSource(files=[])  # a real (non-synthetic) source; batches given below
+    batches = [Batch(f"b{i}", setup.held_out.iloc[i * 350:(i + 1) * 350].reset_index(drop=True)) for i in range(3)]
+    result = run.monitor(setup, batches, ctx.config.monitoring)
+    outcome = run.challenge(setup, setup.model, batches[:2], batches[2:], ctx.config.monitoring, 0)
+    outcome = outcome | {"decision": "promote", "triggered": True}
+    applied = run.apply_decision(ctx, setup, outcome)
+    assert not applied["synthetic"] and registry.champion_version(name) is None
+    assert registry.version_tags(name, applied["version"])["status"] == "candidate"
+    assert outcome["decision"] == "promote over the candidate" and "no champion is set" in applied["registry"]
+    assert result.measured.shape[0] == 3
