@@ -76,6 +76,13 @@ def test_the_absolute_cutoff_is_a_setting() -> None:
     assert strict.excluded["duration"].startswith("suspected leak") and strict.leakage_auc == 0.75
     assert strict.suspected_leaks == []  # already dropped by the absolute rule: not warned twice
     assert strict.leakage.attrs["cutoff"] == 0.75
+    # a leak the cut-off catches is not the runner-up that a second feature is compared with
+    two = frame.assign(copy=frame["y"] + np.random.default_rng(2).normal(0, 0.05, len(frame)))
+    report = report_for(two)
+    assert report.excluded["copy"].startswith("suspected leak") and report.suspected_leaks == ["duration"]
+    [note] = [n for n in report.notes if n.startswith("suspected leak")]
+    runner_up = report.leakage.set_index("feature").drop(["copy", "duration"])["single_feature_auc"].max()
+    assert f"next best ({runner_up:.3f}" in note
     reference = (ROOT / "docs" / "CONFIG.md").read_text()
     assert "`training.leakage_auc`" in reference and "`dataset.post_outcome_columns`" in reference
 

@@ -167,7 +167,8 @@ def quality_report(
     auc = single_feature_auc(frame.iloc[sample][screened], y[sample], seed)
     leakage = pd.DataFrame({"feature": auc.index, "single_feature_auc": auc.to_numpy()})
     leakage["flagged"] = leakage["single_feature_auc"] >= cutoff
-    ahead = suspected_leaks(auc[~leakage.set_index("feature")["flagged"]], rules["leakage_lead_ratio"], rules["leakage_lead_min_auc"])
+    unflagged = auc[~leakage.set_index("feature")["flagged"]]  # a leak already caught is not a runner-up
+    ahead = suspected_leaks(unflagged, rules["leakage_lead_ratio"], rules["leakage_lead_min_auc"])
     leakage["suspected"] = leakage["feature"].isin(ahead)
     leakage = leakage.sort_values("single_feature_auc", ascending=False, kind="stable").reset_index(drop=True)
     leakage.attrs["cutoff"] = cutoff
@@ -188,7 +189,7 @@ def quality_report(
             notes.append(msg + "; dropped (set training.drop_leaky: false to keep it)")
         else:
             notes.append(msg + "; kept because training.drop_leaky is false")
-    notes += [_lead_note(c, auc, rules["leakage_lead_ratio"]) for c in ahead]
+    notes += [_lead_note(c, unflagged, rules["leakage_lead_ratio"]) for c in ahead]
     high_missing = missing.loc[missing["missing_share"] >= rules["high_missing_share"], "column"].tolist()
     notes += [f"column {c!r} is at least {rules['high_missing_share']:.0%} empty" for c in high_missing]
     return QualityReport(
