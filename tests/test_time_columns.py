@@ -141,6 +141,6 @@ def test_readiness_summary_says_the_time_column_was_not_read() -> None:
     from kit.readiness.display import profile_summary
 
     text = profile_summary(profile_frame(years_frame(), time_column="year", now=NOW)).data
-    assert "time column year: not read as dates" in text and "holds numbers" in text and "1970" not in text
+    assert "time column year: not read as dates" in text and "holds numbers" in text and "1970-01-01" not in text
     declared = profile_summary(profile_frame(years_frame(), time_column="year", now=NOW, time_format="year")).data
     assert "1990-01-01T00:00:00 to 2019-01-01T00:00:00" in declared
