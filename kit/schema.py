@@ -64,6 +64,11 @@ class DatasetSpec(Section):
         "position (first rows train, the next validate, the last test). Not with time_column.",
     )
     drop_columns: list[str] = Field(default_factory=list, description="Columns never used as features.")
+    post_outcome_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns known only after the outcome (e.g. a call's duration): never features, "
+        "listed as such in the quality report.",
+    )
     name: str | None = Field(default=None, description="Display name of the dataset.")
     description: str | None = Field(default=None, description="What the rows are, where they come from.")
     read_options: dict[str, Any] = Field(
@@ -88,6 +93,7 @@ class DatasetSpec(Section):
             "sensitive": self.sensitive,
             "id_columns": self.id_columns,
             "drop_columns": self.drop_columns,
+            "post_outcome_columns": self.post_outcome_columns,
         }
         if self.time_column:
             named["time_column"] = [self.time_column]

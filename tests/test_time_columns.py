@@ -135,3 +135,12 @@ def test_split_by_row_order_is_recorded_and_reloaded(tmp_path: Path) -> None:
     assert X.index.tolist() == list(range(90, 120)) and y.tolist() == loaded["y"].iloc[90:].tolist()
     with pytest.raises(ValidationError, match="not both"):
         DatasetSpec.model_validate({"path": str(path), "target": "y", "time_column": "x", "rows_in_time_order": True})
+
+
+def test_readiness_summary_says_the_time_column_was_not_read() -> None:
+    from kit.readiness.display import profile_summary
+
+    text = profile_summary(profile_frame(years_frame(), time_column="year", now=NOW)).data
+    assert "time column year: not read as dates" in text and "holds numbers" in text and "1970-01-01" not in text
+    declared = profile_summary(profile_frame(years_frame(), time_column="year", now=NOW, time_format="year")).data
+    assert "1990-01-01T00:00:00 to 2019-01-01T00:00:00" in declared

@@ -66,7 +66,9 @@ def profile_summary(profile: DataProfile | None) -> Markdown:
     if profile.blank_strings:
         lines.append("- blank strings in text columns: "
                      + ", ".join(f"{esc(c)} ({n})" for c, n in profile.blank_strings.items()))
-    if profile.time_column:
+    if profile.time_column and profile.time_error:
+        lines.append(f"- time column {esc(profile.time_column)}: not read as dates ({esc(profile.time_error)})")
+    elif profile.time_column:
         lines.append(f"- time column {esc(profile.time_column)}: {esc(profile.time_min)} to {esc(profile.time_max)}, "
                      f"newest row {profile.freshness_days} days old")
     return Markdown("\n".join(lines))

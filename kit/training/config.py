@@ -5,7 +5,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from kit.content import load
 from kit.schema import Section
+
+_Q = load("training")["quality"]
 
 Algorithm = Literal["xgboost", "lightgbm"]
 MetricName = Literal["roc_auc", "pr_auc", "log_loss", "brier", "f1", "recall", "precision", "accuracy"]
@@ -52,6 +55,11 @@ class TrainingSection(Section):
     bootstrap: int = Field(default=300, ge=0, le=5000, description="Bootstrap resamples for confidence intervals (0 = none).")
     confidence: float = Field(default=0.95, gt=0.5, lt=1, description="Confidence level of the intervals.")
     drop_leaky: bool = Field(default=True, description="Drop features the leakage screen flags (with a warning).")
+    leakage_auc: float = Field(
+        default=_Q["leakage_auc"], gt=0.5, le=1.0,
+        description="Leakage screen: a feature whose ROC AUC on its own (training rows) reaches this is a leak, "
+        "dropped unless drop_leaky is false. A feature far ahead of all others only gets a warning.",
+    )
     contract_tolerance: float = Field(default=0.01, ge=0, le=0.5, description="Gate: share of test rows per column that may break a value rule (range, level).")
     baseline_margin: float = Field(default=0.0, ge=0, le=0.5, description="Gate: the selection metric must beat the best baseline by this much (in its better direction).")
     regression_tolerance: float = Field(default=0.005, ge=0, le=0.2, description="Gate: the selection metric may be at most this much worse than the champion's on the same test rows.")

@@ -83,10 +83,11 @@ def leakage_figure(leakage: pd.DataFrame, cutoff: float | None = None, top: int 
     """Single-feature AUC of the top features, with the leak cut-off (default from content)."""
     from kit import content
 
-    cutoff = content.load("training")["quality"]["leakage_auc"] if cutoff is None else cutoff
+    cutoff = leakage.attrs.get("cutoff", content.load("training")["quality"]["leakage_auc"]) if cutoff is None else cutoff
     data = leakage.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(data) + 1.2))
-    colors = np.where(data["flagged"], "#c0392b", "#4c72b0")
+    suspected = data["suspected"] if "suspected" in data else False
+    colors = np.where(data["flagged"], "#c0392b", np.where(suspected, "#e67e22", "#4c72b0"))
     y = np.arange(len(data))
     ax.barh(y, data["single_feature_auc"], color=colors)
     ax.set_yticks(y, escape.labels(data["feature"]))

@@ -192,7 +192,7 @@ class TrainingRun:
             raise KitError("run.make_split() comes before run.check_quality(): the leakage screen looks only at training rows")
         candidates = tdata.feature_columns(self.frame, self.spec)
         self.quality = quality_report(self.frame, self.spec, candidates, self.y, self.settings.drop_leaky, self.seed,
-                                      rows=self.split.parts["train"])
+                                      rows=self.split.parts["train"], leakage_auc=self.settings.leakage_auc)
         self.notes += self.quality.notes
         self.features = [c for c in candidates if c not in self.quality.excluded]
         if not self.features:
@@ -228,6 +228,8 @@ class TrainingRun:
         meta = {"target": self.spec.target, "positive_class": self.target.positive_class,
                 "negative_class": self.target.negative_class}
         self.candidates = train_candidates(Xtr, ytr, Xva, yva, self.settings, self.seed, costs=self.costs, **meta)
+        self.training_notes = [n for c in self.candidates for n in c.notes]
+        self.notes += self.training_notes
         set_thresholds(self.candidates, yva, self.costs, self.settings.threshold)
         self.leaderboard = evaluate(self.candidates, Xte, yte, self.settings.selection_metric, yva)
         self.best = select_best(self.candidates, yva, self.settings.selection_metric)

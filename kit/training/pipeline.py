@@ -47,6 +47,7 @@ class Candidate:
     trials: int = 1
     threshold: float = 0.5
     extra: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     metric_cache: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
 
     def valid_metrics(self, y_valid: np.ndarray) -> dict[str, float]:
@@ -113,14 +114,25 @@ def positive_weight(y: np.ndarray, imbalance: str) -> float:
     return float((1 - share) / share) if weight and share > 0 else 1.0
 
 
+def validation_weights(y: np.ndarray, pos_weight: float) -> np.ndarray | None:
+    """Row weights of the validation rows matching the training objective (positives weighted), None when 1.
+
+    Early stopping compares validation log loss; with positives weighted in training only, that
+    loss rises from the first trees on (the weighted model's scores move above the raw rate),
+    so LightGBM stopped after 3-6 trees and XGBoost ran to the tree limit (measured on ai4i).
+    """
+    return None if pos_weight == 1.0 else np.where(np.asarray(y) == 1, pos_weight, 1.0)
+
+
 def fit_xgboost(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, yva: np.ndarray, params: dict[str, Any],
                 max_trees: int, early_stopping: int, pos_weight: float = 1.0) -> Any:
-    """Train an XGBoost booster with early stopping on validation; keep only the best trees."""
+    """Train an XGBoost booster with early stopping on (equally weighted) validation rows; keep only the best trees."""
     import xgboost as xgb
 
     params = {"nthread": thread_count(len(Xtr)), **params}
     dtrain = xgb.QuantileDMatrix(Xtr, ytr, enable_categorical=True, nthread=params.get("nthread"))
-    dvalid = xgb.QuantileDMatrix(Xva, yva, enable_categorical=True, ref=dtrain, nthread=params.get("nthread"))
+    dvalid = xgb.QuantileDMatrix(Xva, yva, weight=validation_weights(yva, pos_weight), enable_categorical=True,
+                                 ref=dtrain, nthread=params.get("nthread"))
     booster = xgb.train(
         {**params, "scale_pos_weight": pos_weight}, dtrain, num_boost_round=max_trees,
         evals=[(dvalid, "valid")], early_stopping_rounds=early_stopping, verbose_eval=False,
@@ -130,12 +142,12 @@ def fit_xgboost(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, yva: np.n
 
 def fit_lightgbm(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, yva: np.ndarray, params: dict[str, Any],
                  max_trees: int, early_stopping: int, pos_weight: float = 1.0) -> Any:
-    """Train a LightGBM booster (pandas categoricals native) with early stopping on validation."""
+    """Train a LightGBM booster (pandas categoricals native) with early stopping on (equally weighted) validation rows."""
     import lightgbm as lgb
 
     params = {"num_threads": thread_count(len(Xtr)), **params}
     dtrain = lgb.Dataset(Xtr, ytr, free_raw_data=True)
-    dvalid = lgb.Dataset(Xva, yva, reference=dtrain)
+    dvalid = lgb.Dataset(Xva, yva, weight=validation_weights(yva, pos_weight), reference=dtrain)
     return lgb.train(
         {**params, "scale_pos_weight": pos_weight}, dtrain, num_boost_round=max_trees, valid_sets=[dvalid],
         callbacks=[lgb.early_stopping(early_stopping, verbose=False)],
@@ -261,9 +273,23 @@ def _fit_boosted(algorithm: str, Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.Dat
     _, model, params, proba, threshold, metrics = best
     trees = int(model.booster.num_boosted_rounds()) if algorithm == "xgboost" else int(model.booster.best_iteration or model.booster.current_iteration())
     params = {**params, "scale_pos_weight": weight}
-    model.info = {"params": params, "trees": trees, "library_version": _version(algorithm)}
+    notes = few_trees_notes(algorithm, trees, settings.max_trees)
+    model.info = {"params": params, "trees": trees, "library_version": _version(algorithm), "notes": notes}
     return Candidate(algorithm, "model", params, proba, time.perf_counter() - t0, model=model, trees=trees, trials=tried,
-                     metric_cache={metrics_key(yva, threshold): metrics})
+                     notes=notes, metric_cache={metrics_key(yva, threshold): metrics})
+
+
+def few_trees_notes(algorithm: str, trees: int, max_trees: int) -> list[str]:
+    """A warning when early stopping kept only a handful of trees (threshold in content), else nothing."""
+    few = content.load("training")["early_stopping"]["few_trees"]
+    if trees >= min(few, max_trees):
+        return []
+    return [
+        f"{algorithm} kept only {trees} tree(s): early stopping found no validation improvement after that "
+        f"(warning below {few} trees). This usually means the features carry no signal beyond the baselines "
+        f"in this split, or the validation rows differ from the training rows (a shifted time window). "
+        f"Compare it with the baselines and check the split before trusting it"
+    ]
 
 
 @lru_cache(maxsize=None)

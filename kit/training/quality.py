@@ -1,10 +1,21 @@
-"""Data quality report before training: missing values, duplicates, constant, id-like and
-high-cardinality columns, and a leakage screen.
+"""Data quality report before training: missing values, duplicates, constant, near-constant,
+id-like and high-cardinality columns, declared post-outcome columns, and a leakage screen.
 
 The column facts come from :func:`kit.profile.profile_frame` (shared with the readiness phase);
 this module adds what matters for modelling: which columns to keep as features, and which
 single feature predicts the target suspiciously well (a leak: information that would not
 exist at prediction time, such as a failure code recorded after the failure).
+
+The leakage screen has two rules. Absolute: a feature whose single-feature AUC reaches
+``training.leakage_auc`` is dropped (or kept with a warning). Relative: a feature far ahead of
+all others (its AUC lift over 0.5 more than ``leakage_lead_ratio`` times the runner-up's) is
+only a warning, because a strong honest predictor looks the same: a person must confirm that
+the value is known at prediction time, or declare it in ``dataset.post_outcome_columns``.
+
+Near-constant columns (one value in more than ``near_constant_share`` of the training rows)
+are dropped with a note: a tree learns from the few other rows a rule it cannot trust, and
+the data contract, inferred on training rows, sees the rare values of new rows as new levels
+or out-of-range numbers, so the contract gate fails on data that did not change.
 """
 from __future__ import annotations
 
@@ -33,6 +44,10 @@ class QualityReport:
     leakage: pd.DataFrame
     excluded: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    near_constant: dict[str, float] = field(default_factory=dict)
+    post_outcome: list[str] = field(default_factory=list)
+    suspected_leaks: list[str] = field(default_factory=list)
+    leakage_auc: float = 0.98
 
     def table(self) -> pd.DataFrame:
         """Short summary table for the notebook."""
@@ -42,9 +57,12 @@ class QualityReport:
             "duplicate rows": self.duplicate_rows,
             "columns with missing values": int((self.missing["missing_share"] > 0).sum()),
             "constant columns": ", ".join(self.constant) or "none",
+            "near-constant columns": ", ".join(f"{c} ({v:.1%} one value)" for c, v in self.near_constant.items()) or "none",
+            "post-outcome columns (declared)": ", ".join(self.post_outcome) or "none",
             "id-like columns": ", ".join(self.id_like) or "none",
             "high-cardinality categoricals": ", ".join(self.high_cardinality) or "none",
-            "suspected leaks": ", ".join(leaky) or "none",
+            f"leaks (single-feature AUC >= {self.leakage_auc:g})": ", ".join(leaky) or "none",
+            "suspected leaks (far ahead of the rest)": ", ".join(self.suspected_leaks) or "none",
             "excluded from features": ", ".join(self.excluded) or "none",
         }
         return pd.DataFrame({"finding": list(facts.values())}, index=pd.Index(list(facts), name="check"))
@@ -56,6 +74,10 @@ class QualityReport:
             "duplicate_rows": self.duplicate_rows,
             "missing_share": self.missing.set_index("column")["missing_share"].to_dict(),
             "constant_columns": self.constant,
+            "near_constant_columns": self.near_constant,
+            "post_outcome_columns": self.post_outcome,
+            "suspected_leaks": self.suspected_leaks,
+            "leakage_auc": self.leakage_auc,
             "id_like_columns": self.id_like,
             "high_cardinality": self.high_cardinality,
             "leakage": self.leakage.to_dict(orient="records"),
@@ -99,46 +121,93 @@ def _level_rate(codes: np.ndarray, y: np.ndarray, fit: np.ndarray) -> np.ndarray
     return rate[shifted]
 
 
+def near_constant_shares(frame: pd.DataFrame, limit: float) -> dict[str, float]:
+    """Columns whose most frequent value (missing counts as a value) fills more than ``limit`` of the rows."""
+    if frame.empty:
+        return {}
+    shares = frame.apply(lambda s: s.value_counts(dropna=False, normalize=True, sort=True).iloc[0])
+    return {str(c): float(v) for c, v in shares[shares > limit].sort_values(ascending=False).items()}
+
+
+def suspected_leaks(auc: pd.Series, lead_ratio: float, min_auc: float) -> list[str]:
+    """The feature far ahead of all others: AUC lift over 0.5 more than ``lead_ratio`` times the runner-up's."""
+    lift = (auc.dropna() - 0.5).sort_values(ascending=False)
+    if len(lift) < 2 or lift.iloc[0] + 0.5 < min_auc:
+        return []
+    return [str(lift.index[0])] if lift.iloc[0] > lead_ratio * max(lift.iloc[1], 0.0) else []
+
+
 def quality_report(
     frame: pd.DataFrame, spec: DatasetSpec, features: list[str], y: np.ndarray, drop_leaky: bool = True, seed: int = 0,
-    rows: np.ndarray | None = None,
+    rows: np.ndarray | None = None, leakage_auc: float | None = None,
 ) -> QualityReport:
-    """Profile the data and decide which candidate features to exclude (constant, id-like, leaky).
+    """Profile the data and decide which candidate features to exclude (post-outcome, constant, id-like, leaky).
 
-    ``rows`` are the row positions the leakage screen may see (the training rows, so that test
-    labels take no part in choosing features); all rows when None.
+    ``rows`` are the row positions the leakage and near-constant screens may see (the training
+    rows, so that test labels take no part in choosing features); all rows when None.
+    ``leakage_auc`` is the absolute leak cut-off (``training.leakage_auc``; content default).
     """
     rules = content.load("training")["quality"]
+    cutoff = rules["leakage_auc"] if leakage_auc is None else leakage_auc
     profile = profile_frame(frame, id_columns=[c for c in spec.id_columns if c in frame.columns])
     missing = pd.DataFrame({"column": list(profile.missing_share), "missing_share": list(profile.missing_share.values())})
     missing = missing.sort_values("missing_share", ascending=False, kind="stable").reset_index(drop=True)
+    post_outcome = [c for c in spec.post_outcome_columns if c in frame.columns]
+    features = [c for c in features if c not in post_outcome]
     constant = [c for c in profile.constant_columns if c in features]
     id_like = [c for c in profile.id_like_columns if c in features]
     cats = [c for c in features if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     levels = frame[cats].nunique() if cats else pd.Series(dtype="int64")
     high_card = {c: int(n) for c, n in levels[levels > rules["high_cardinality_levels"]].items()}
-    screened = [c for c in features if c not in constant + id_like]
     rows = np.arange(len(y)) if rows is None else np.asarray(rows)
+    near = near_constant_shares(frame.iloc[rows][[c for c in features if c not in constant + id_like]],
+                                rules["near_constant_share"])
+    screened = [c for c in features if c not in constant + id_like + list(near)]
     sample = rows[_sample_rows(len(rows), rules["leakage_sample_rows"], seed)]
     auc = single_feature_auc(frame.iloc[sample][screened], y[sample], seed)
     leakage = pd.DataFrame({"feature": auc.index, "single_feature_auc": auc.to_numpy()})
-    leakage["flagged"] = leakage["single_feature_auc"] >= rules["leakage_auc"]
+    leakage["flagged"] = leakage["single_feature_auc"] >= cutoff
+    unflagged = auc[~leakage.set_index("feature")["flagged"]]  # a leak already caught is not a runner-up
+    ahead = suspected_leaks(unflagged, rules["leakage_lead_ratio"], rules["leakage_lead_min_auc"])
+    leakage["suspected"] = leakage["feature"].isin(ahead)
     leakage = leakage.sort_values("single_feature_auc", ascending=False, kind="stable").reset_index(drop=True)
-    excluded = {c: "constant" for c in constant} | {c: "id-like (almost every value unique)" for c in id_like}
+    leakage.attrs["cutoff"] = cutoff
+    excluded = ({c: "known only after the outcome (dataset.post_outcome_columns)" for c in post_outcome}
+                | {c: "constant" for c in constant} | {c: "id-like (almost every value unique)" for c in id_like}
+                | {c: f"near-constant ({share:.1%} of training rows hold one value)" for c, share in near.items()})
     notes = [f"column {c!r} is {why}; excluded from the features" for c, why in excluded.items()]
+    if near:
+        notes.append(
+            f"near-constant columns {list(near)} are dropped rather than kept: a rule learned from the few "
+            f"other rows is unreliable, and the data contract (inferred on training rows) would see their "
+            f"rare values in new rows as new levels or out-of-range numbers and fail on unchanged data"
+        )
     for row in leakage[leakage["flagged"]].itertuples():
-        msg = f"feature {row.feature!r} alone separates the target (AUC {row.single_feature_auc:.3f}): a likely leak"
+        msg = f"feature {row.feature!r} alone separates the target (AUC {row.single_feature_auc:.3f} >= training.leakage_auc {cutoff:g}): a likely leak"
         if drop_leaky:
             excluded[row.feature] = f"suspected leak (single-feature AUC {row.single_feature_auc:.3f})"
             notes.append(msg + "; dropped (set training.drop_leaky: false to keep it)")
         else:
             notes.append(msg + "; kept because training.drop_leaky is false")
+    notes += [_lead_note(c, unflagged, rules["leakage_lead_ratio"]) for c in ahead]
     high_missing = missing.loc[missing["missing_share"] >= rules["high_missing_share"], "column"].tolist()
     notes += [f"column {c!r} is at least {rules['high_missing_share']:.0%} empty" for c in high_missing]
     return QualityReport(
         rows=profile.rows, duplicate_rows=profile.duplicate_rows_ignoring_ids, missing=missing,
         constant=constant, id_like=id_like, high_cardinality=high_card, leakage=leakage,
-        excluded=excluded, notes=notes,
+        excluded=excluded, notes=notes, near_constant=near, post_outcome=post_outcome,
+        suspected_leaks=ahead, leakage_auc=cutoff,
+    )
+
+
+def _lead_note(column: str, auc: pd.Series, ratio: float) -> str:
+    """The warning for a feature far ahead of the others (kept, for a person to confirm)."""
+    runner_up = auc.drop(column).max()
+    return (
+        f"suspected leak: confirm it is known at prediction time. Feature {column!r} alone reaches AUC "
+        f"{auc[column]:.3f}, far ahead of the next best ({runner_up:.3f}; lift over 0.5 more than {ratio:g}x). "
+        f"Values recorded after the outcome (a call's duration, a failure code) inflate every metric; if so, "
+        f"list it in dataset.post_outcome_columns. It is kept as a feature"
     )
 
 
