@@ -208,3 +208,34 @@ def test_no_training_note_when_the_boosters_learn() -> None:
     X, y = frame.drop(columns=["y"]), frame["y"].to_numpy()
     cands = train_candidates(X.iloc[:2000], y[:2000], X.iloc[2000:], y[2000:], SMALL, seed=0)
     assert all(c.trees >= 20 and c.notes == [] for c in cands if c.kind == "model")
+
+
+def test_phase_keeps_few_tree_notes_and_the_row_order_split_in_the_artifact(tmp_path: Path) -> None:
+    from kit.notebook import start
+    from kit.training.phase import TrainingRun
+
+    rng = np.random.default_rng(4)
+    n = 1500
+    a = rng.normal(size=n)
+    signal = a + rng.normal(0, 0.5, n)
+    frame = pd.DataFrame({"a": a, "b": rng.normal(size=n), "y": np.where(np.arange(n) < 900, signal > 0, signal < 0).astype(int)})
+    frame.to_csv(tmp_path / "shifted.csv", index=False)
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({
+        "organization": {"name": "Acme"},
+        "dataset": {"path": str(tmp_path / "shifted.csv"), "target": "y", "rows_in_time_order": True},
+        "training": {"track": False, "bootstrap": 0, "max_trees": 80, "early_stopping_rounds": 10},
+    }))
+    run = TrainingRun(start(config, tmp_path / "run"))
+    run.load()
+    run.make_split()
+    assert run.split.parts["train"].tolist() == list(range(900))  # first rows train: the later rows are shifted
+    run.check_quality()
+    run.build_contract()
+    run.train()
+    run.check_gates()
+    run.register()
+    artifact = run.artifact()
+    assert len(run.training_notes) == 2 and all("kept only" in n for n in run.training_notes)
+    assert set(run.training_notes) <= set(artifact["warnings"])
+    assert artifact["split"]["method"].startswith("row order")

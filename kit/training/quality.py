@@ -183,7 +183,8 @@ def quality_report(
             f"rare values in new rows as new levels or out-of-range numbers and fail on unchanged data"
         )
     for row in leakage[leakage["flagged"]].itertuples():
-        msg = f"feature {row.feature!r} alone separates the target (AUC {row.single_feature_auc:.3f} >= training.leakage_auc {cutoff:g}): a likely leak"
+        msg = (f"feature {row.feature!r} alone separates the target (AUC {row.single_feature_auc:.3f} "
+               f">= training.leakage_auc {cutoff:g}): a likely leak")
         if drop_leaky:
             excluded[row.feature] = f"suspected leak (single-feature AUC {row.single_feature_auc:.3f})"
             notes.append(msg + "; dropped (set training.drop_leaky: false to keep it)")
