@@ -67,7 +67,7 @@ class TrainingSection(Section):
     min_test_class_count: int | None = Field(default=None, ge=1, description="Gate: fewer test rows of either class than this block promotion; default from kit/content/training.yaml (10).")
     require_approval: bool | None = Field(default=None, description="Human sign-off before promotion (after phase 3, with `python -m kit signoff REPORT_DIR`); default: only for high-stakes use cases.")
     approval: ApprovalSection | None = Field(default=None, description="Not accepted: sign off after reading the report with `python -m kit signoff REPORT_DIR --by ... --why ...`.")
-    stakes: Literal["low", "medium", "high"] | None = Field(default=None, description="Overrides the pilot's stakes.")
+    stakes: Literal["high", "medium", "low"] | None = Field(default=None, description="Overrides the pilot's stakes.")
     model_name: str | None = Field(default=None, description="Registered model name; default <run name>-<target>-<fingerprint of target and sorted features>.")
     experiment: str | None = Field(default=None, description="MLflow experiment; default kit/<run name>.")
     tracking_uri: str | None = Field(default=None, description="MLflow tracking URI; default $KIT_TRACKING_URI or the project's SQLite store.")
