@@ -111,6 +111,8 @@ def test_medium_tier_names_the_inputs_without_refitting(tmp_path, german):
     fair = phase.assess_fairness(inputs)
     table = phase.check_sensitive_inputs(inputs, fair)
     assert not fair["sensitive_inputs"]["compared"] and "measured only at the high tier" in table.iloc[0, 0]
+    phase.check_sensitive_inputs(inputs, fair)  # a re-run cell replaces its note
+    assert [sum("is a model input" in f for f in c["findings"]) for c in fair["columns"]] == [1, 1, 1]
 
 
 def test_train_valid_reads_the_recorded_parts(german):

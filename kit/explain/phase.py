@@ -492,9 +492,10 @@ def check_sensitive_inputs(inputs: ExplainInputs, fair: dict[str, Any]) -> pd.Da
         inputs.out_dir.mkdir(parents=True, exist_ok=True)
         table.round(6).to_csv(inputs.out_dir / "sensitive_inputs.csv")
     record["note"] = sensitive.summary(used, table, seconds)
-    for column in fair["columns"]:
+    for column in fair["columns"]:  # replaces an earlier run's note, so a re-run cell does not repeat it
         if column["column"] in used:
-            column["findings"].append(sensitive.finding(column["column"], used, table, inputs.tier, seconds))
+            kept = [f for f in column["findings"] if not f.startswith(f"{column['column']!r} is a model input")]
+            column["findings"] = [*kept, sensitive.finding(column["column"], used, table, inputs.tier, seconds)]
     if table is None:
         return pd.DataFrame({"sensitive inputs": [sensitive.finding(c, used, None, inputs.tier, None) for c in used]})
     return table
