@@ -396,13 +396,19 @@ def _column_record(c: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _share(x: float) -> str:
+    """A rate as a whole percentage, or n/a when undefined."""
+    return "n/a" if x != x else f"{x:.0%}"
+
+
 def headline(glob: GlobalExplanation, fair: dict[str, Any], queue: dict[str, Any], gate: dict[str, Any]) -> tuple[dict[str, str], str]:
     """Headline for index.html (top three drivers, fairness gate, review-queue size) and its status."""
     s = queue["summary"]
     head = {
         "Top drivers": ", ".join(glob.importance["feature"].head(3)),
         "Fairness gate": fair["gate"],
-        "Review queue": f"{s['size']:,} rows ({s['share']:.0%}) within ±{s['half_width']:g} of the threshold",
+        "Review queue": (f"{s['size']:,} rows ({s['share']:.0%}), the most uncertain; error rate "
+                         f"{_share(s['error_rate_in'])} in the queue vs {_share(s['error_rate_out'])} automated"),
         "Tier gate": f"{gate['tier']} tier: {gate['status']}",
     }
     if gate["status"] == "failed" or fair["gate"] == fairness.FAILED:
