@@ -80,6 +80,15 @@ def test_force_replaces_a_kit_report_of_today_and_an_empty_folder_needs_no_force
     assert _leftovers(tmp_path) == []
 
 
+def test_batch_refuses_a_folder_whose_index_it_did_not_write(tmp_path: Path, capsys) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<html>my web site</html>")
+    code = main(["batch", str(make_config(tmp_path)), "--out", str(tmp_path / "site"), "--force"])
+    assert code == 3 and "index.html the kit did not write" in capsys.readouterr().err
+    assert (tmp_path / "site" / "index.html").read_text() == "<html>my web site</html>"
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["index.html"]
+
+
 # ---- 2. a kernel that dies mid-phase keeps what ran --------------------------------------------
 def test_a_kernel_killed_mid_phase_keeps_the_notebook_with_the_failure_visible(tmp_path: Path) -> None:
     notebooks = _with_body(tmp_path / "notebooks", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
