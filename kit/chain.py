@@ -375,6 +375,7 @@ def _place(tmp: Path, out: Path, failed: bool, force: bool) -> Path:
     """Move a finished run into place (the destination lock held) without ever losing a good earlier report."""
     if failed and out.exists() and any(out.iterdir()):
         target = _beside(out, ".failed")
+        _relabel(tmp, out, target)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
@@ -394,6 +395,16 @@ def _place(tmp: Path, out: Path, failed: bool, force: bool) -> Path:
     else:
         os.replace(tmp, out)  # onto an empty folder too
     return out
+
+
+def _relabel(folder: Path, old: Path, new: Path) -> None:
+    """In a run's notebooks and HTML reports, name ``new`` instead of ``old`` (the folder they were run for)."""
+    pattern = re.compile(re.escape(str(old)) + r"(?=[/\\\"'<\s]|$)")
+    for path in [*folder.glob("*.ipynb"), *folder.glob("*.html")]:
+        text = path.read_text(encoding="utf-8")
+        relabelled = pattern.sub(lambda _match: str(new), text)
+        if relabelled != text:
+            path.write_text(relabelled, encoding="utf-8")
 
 
 @contextlib.contextmanager

@@ -383,6 +383,19 @@ def test_executed_notebooks_record_the_final_folder_not_the_build_folder(noteboo
         assert ".tmp-" not in injected[0].source and ".tmp-" not in (out / f"{name}.html").read_text()
 
 
+def test_a_failed_run_beside_a_good_report_names_the_folder_it_landed_in(notebooks: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    run_chain(make_config(tmp_path), out=out, notebook_dir=notebooks, progress=None)
+    manifest, landed = run_chain(make_config(tmp_path, seed=13), out=out, notebook_dir=notebooks, progress=None,
+                                 force=True)
+    assert manifest.status == "failed" and landed == tmp_path / "r.failed"
+    for name in ("00_readiness", "01_use_cases"):
+        injected = next(c for c in nbformat.read(landed / f"{name}.ipynb", as_version=4).cells
+                        if "injected-parameters" in c.metadata.get("tags", []))
+        assert f'run_dir = "{landed}"' in injected.source
+        assert str(landed) in (landed / f"{name}.html").read_text()
+
+
 def test_a_copied_store_writes_artifacts_beside_itself(mlflow_tracking_uri: str, model_dir: Path,
                                                        tmp_path: Path) -> None:
     original = Path(mlflow_tracking_uri.removeprefix("sqlite:///")).parent
