@@ -141,6 +141,39 @@ def test_batch_survives_a_killed_worker_and_a_non_kit_error(notebooks: Path, tmp
     assert _leftovers(tmp_path / "batch") == []  # runs killed with the pool left build folders: cleaned on retry
 
 
+BATCH_RUNNER = """
+import sys
+import kit.batch
+import tests.test_chain_faults
+from kit.chain import on_sigterm
+kit.batch._run_one = tests.test_chain_faults._worker_job
+on_sigterm()
+try:
+    kit.batch.run_batch(sys.argv[1:3], out=sys.argv[3], workers=2, show_progress=False)
+except KeyboardInterrupt:
+    sys.exit(143)
+"""
+
+
+def test_sigterm_stops_a_batch_cleanly_with_its_index(tmp_path: Path) -> None:
+    notebooks = _with_body(tmp_path / "notebooks", "import time\ntime.sleep(120)")
+    configs = [str(make_config(tmp_path, name)) for name in ("north", "south")]
+    batch_dir = tmp_path / "batch"
+    proc = subprocess.Popen([sys.executable, "-c", BATCH_RUNNER, *configs, str(batch_dir)], cwd=ROOT,
+                            env={**os.environ, "KIT_TEST_NOTEBOOKS": str(notebooks)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 180
+    while len(list(batch_dir.glob(".*.tmp-*/artifacts/readiness.json"))) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    assert time.time() < deadline, "the two runs did not reach their sleeping phase"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    page = (batch_dir / "index.html").read_text()
+    assert "0 passed, 2 failed" in page
+    assert _leftovers(batch_dir) == []  # the workers cleaned up their build folders
+
+
 def test_an_interrupted_batch_still_writes_its_index(notebooks: Path, tmp_path: Path, monkeypatch) -> None:
     from kit import batch
 
