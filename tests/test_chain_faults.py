@@ -405,6 +405,21 @@ def test_a_busy_or_existing_destination_exits_3(tmp_path: Path, capsys) -> None:
     assert main(["run", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "x")]) == 2
 
 
+def test_a_folder_that_appears_during_the_run_is_kept_and_the_report_lands_beside(tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    out = tmp_path / "r"
+    monkeypatch.setenv("KIT_TEST_INTRUDE", str(out))
+    notebooks = _with_body(tmp_path / "notebooks", (
+        "import os, pathlib\nintruder = pathlib.Path(os.environ['KIT_TEST_INTRUDE'])\n"
+        "intruder.mkdir()\n(intruder / 'theirs.txt').write_text('someone else')"))
+    with pytest.raises(DestinationError, match=r"something else wrote there during the run; this run's report "
+                                               r"was kept in .*/r\.new$"):
+        run_chain(make_config(tmp_path), out=out, notebook_dir=notebooks, progress=None)
+    assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
+    assert json.loads((tmp_path / "r.new" / "manifest.json").read_text())["status"] == "ok"
+    assert _leftovers(tmp_path) == []
+
+
 # ---- 7. what the report records ----------------------------------------------------------------
 def test_executed_notebooks_record_the_final_folder_not_the_build_folder(notebooks: Path, tmp_path: Path) -> None:
     out = tmp_path / "r"
