@@ -84,6 +84,19 @@ def _suppress() -> Any:
     return contextlib.suppress(Exception)
 
 
+BATCH_MARKER = "<title>Batch report</title>"  # in every batch index.html the kit writes
+
+
+def _check_batch_folder(out: Path) -> None:
+    """Refuse a batch folder whose index.html the kit did not write (it would be overwritten)."""
+    from kit.chain import DestinationError
+
+    index = out / "index.html"
+    if index.is_file() and BATCH_MARKER not in index.read_text(encoding="utf-8", errors="replace")[:2000]:
+        raise DestinationError(f"{out}: has an index.html the kit did not write, which a batch would overwrite; "
+                               "pass --out a new folder or an earlier batch folder")
+
+
 def run_batch(
     config_paths: list[str | Path],
     out: str | Path = "reports/batch",
@@ -109,6 +122,7 @@ def run_batch(
         raise KitError(f"batch: several configs are named {duplicates[0]!r}; give each config file a unique name")
     if workers < 1:
         raise KitError(f"--workers: expected 1 or more, found {workers}")
+    _check_batch_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs: list[Job] = [(str(Path(p).resolve()), str(out / Path(p).stem), force, no_input, phases)
                        for p in config_paths]

@@ -6,6 +6,7 @@ import datetime as dt
 import errno
 import fcntl
 import functools
+import glob
 import os
 import re
 import shutil
@@ -266,16 +267,17 @@ def _mark_dead_cell(nb: Any, exc: Exception) -> None:
         return cell.get("metadata", {}).get("papermill", {}).get("status", "")
 
     code = [c for c in nb.cells if c.cell_type == "code"]
-    cell = next((c for c in code if status(c) == "running"), None) or next(
-        (c for c in code if status(c) == "pending"), code[-1] if code else None)
+    running = next((c for c in code if status(c) == "running"), None)
+    cell = running or next((c for c in code if status(c) == "pending"), code[-1] if code else None)
     if cell is None:
         return
     message = (str(exc).strip().splitlines() or [""])[0]
+    where = ("The kernel stopped during this cell (out of memory, killed, or crashed)" if running
+             else "Execution stopped before this cell ran")
     cell.setdefault("outputs", []).append(nbformat.v4.new_output(
         "error", ename=type(exc).__name__, evalue=message,
         traceback=[f"{type(exc).__name__}: {message}",
-                   "The kernel stopped during this cell (out of memory, killed, or crashed); "
-                   "the run's logs/ folder may say why. Later cells did not run."]))
+                   f"{where}; the run's logs/ folder may say why. Later cells did not run."]))
     cell.metadata.setdefault("papermill", {})["status"] = "failed"
     cell.metadata.papermill["exception"] = True
 
@@ -373,6 +375,7 @@ def _place(tmp: Path, out: Path, failed: bool, force: bool) -> Path:
     """Move a finished run into place (the destination lock held) without ever losing a good earlier report."""
     if failed and out.exists() and any(out.iterdir()):
         target = _beside(out, ".failed")
+        _relabel(tmp, out, target)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
@@ -392,6 +395,16 @@ def _place(tmp: Path, out: Path, failed: bool, force: bool) -> Path:
     else:
         os.replace(tmp, out)  # onto an empty folder too
     return out
+
+
+def _relabel(folder: Path, old: Path, new: Path) -> None:
+    """In a run's notebooks and HTML reports, name ``new`` instead of ``old`` (the folder they were run for)."""
+    pattern = re.compile(re.escape(str(old)) + r"(?=[/\\\"'<\s]|$)")
+    for path in [*folder.glob("*.ipynb"), *folder.glob("*.html")]:
+        text = path.read_text(encoding="utf-8")
+        relabelled = pattern.sub(lambda _match: str(new), text)
+        if relabelled != text:
+            path.write_text(relabelled, encoding="utf-8")
 
 
 @contextlib.contextmanager
@@ -453,17 +466,10 @@ def _is_stale(folder: Path) -> bool:
 
 def clean_stale(out: Path) -> list[Path]:
     """Remove the temporary build folders of ``out`` left by runs that were killed; return them."""
-    stale = [p for p in out.parent.glob(f".{glob_escape(out.name)}.tmp-*") if p.is_dir() and _is_stale(p)]
+    stale = [p for p in out.parent.glob(f".{glob.escape(out.name)}.tmp-*") if p.is_dir() and _is_stale(p)]
     for folder in stale:
         shutil.rmtree(folder, ignore_errors=True)
     return stale
-
-
-def glob_escape(name: str) -> str:
-    """``name`` with glob wildcards escaped."""
-    import glob
-
-    return glob.escape(name)
 
 
 def _skip_iri_grammars() -> None:
@@ -516,8 +522,12 @@ def _build(config: RunConfig, selected: list[Phase], out: Path, force: bool, no_
            notebook_dir: Path, write_index: Callable[[Path, Manifest], Path]) -> tuple[Manifest, Path]:
     """Build the report in a temporary folder beside ``out`` and move it into place."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    owner = _lock_owner(tmp)
-    tmp.chmod(0o777 & ~_umask())
+    try:
+        owner = _lock_owner(tmp)
+        tmp.chmod(0o777 & ~_umask())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     options = {"phases": [p.name for p in selected], "no_input": no_input, "out": str(out)}
     kernels: list[PhaseKernel | None] = []
     try:

@@ -80,6 +80,15 @@ def test_force_replaces_a_kit_report_of_today_and_an_empty_folder_needs_no_force
     assert _leftovers(tmp_path) == []
 
 
+def test_batch_refuses_a_folder_whose_index_it_did_not_write(tmp_path: Path, capsys) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<html>my web site</html>")
+    code = main(["batch", str(make_config(tmp_path)), "--out", str(tmp_path / "site"), "--force"])
+    assert code == 3 and "index.html the kit did not write" in capsys.readouterr().err
+    assert (tmp_path / "site" / "index.html").read_text() == "<html>my web site</html>"
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["index.html"]
+
+
 # ---- 2. a kernel that dies mid-phase keeps what ran --------------------------------------------
 def test_a_kernel_killed_mid_phase_keeps_the_notebook_with_the_failure_visible(tmp_path: Path) -> None:
     notebooks = _with_body(tmp_path / "notebooks", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
@@ -130,6 +139,39 @@ def test_batch_survives_a_killed_worker_and_a_non_kit_error(notebooks: Path, tmp
     page = (tmp_path / "batch" / "index.html").read_text()
     assert "2 passed, 2 failed" in page and "worker process died" in page
     assert _leftovers(tmp_path / "batch") == []  # runs killed with the pool left build folders: cleaned on retry
+
+
+BATCH_RUNNER = """
+import sys
+import kit.batch
+import tests.test_chain_faults
+from kit.chain import on_sigterm
+kit.batch._run_one = tests.test_chain_faults._worker_job
+on_sigterm()
+try:
+    kit.batch.run_batch(sys.argv[1:3], out=sys.argv[3], workers=2, show_progress=False)
+except KeyboardInterrupt:
+    sys.exit(143)
+"""
+
+
+def test_sigterm_stops_a_batch_cleanly_with_its_index(tmp_path: Path) -> None:
+    notebooks = _with_body(tmp_path / "notebooks", "import time\ntime.sleep(120)")
+    configs = [str(make_config(tmp_path, name)) for name in ("north", "south")]
+    batch_dir = tmp_path / "batch"
+    proc = subprocess.Popen([sys.executable, "-c", BATCH_RUNNER, *configs, str(batch_dir)], cwd=ROOT,
+                            env={**os.environ, "KIT_TEST_NOTEBOOKS": str(notebooks)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 180
+    while len(list(batch_dir.glob(".*.tmp-*/artifacts/readiness.json"))) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    assert time.time() < deadline, "the two runs did not reach their sleeping phase"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    page = (batch_dir / "index.html").read_text()
+    assert "0 passed, 2 failed" in page
+    assert _leftovers(batch_dir) == []  # the workers cleaned up their build folders
 
 
 def test_an_interrupted_batch_still_writes_its_index(notebooks: Path, tmp_path: Path, monkeypatch) -> None:
@@ -363,6 +405,21 @@ def test_a_busy_or_existing_destination_exits_3(tmp_path: Path, capsys) -> None:
     assert main(["run", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "x")]) == 2
 
 
+def test_a_folder_that_appears_during_the_run_is_kept_and_the_report_lands_beside(tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    out = tmp_path / "r"
+    monkeypatch.setenv("KIT_TEST_INTRUDE", str(out))
+    notebooks = _with_body(tmp_path / "notebooks", (
+        "import os, pathlib\nintruder = pathlib.Path(os.environ['KIT_TEST_INTRUDE'])\n"
+        "intruder.mkdir()\n(intruder / 'theirs.txt').write_text('someone else')"))
+    with pytest.raises(DestinationError, match=r"something else wrote there during the run; this run's report "
+                                               r"was kept in .*/r\.new$"):
+        run_chain(make_config(tmp_path), out=out, notebook_dir=notebooks, progress=None)
+    assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
+    assert json.loads((tmp_path / "r.new" / "manifest.json").read_text())["status"] == "ok"
+    assert _leftovers(tmp_path) == []
+
+
 # ---- 7. what the report records ----------------------------------------------------------------
 def test_executed_notebooks_record_the_final_folder_not_the_build_folder(notebooks: Path, tmp_path: Path) -> None:
     out = tmp_path / "r"
@@ -372,6 +429,19 @@ def test_executed_notebooks_record_the_final_folder_not_the_build_folder(noteboo
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert len(injected) == 1 and f'run_dir = "{out}"' in injected[0].source
         assert ".tmp-" not in injected[0].source and ".tmp-" not in (out / f"{name}.html").read_text()
+
+
+def test_a_failed_run_beside_a_good_report_names_the_folder_it_landed_in(notebooks: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    run_chain(make_config(tmp_path), out=out, notebook_dir=notebooks, progress=None)
+    manifest, landed = run_chain(make_config(tmp_path, seed=13), out=out, notebook_dir=notebooks, progress=None,
+                                 force=True)
+    assert manifest.status == "failed" and landed == tmp_path / "r.failed"
+    for name in ("00_readiness", "01_use_cases"):
+        injected = next(c for c in nbformat.read(landed / f"{name}.ipynb", as_version=4).cells
+                        if "injected-parameters" in c.metadata.get("tags", []))
+        assert f'run_dir = "{landed}"' in injected.source
+        assert str(landed) in (landed / f"{name}.html").read_text()
 
 
 def test_a_copied_store_writes_artifacts_beside_itself(mlflow_tracking_uri: str, model_dir: Path,
