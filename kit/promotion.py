@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import json
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ CHAMPION, AWAITING, CANDIDATE = "champion", "awaiting sign-off", "candidate"
 PENDING_PHASE3 = "candidate: awaiting explainability evidence (phase 3)"
 SIGNOFF = "human sign-off"
 VOLATILE = ("promotion", "headline", "headline_status")  # explain.json keys that are not evidence
+CLOCK_KEYS = re.compile(r"(seconds|created|_at$|_utc$|timestamp)", re.I)  # same evidence, another run or machine
 SIGNOFF_COMMAND = 'python -m kit signoff REPORT_DIR --by "name, role" --why "what was reviewed"'
 
 
@@ -85,9 +87,18 @@ def _plain(obj: Any) -> Any:
     return json.loads(json.dumps(to_jsonable(obj), allow_nan=False))
 
 
+def _without_clocks(value: Any) -> Any:
+    """``value`` without the keys that measure this machine or this moment (timings, timestamps), at any depth."""
+    if isinstance(value, dict):
+        return {k: _without_clocks(v) for k, v in value.items() if not CLOCK_KEYS.search(str(k))}
+    if isinstance(value, list):
+        return [_without_clocks(v) for v in value]
+    return value
+
+
 def evidence_digest(explain: dict[str, Any], gates: dict[str, Gate]) -> str:
-    """sha256 of the explain artifact's evidence (all but promotion/headline) and the gate results."""
-    body = {k: v for k, v in _plain(explain).items() if k not in VOLATILE}
+    """sha256 of the explain artifact's evidence (all but promotion/headline, timings and clocks) and the gate results."""
+    body = _without_clocks({k: v for k, v in _plain(explain).items() if k not in VOLATILE})
     passed = {name: bool(g["passed"]) and not g.get("accepted") for name, g in gates.items() if name != SIGNOFF}
     payload = json.dumps({"explain": body, "gates": passed}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
