@@ -257,3 +257,16 @@ def test_a_challenger_of_a_watched_candidate_never_becomes_champion(tmp_path):
     assert registry.version_tags(name, applied["version"])["status"] == "candidate"
     assert outcome["decision"] == "promote over the candidate" and "no champion is set" in applied["registry"]
     assert result.measured.shape[0] == 3
+
+
+def test_replay_table_and_figure_show_every_fired_batch(workshop):
+    from matplotlib.figure import Figure
+
+    batches, log, result, outcome = workshop
+    views = run_display()
+    table = views.replay_table(outcome)
+    assert list(table.index) == list(outcome["timeline"]["batch"]) and "reason" not in table.columns
+    fig = views.replay_figure(result, outcome)
+    assert isinstance(fig, Figure)
+    changes = [l for l in fig.axes[0].get_lines() if l.get_color() == "#2e7d32"]
+    assert len(changes) == len(outcome["promotions"])
