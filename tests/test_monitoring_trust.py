@@ -8,6 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from fairlearn.metrics import equalized_odds_difference
 
 from kit.monitoring import run
@@ -52,6 +54,17 @@ def test_fairness_gap_counts_only_groups_with_enough_rows_of_both_classes():
     assert fairness_gap(y, predicted, frame, ["g"], min_group=30) == pytest.approx(expected)
     # the tiny all-negative group has FPR 1.0: counted, it would dominate the gap
     assert equalized_odds_difference(y, predicted, sensitive_features=frame["g"]) > expected + 0.5
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(60, 600))
+def test_fairness_gap_equals_fairlearn_when_every_group_counts(seed, n):
+    rng = np.random.default_rng(seed)
+    groups, y, predicted = rng.choice(["a", "b", "c"], n), rng.integers(0, 2, n), rng.integers(0, 2, n)
+    mine = fairness_gap(y, predicted, pd.DataFrame({"g": groups}), ["g"], min_group=1)
+    counts = pd.crosstab(groups, y)
+    if counts.shape == (3, 2) and (counts.to_numpy() > 0).all():
+        assert mine == pytest.approx(equalized_odds_difference(y, predicted, sensitive_features=groups), abs=1e-12)
 
 
 def test_fairness_without_evidence_is_said_not_called_fair():
