@@ -156,6 +156,8 @@ def test_rows_inside_the_training_period_are_counted_and_warned(phase):
     assert overlap["checked"] and overlap["overlapping_rows"] == 30 and overlap["batches"] == {"b1": 30}
     assert overlap["warning"].startswith("30 production rows fall inside the training period")
     assert run.training_overlap(setup, batches)["checked"] is False  # Telco has no time column: said, not guessed
+    in_file = Batch("file", setup.held_out.head(50).assign(when=inside.astype(str).to_numpy()))  # times in the rows
+    assert run.training_overlap(timed, [in_file])["batches"] == {"file": 30}
 
 
 # ---- 4. walk-forward replay ----------------------------------------------------------------------------------

@@ -264,7 +264,8 @@ def training_overlap(setup: Setup, batches: list[Batch]) -> dict[str, Any]:
     split = pd.concat([f[column] for f in (setup.reference, setup.validation, setup.held_out) if column in f.columns])
     trained = pd.to_datetime(split.astype("string"), errors="coerce")
     start, end = trained.min(), trained.max()
-    per_batch = {b.name: int(b.stamps.between(start, end).sum()) for b in batches if b.stamps is not None}
+    stamps = {b.name: _batch_times(b, column) for b in batches}
+    per_batch = {name: int(t.between(start, end).sum()) for name, t in stamps.items() if t is not None}
     if not per_batch:
         return {"checked": False, "overlapping_rows": 0, "warning": None,
                 "detail": "not checked: the production batches carry no times"}
@@ -275,6 +276,15 @@ def training_overlap(setup: Setup, batches: list[Batch]) -> dict[str, Any]:
                "send only rows after the training period") if total else None
     return {"checked": True, "training_period": [start.isoformat(), end.isoformat()], "overlapping_rows": total,
             "batches": hit, "warning": warning, "detail": warning or f"no production row inside the training period ({start.date()} to {end.date()})"}
+
+
+def _batch_times(batch: Batch, column: str) -> pd.Series | None:
+    """A batch's row times: its stamps, else the dataset's time column when the batch carries it."""
+    if batch.stamps is not None:
+        return batch.stamps
+    if column in batch.frame.columns:
+        return pd.to_datetime(batch.frame[column].astype("string"), errors="coerce")
+    return None
 
 
 def monitor_batch(setup: Setup, batch: Batch, settings: MonitoringSection, seed: int, score_profile: Any) -> dict[str, Any]:
