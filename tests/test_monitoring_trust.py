@@ -285,3 +285,22 @@ def test_replay_table_and_figure_show_every_fired_batch(workshop):
     assert isinstance(fig, Figure)
     changes = [l for l in fig.axes[0].get_lines() if l.get_color() == "#2e7d32"]
     assert len(changes) == len(outcome["promotions"])
+
+
+def test_a_partial_last_period_never_judges_or_drives_a_decision(phase, workshop):
+    ctx, setup = phase
+    batches, log, _, _ = workshop
+    last = batches[-1]
+    cut = batches[:-1] + [Batch(last.name, last.frame.head(240), partial=True)]  # 0.4 of a full 600-row week
+    result = run.monitor(setup, cut, ctx.config.monitoring, ctx.config.seed)
+    cfg = ctx.config.monitoring.retraining
+    assert run.full_period_rows(cut) == 600
+    assert "partial period: 240 rows < 0.5 x 600" in run.size_problem(cut[-1], cfg, 600)
+    assert run.size_problem(cut[-1], cfg.model_copy(update={"partial_min_share": 0.4}), 600) is None
+    assert run.size_problem(cut[0], cfg, 600) is None
+    assert result.batches.set_index("batch").loc[last.name, "partial_period"]
+    outcome = run.retrain(setup, cut, result, ctx.config.monitoring, ctx.config.seed)
+    timeline = outcome["timeline"].set_index("batch")
+    assert last.name not in set(timeline["judged_on"])
+    if last.name in timeline.index:
+        assert timeline.loc[last.name, "decision"] == "too small"

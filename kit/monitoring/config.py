@@ -88,6 +88,9 @@ class RetrainingSettings(Section):
     min_batch_rows: int = Field(default=_C["retraining"]["min_batch_rows"], ge=1,
                                 description="Rows a batch needs to trigger, train or judge a retraining decision (smaller ones, "
                                             "e.g. partial periods, are shown but not used).")
+    partial_min_share: float = Field(default=_C["retraining"]["partial_min_share"], ge=0, le=1,
+                                     description="A partial first/last period drives decisions only with at least this share "
+                                                 "of a full period's rows (the median full batch).")
 
 
 class PerformanceSettings(Section):
