@@ -8,6 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from fairlearn.metrics import equalized_odds_difference
 
 from kit.monitoring import run
@@ -52,6 +54,17 @@ def test_fairness_gap_counts_only_groups_with_enough_rows_of_both_classes():
     assert fairness_gap(y, predicted, frame, ["g"], min_group=30) == pytest.approx(expected)
     # the tiny all-negative group has FPR 1.0: counted, it would dominate the gap
     assert equalized_odds_difference(y, predicted, sensitive_features=frame["g"]) > expected + 0.5
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(60, 600))
+def test_fairness_gap_equals_fairlearn_when_every_group_counts(seed, n):
+    rng = np.random.default_rng(seed)
+    groups, y, predicted = rng.choice(["a", "b", "c"], n), rng.integers(0, 2, n), rng.integers(0, 2, n)
+    mine = fairness_gap(y, predicted, pd.DataFrame({"g": groups}), ["g"], min_group=1)
+    counts = pd.crosstab(groups, y)
+    if counts.shape == (3, 2) and (counts.to_numpy() > 0).all():
+        assert mine == pytest.approx(equalized_odds_difference(y, predicted, sensitive_features=groups), abs=1e-12)
 
 
 def test_fairness_without_evidence_is_said_not_called_fair():
@@ -143,6 +156,8 @@ def test_rows_inside_the_training_period_are_counted_and_warned(phase):
     assert overlap["checked"] and overlap["overlapping_rows"] == 30 and overlap["batches"] == {"b1": 30}
     assert overlap["warning"].startswith("30 production rows fall inside the training period")
     assert run.training_overlap(setup, batches)["checked"] is False  # Telco has no time column: said, not guessed
+    in_file = Batch("file", setup.held_out.head(50).assign(when=inside.astype(str).to_numpy()))  # times in the rows
+    assert run.training_overlap(timed, [in_file])["batches"] == {"file": 30}
 
 
 # ---- 4. walk-forward replay ----------------------------------------------------------------------------------
@@ -257,3 +272,35 @@ def test_a_challenger_of_a_watched_candidate_never_becomes_champion(tmp_path):
     assert registry.version_tags(name, applied["version"])["status"] == "candidate"
     assert outcome["decision"] == "promote over the candidate" and "no champion is set" in applied["registry"]
     assert result.measured.shape[0] == 3
+
+
+def test_replay_table_and_figure_show_every_fired_batch(workshop):
+    from matplotlib.figure import Figure
+
+    batches, log, result, outcome = workshop
+    views = run_display()
+    table = views.replay_table(outcome)
+    assert list(table.index) == list(outcome["timeline"]["batch"]) and "reason" not in table.columns
+    fig = views.replay_figure(result, outcome)
+    assert isinstance(fig, Figure)
+    changes = [l for l in fig.axes[0].get_lines() if l.get_color() == "#2e7d32"]
+    assert len(changes) == len(outcome["promotions"])
+
+
+def test_a_partial_last_period_never_judges_or_drives_a_decision(phase, workshop):
+    ctx, setup = phase
+    batches, log, _, _ = workshop
+    last = batches[-1]
+    cut = batches[:-1] + [Batch(last.name, last.frame.head(240), partial=True)]  # 0.4 of a full 600-row week
+    result = run.monitor(setup, cut, ctx.config.monitoring, ctx.config.seed)
+    cfg = ctx.config.monitoring.retraining
+    assert run.full_period_rows(cut) == 600
+    assert "partial period: 240 rows < 0.5 x 600" in run.size_problem(cut[-1], cfg, 600)
+    assert run.size_problem(cut[-1], cfg.model_copy(update={"partial_min_share": 0.4}), 600) is None
+    assert run.size_problem(cut[0], cfg, 600) is None
+    assert result.batches.set_index("batch").loc[last.name, "partial_period"]
+    outcome = run.retrain(setup, cut, result, ctx.config.monitoring, ctx.config.seed)
+    timeline = outcome["timeline"].set_index("batch")
+    assert last.name not in set(timeline["judged_on"])
+    if last.name in timeline.index:
+        assert timeline.loc[last.name, "decision"] == "too small"

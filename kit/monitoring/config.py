@@ -68,9 +68,11 @@ class RetrainingSettings(Section):
     trigger_rules: list[RuleName] = Field(default_factory=lambda: list(_C["retraining"]["trigger_rules"]),
                                           description="Alert rules whose firing triggers retraining.")
     recent_batches: int = Field(default=_C["retraining"]["recent_batches"], ge=1,
-                                description="Latest batches whose alerts can trigger retraining; their labelled ones train the challenger.")
+                                description="Not used since the walk-forward replay (a challenger learns from every usable labelled "
+                                            "batch up to its decision); accepted so older configs still load.")
     evaluation_batches: int = Field(default=_C["retraining"]["evaluation_batches"], ge=1,
-                                    description="Latest labelled batches, never trained on, that champion and challenger are compared on.")
+                                    description="Full labelled batches right after a decision, never trained on, that the serving model and "
+                                                "the challenger are judged on.")
     metric: Literal["roc_auc", "average_precision", "f1", "recall", "precision"] = Field(
         default=_C["retraining"]["metric"], description="Metric of that comparison.")
     promote_margin: float = Field(default=_C["retraining"]["promote_margin"], ge=0,
@@ -86,6 +88,9 @@ class RetrainingSettings(Section):
     min_batch_rows: int = Field(default=_C["retraining"]["min_batch_rows"], ge=1,
                                 description="Rows a batch needs to trigger, train or judge a retraining decision (smaller ones, "
                                             "e.g. partial periods, are shown but not used).")
+    partial_min_share: float = Field(default=_C["retraining"]["partial_min_share"], ge=0, le=1,
+                                     description="A partial first/last period drives decisions only with at least this share "
+                                                 "of a full period's rows (the median full batch).")
 
 
 class PerformanceSettings(Section):

@@ -198,7 +198,7 @@ def replay_figure(result: Monitoring, outcome: dict[str, Any]) -> Figure:
     x = {n: i for i, n in enumerate(names)}
     m = result.measured
     if not m.empty:
-        ax.plot([x[b] for b in m.index], m["roc_auc"], "o-", color="#1f5f8b", label="original champion, measured AUC")
+        ax.plot([x[b] for b in m.index], m["roc_auc"], "o-", color="#1f5f8b", label="watched model at the start: measured AUC")
     timeline = outcome.get("timeline")
     if timeline is not None and not timeline.empty:
         marks = {"promote": ("#2e7d32", "champion changes"), "keep": ("#8a8a8a", "challenger kept out")}
@@ -218,8 +218,9 @@ def replay_figure(result: Monitoring, outcome: dict[str, Any]) -> Figure:
         ax.axvspan(x[b] - 0.5, x[b] + 0.5, color="#eeeeee", zorder=0)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("ROC AUC")
-    ax.set_title("Walk-forward replay: when the champion would have changed (delta = challenger - serving on the next window; grey = partial period)", fontsize=9)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title("Walk-forward replay: when the champion would have changed\n(delta = challenger - serving model on the next window; grey = partial period)",
+                 fontsize=9, pad=14)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -1,16 +1,20 @@
 """Retraining: when to train a challenger, how, and whether it may replace the champion.
 
-The challenger goes through the training phase's own pipeline
+Retraining is replayed walk-forward (``kit.monitoring.run.retrain``): batch by batch, the
+trigger rules are read for the model serving at that time; when one fires, a challenger goes
+through the training phase's own pipeline
 (:func:`kit.training.pipeline.train_candidates`, then ``set_thresholds`` and ``select_best``)
 with the same ``training`` settings and seed as the champion: the same algorithms, early
 stopping, class weighting, tuning and threshold rule (error costs, else F1). Its rows are the
-champion's, extended with the recent labelled batches: training rows plus most of those
-batches to fit, validation rows plus a seeded, stratified ``training.valid_size`` share of
+champion's, extended with the labelled batches known at that time: training rows plus most of
+those batches to fit, validation rows plus a seeded, stratified ``training.valid_size`` share of
 them for early stopping, the threshold and the choice among algorithms. Batches with a
-critical data-quality alert are left out: retraining on broken data would learn the breakage.
+critical data-quality alert, too few rows or too few labels of a class are left out: retraining
+on broken data would learn the breakage. At most ``max_challengers`` are trained per replay,
+with ``cooldown_batches`` between decisions.
 
-Champion and challenger are compared on the latest labelled window, which the challenger
-never saw, each at its own threshold. The challenger is promoted only if it beats the
+Serving model and challenger are compared on the next full labelled window, which the
+challenger never saw, each at its own threshold. The challenger is promoted only if it beats the
 champion by the margin and passes the fairness gate: its equalized-odds difference (the
 largest gap in true- or false-positive rate between groups of a sensitive column, fairlearn)
 on the window is at most the champion's plus a tolerance. Equalized odds rather than
@@ -81,19 +85,17 @@ def _finite(value: float | None) -> bool:
 
 def fairness_gap(y: np.ndarray, predicted: np.ndarray, frame: pd.DataFrame, sensitive: list[str],
                  min_group: int = 30) -> float | None:
-    """Largest equalized-odds difference (fairlearn) over the sensitive columns, counting only groups with
-    at least ``min_group`` rows and both classes; None when no column has two such groups."""
-    from fairlearn.metrics import equalized_odds_difference
-
-    y, predicted = np.asarray(y), np.asarray(predicted)
+    """Largest equalized-odds difference (as fairlearn's, worst case of the TPR and FPR gaps) over the sensitive
+    columns, counting only groups with at least ``min_group`` rows and both classes; None when no column has two."""
+    rows = pd.DataFrame({"y": np.asarray(y), "p": np.asarray(predicted)})
     gaps = []
     for column in [c for c in sensitive if c in frame.columns]:  # a few sensitive columns
-        groups = frame[column].astype(str).to_numpy()
-        counts = pd.crosstab(groups, y).reindex(columns=[0, 1], fill_value=0)
+        rows["g"] = frame[column].astype(str).to_numpy()
+        counts = pd.crosstab(rows["g"], rows["y"]).reindex(columns=[0, 1], fill_value=0)
         ok = counts.index[(counts.sum(axis=1) >= min_group) & (counts.min(axis=1) > 0)]
-        keep = np.isin(groups, ok)
         if len(ok) >= 2:
-            gaps.append(float(equalized_odds_difference(y[keep], predicted[keep], sensitive_features=groups[keep])))
+            rates = rows[rows["g"].isin(ok)].groupby(["g", "y"])["p"].mean().unstack()  # column 0: FPR, 1: TPR
+            gaps.append(float((rates.max() - rates.min()).max()))
     return max(gaps) if gaps else None
 
 

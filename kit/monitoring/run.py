@@ -263,7 +263,8 @@ def training_overlap(setup: Setup, batches: list[Batch]) -> dict[str, Any]:
     split = pd.concat([f[column] for f in (setup.reference, setup.validation, setup.held_out) if column in f.columns])
     trained = pd.to_datetime(split.astype("string"), errors="coerce")
     start, end = trained.min(), trained.max()
-    per_batch = {b.name: int(b.stamps.between(start, end).sum()) for b in batches if b.stamps is not None}
+    stamps = {b.name: _batch_times(b, column) for b in batches}
+    per_batch = {name: int(t.between(start, end).sum()) for name, t in stamps.items() if t is not None}
     if not per_batch:
         return {"checked": False, "overlapping_rows": 0, "warning": None,
                 "detail": "not checked: the production batches carry no times"}
@@ -274,6 +275,15 @@ def training_overlap(setup: Setup, batches: list[Batch]) -> dict[str, Any]:
                "send only rows after the training period") if total else None
     return {"checked": True, "training_period": [start.isoformat(), end.isoformat()], "overlapping_rows": total,
             "batches": hit, "warning": warning, "detail": warning or f"no production row inside the training period ({start.date()} to {end.date()})"}
+
+
+def _batch_times(batch: Batch, column: str) -> pd.Series | None:
+    """A batch's row times: its stamps, else the dataset's time column when the batch carries it."""
+    if batch.stamps is not None:
+        return batch.stamps
+    if column in batch.frame.columns:
+        return pd.to_datetime(batch.frame[column].astype("string"), errors="coerce")
+    return None
 
 
 def monitor_batch(setup: Setup, batch: Batch, settings: MonitoringSection, seed: int, score_profile: Any) -> dict[str, Any]:
@@ -390,9 +400,27 @@ def _has_quality_failure(result: Monitoring, batch: str) -> bool:
     return bool(((log["batch"] == batch) & (log["rule"] == "data_quality") & (log["severity"] == "critical")).any())
 
 
-def decision_ready(batch: Batch, result: Monitoring, settings: MonitoringSection) -> bool:
-    """Whether a batch may train or judge a challenger: enough rows, measured labels of both classes, no broken data."""
-    return (len(batch.frame) >= settings.retraining.min_batch_rows and batch.name in result.measured.index
+def size_problem(batch: Batch, cfg: Any, full_rows: float) -> str | None:
+    """Why a batch is too small to drive a decision (None when big enough): below min_batch_rows, or a partial
+    period with less than partial_min_share of a full period's rows (the median full batch)."""
+    rows = len(batch.frame)
+    if rows < cfg.min_batch_rows:
+        return f"{rows} rows{' (partial period)' if batch.partial else ''} < min_batch_rows {cfg.min_batch_rows}"
+    if batch.partial and np.isfinite(full_rows) and rows < cfg.partial_min_share * full_rows:
+        return (f"partial period: {rows} rows < {cfg.partial_min_share:g} x {full_rows:.0f} (a full period's median rows, "
+                "retraining.partial_min_share)")
+    return None
+
+
+def full_period_rows(batches: list[Batch]) -> float:
+    """Median rows of the batches that cover their whole period (NaN when none does)."""
+    full = [len(b.frame) for b in batches if not b.partial]
+    return float(np.median(full)) if full else float("nan")
+
+
+def decision_ready(batch: Batch, result: Monitoring, settings: MonitoringSection, full_rows: float = float("nan")) -> bool:
+    """Whether a batch may train or judge a challenger: big enough, measured labels of both classes, no broken data."""
+    return (size_problem(batch, settings.retraining, full_rows) is None and batch.name in result.measured.index
             and not _has_quality_failure(result, batch.name))
 
 
@@ -414,7 +442,8 @@ def retrain(setup: Setup, batches: list[Batch], result: Monitoring, settings: Mo
 
     cfg = settings.retraining
     names = [b.name for b in batches]
-    ready = {b.name: decision_ready(b, result, settings) for b in batches}
+    full_rows = full_period_rows(batches)
+    ready = {b.name: decision_ready(b, result, settings, full_rows) for b in batches}
     state = {"setup": setup, "alerts": result.alerts, "since": None}
     events, challengers, last, promoted, next_allowed = [], 0, None, None, 0
     for i, batch in enumerate(batches):  # one step per batch (dozens at most)
@@ -426,7 +455,7 @@ def retrain(setup: Setup, batches: list[Batch], result: Monitoring, settings: Mo
                  "challenger_score": np.nan, "delta": np.nan}
         window = [b for b in batches[i + 1:] if ready[b.name]][: cfg.evaluation_batches]
         learn = [b for b in batches[: i + 1] if ready[b.name]]
-        skip = _skip_reason(batch, cfg, i, next_allowed, challengers, window, learn)
+        skip = _skip_reason(batch, cfg, i, next_allowed, challengers, window, learn, size_problem(batch, cfg, full_rows))
         if skip:
             events.append(event | {"decision": skip[0], "reason": skip[1]})
             continue
@@ -452,12 +481,12 @@ TIMELINE = ["batch", "rows", "partial_period", "fired", "serving", "decision", "
 
 
 def _skip_reason(batch: Batch, cfg: Any, i: int, next_allowed: int, challengers: int,
-                 window: list[Batch], learn: list[Batch]) -> tuple[str, str] | None:
+                 window: list[Batch], learn: list[Batch], too_small: str | None) -> tuple[str, str] | None:
     """Why no challenger is trained at this batch (None: train one)."""
     if not cfg.enabled:
         return "disabled", "retraining is disabled in the config"
-    if len(batch.frame) < cfg.min_batch_rows:
-        return "too small", f"{len(batch.frame)} rows{' (partial period)' if batch.partial else ''} < min_batch_rows {cfg.min_batch_rows}: not used for decisions"
+    if too_small:
+        return "too small", f"{too_small}: not used for decisions"
     if challengers >= cfg.max_challengers:
         return "budget spent", f"already {challengers} challenger(s) in this replay (max_challengers {cfg.max_challengers})"
     if i < next_allowed:
