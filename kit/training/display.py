@@ -115,5 +115,8 @@ def outcome_markdown(outcome: dict[str, Any]) -> Markdown:
             f"({escape.md(outcome['algorithm'])}) is **{escape.md(status)}**.")
     if status == "champion":
         return Markdown(head + " Every gate passed; the `champion` alias now points at it.")
-    return Markdown(head + f" {escape.md(outcome.get('pending') or 'It stays a candidate.')}. The promotion decision "
+    failed = outcome.get("failed_gates") or []
+    pending = outcome.get("pending") or (f"It stays a candidate: training gates failed ({', '.join(map(str, failed))})"
+                                         if failed else "It stays a candidate")
+    return Markdown(head + f" {escape.md(pending)}. The promotion decision "
                     "comes at the end of phase 3, with the fairness and tier evidence (and a sign-off where the stakes need it).")
