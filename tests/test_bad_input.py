@@ -60,7 +60,7 @@ def test_target_needs_exactly_two_classes(tmp_path: Path, labels: list[object], 
 
 
 def test_too_few_rows_of_a_class(tmp_path: Path) -> None:
-    text = check_problems(config_file(tmp_path, labelled_csv(["no"] * 40 + ["yes"] * 3)))
+    text = check_problems(config_file(tmp_path, labelled_csv(["no"] * 240 + ["yes"] * 3)))
     assert "too few rows of a class ('yes': 3" in text and "at least 10 rows of each class" in text
 
 
