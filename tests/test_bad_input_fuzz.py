@@ -113,11 +113,27 @@ def write_example(folder: Path, example: tuple[bytes, str]) -> Path:
     return config
 
 
+def kit_error_names() -> set[str]:
+    """Names of every KitError class (a failed phase must name one of them, not a library's error)."""
+    import kit.explain.shapley  # noqa: F401 - defines ModelFileError
+    from kit.errors import KitError
+
+    found, todo = set(), [KitError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.__name__)
+        todo += cls.__subclasses__()
+    return found
+
+
 def assert_named_error(stderr: str, code: int) -> None:
-    """A clean failure: 'error: ...' or 'failed: ...' lines, no traceback; listed problems are one line each."""
+    """A clean failure: 'error: ...' or 'failed: phase P: SomeKitError: ...', no traceback; one line per problem."""
     assert "Traceback" not in stderr, stderr
     lines = stderr.rstrip("\n").split("\n")
     assert lines[0].startswith("error: " if code == 2 else "failed: "), stderr
+    if code == 1:
+        named = re.match(r"failed: phase \w+: (\w+): ", lines[0])
+        assert named and named.group(1) in kit_error_names(), stderr
     counted = re.search(r": (\d+) problem\(s\)$", lines[0])
     if counted:
         assert len(lines) == 1 + int(counted.group(1)), stderr  # one line per problem

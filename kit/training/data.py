@@ -156,14 +156,15 @@ def separated_numbers(values: pd.Series, col: str, share: float,
 
 
 def _infinities_as_missing(frame: pd.DataFrame, target: str) -> list[str]:
-    """Replace inf/-inf in numeric columns by missing (in place); one note per column naming the count."""
-    from kit.profile import infinite_counts
+    """Replace inf/-inf (and magnitudes beyond float32) in numeric columns by missing, in place; one note per column."""
+    from kit.profile import FLOAT32_MAX, infinite_counts
 
     counts = infinite_counts(frame.drop(columns=[target]))
     notes = []
     for col, n in counts[counts > 0].items():  # a loop over columns, not rows
-        frame[col] = frame[col].replace([np.inf, -np.inf], np.nan)
-        notes.append(f"column {col!r} holds {int(n)} infinite value(s) (inf/-inf); treated as missing: fix them at the source")
+        frame[col] = frame[col].mask(frame[col].abs() > FLOAT32_MAX)
+        notes.append(f"column {col!r} holds {int(n)} infinite value(s) (inf/-inf, or beyond ±3.4e38, which the "
+                     "boosters store as infinity); treated as missing: fix them at the source")
     return notes
 
 
