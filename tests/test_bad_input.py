@@ -165,6 +165,16 @@ def test_separators_that_read_two_ways_name_the_read_option() -> None:
         clean_frame(raw, telco_spec())
 
 
+def test_the_suggested_drop_columns_fix_works() -> None:
+    from kit.training.data import clean_frame
+
+    raw = telco_frame()
+    raw["tenure_k"] = (raw["tenure"] + 1).map(lambda v: f"{v * 1000:,d}")
+    raw["mixed"] = np.where(raw.index % 3 == 0, "n/a", raw["tenure"].astype(str))  # text in a numeric column
+    out, _ = clean_frame(raw, telco_spec().model_copy(update={"drop_columns": ["tenure_k", "mixed"]}))
+    assert out["tenure_k"].dtype == "category" and out["mixed"].dtype == "category"
+
+
 def test_profile_flags_separated_numbers_and_infinities() -> None:
     from kit.profile import profile_frame
 
