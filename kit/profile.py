@@ -166,13 +166,18 @@ def _parse_any(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values, errors="coerce")
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""Largest magnitude a booster can store (features are float32); beyond it a value is infinite to them."""
+
+
 def infinite_counts(df: pd.DataFrame) -> pd.Series:
-    """Number of inf/-inf values per numeric column (0 elsewhere)."""
-    numeric = df.select_dtypes(include="number")
+    """Number of inf/-inf values (or magnitudes beyond float32, infinite to the boosters) per numeric column."""
+    numeric = df.select_dtypes(include="number").select_dtypes(exclude="bool")
     counts = pd.Series(0, index=df.columns, dtype="int64")
     if not numeric.empty:
         values = numeric.to_numpy(dtype="float64", na_value=float("nan"))
-        counts[numeric.columns] = np.isinf(values).sum(axis=0)
+        with np.errstate(invalid="ignore"):
+            counts[numeric.columns] = (np.abs(values) > FLOAT32_MAX).sum(axis=0)
     return counts
 
 

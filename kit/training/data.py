@@ -98,10 +98,11 @@ def clean_frame(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, l
         out[spec.target] = whole_numbers(out[spec.target])  # 0/1 read as 0.0/1.0 because of the blank cells
     notes += _infinities_as_missing(out, spec.target)
     text_cols = [c for c in out.columns if _is_text(out[c]) and c != spec.target]
+    never_features = {*spec.id_columns, *spec.drop_columns}  # kept as they are: no error about their values
     for col in text_cols:
         share, blanks, parsed = numeric_text_share(out[col])
         how = ("stored as text", "")
-        if share < 1 - rules["numeric_text_tolerance"]:
+        if share < 1 - rules["numeric_text_tolerance"] and col not in never_features:
             share, parsed, how = separated_numbers(out[col], col, share, parsed)
         if share >= 1 - rules["numeric_text_tolerance"]:
             lost = int(parsed.isna().sum() - out[col].isna().sum() - blanks)
@@ -110,7 +111,7 @@ def clean_frame(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, l
                 f"({blanks} blank and {lost} non-numeric cells became missing){how[1]}"
             )
             out[col] = parsed.astype("float64")
-        elif share >= rules["numeric_text_min_share"] and col not in spec.id_columns:
+        elif share >= rules["numeric_text_min_share"] and col not in never_features:
             example = out[col][parsed.isna() & out[col].notna()].iloc[0]
             raise DataError(
                 f"column {col!r}: {share:.0%} of its values are numbers but others are text "
@@ -156,14 +157,15 @@ def separated_numbers(values: pd.Series, col: str, share: float,
 
 
 def _infinities_as_missing(frame: pd.DataFrame, target: str) -> list[str]:
-    """Replace inf/-inf in numeric columns by missing (in place); one note per column naming the count."""
-    from kit.profile import infinite_counts
+    """Replace inf/-inf (and magnitudes beyond float32) in numeric columns by missing, in place; one note per column."""
+    from kit.profile import FLOAT32_MAX, infinite_counts
 
     counts = infinite_counts(frame.drop(columns=[target]))
     notes = []
     for col, n in counts[counts > 0].items():  # a loop over columns, not rows
-        frame[col] = frame[col].replace([np.inf, -np.inf], np.nan)
-        notes.append(f"column {col!r} holds {int(n)} infinite value(s) (inf/-inf); treated as missing: fix them at the source")
+        frame[col] = frame[col].mask(frame[col].abs() > FLOAT32_MAX)
+        notes.append(f"column {col!r} holds {int(n)} infinite value(s) (inf/-inf, or beyond ±3.4e38, which the "
+                     "boosters store as infinity); treated as missing: fix them at the source")
     return notes
 
 

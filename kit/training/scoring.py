@@ -84,7 +84,7 @@ def _prepare_column(values: pd.Series, col: str, levels: list[Any] | None) -> pd
 
 
 def _to_float(values: pd.Series, col: str) -> np.ndarray:
-    """Convert one numeric feature to float64 (inf/-inf become missing); text that is not a number is an error."""
+    """Convert one numeric feature to float64 (inf/-inf and beyond float32 become missing); text that is not a number is an error."""
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
         return _finite(values.to_numpy(dtype="float64", na_value=np.nan))
     text = values.astype("string").str.strip().replace("", pd.NA)
@@ -99,10 +99,15 @@ def _to_float(values: pd.Series, col: str) -> np.ndarray:
     return _finite(converted.to_numpy(dtype="float64", na_value=np.nan))
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""Boosters store features as float32: a larger magnitude becomes infinity, which they refuse."""
+
+
 def _finite(values: np.ndarray) -> np.ndarray:
-    """The values with inf/-inf as NaN (missing for every model), without a copy when all are finite."""
-    infinite = np.isinf(values)
-    return np.where(infinite, np.nan, values) if infinite.any() else values
+    """The values with inf/-inf and magnitudes beyond float32 as NaN (missing for every model); no copy when none."""
+    with np.errstate(invalid="ignore"):
+        out_of_range = np.abs(values) > FLOAT32_MAX
+    return np.where(out_of_range, np.nan, values) if out_of_range.any() else values
 
 
 @dataclass
