@@ -142,7 +142,7 @@ def assert_named_error(stderr: str, code: int) -> None:
         assert len(lines) == 1, stderr
 
 
-@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                       HealthCheck.too_slow])
 @given(example=examples())
 def test_check_ends_in_success_or_a_named_config_error(example, tmp_path_factory, capsys) -> None:
