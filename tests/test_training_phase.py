@@ -82,7 +82,7 @@ def test_phase_with_signoff_and_second_run(tmp_path: Path, mlflow_tracking_uri: 
 
 
 def test_minimal_config_and_bad_input(tmp_path: Path, mlflow_tracking_uri: str) -> None:
-    from kit.errors import DataError
+    from kit.errors import ConfigError, DataError
 
     raw = {"organization": {"name": "x"},
            "dataset": {"path": str(DATA / "german_credit" / "german_credit.csv"), "target": "credit_risk", "positive_class": "bad"},
@@ -96,7 +96,7 @@ def test_minimal_config_and_bad_input(tmp_path: Path, mlflow_tracking_uri: str) 
     raw["dataset"]["positive_class"] = "ugly"
     raw["training"]["min_rows"] = 200
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(DataError, match="'ugly' does not occur"):
+    with pytest.raises(ConfigError, match="'ugly' does not occur"):  # found when the config loads, before any phase
         TrainingRun(start(path, tmp_path / "r")).load()
     assert not (Path(mlflow_tracking_uri[10:]).parent / "artifacts").exists()  # nothing registered
 
