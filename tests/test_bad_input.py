@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from kit.config import load_config
 from kit.errors import ConfigError, DataError
+from kit.schema import DatasetSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 TELCO = ROOT / "data" / "telco_churn" / "Telco-Customer-Churn.csv"
@@ -103,9 +104,8 @@ def telco_frame() -> pd.DataFrame:
     return pd.read_csv(TELCO)
 
 
-def telco_spec(path: Path = TELCO, **options: object) -> "DatasetSpec":
-    from kit.schema import DatasetSpec
-
+def telco_spec(path: Path = TELCO, **options: object) -> DatasetSpec:
+    """The telco dataset spec, with read options."""
     return DatasetSpec(path=path, target="Churn", positive_class="Yes", id_columns=["customerID"],
                        read_options=dict(options))
 
