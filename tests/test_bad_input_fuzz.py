@@ -78,7 +78,7 @@ def examples(draw: st.DrawFn) -> tuple[bytes, str]:
 HOSTILE_NAMES = ["Air temperature [K]", "a<b", "<b>bold</b>", 'say "hi"', "k:v,w", "{x}", "日本語 列", "🙂", "",
                  "O'Brien", "x", "x", "tab\tname", "=SUM(A1)", "a" * 80]
 numeric_cell = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).map(repr) \
-    | st.sampled_from(["", "inf", "-inf", "1e308", "9" * 30, "1,234.5", " 7 "])
+    | st.sampled_from(["", "inf", "-inf", "1e308", "9" * 30, " 7 "])  # separators: see test_bad_input.py
 text_cell = st.sampled_from(HOSTILE_TEXT)
 
 
