@@ -67,10 +67,13 @@ def read_columns(path: Path, read_options: dict[str, Any] | None = None) -> list
 
 def read_column(path: Path, column: str, read_options: dict[str, Any] | None = None) -> pd.Series:
     """Read one column of a data file (only that column is parsed: fast on wide files)."""
-    options = dict(read_options or {})
+    options = {k: v for k, v in (read_options or {}).items() if k != "index_col"}  # the column, not an index
     key = "columns" if _format(Path(path)) == "parquet" else "usecols"
     options[key] = [column]
-    return read_table(path, options)[column]
+    frame = read_table(path, options)
+    if column not in frame.columns:
+        raise DataError(f"{path}: column {column!r} could not be read on its own; check dataset.read_options")
+    return frame[column]
 
 
 def file_sha256(path: Path) -> str:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from kit.config import load_config
 from kit.errors import ConfigError, DataError
+from kit.schema import DatasetSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 TELCO = ROOT / "data" / "telco_churn" / "Telco-Customer-Churn.csv"
@@ -103,9 +104,8 @@ def telco_frame() -> pd.DataFrame:
     return pd.read_csv(TELCO)
 
 
-def telco_spec(path: Path = TELCO, **options: object) -> "DatasetSpec":
-    from kit.schema import DatasetSpec
-
+def telco_spec(path: Path = TELCO, **options: object) -> DatasetSpec:
+    """The telco dataset spec, with read options."""
     return DatasetSpec(path=path, target="Churn", positive_class="Yes", id_columns=["customerID"],
                        read_options=dict(options))
 
@@ -339,3 +339,12 @@ def test_out_of_range_values_are_counted_with_infinities() -> None:
     out, notes = clean_frame(raw, telco_spec())
     assert out["MonthlyCharges"].isna().sum() == 3
     assert any("'MonthlyCharges' holds 3 infinite value(s)" in n and "3.4e38" in n for n in notes)
+
+
+def test_index_col_does_not_hide_the_target(tmp_path: Path) -> None:
+    """Found by the fuzz test: index_col plus reading only the target column was a raw KeyError."""
+    text = check_problems(config_file(tmp_path, ",y\n", "  read_options: {index_col: 0}\n"))
+    assert "target 'y': the file has a header but no rows" in text
+    (tmp_path / "ok").mkdir()
+    ok = config_file(tmp_path / "ok", labelled_csv(["a", "b"] * 20), "  positive_class: a\n  read_options: {index_col: 0}\n")
+    assert load_config(ok).dataset.read_options == {"index_col": 0}

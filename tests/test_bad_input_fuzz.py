@@ -11,7 +11,6 @@ import io
 import re
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -79,7 +78,7 @@ def examples(draw: st.DrawFn) -> tuple[bytes, str]:
 HOSTILE_NAMES = ["Air temperature [K]", "a<b", "<b>bold</b>", 'say "hi"', "k:v,w", "{x}", "日本語 列", "🙂", "",
                  "O'Brien", "x", "x", "tab\tname", "=SUM(A1)", "a" * 80]
 numeric_cell = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).map(repr) \
-    | st.sampled_from(["", "inf", "-inf", "1e308", "9" * 30, "1,234.5", " 7 "])
+    | st.sampled_from(["", "inf", "-inf", "1e308", "9" * 30, " 7 "])  # separators: see test_bad_input.py
 text_cell = st.sampled_from(HOSTILE_TEXT)
 
 
@@ -142,7 +141,7 @@ def assert_named_error(stderr: str, code: int) -> None:
         assert len(lines) == 1, stderr
 
 
-@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                       HealthCheck.too_slow])
 @given(example=examples())
 def test_check_ends_in_success_or_a_named_config_error(example, tmp_path_factory, capsys) -> None:

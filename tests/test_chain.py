@@ -130,8 +130,7 @@ def test_failing_phase_keeps_evidence_and_the_good_report(tmp_path: Path) -> Non
     kit_cli("run", str(good_cfg), "--out", str(out), "--phases", "readiness", tracking=tmp_path / "m.db")
     good_started = json.loads((out / "manifest.json").read_text())["started"]
 
-    # a problem only the training phase can see (kit check catches bad targets before anything runs)
-    config.setdefault("training", {})["min_rows"] = 100_000
+    config["training"]["min_rows"] = 100_000  # more than the data has: phase 2 fails (a one-class target fails at check)
     good_cfg.write_text(yaml.safe_dump(config))
     proc = kit_cli("run", str(good_cfg), "--out", str(out), "--phases", "readiness,training", "--force",
                    tracking=tmp_path / "m.db", check=False)
