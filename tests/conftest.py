@@ -126,3 +126,24 @@ TELCO_RUNS = TelcoRuns()
 def telco_runs() -> TelcoRuns:
     """Real training-phase runs on Telco (TrainingRun, own MLflow store); ``.copy(dst)`` gives a private run folder."""
     return TELCO_RUNS
+
+
+# ---- executing a notebook in a test --------------------------------------------------------------
+NOTEBOOK_CELL_TIMEOUT = 300  # seconds per cell: far above any cell's time, even on a loaded 2-core box
+
+
+def execute_notebook(input_path: str | Path, output_path: str | Path, **kwargs) -> object:
+    """papermill.execute_notebook with a per-cell timeout, retried once only when a cell times out.
+
+    Under heavy load, ipykernel 7 with widgets on has been seen to leave the client waiting for a
+    reply that never comes (kernel idle, client idle: jupyter/jupyter_client#922 and
+    microsoft/vscode-jupyter#17410 describe the same hang). A timeout turns that into an error
+    instead of a suite that never ends; a notebook that fails or times out twice still fails.
+    """
+    import papermill
+
+    kwargs.setdefault("execution_timeout", NOTEBOOK_CELL_TIMEOUT)
+    try:
+        return papermill.execute_notebook(str(input_path), str(output_path), **kwargs)
+    except TimeoutError:
+        return papermill.execute_notebook(str(input_path), str(output_path), **kwargs)

@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from test_explain_fixtures import make_run
+from conftest import execute_notebook
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_explainability.ipynb"
 
@@ -26,9 +27,8 @@ def test_notebook_is_stored_clean_with_parameters():
 
 @pytest.mark.parametrize("interactive", [False])
 def test_notebook_runs_and_writes_the_artifact(tmp_path, interactive):
-    papermill = pytest.importorskip("papermill")
     config = make_run(tmp_path, "xgboost", rounds=10)
-    papermill.execute_notebook(
+    execute_notebook(
         str(NOTEBOOK), str(tmp_path / "out.ipynb"), kernel_name="kit", cwd=str(NOTEBOOK.parent),
         parameters={"config_path": str(config), "run_dir": str(tmp_path), "interactive": interactive},
         progress_bar=False,

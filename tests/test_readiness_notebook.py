@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import nbformat
-import papermill as pm
 import pytest
+from conftest import execute_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "00_readiness.ipynb"
@@ -40,7 +40,7 @@ def test_phase_imports_no_heavy_library() -> None:
 ])
 def test_notebook_runs_and_writes_artifact(tmp_path: Path, config: str, interactive: bool, level: int, status: str) -> None:
     run_dir = tmp_path / "run"
-    pm.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"), kernel_name="kit", progress_bar=False,
+    execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"), kernel_name="kit", progress_bar=False,
                         cwd=str(NOTEBOOK.parent), log_output=False,
                         parameters={"config_path": str(ROOT / "data" / "configs" / config),
                                     "run_dir": str(run_dir), "interactive": interactive})

@@ -14,6 +14,7 @@ from kit.notebook import start
 from kit.use_cases import display as show
 from kit.use_cases import phase
 from kit.use_cases.portfolio import DEMO_PORTFOLIO, load_portfolio, resolve_weights
+from conftest import execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 TELCO = ROOT / "data" / "telco_churn" / "Telco-Customer-Churn.csv"
@@ -195,11 +196,10 @@ def _demo_rows() -> list[dict]:
 
 @pytest.mark.parametrize("interactive", [False, True])
 def test_notebook_runs_end_to_end(tmp_path, interactive):
-    import papermill as pm
 
     run_dir = tmp_path / "run"
     started = time.perf_counter()
-    pm.execute_notebook(
+    execute_notebook(
         str(ROOT / "notebooks" / "01_use_cases.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="kit",
         parameters={"run_dir": str(run_dir), "interactive": interactive}, cwd=str(ROOT / "notebooks"), progress_bar=False,
     )
