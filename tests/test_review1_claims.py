@@ -1,0 +1,54 @@
+"""Review of issue 11 on data nobody tuned for: reports never claim what their numbers do not support."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from types import SimpleNamespace
+
+from kit.explain import display
+from kit.explain import phase as xphase
+from kit.notebook import start
+from kit.use_cases.portfolio import DEMO_PORTFOLIO
+
+from test_explain_fixtures import make_run
+from test_use_cases_phase import make_ctx, run_phase
+
+
+def test_bundled_portfolio_pilot_is_marked_illustrative_on_the_index(tmp_path):
+    """No portfolio in the config: the index must not present the demo's pilot as the user's."""
+    art = run_phase(make_ctx(tmp_path))
+    assert art["illustrative"] is True
+    assert "illustrative" in art["headline"]["Pilot"] and art["headline"]["Pilot"].startswith("Churn prediction")
+    assert art["headline_status"] == "warn"
+
+
+def test_a_named_portfolio_is_not_illustrative(tmp_path):
+    """Naming a portfolio file (even the bundled one, as the demo does) is the user's own choice."""
+    art = run_phase(make_ctx(tmp_path, {"portfolio_path": str(DEMO_PORTFOLIO)}))
+    assert art["illustrative"] is False
+    assert art["headline"]["Pilot"] == "Churn prediction"
+
+
+def test_explain_summary_names_the_candidate_not_champion():
+    """Phase 3 explains the phase-2 candidate; the summary must say so, with its registered name."""
+    inputs = SimpleNamespace(
+        champion={"model_name": "adult-income-1a2b3c4d", "version": "1", "status": "candidate"},
+        model=SimpleNamespace(algorithm="xgboost", features=["a", "b"]), threshold=0.4,
+        y=np.array([0, 1, 1, 0]), spec=SimpleNamespace(sensitive=["sex"]), tier="high", tier_source="config")
+    text = display.inputs_summary(inputs).data
+    assert "adult-income-1a2b3c4d v1, candidate" in text
+    assert "champion" not in text
+
+
+def test_model_card_does_not_claim_the_bundled_pilot(tmp_path):
+    """A card for the user's own dataset must not say its pilot is the demo portfolio's 'Churn prediction'."""
+    ctx = start(make_run(tmp_path / "run"), tmp_path / "run")
+    assert ctx.config.use_cases.portfolio is None and ctx.config.use_cases.portfolio_path is None
+    ctx.write("use_cases", {"pilot": {"name": "Churn prediction"}, "illustrative": True})
+    inputs = xphase.load_inputs(ctx)
+    glob, reasons, fair = xphase.explain_global(inputs), xphase.export_reason_codes(inputs), xphase.assess_fairness(inputs)
+    queue = xphase.build_review_queue(inputs, reasons)
+    facts = xphase.model_card_facts(inputs, glob, reasons, fair, queue, xphase.check_tier(inputs, glob, reasons, fair, queue))
+    assert facts["intended_use"]["pilot"].startswith("none")
+    assert "Churn prediction" not in json.dumps(facts["intended_use"])
