@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
+import pytest
 from types import SimpleNamespace
 
 from kit.explain import display
@@ -52,3 +54,21 @@ def test_model_card_does_not_claim_the_bundled_pilot(tmp_path):
     facts = xphase.model_card_facts(inputs, glob, reasons, fair, queue, xphase.check_tier(inputs, glob, reasons, fair, queue))
     assert facts["intended_use"]["pilot"].startswith("none")
     assert "Churn prediction" not in json.dumps(facts["intended_use"])
+
+
+def test_challenger_fairness_ignores_groups_with_one_positive():
+    """A group with 200 rows but 2 positives has a TPR of 0, 0.5 or 1: noise that must not pass or fail a challenger."""
+    from fairlearn.metrics import equalized_odds_difference
+
+    from kit.monitoring.retraining import fairness_gap
+
+    rng = np.random.default_rng(3)
+    group = np.array(["a"] * 200 + ["b"] * 200)
+    y = np.r_[np.r_[np.ones(2, dtype=int), np.zeros(198, dtype=int)], rng.integers(0, 2, 200)]
+    predicted = np.where(rng.random(400) < 0.8, y, 1 - y)
+    frame = pd.DataFrame({"g": group})
+    assert equalized_odds_difference(y, predicted, sensitive_features=group) > 0  # fairlearn would report a figure
+    assert fairness_gap(y, predicted, frame, ["g"], min_group=30) is None  # not enough evidence, said as such
+    y[:5] = 1  # five positives in group a: phase 3's minimum, now a real figure
+    assert fairness_gap(y, predicted, frame, ["g"], min_group=30) == pytest.approx(
+        equalized_odds_difference(y, predicted, sensitive_features=group))

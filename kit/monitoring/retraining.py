@@ -19,8 +19,8 @@ champion by the margin and passes the fairness gate: its equalized-odds differen
 largest gap in true- or false-positive rate between groups of a sensitive column, fairlearn)
 on the window is at most the champion's plus a tolerance. Equalized odds rather than
 selection rates, because groups with different base rates should get different selection rates.
-Only groups with enough rows of both classes count: a rate measured on three rows, or a true
-positive rate of a group without positives, is noise, not evidence; with fewer than two such
+Only groups with enough rows, and enough of each class (phase 3's minimum), count: a rate measured on
+three rows, or a true positive rate of a group with one positive, is noise, not evidence; with fewer than two such
 groups the decision says the fairness gate could not be checked.
 """
 from __future__ import annotations
@@ -83,16 +83,25 @@ def _finite(value: float | None) -> bool:
     return value is not None and bool(np.isfinite(value))
 
 
+def fairness_min_class() -> int:
+    """Rows of each class a group needs for its TPR and FPR to count (phase 3's rule, kit/content/governance.yaml)."""
+    from kit import content
+
+    return int(content.load("governance")["fairness"]["min_class_count"])
+
+
 def fairness_gap(y: np.ndarray, predicted: np.ndarray, frame: pd.DataFrame, sensitive: list[str],
-                 min_group: int = 30) -> float | None:
+                 min_group: int = 30, min_class: int | None = None) -> float | None:
     """Largest equalized-odds difference (as fairlearn's, worst case of the TPR and FPR gaps) over the sensitive
-    columns, counting only groups with at least ``min_group`` rows and both classes; None when no column has two."""
+    columns, counting only groups with at least ``min_group`` rows and ``min_class`` of each class (default: phase 3's
+    minimum, so one positive never makes a TPR of 0 or 1); None when no column has two such groups."""
+    min_class = fairness_min_class() if min_class is None else min_class
     rows = pd.DataFrame({"y": np.asarray(y), "p": np.asarray(predicted)})
     gaps = []
     for column in [c for c in sensitive if c in frame.columns]:  # a few sensitive columns
         rows["g"] = frame[column].astype(str).to_numpy()
         counts = pd.crosstab(rows["g"], rows["y"]).reindex(columns=[0, 1], fill_value=0)
-        ok = counts.index[(counts.sum(axis=1) >= min_group) & (counts.min(axis=1) > 0)]
+        ok = counts.index[(counts.sum(axis=1) >= min_group) & (counts.min(axis=1) >= max(min_class, 1))]
         if len(ok) >= 2:
             rates = rows[rows["g"].isin(ok)].groupby(["g", "y"])["p"].mean().unstack()  # column 0: FPR, 1: TPR
             gaps.append(float((rates.max() - rates.min()).max()))
