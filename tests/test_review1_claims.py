@@ -72,3 +72,27 @@ def test_challenger_fairness_ignores_groups_with_one_positive():
     y[:5] = 1  # five positives in group a: phase 3's minimum, now a real figure
     assert fairness_gap(y, predicted, frame, ["g"], min_group=30) == pytest.approx(
         equalized_odds_difference(y, predicted, sensitive_features=group))
+
+
+def test_resampled_workshop_batches_say_they_overstate_the_evidence(tmp_path):
+    """200 held-out rows cannot make 8 batches of 600 real rows: the report must say each batch repeats ~25 rows."""
+    from kit.monitoring import run
+    from kit.monitoring.scenarios import Batch, resampling_note
+    from test_monitoring_fixtures import make_run
+
+    assert resampling_note(4800, 8, 600) is None
+    note = resampling_note(200, 8, 600)
+    assert "repeats about 25 distinct rows (x24)" in note and "monitoring.batch_size to 25" in note
+    ctx = make_run(tmp_path)
+    setup = run.load_setup(ctx)
+    settings = ctx.config.monitoring
+    result = run.monitor(setup, [Batch("b", setup.held_out.head(300))], settings)
+    latency = run.measure_latency(setup.model, setup.reference, rows=100, repeats=3, budget_ms=1e6)
+    outcome = {"triggered": False, "decision": "none", "reason": "-", "challenger": None}
+    held = len(setup.held_out)
+    settings.n_batches, settings.batch_size = 4, held  # 4 x all held-out rows: resampled
+    artifact = run.build_artifact(setup, result, outcome, {}, latency, None, settings)
+    assert "Scenario rows" in artifact["headline"] and any("overstate the evidence" in w for w in artifact["warnings"])
+    settings.batch_size = held // 4  # real, distinct rows: nothing to say
+    artifact = run.build_artifact(setup, result, outcome, {}, latency, None, settings)
+    assert "Scenario rows" not in artifact["headline"] and not any("overstate" in w for w in artifact["warnings"])
