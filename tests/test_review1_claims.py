@@ -96,3 +96,25 @@ def test_resampled_workshop_batches_say_they_overstate_the_evidence(tmp_path):
     settings.batch_size = held // 4  # real, distinct rows: nothing to say
     artifact = run.build_artifact(setup, result, outcome, {}, latency, None, settings)
     assert "Scenario rows" not in artifact["headline"] and not any("overstate" in w for w in artifact["warnings"])
+
+
+def test_signoff_after_the_chain_corrects_the_monitoring_headline(tmp_path):
+    """Phase 4 ran before the sign-off and watched a candidate; once promoted, the index must not still say 'no champion'."""
+    from kit import promotion
+    from kit.artifacts import read_artifact, write_artifact
+
+    champ = {"model_name": "credit-class-61da1833", "version": "1", "algorithm": "xgboost", "status": "candidate"}
+    write_artifact(tmp_path, "training", {"champion": champ, "headline": {}, "headline_status": "warn"})
+    write_artifact(tmp_path, "explain", {"headline": {}})
+    watched = {"role": "candidate", "name": "credit-class-61da1833", "version": "1"}
+    write_artifact(tmp_path, "monitoring", {"watched": watched, "headline": {
+        "Watched model": "CANDIDATE credit-class-61da1833 v1 (no champion)"}})
+    passed = {n: {"passed": True, "reason": "ok"} for n in ("data contract", "tier evidence", "fairness")}
+    promotion.write_outcome(tmp_path, promotion.decide(passed, "1", False))
+    headline = read_artifact(tmp_path, "monitoring")["headline"]["Watched model"]
+    assert "no champion" not in headline and "before its promotion to champion" in headline
+    assert "--phases monitoring" in headline
+    # a candidate that stays a candidate keeps the honest monitoring line
+    write_artifact(tmp_path, "monitoring", {"watched": watched, "headline": {"Watched model": "CANDIDATE x"}})
+    promotion.write_outcome(tmp_path, promotion.decide({**passed, "fairness": {"passed": False, "reason": "failed"}}, "1", False))
+    assert read_artifact(tmp_path, "monitoring")["headline"]["Watched model"] == "CANDIDATE x"
