@@ -245,7 +245,7 @@ def _note_monitoring(run_dir: Path, champ: dict[str, Any], decision: dict[str, A
         return
     monitoring["headline"]["Watched model"] = (
         f"{watched['name']} v{watched['version']}: watched as a CANDIDATE before its promotion to champion; "
-        "re-run phase 4 (--phases monitoring) to monitor the champion")
+        "run the chain again (python -m kit run CONFIG), or the monitoring notebook on this folder, to monitor the champion")
     write_artifact(run_dir, "monitoring", monitoring)
 
 

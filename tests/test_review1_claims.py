@@ -113,7 +113,7 @@ def test_signoff_after_the_chain_corrects_the_monitoring_headline(tmp_path):
     promotion.write_outcome(tmp_path, promotion.decide(passed, "1", False))
     headline = read_artifact(tmp_path, "monitoring")["headline"]["Watched model"]
     assert "no champion" not in headline and "before its promotion to champion" in headline
-    assert "--phases monitoring" in headline
+    assert "python -m kit run CONFIG" in headline
     # a candidate that stays a candidate keeps the honest monitoring line
     write_artifact(tmp_path, "monitoring", {"watched": watched, "headline": {"Watched model": "CANDIDATE x"}})
     promotion.write_outcome(tmp_path, promotion.decide({**passed, "fairness": {"passed": False, "reason": "failed"}}, "1", False))
