@@ -118,3 +118,27 @@ def test_signoff_after_the_chain_corrects_the_monitoring_headline(tmp_path):
     write_artifact(tmp_path, "monitoring", {"watched": watched, "headline": {"Watched model": "CANDIDATE x"}})
     promotion.write_outcome(tmp_path, promotion.decide({**passed, "fairness": {"passed": False, "reason": "failed"}}, "1", False))
     assert read_artifact(tmp_path, "monitoring")["headline"]["Watched model"] == "CANDIDATE x"
+
+
+def _fake(name: str, proba: np.ndarray, kind: str = "model") -> SimpleNamespace:
+    """A scored candidate: fixed test probabilities, threshold 0.5."""
+    return SimpleNamespace(name=name, kind=kind, threshold=0.5, trees=None, trials=0, fit_seconds=0.0, extra={},
+                           predict_proba=lambda X: proba, valid_metrics=lambda y: {"pr_auc": 0.5, "log_loss": 0.5})
+
+
+def test_leaderboard_ranks_by_the_selection_metric():
+    """With selection_metric pr_auc the table's first row is the best on PR AUC, not on ROC AUC."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from kit.training.pipeline import evaluate
+
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    ranker = np.array([0.9, 0.05, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])  # one positive first, one last: AP 0.60, AUC 0.50
+    spread = np.array([0.7, 0.6, 0.9, 0.8, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05])  # both third and fourth: AP 0.42, AUC 0.75
+    assert roc_auc_score(y, spread) > roc_auc_score(y, ranker)
+    assert average_precision_score(y, ranker) > average_precision_score(y, spread)
+    cands = [_fake("spread", spread), _fake("ranker", ranker)]
+    board = evaluate(cands, pd.DataFrame({"x": range(10)}), y, "pr_auc", y)
+    assert list(board["candidate"]) == ["ranker", "spread"] and "valid_pr_auc" in board
+    board = evaluate(cands, pd.DataFrame({"x": range(10)}), y, "log_loss", y)  # lower is better: ascending
+    assert board["log_loss"].is_monotonic_increasing
