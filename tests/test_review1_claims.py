@@ -142,3 +142,28 @@ def test_leaderboard_ranks_by_the_selection_metric():
     assert list(board["candidate"]) == ["ranker", "spread"] and "valid_pr_auc" in board
     board = evaluate(cands, pd.DataFrame({"x": range(10)}), y, "log_loss", y)  # lower is better: ascending
     assert board["log_loss"].is_monotonic_increasing
+
+
+def test_kit_check_refuses_a_numeric_production_time_column(tmp_path):
+    """monitoring.production.time_column of numbers passed kit check and failed only in phase 4; now refused up front."""
+    import yaml
+    from kit.config import load_config
+    from kit.errors import ConfigError
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"year": np.repeat(np.arange(2000, 2010), 30), "x": rng.normal(size=300),
+                          "y": rng.integers(0, 2, 300)})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+
+    def config(**production):
+        raw = {"organization": {"name": "Acme"}, "dataset": {"path": str(tmp_path / "d.csv"), "target": "y"},
+               "monitoring": {"production": {"path": str(tmp_path / "d.csv"), "frequency": "Y", **production}}}
+        (tmp_path / "run.yaml").write_text(yaml.safe_dump(raw))
+        return tmp_path / "run.yaml"
+
+    with pytest.raises(ConfigError, match=r"monitoring.production.time_column: column 'year' holds numbers"
+                                          r".*monitoring.production.time_format: year"):
+        load_config(config(time_column="year"))
+    with pytest.raises(ConfigError, match=r"monitoring.production.time_column: column 'yeer' not in d.csv; did you mean 'year'"):
+        load_config(config(time_column="yeer"))
+    assert load_config(config(time_column="year", time_format="year")).monitoring.production.time_format == "year"
