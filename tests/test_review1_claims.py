@@ -167,3 +167,14 @@ def test_kit_check_refuses_a_numeric_production_time_column(tmp_path):
     with pytest.raises(ConfigError, match=r"monitoring.production.time_column: column 'yeer' not in d.csv; did you mean 'year'"):
         load_config(config(time_column="yeer"))
     assert load_config(config(time_column="year", time_format="year")).monitoring.production.time_format == "year"
+
+
+def test_readiness_headline_says_a_level_without_evidence_is_assumed():
+    """A config with no readiness section must not show 'Maturity level 1' on the index as if it were measured."""
+    from kit.readiness.assess import assess, headline
+    from kit.readiness.config import ReadinessSection
+
+    head, status = headline(assess(ReadinessSection()))
+    assert head["Maturity level"].startswith("1 (Ad hoc), assumed: no readiness evidence") and status == "warn"
+    head, _ = headline(assess(ReadinessSection(answers={"data_access": 3}, capabilities={"models_in_production": True})))
+    assert "assumed" not in head["Maturity level"]
