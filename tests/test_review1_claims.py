@@ -178,3 +178,13 @@ def test_readiness_headline_says_a_level_without_evidence_is_assumed():
     assert head["Maturity level"].startswith("1 (Ad hoc), assumed: no readiness evidence") and status == "warn"
     head, _ = headline(assess(ReadinessSection(answers={"data_access": 3}, capabilities={"models_in_production": True})))
     assert "assumed" not in head["Maturity level"]
+
+
+def test_challenger_decision_without_sensitive_columns_says_so():
+    """No sensitive column at all is not 'too few rows in the groups': the reason names what is really missing."""
+    from kit.monitoring.retraining import decide
+
+    out = decide(0.80, 0.85, 0.005, None, None, 0.05, sensitive=False)
+    assert "names no sensitive columns" in out["reason"] and "enough rows" not in out["reason"]
+    assert out["fairness_evidence"] == "not enough evidence" and out["decision"] == "promote"
+    assert "enough rows of both classes" in decide(0.80, 0.85, 0.005, None, None, 0.05)["reason"]

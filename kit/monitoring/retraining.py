@@ -51,18 +51,21 @@ def fired_rules(alerts: pd.DataFrame, batch: str, trigger_rules: list[str]) -> l
 def decide(
     champion_score: float, challenger_score: float, margin: float,
     champion_gap: float | None, challenger_gap: float | None, tolerance: float, metric: str = "roc_auc",
+    sensitive: bool = True,
 ) -> dict[str, Any]:
     """Promote the challenger only if better by the margin and passing the fairness gate; say why.
 
     A gap of None or NaN means there was not enough evidence to measure it (no sensitive column,
-    or no group with enough rows of both classes); the gate then says so instead of calling it fair.
+    or no group with enough rows of both classes); the gate then says so instead of calling it fair, and
+    ``sensitive=False`` says there was no sensitive column to measure at all.
     """
     gain = challenger_score - champion_score
     better = bool(np.isfinite(gain) and gain >= margin)
     known = _finite(champion_gap) and _finite(challenger_gap)
     fair = bool(known and challenger_gap <= champion_gap + tolerance + 1e-12)
     if not known:
-        gate = "fairness not checked: not enough evidence (no sensitive groups with enough rows of both classes in the window)"
+        gate = ("fairness not checked: not enough evidence (no sensitive groups with enough rows of both classes in the window)"
+                if sensitive else "fairness not checked: the dataset names no sensitive columns (dataset.sensitive)")
     elif fair:
         gate = (f"passes the fairness gate (equalized-odds difference {challenger_gap:.3f} vs champion's "
                 f"{champion_gap:.3f} + {tolerance:g})")

@@ -543,7 +543,7 @@ def challenge(setup: Setup, serving: Any, learn: list[Batch], window: list[Batch
     gaps = {k: fairness_gap(y, (scores[k] >= m.threshold).astype(int), frame, setup.sensitive, cfg.fairness_min_group)
             for k, m in models.items()}
     verdict = decide(metrics["champion"][metric], metrics["challenger"][metric], cfg.promote_margin,
-                     gaps["champion"], gaps["challenger"], cfg.fairness_tolerance, metric)
+                     gaps["champion"], gaps["challenger"], cfg.fairness_tolerance, metric, bool(setup.sensitive))
     comparison = pd.DataFrame(metrics).loc[["roc_auc", "pr_auc", "precision", "recall", "f1"]]
     comparison.loc["equalized_odds_difference"] = [np.nan if g is None else g for g in (gaps["champion"], gaps["challenger"])]
     comparison.loc["threshold"] = [serving.threshold, challenger.threshold]
