@@ -188,3 +188,15 @@ def test_challenger_decision_without_sensitive_columns_says_so():
     assert "names no sensitive columns" in out["reason"] and "enough rows" not in out["reason"]
     assert out["fairness_evidence"] == "not enough evidence" and out["decision"] == "promote"
     assert "enough rows of both classes" in decide(0.80, 0.85, 0.005, None, None, 0.05)["reason"]
+
+
+def test_no_regression_reason_reads_the_right_way_round():
+    """A model better than the champion was reported as 'worse by -0.0200'; say better or worse, with the size."""
+    from kit.training import gates
+
+    better = gates.regression_gate(0.85, 0.83, "2", 0.005, "roc_auc")
+    assert better["passed"] and "better by 0.0200" in better["reason"] and "worse by -" not in better["reason"]
+    worse = gates.regression_gate(0.80, 0.83, "2", 0.005, "roc_auc")
+    assert not worse["passed"] and "worse by 0.0300" in worse["reason"]
+    lower_better = gates.regression_gate(0.40, 0.45, "2", 0.005, "log_loss")
+    assert lower_better["passed"] and "better by 0.0500" in lower_better["reason"]
