@@ -171,6 +171,23 @@ def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
     return problems
 
 
+def _check_production_time(source: Any) -> list[str]:
+    """Check the production file's time column exists and reads as time (here, not after three phases)."""
+    if source is None or source.path is None or not source.time_column or not source.path.is_file():
+        return []
+    from kit.data import read_columns
+    from kit.timeparse import time_column_problems
+
+    try:
+        columns = read_columns(source.path, source.read_options)
+    except KitError as exc:
+        return [f"monitoring.production.path: {exc}"]
+    if source.time_column not in columns:
+        return [f"monitoring.production.time_column: column {source.time_column!r} not in {source.path.name}"
+                f"{did_you_mean(source.time_column, columns)}"]
+    return time_column_problems(source, "monitoring.production")
+
+
 def _check_target(spec: DatasetSpec, where: str) -> list[str]:
     """Check the target column can be trained on, reading only that column."""
     from kit.data import read_column
@@ -198,6 +215,7 @@ def validate_config(raw: dict[str, Any], source: Path | None = None) -> RunConfi
     problems: list[str] = []
     if config.dataset is not None:
         problems += _check_dataset(config.dataset, "dataset")
+    problems += _check_production_time(getattr(config.monitoring, "production", None))
     for field in ("readiness", "use_cases", "training", "explainability", "monitoring"):
         section = getattr(config, field)
         check = getattr(section, "check", None)

@@ -232,7 +232,21 @@ def write_outcome(run_dir: str | Path, decision: dict[str, Any]) -> None:
     write_artifact(run_dir, "training", training)
     write_artifact(run_dir, "explain", explain)
     _update_card(Path(run_dir), explain, decision)
+    _note_monitoring(Path(run_dir), champ, decision)
     _refresh_index(Path(run_dir))
+
+
+def _note_monitoring(run_dir: Path, champ: dict[str, Any], decision: dict[str, Any]) -> None:
+    """Say on the monitoring headline that phase 4 watched this version as a candidate, before it became champion."""
+    monitoring = read_artifact(run_dir, "monitoring", required=False)
+    watched = (monitoring or {}).get("watched") or {}
+    if (decision["status"] != CHAMPION or watched.get("role") != "candidate"
+            or (watched.get("name"), str(watched.get("version"))) != (champ.get("model_name"), str(decision["version"]))):
+        return
+    monitoring["headline"]["Watched model"] = (
+        f"{watched['name']} v{watched['version']}: watched as a CANDIDATE before its promotion to champion; "
+        "run the chain again (python -m kit run CONFIG), or the monitoring notebook on this folder, to monitor the champion")
+    write_artifact(run_dir, "monitoring", monitoring)
 
 
 def _update_card(run_dir: Path, explain: dict[str, Any], decision: dict[str, Any]) -> None:

@@ -30,6 +30,11 @@ def check_time_format(value: str | None) -> str | None:
     raise ValueError(f"unknown time format {value!r}; use {FORMAT_HELP}")
 
 
+def format_key(key: str) -> str:
+    """The config key that says how to read a time column, e.g. monitoring.production.time_format."""
+    return key.removesuffix(".time_column") + ".time_format"
+
+
 def parse_time(values: pd.Series, time_format: str | None = None, key: str = "dataset.time_column") -> pd.Series:
     """Timestamps (naive, NaT where a value does not parse) of a time column read as ``time_format`` says."""
     if time_format is None:
@@ -49,13 +54,13 @@ def _parse_auto(values: pd.Series, key: str) -> pd.Series:
         shown = values.dropna().head(3).tolist()
         raise DataError(
             f"{key}: column {values.name!r} holds numbers (e.g. {shown}), not dates; read as timestamps they "
-            f"would all fall in January 1970. Say how to read it with dataset.time_format: {FORMAT_HELP}"
+            f"would all fall in January 1970. Say how to read it with {format_key(key)}: {FORMAT_HELP}"
         )
     text = _as_text(values)
     if text.dropna().str.fullmatch(r"[+-]?\d+(\.\d*)?").all() and text.notna().any():
         raise DataError(
             f"{key}: column {values.name!r} holds numbers stored as text (e.g. {text.dropna().head(3).tolist()}), "
-            f"not dates; say how to read it with dataset.time_format: {FORMAT_HELP}"
+            f"not dates; say how to read it with {format_key(key)}: {FORMAT_HELP}"
         )
     return _naive(pd.to_datetime(text, errors="coerce"))
 
@@ -68,7 +73,7 @@ def _parse_year(values: pd.Series, key: str) -> pd.Series:
     if bad.any():
         raise DataError(
             f"{key}: time_format 'year' but column {values.name!r} holds values that are not years "
-            f"(e.g. {values[bad].head(3).tolist()}); fix the values or set another dataset.time_format"
+            f"(e.g. {values[bad].head(3).tolist()}); fix the values or set another {format_key(key)}"
         )
     stamps = pd.to_datetime(years.astype("Int64").astype("string"), format="%Y", errors="coerce")
     return pd.Series(stamps.to_numpy(), index=values.index, name=values.name)
@@ -82,7 +87,7 @@ def _parse_epoch(values: pd.Series, unit: str, key: str) -> pd.Series:
     except (pd.errors.OutOfBoundsDatetime, OverflowError, ValueError):
         raise DataError(
             f"{key}: column {values.name!r} is out of range as {unit} since 1970 "
-            f"(e.g. {numbers.dropna().head(3).tolist()}); check dataset.time_format (seconds or milliseconds?)"
+            f"(e.g. {numbers.dropna().head(3).tolist()}); check {format_key(key)} (seconds or milliseconds?)"
         ) from None
     return pd.Series(stamps.to_numpy(), index=values.index, name=values.name)
 

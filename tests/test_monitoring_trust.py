@@ -61,7 +61,7 @@ def test_fairness_gap_counts_only_groups_with_enough_rows_of_both_classes():
 def test_fairness_gap_equals_fairlearn_when_every_group_counts(seed, n):
     rng = np.random.default_rng(seed)
     groups, y, predicted = rng.choice(["a", "b", "c"], n), rng.integers(0, 2, n), rng.integers(0, 2, n)
-    mine = fairness_gap(y, predicted, pd.DataFrame({"g": groups}), ["g"], min_group=1)
+    mine = fairness_gap(y, predicted, pd.DataFrame({"g": groups}), ["g"], min_group=1, min_class=1)
     counts = pd.crosstab(groups, y)
     if counts.shape == (3, 2) and (counts.to_numpy() > 0).all():
         assert mine == pytest.approx(equalized_odds_difference(y, predicted, sensitive_features=groups), abs=1e-12)

@@ -31,7 +31,8 @@ def inputs_summary(inputs: Any) -> Markdown:
     """What is explained: model, test rows, threshold, tier."""
     c = inputs.champion
     lines = [
-        f"**Model**: {escape.md(c.get('name', 'champion'))} v{escape.md(c.get('version'))} "
+        f"**Model**: {escape.md(c.get('model_name') or 'not registered')} v{escape.md(c.get('version'))}, "
+        f"{escape.md(c.get('status') or 'status unknown')} "
         f"({escape.md(inputs.model.algorithm)}, {len(inputs.model.features)} features, threshold {inputs.threshold:.3f})",
         f"**Test rows**: {len(inputs.y):,} (positive rate {np.mean(inputs.y):.1%})",
         f"**Sensitive columns**: {escape.md(', '.join(inputs.spec.sensitive) or 'none')}",

@@ -309,7 +309,7 @@ def _metrics_rows(champion: dict[str, Any]) -> list[dict[str, Any]]:
 def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: ReasonCodes, fair: dict[str, Any],
                      queue: dict[str, Any], gate: dict[str, Any], promotion: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every fact of the model card, by section (the status is the promotion decision's when given)."""
-    from kit.promotion import status_line
+    from kit.promotion import illustrative_pilot, status_line
 
     config, s, champion = inputs.config, inputs.settings, inputs.champion
     status = promotion["status"] if promotion else champion.get("status")
@@ -328,7 +328,8 @@ def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
         "intended_use": {
             "intended_use": s.model_card.intended_use or inputs.spec.description
             or f"Flag likely '{inputs.model.positive_class}' cases of {inputs.spec.target} for {getattr(org, 'name', 'the organization')}",
-            "pilot": pilot.get("name"),
+            "pilot": "none (the bundled demo portfolio's pilot does not describe this dataset)"
+            if illustrative_pilot(config, inputs.use_cases) else pilot.get("name"),
             "out_of_scope": s.model_card.out_of_scope or ["Decisions about individuals without human review of borderline cases"],
         },
         "data": {

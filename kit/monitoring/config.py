@@ -80,7 +80,7 @@ class RetrainingSettings(Section):
     fairness_tolerance: float = Field(default=_C["retraining"]["fairness_tolerance"], ge=0, le=1,
                                       description="How much the challenger's equalized-odds difference may exceed the champion's.")
     fairness_min_group: int = Field(default=_C["retraining"]["fairness_min_group"], ge=1,
-                                    description="Rows a group needs (with both classes present) to count in the fairness gate.")
+                                    description="Rows a group needs (and 5 of each class, as in phase 3: kit/content/governance.yaml) to count in the fairness gate.")
     max_challengers: int = Field(default=_C["retraining"]["max_challengers"], ge=0, le=50,
                                  description="Walk-forward replay: most challengers trained in one replay.")
     cooldown_batches: int = Field(default=_C["retraining"]["cooldown_batches"], ge=0,

@@ -19,8 +19,8 @@ champion by the margin and passes the fairness gate: its equalized-odds differen
 largest gap in true- or false-positive rate between groups of a sensitive column, fairlearn)
 on the window is at most the champion's plus a tolerance. Equalized odds rather than
 selection rates, because groups with different base rates should get different selection rates.
-Only groups with enough rows of both classes count: a rate measured on three rows, or a true
-positive rate of a group without positives, is noise, not evidence; with fewer than two such
+Only groups with enough rows, and enough of each class (phase 3's minimum), count: a rate measured on
+three rows, or a true positive rate of a group with one positive, is noise, not evidence; with fewer than two such
 groups the decision says the fairness gate could not be checked.
 """
 from __future__ import annotations
@@ -51,18 +51,21 @@ def fired_rules(alerts: pd.DataFrame, batch: str, trigger_rules: list[str]) -> l
 def decide(
     champion_score: float, challenger_score: float, margin: float,
     champion_gap: float | None, challenger_gap: float | None, tolerance: float, metric: str = "roc_auc",
+    sensitive: bool = True,
 ) -> dict[str, Any]:
     """Promote the challenger only if better by the margin and passing the fairness gate; say why.
 
     A gap of None or NaN means there was not enough evidence to measure it (no sensitive column,
-    or no group with enough rows of both classes); the gate then says so instead of calling it fair.
+    or no group with enough rows of both classes); the gate then says so instead of calling it fair, and
+    ``sensitive=False`` says there was no sensitive column to measure at all.
     """
     gain = challenger_score - champion_score
     better = bool(np.isfinite(gain) and gain >= margin)
     known = _finite(champion_gap) and _finite(challenger_gap)
     fair = bool(known and challenger_gap <= champion_gap + tolerance + 1e-12)
     if not known:
-        gate = "fairness not checked: not enough evidence (no sensitive groups with enough rows of both classes in the window)"
+        gate = ("fairness not checked: not enough evidence (no sensitive groups with enough rows of both classes in the window)"
+                if sensitive else "fairness not checked: the dataset names no sensitive columns (dataset.sensitive)")
     elif fair:
         gate = (f"passes the fairness gate (equalized-odds difference {challenger_gap:.3f} vs champion's "
                 f"{champion_gap:.3f} + {tolerance:g})")
@@ -83,16 +86,25 @@ def _finite(value: float | None) -> bool:
     return value is not None and bool(np.isfinite(value))
 
 
+def fairness_min_class() -> int:
+    """Rows of each class a group needs for its TPR and FPR to count (phase 3's rule, kit/content/governance.yaml)."""
+    from kit import content
+
+    return int(content.load("governance")["fairness"]["min_class_count"])
+
+
 def fairness_gap(y: np.ndarray, predicted: np.ndarray, frame: pd.DataFrame, sensitive: list[str],
-                 min_group: int = 30) -> float | None:
+                 min_group: int = 30, min_class: int | None = None) -> float | None:
     """Largest equalized-odds difference (as fairlearn's, worst case of the TPR and FPR gaps) over the sensitive
-    columns, counting only groups with at least ``min_group`` rows and both classes; None when no column has two."""
+    columns, counting only groups with at least ``min_group`` rows and ``min_class`` of each class (default: phase 3's
+    minimum, so one positive never makes a TPR of 0 or 1); None when no column has two such groups."""
+    min_class = fairness_min_class() if min_class is None else min_class
     rows = pd.DataFrame({"y": np.asarray(y), "p": np.asarray(predicted)})
     gaps = []
     for column in [c for c in sensitive if c in frame.columns]:  # a few sensitive columns
         rows["g"] = frame[column].astype(str).to_numpy()
         counts = pd.crosstab(rows["g"], rows["y"]).reindex(columns=[0, 1], fill_value=0)
-        ok = counts.index[(counts.sum(axis=1) >= min_group) & (counts.min(axis=1) > 0)]
+        ok = counts.index[(counts.sum(axis=1) >= min_group) & (counts.min(axis=1) >= max(min_class, 1))]
         if len(ok) >= 2:
             rates = rows[rows["g"].isin(ok)].groupby(["g", "y"])["p"].mean().unstack()  # column 0: FPR, 1: TPR
             gaps.append(float((rates.max() - rates.min()).max()))

@@ -19,7 +19,7 @@ from kit.monitoring.config import MonitoringSection, period_alias
 from kit.monitoring.drift import ReferenceProfile, drift_table, profile_numeric, numeric_drift, profile_reference
 from kit.monitoring.performance import expected_performance, measured_performance
 from kit.monitoring.quality import missing_rise, nullable_columns, schema_issues
-from kit.monitoring.scenarios import Batch, Scenario, build_scenario
+from kit.monitoring.scenarios import Batch, Scenario, build_scenario, resampling_note
 
 TARGET = "__target__"
 
@@ -543,7 +543,7 @@ def challenge(setup: Setup, serving: Any, learn: list[Batch], window: list[Batch
     gaps = {k: fairness_gap(y, (scores[k] >= m.threshold).astype(int), frame, setup.sensitive, cfg.fairness_min_group)
             for k, m in models.items()}
     verdict = decide(metrics["champion"][metric], metrics["challenger"][metric], cfg.promote_margin,
-                     gaps["champion"], gaps["challenger"], cfg.fairness_tolerance, metric)
+                     gaps["champion"], gaps["challenger"], cfg.fairness_tolerance, metric, bool(setup.sensitive))
     comparison = pd.DataFrame(metrics).loc[["roc_auc", "pr_auc", "precision", "recall", "f1"]]
     comparison.loc["equalized_odds_difference"] = [np.nan if g is None else g for g in (gaps["champion"], gaps["challenger"])]
     comparison.loc["threshold"] = [serving.threshold, challenger.threshold]
@@ -649,7 +649,10 @@ def build_artifact(
     batch, feature, value = worst(result)
     status = "fail" if (counted["severity"] == "critical").any() else "warn" if len(counted) else "ok"
     overlap = overlap or {}
-    warnings = [w for w in (overlap.get("warning"), setup.watched.get("note") if setup.watching_candidate else None) if w]
+    resampled = None if settings.production is not None else resampling_note(
+        len(setup.held_out), settings.n_batches, settings.batch_size)
+    warnings = [w for w in (overlap.get("warning"), setup.watched.get("note") if setup.watching_candidate else None,
+                            resampled) if w]
     if warnings and status == "ok":
         status = "warn"
     drift = {f: {b: d.loc[f].drop(labels=["kind"]).to_dict() for b, d in result.drift.items() if f in d.index}
@@ -663,6 +666,9 @@ def build_artifact(
         "Worst feature": f"{feature} (PSI {value:.2f}, {batch})" if feature else "none",
         "Decision": decision + (f" [synthetic scenario {settings.scenario}]" if synthetic else ""),
     }
+    if resampled:
+        headline["Scenario rows"] = (f"each batch repeats ~{len(setup.held_out) // settings.n_batches:,} distinct rows "
+                                     "(counts and intervals overstate the evidence)")
     if overlap.get("overlapping_rows"):
         headline["Training overlap"] = f"{overlap['overlapping_rows']:,} production rows inside the training period"
     return {

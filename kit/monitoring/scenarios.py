@@ -86,6 +86,17 @@ def draw_batches(
             for share in shares]
 
 
+def resampling_note(held_out_rows: int, n_batches: int, batch_size: int) -> str | None:
+    """Why a resampled scenario's counts overstate the evidence (None when batches are real, distinct rows)."""
+    if held_out_rows >= n_batches * batch_size:
+        return None
+    distinct = held_out_rows // n_batches
+    return (f"workshop batches: {held_out_rows:,} held-out rows for {n_batches} batches of {batch_size:,}: each batch "
+            f"repeats about {distinct:,} distinct rows (x{batch_size / max(distinct, 1):.0f}), so its row and class counts, "
+            f"intervals and alerts overstate the evidence; set monitoring.batch_size to {max(distinct, 1):,} or fewer "
+            "(or lower monitoring.n_batches) for figures that carry their real weight")
+
+
 def pick_feature(
     injection: Injection, ranked: Sequence[str], kinds: dict[str, str], used: set[str], frame: pd.DataFrame
 ) -> str:

@@ -202,6 +202,8 @@ def headline(a: Assessment) -> tuple[dict[str, str], str]:
     level = content.level_label(a.level)
     if a.maturity.status == "overestimated":
         level += f"; declared {a.maturity.declared}"
+    if not (a.section.answers or a.section.capabilities or a.section.red_flags):  # nothing to estimate from
+        level += ", assumed: no readiness evidence in the config (readiness.answers, capabilities)"
     head = {
         "Maturity level": level,
         "Blockers": ", ".join(f"{b['name']} ({b['score']:g})" for b in a.blockers) or "none",

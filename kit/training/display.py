@@ -15,8 +15,8 @@ LEADERBOARD_COLUMNS = ["candidate", "kind", "roc_auc", "pr_auc", "log_loss", "br
 
 
 def leaderboard_view(board: pd.DataFrame) -> Any:
-    """Leaderboard styled: one row per candidate, best test ROC AUC first."""
-    cols = [c for c in LEADERBOARD_COLUMNS if c in board.columns]
+    """Leaderboard styled: one row per candidate, best on the selection metric first, with its validation score."""
+    cols = [c for c in LEADERBOARD_COLUMNS if c in board.columns] + [c for c in board.columns if c.startswith("valid_")]
     return escape.styler(board[cols], precision=3, na_rep="-").hide(axis="index").highlight_max(
         subset=["roc_auc", "pr_auc", "f1"], color="#d7f0d7").highlight_min(subset=["log_loss", "brier"], color="#d7f0d7")
 

@@ -75,7 +75,7 @@ def regression_gate(model_value: float, champion_value: float | None, champion_v
     drop = -_lift(model_value, champion_value, metric)
     ok = drop <= tolerance
     return _gate(ok, f"test {metric} {model_value:.4f} vs champion v{champion_version} {champion_value:.4f} on the same rows "
-                     f"(worse by {drop:+.4f}, tolerance {tolerance:g})")
+                     f"({'better' if drop <= 0 else 'worse'} by {abs(drop):.4f}; it may be at most {tolerance:g} worse)")
 
 
 def test_evidence_gate(y_test: Any, min_rows: int, min_class: int) -> Gate:

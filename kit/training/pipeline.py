@@ -26,7 +26,7 @@ import pandas as pd
 
 from kit import content
 from kit.errors import DataError
-from kit.training.metrics import bootstrap_metrics, choose_threshold, compute_metrics, higher_is_better
+from kit.training.metrics import bootstrap_metrics, choose_threshold, compute_metrics, higher_is_better, metric_name
 from kit.training.scoring import ScoringModel, booster_name, prepare_features, thread_count
 
 BASELINES = ("majority", "logistic_regression")
@@ -327,7 +327,8 @@ def select_best(candidates: list[Candidate], y_valid: np.ndarray, metric: str = 
 
 def evaluate(candidates: list[Candidate], X_test: pd.DataFrame, y_test: np.ndarray, selection_metric: str = "roc_auc",
              y_valid: np.ndarray | None = None) -> pd.DataFrame:
-    """Leaderboard: test metrics of every candidate at its own threshold (plus its validation score)."""
+    """Leaderboard: test metrics of every candidate at its own threshold (plus its validation score), best first
+    on the selection metric."""
     rows = []
     for cand in candidates:
         proba = cand.predict_proba(X_test)
@@ -338,7 +339,8 @@ def evaluate(candidates: list[Candidate], X_test: pd.DataFrame, y_test: np.ndarr
         row.update(threshold=cand.threshold, trees=cand.trees, trials=cand.trials, fit_seconds=round(cand.fit_seconds, 3))
         rows.append(row)
     board = pd.DataFrame(rows)
-    return board.sort_values("roc_auc", ascending=False, kind="stable").reset_index(drop=True)
+    column = metric_name(selection_metric)  # ranked by the metric that chooses the model, in its better direction
+    return board.sort_values(column, ascending=not higher_is_better(selection_metric), kind="stable").reset_index(drop=True)
 
 
 def candidate_metrics(cand: Candidate, y_test: np.ndarray, n_boot: int, seed: int, confidence: float) -> pd.DataFrame:

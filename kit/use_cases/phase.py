@@ -83,11 +83,11 @@ def dataset_warnings(portfolio: Portfolio) -> list[str]:
     ]
 
 
-def headline(pilot: Pilot) -> dict[str, str]:
-    """The pilot, its quadrant and its payback, for index.html."""
+def headline(pilot: Pilot, illustrative: bool = False) -> dict[str, str]:
+    """The pilot, its quadrant and its payback, for index.html (marked when from the bundled demo portfolio)."""
     payback = pilot.record["payback_months"]
     return {
-        "Pilot": pilot.name,
+        "Pilot": f"{pilot.name} (illustrative: bundled demo portfolio, not yours)" if illustrative else pilot.name,
         "Quadrant": pilot.record["quadrant"],
         "Payback": "never (costs exceed value)" if not np.isfinite(payback) else f"{payback:.1f} months",
     }
@@ -112,7 +112,8 @@ def build_artifact(
     if stable == "coin toss":
         warnings.append(f"the pilot's rank is a coin toss under ±{stability.perturbation:.0%} weight changes; agree the weights before committing")
     fallback = readiness.source != "readiness artifact (phase 0)"
-    status = "warn" if pilot.warnings or fallback or stable == "coin toss" else "ok"
+    illustrative = bool(portfolio.note)  # bundled demo portfolio scored beside the user's own dataset
+    status = "warn" if pilot.warnings or fallback or stable == "coin toss" or illustrative else "ok"
     return {
         "ranking": table[list(RANKING_FIELDS) + ["top_share", "priority", "feasibility_raw", "readiness_penalty"]].to_dict(orient="records"),
         "weights": weights,
@@ -121,7 +122,8 @@ def build_artifact(
         "stability": {"draws": stability.draws, "perturbation": stability.perturbation, "seed": stability.seed},
         "discount_rate": discount_rate(config),
         "portfolio_source": portfolio.source,
+        "illustrative": illustrative,
         "warnings": warnings,
-        "headline": headline(pilot),
+        "headline": headline(pilot, illustrative),
         "headline_status": status,
     }
