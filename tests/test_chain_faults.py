@@ -468,3 +468,19 @@ def test_a_store_copied_without_its_artifacts_says_where_they_go(mlflow_tracking
     shutil.copy(original / "mlflow.db", tmp_path / "bare" / "mlflow.db")
     with pytest.warns(UserWarning, match=rf"copied without its artifacts folder.*{(original / 'artifacts').as_uri()}"):
         Registry(f"sqlite:///{tmp_path / 'bare' / 'mlflow.db'}")
+
+
+def test_a_version_tag_named_after_a_hostile_column_is_stored_under_a_safe_distinct_key(mlflow_tracking_uri: str) -> None:
+    from kit.training.registry import Registry, tag_key
+
+    registry = Registry(mlflow_tracking_uri)
+    registry.client.create_registered_model("m")
+    version = registry.client.create_model_version("m", source="file:///nowhere/model").version
+    keys = ["fairness.Senior <img src=x onerror=alert(1)> [s](javascript:x)", "fairness.Senior <img src=x onerror=alert(1)> [s](javascript:y)",
+            "fairness.gender", "fairness." + "x" * 300]
+    for i, key in enumerate(keys):
+        registry.set_version_tag("m", version, key, f"v{i}")
+    tags = registry.version_tags("m", version)
+    assert tags["fairness.gender"] == "v2"  # a key MLflow accepts is kept as it is
+    assert [tags[tag_key(k)] for k in keys] == ["v0", "v1", "v2", "v3"]  # distinct, readable back
+    assert all(len(k) <= 250 for k in tags)
