@@ -412,7 +412,10 @@ def destination_lock(out: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``out`` (a lock file beside it) or raise DestinationError if a run holds it."""
     path = out.with_name(f".{out.name}.lock")
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        except OSError as exc:
+            raise unwritable_destination(out, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -504,7 +507,7 @@ def run_chain(
     out = Path(out).expanduser().resolve() if out else default_out(config).resolve()
     _check_destination(out, force)  # early, before the kernel boots; checked again under the lock
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        _make_parent(out)
         with destination_lock(out):
             _check_destination(out, force)
             clean_stale(out)
@@ -516,6 +519,24 @@ def run_chain(
             raise
         raise RunFault(f"no space left on device: {full.filename or out.parent}; free some space and run "
                        "again (nothing was written)") from exc
+
+
+def _make_parent(out: Path) -> None:
+    """Create the folder the report goes into; one that cannot be created is a destination problem."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(out.parent, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "Permission denied", str(out.parent))
+    except OSError as exc:
+        raise unwritable_destination(out, exc) from None
+
+
+def unwritable_destination(out: Path, exc: OSError) -> OSError | DestinationError:
+    """The destination error for a folder the report cannot be written into (a full disk stays itself)."""
+    if _enospc(exc) is not None:
+        return exc
+    return DestinationError(f"{out}: cannot write the report there ({exc.strerror or exc}: "
+                            f"{exc.filename or out.parent}); pass --out a folder you can write to")
 
 
 def _build(config: RunConfig, selected: list[Phase], out: Path, force: bool, no_input: bool, say: Progress,

@@ -484,3 +484,14 @@ def test_a_version_tag_named_after_a_hostile_column_is_stored_under_a_safe_disti
     assert tags["fairness.gender"] == "v2"  # a key MLflow accepts is kept as it is
     assert [tags[tag_key(k)] for k in keys] == ["v0", "v1", "v2", "v3"]  # distinct, readable back
     assert all(len(k) <= 250 for k in tags)
+
+
+@pytest.mark.parametrize("command", ["run", "batch"])
+def test_a_destination_that_cannot_be_created_exits_3_with_one_line(tmp_path: Path, capsys, command: str) -> None:
+    config = make_config(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    for out in (tmp_path / "notes.txt" / "report", Path("/proc/kit-report")):  # under a file; in a read-only tree
+        assert main([command, str(config), "--out", str(out)]) == 3
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {out}") and "cannot write the report there" in err and len(err.splitlines()) == 1
+    assert (tmp_path / "notes.txt").read_text() == "mine"
