@@ -40,6 +40,24 @@ def check_problems(path: Path) -> str:
 
 # --- 3. target problems found by `kit check`, not in phase 2 ---------------------------------------
 
+def test_the_named_pilots_portfolio_dataset_is_checked_by_kit_check(tmp_path: Path) -> None:
+    portfolio = pd.read_csv(ROOT / "data" / "use_cases" / "portfolio.csv")
+    portfolio["dataset_path"] = [str((ROOT / "data" / "use_cases" / p).resolve()) if isinstance(p, str) else p
+                                 for p in portfolio["dataset_path"]]
+    churn = portfolio["name"] == "Churn prediction"
+    portfolio.loc[churn, "dataset_sensitive"] = "gender;Senior"
+    portfolio.to_csv(tmp_path / "portfolio.csv", index=False)
+    head = f"organization: {{name: Acme}}\ndataset: {{path: {TELCO}, target: Churn, positive_class: 'Yes'}}\n"
+    (tmp_path / "run.yaml").write_text(head + "use_cases:\n  portfolio_path: portfolio.csv\n")
+    load_config(tmp_path / "run.yaml")  # no pilot named: phase 1 picks it, nothing more to check here
+    (tmp_path / "run.yaml").write_text(head + "use_cases:\n  portfolio_path: portfolio.csv\n  pilot: Churn prediction\n")
+    assert ("use_cases.pilot 'Churn prediction': portfolio dataset_sensitive: column 'Senior' not in "
+            "Telco-Customer-Churn.csv; did you mean 'SeniorCitizen'?") in check_problems(tmp_path / "run.yaml")
+    portfolio.loc[churn, ["dataset_sensitive", "dataset_positive_class"]] = ["gender", "yes"]
+    portfolio.to_csv(tmp_path / "portfolio.csv", index=False)
+    assert "portfolio dataset_positive_class: 'yes' does not occur" in check_problems(tmp_path / "run.yaml")
+
+
 def test_header_only_file(tmp_path: Path) -> None:
     text = check_problems(config_file(tmp_path, "x,y\n"))
     assert "dataset.target: target 'y': the file has a header but no rows" in text
