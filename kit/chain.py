@@ -577,13 +577,22 @@ def _build(config: RunConfig, selected: list[Phase], out: Path, force: bool, no_
         shutil.rmtree(tmp / KERNEL_FILES, ignore_errors=True)
         (tmp / OWNER_FILE).unlink()
         landed = _place(tmp, out, manifest.status == "failed", force)
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            _quiet_abandoned_cells()
         _close(kernels)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
         os.close(owner)
     return manifest, landed
+
+
+def _quiet_abandoned_cells() -> None:
+    """After an interruption, keep asyncio from printing the traceback of the cell left running (its kernel is shut down)."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 def _export(notebook: Path, no_input: bool, record: PhaseRecord) -> str | None:

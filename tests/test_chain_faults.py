@@ -495,3 +495,28 @@ def test_a_destination_that_cannot_be_created_exits_3_with_one_line(tmp_path: Pa
         err = capsys.readouterr().err
         assert err.startswith(f"error: {out}") and "cannot write the report there" in err and len(err.splitlines()) == 1
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+CLI_RUNNER = """
+import sys
+from pathlib import Path
+import kit.chain
+kit.chain.NOTEBOOK_DIR = Path(sys.argv[3])
+from kit.__main__ import main
+sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2]]))
+"""
+
+
+def test_sigterm_mid_phase_through_the_command_line_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    notebooks = _with_body(tmp_path / "notebooks", "import time\nend = time.time() + 120\nwhile time.time() < end:\n    pass")
+    proc = subprocess.Popen([sys.executable, "-c", CLI_RUNNER, str(make_config(tmp_path)), str(tmp_path / "r"),
+                             str(notebooks)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob(".r.tmp-*/artifacts/readiness.json")):
+        time.sleep(0.2)
+    time.sleep(2.0)  # phase 2's cell is busy
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err[-2000:]
+    assert err.strip() == "interrupted: no report was written", err[-2000:]
+    assert _leftovers(tmp_path) == [] and not (tmp_path / "r").exists()
