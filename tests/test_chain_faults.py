@@ -520,3 +520,16 @@ def test_sigterm_mid_phase_through_the_command_line_prints_one_line_and_no_trace
     assert proc.returncode == 143, err[-2000:]
     assert err.strip() == "interrupted: no report was written", err[-2000:]
     assert _leftovers(tmp_path) == [] and not (tmp_path / "r").exists()
+
+
+def test_a_corrupt_store_error_suggests_moving_it_aside_and_the_projects_store(tmp_path: Path, monkeypatch) -> None:
+    from kit.training import registry
+
+    bad = tmp_path / "mlflow.db"
+    bad.write_bytes(b"SQLite format 3\x00" + b"garbage" * 100)
+    monkeypatch.chdir(tmp_path)  # a kernel runs in notebooks/: the suggestion must not depend on the cwd
+    with pytest.raises(RegistryError) as err:
+        Registry(f"sqlite:///{bad}")
+    message = str(err.value)
+    assert message.startswith(f"tracking store is not a database: {bad}; move it aside, or point")
+    assert message.endswith(f"e.g. sqlite:///{registry.DEFAULT_STORE / 'mlflow.db'}")

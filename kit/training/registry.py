@@ -79,9 +79,13 @@ def artifact_root(uri: str) -> str | None:
 
 def _store_error(db: Path, problem: str) -> RegistryError:
     """The error for a SQLite tracking store that cannot be used, with the fix."""
+    example = DEFAULT_STORE / "mlflow.db"
+    if db.resolve() == example.resolve():
+        example = db.with_name("mlflow-new.db")
+    fix = ("move it aside" if problem.startswith("not a database") else "fix its permissions or free space")
     return RegistryError(
-        f"tracking store is {problem}: {db}; fix its permissions or free space, or point training.tracking_uri "
-        f"(or ${ENV_VAR}) at a writable SQLite file, e.g. sqlite:///{Path.cwd() / '.mlflow' / 'mlflow.db'}")
+        f"tracking store is {problem}: {db}; {fix}, or point training.tracking_uri "
+        f"(or ${ENV_VAR}) at a writable SQLite file, e.g. sqlite:///{example}")
 
 
 def check_sqlite_store(db: Path) -> None:
