@@ -170,6 +170,17 @@ def test_octal_looking_seed_is_read_as_written(tmp_path: Path) -> None:
     assert config.seed == 10
 
 
+@pytest.mark.parametrize("word", ["yes", "true", "on", "no"])
+def test_a_yaml_boolean_is_never_read_as_a_number(tmp_path: Path, word: str) -> None:
+    text = yaml.safe_dump(minimal()) + f"seed: {word}\ntraining: {{bootstrap: {word}}}\nreadiness: {{declared_level: {word}}}\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    for key in ("seed", "training.bootstrap", "readiness.declared_level"):
+        assert f"{key}: expected a number, but YAML read this as the boolean" in str(err.value)
+    booleans = yaml.safe_dump(minimal(training={"track": False}, readiness={"red_flags": {"no_rollback": True}}))
+    assert load_config(write(tmp_path, booleans)).training.track is False  # boolean keys still take booleans
+
+
 @pytest.mark.parametrize("seed", [2**32, 2**64, 10**30])
 def test_seed_beyond_32_bits_is_refused(tmp_path: Path, seed: int) -> None:
     with pytest.raises(ConfigError, match=r"seed: .*less than or equal to 4294967295"):
