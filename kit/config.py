@@ -219,10 +219,15 @@ def load_config(path: str | Path) -> RunConfig:
     text = path.read_bytes()
     try:
         raw = load_yaml(text)
+    except yaml.reader.ReaderError as exc:
+        what = ("not UTF-8 text" if exc.encoding == "utf-8" else "a control character no YAML file may hold")
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ConfigError(f"{path}: not valid YAML at position {exc.position}: {what} ({exc.reason}: 0x{code:02x}); "
+                          "save the config as plain UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
         fix = "" if isinstance(exc, DuplicateKeyError) else "; fix the indentation or quoting there"
         raise ConfigError(f"{path}: not valid YAML{at}: {problem}{fix}") from None
     config = validate_config(raw, path)

@@ -62,6 +62,19 @@ def test_bad_yaml_gives_line_and_column(tmp_path: Path) -> None:
         load_config(path)
 
 
+@pytest.mark.parametrize(("data", "found"), [
+    (b"organization: {name: \"Caf\xe9\"}\n", "not valid YAML at position 25: not UTF-8 text (invalid continuation byte: 0xe9)"),
+    (b"organization: {name: a\x07}\n", "not valid YAML at position 22: a control character no YAML file may hold"),
+], ids=["latin-1", "control"])
+def test_a_config_that_is_not_utf8_text_is_one_line_with_the_fix(tmp_path: Path, data: bytes, found: str) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert found in str(err.value) and str(err.value).endswith("save the config as plain UTF-8 text")
+    assert "\n" not in str(err.value)
+
+
 def test_not_a_mapping(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="expected a YAML mapping"):
         load_config(write(tmp_path, "- just\n- a list\n"))
