@@ -371,6 +371,15 @@ def _check_destination(out: Path, force: bool) -> None:
         raise DestinationError(f"{out}: a report is already there; pass --force to replace it, or --out another folder")
 
 
+def _check_inputs_outside(config: RunConfig, out: Path) -> None:
+    """Refuse a destination that holds the run's own config or data (replacing the report would delete them)."""
+    inputs = [p for p in (config.source_path, *config.data_files()) if p is not None]
+    inside = [p for p in inputs if Path(p).resolve().is_relative_to(out)]
+    if inside:
+        raise DestinationError(f"{out}: holds this run's own input {inside[0]}, which replacing the report would "
+                               "delete; keep configs and data outside report folders, or pass --out another folder")
+
+
 def _place(tmp: Path, out: Path, failed: bool, force: bool) -> Path:
     """Move a finished run into place (the destination lock held) without ever losing a good earlier report."""
     if failed and out.exists() and any(out.iterdir()):
@@ -506,6 +515,7 @@ def run_chain(
         raise ChainError(f"{notebook_dir}: no phase notebooks found")
     out = Path(out).expanduser().resolve() if out else default_out(config).resolve()
     _check_destination(out, force)  # early, before the kernel boots; checked again under the lock
+    _check_inputs_outside(config, out)
     try:
         _make_parent(out)
         with destination_lock(out):

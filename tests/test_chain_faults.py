@@ -533,3 +533,14 @@ def test_a_corrupt_store_error_suggests_moving_it_aside_and_the_projects_store(t
     message = str(err.value)
     assert message.startswith(f"tracking store is not a database: {bad}; move it aside, or point")
     assert message.endswith(f"e.g. sqlite:///{registry.DEFAULT_STORE / 'mlflow.db'}")
+
+
+def test_force_never_replaces_a_report_that_holds_the_runs_own_config_or_data(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"kind": "kit-report"}')  # a kit report, into which the user saved the config
+    config = make_config(out)
+    assert main(["run", str(config), "--out", str(out), "--force"]) == 3
+    err = capsys.readouterr().err
+    assert f"holds this run's own input {config}" in err and len(err.splitlines()) == 1
+    assert config.is_file() and (out / "manifest.json").is_file()
