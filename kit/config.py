@@ -128,14 +128,20 @@ def section_type(annotation: Any) -> type[Section] | None:
     return None
 
 
+def user_keys(model: type[Section]) -> list[str]:
+    """The keys a config file may set in ``model`` (not those the kit fills in itself, such as source_path)."""
+    return [name for name, field in model.model_fields.items() if not field.exclude]
+
+
 def _explain(error: dict[str, Any]) -> str:
     """One line for one pydantic error: key path, what was found, what is expected."""
     loc = error["loc"]
     where = _format_loc(loc)
     if error["type"] == "extra_forbidden":
         model = _model_at(loc)
-        hint = did_you_mean(loc[-1], model.model_fields) if model else ""
-        allowed = ", ".join(sorted(model.model_fields)) if model else ""
+        keys = user_keys(model) if model else []
+        hint = did_you_mean(loc[-1], keys) if model else ""
+        allowed = ", ".join(sorted(keys))
         return f"{where}: unknown key{hint or f'; allowed keys here: {allowed}'}"
     if error["type"] == "missing":
         return f"{where}: required key is missing; add it to the config"
@@ -190,10 +196,14 @@ def validate_config(raw: dict[str, Any], source: Path | None = None) -> RunConfi
     if not isinstance(raw, dict):
         raise ConfigError(f"{label}: expected a YAML mapping of sections (organization, readiness, ...)")
     base_dir = source.parent if source else Path.cwd()
+    internal = [key for key in raw if key not in user_keys(RunConfig) and key in RunConfig.model_fields]
+    lines = [_explain({"type": "extra_forbidden", "loc": (key,)}) for key in internal]
     try:
-        config = RunConfig.model_validate(raw, context={"base_dir": base_dir})
+        config = RunConfig.model_validate({k: v for k, v in raw.items() if k not in internal},
+                                          context={"base_dir": base_dir})
     except ValidationError as exc:
-        lines = [" ".join(_explain(e).split()) for e in exc.errors()]
+        lines += [" ".join(_explain(e).split()) for e in exc.errors()]
+    if lines:
         raise ConfigError(f"{label}: {len(lines)} problem(s)\n  " + "\n  ".join(lines)) from None
     problems: list[str] = []
     if config.dataset is not None:

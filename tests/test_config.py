@@ -219,3 +219,13 @@ def test_run_name_must_be_one_folder_name(name: str) -> None:
 @pytest.mark.parametrize("name", ["demo", "churn-pilot_2024", "v1.2", "_x", "x" * 100])
 def test_plain_run_names_are_accepted(name: str) -> None:
     assert validate_config(minimal(name=name)).name == name
+
+
+def test_keys_the_kit_fills_in_are_neither_settable_nor_suggested(tmp_path: Path) -> None:
+    text = yaml.safe_dump(minimal()) + "source_sha256: forged\nsource_path: /etc\nsed: 1\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert "3 problem(s)" in message and "source_sha256: unknown key" in message and "source_path: unknown key" in message
+    assert "sed: unknown key; did you mean 'seed'?" in message
+    assert "allowed keys here: dataset, explainability, monitoring, name, organization, readiness, seed, training, use_cases" in message
