@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -161,12 +162,16 @@ def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
         columns = read_columns(spec.path, spec.read_options)
     except KitError as exc:
         return [f"{where}.path: {exc}"]
+    separated = _separator_hint(columns, spec, where)
+    if separated and any(n not in columns for names in spec.named_columns().values() for n in names):
+        return [separated]
     problems = []
     for key, names in spec.named_columns().items():
         for name in names:
             if name not in columns:
                 problems.append(
-                    f"{where}.{key}: column {name!r} not in {spec.path.name}{did_you_mean(name, columns)}"
+                    f"{where}.{key}: column {name!r} not in {spec.path.name}"
+                    f"{did_you_mean(name, columns)}"
                 )
     if spec.target in columns:
         problems += _check_target(spec, where)
@@ -175,6 +180,16 @@ def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
 
         problems += time_column_problems(spec, where)
     return problems
+
+
+def _separator_hint(columns: list[str], spec: DatasetSpec, where: str) -> str:
+    """A hint when a file read as one column is separated by another character (';' or a tab, say)."""
+    if len(columns) != 1 or "sep" in spec.read_options:
+        return ""
+    found = [sep for sep in (";", "\t", "|") if sep in columns[0]]
+    return (f"{where}.path: {spec.path.name} reads as one column ({columns[0][:40]!r}…), so the named columns are not "
+            f"found; it looks separated by {found[0]!r}: set {where}.read_options: {{sep: {json.dumps(found[0])}}}"
+            if found else "")
 
 
 def _check_target(spec: DatasetSpec, where: str) -> list[str]:

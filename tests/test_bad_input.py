@@ -40,6 +40,17 @@ def check_problems(path: Path) -> str:
 
 # --- 3. target problems found by `kit check`, not in phase 2 ---------------------------------------
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_file_separated_by_another_character_names_the_read_option_that_works(tmp_path: Path, sep: str) -> None:
+    csv = pd.DataFrame({"x": range(40), "y": ["Yes", "No"] * 20}).to_csv(index=False, sep=sep)
+    path = config_file(tmp_path, csv, dataset="  positive_class: 'Yes'\n")
+    message = check_problems(path)
+    assert "1 problem(s)" in message and f"dataset.path: data.csv reads as one column ({'x' + sep + 'y'!r}…)" in message
+    fix = message.split("set dataset.")[-1]  # read_options: {sep: "..."}, as YAML
+    path.write_text(path.read_text() + f"  {fix}\n")
+    assert load_config(path).dataset.read_options == {"sep": sep}  # the suggested option reads the file
+
+
 def test_the_named_pilots_portfolio_dataset_is_checked_by_kit_check(tmp_path: Path) -> None:
     portfolio = pd.read_csv(ROOT / "data" / "use_cases" / "portfolio.csv")
     portfolio["dataset_path"] = [str((ROOT / "data" / "use_cases" / p).resolve()) if isinstance(p, str) else p
