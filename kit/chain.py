@@ -120,6 +120,9 @@ def select_phases(phases: str | list[str] | None, notebook_dir: Path | None = No
     names = [n.strip() for n in (phases.split(",") if isinstance(phases, str) else phases) if n.strip()]
     from kit.errors import did_you_mean
 
+    if not names:
+        raise ChainError(f"--phases: no phase named (found {phases!r}); name one or more of {', '.join(PHASE_NAMES)}, "
+                         "or leave --phases out to run them all")
     unknown = [n for n in names if n not in PHASE_NAMES]
     if unknown:
         hint = did_you_mean(unknown[0], PHASE_NAMES)
