@@ -176,6 +176,8 @@ def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
     if spec.target in columns:
         problems += _check_target(spec, where)
     if not problems:
+        problems += _empty_sensitive(spec, where)
+    if not problems:
         from kit.timeparse import time_column_problems
 
         problems += time_column_problems(spec, where)
@@ -190,6 +192,22 @@ def _separator_hint(columns: list[str], spec: DatasetSpec, where: str) -> str:
     return (f"{where}.path: {spec.path.name} reads as one column ({columns[0][:40]!r}…), so the named columns are not "
             f"found; it looks separated by {found[0]!r}: set {where}.read_options: {{sep: {json.dumps(found[0])}}}"
             if found else "")
+
+
+def _empty_sensitive(spec: DatasetSpec, where: str) -> list[str]:
+    """Sensitive columns without a single value (training drops them, so fairness could not be assessed)."""
+    from kit.data import read_column
+
+    problems = []
+    for name in spec.sensitive:
+        try:
+            values = read_column(spec.path, name, spec.read_options)
+        except KitError as exc:
+            return [f"{where}.path: {exc}"]
+        if values.isna().all():
+            problems.append(f"{where}.sensitive: column {name!r} is entirely empty in {spec.path.name}, so fairness "
+                            "cannot be assessed on it; fill it, or remove it from the list")
+    return problems
 
 
 def _check_target(spec: DatasetSpec, where: str) -> list[str]:

@@ -51,6 +51,15 @@ def test_a_file_separated_by_another_character_names_the_read_option_that_works(
     assert load_config(path).dataset.read_options == {"sep": sep}  # the suggested option reads the file
 
 
+def test_an_empty_sensitive_column_is_found_by_kit_check_not_as_missing_in_phase_3(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": range(40), "g": [None] * 40, "h": ["a", "b"] * 20, "y": ["Yes", "No"] * 20})
+    path = config_file(tmp_path, frame.to_csv(index=False), dataset="  positive_class: 'Yes'\n  sensitive: [g, h]\n")
+    assert ("dataset.sensitive: column 'g' is entirely empty in data.csv, so fairness cannot be assessed on it"
+            in check_problems(path))
+    path.write_text(path.read_text().replace("[g, h]", "[h]"))
+    load_config(path)
+
+
 def test_the_named_pilots_portfolio_dataset_is_checked_by_kit_check(tmp_path: Path) -> None:
     portfolio = pd.read_csv(ROOT / "data" / "use_cases" / "portfolio.csv")
     portfolio["dataset_path"] = [str((ROOT / "data" / "use_cases" / p).resolve()) if isinstance(p, str) else p
