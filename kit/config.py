@@ -162,6 +162,9 @@ def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
         columns = read_columns(spec.path, spec.read_options)
     except KitError as exc:
         return [f"{where}.path: {exc}"]
+    duplicated = _duplicate_headers(spec, where)
+    if duplicated:
+        return duplicated
     separated = _separator_hint(columns, spec, where)
     if separated and any(n not in columns for names in spec.named_columns().values() for n in names):
         return [separated]
@@ -182,6 +185,25 @@ def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
 
         problems += time_column_problems(spec, where)
     return problems
+
+
+def _duplicate_headers(spec: DatasetSpec, where: str) -> list[str]:
+    """Column names a CSV header repeats (pandas would silently read the second 'x' as 'x.1')."""
+    from kit.data import read_table
+
+    options = spec.read_options
+    if spec.path.suffix.lower() in (".parquet", ".pq") or {"header", "names", "skiprows", "usecols"} & options.keys():
+        return []
+    try:
+        header = read_table(spec.path, {**options, "header": None, "dtype": str}, nrows=1)
+    except KitError:
+        return []  # read_columns reported any reading problem
+    names = header.iloc[0].dropna().astype(str) if len(header) else header.columns.to_series()
+    repeated = sorted(names[names.duplicated()].unique())
+    if not repeated:
+        return []
+    return [f"{where}.path: {spec.path.name} names column(s) {', '.join(map(repr, repeated))} more than once in its "
+            "header (pandas would read the second as a different column, e.g. 'x.1'); rename the repeats"]
 
 
 def _separator_hint(columns: list[str], spec: DatasetSpec, where: str) -> str:

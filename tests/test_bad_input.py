@@ -60,6 +60,15 @@ def test_an_empty_sensitive_column_is_found_by_kit_check_not_as_missing_in_phase
     load_config(path)
 
 
+def test_a_header_naming_a_column_twice_is_found_by_kit_check(tmp_path: Path) -> None:
+    csv = "x,x,x.1, x,,y\n" + "".join(f"{i},{i},{i},{i},{i},{'Yes' if i % 2 else 'No'}\n" for i in range(40))
+    path = config_file(tmp_path, csv, dataset="  positive_class: 'Yes'\n")
+    assert ("dataset.path: data.csv names column(s) 'x' more than once in its header (pandas would read the "
+            "second as a different column, e.g. 'x.1'); rename the repeats") in check_problems(path)
+    (tmp_path / "data.csv").write_text(csv.replace("x,x,", "x,z,", 1))  # ' x', 'x.1' and a blank name are distinct
+    load_config(path)
+
+
 def test_the_named_pilots_portfolio_dataset_is_checked_by_kit_check(tmp_path: Path) -> None:
     portfolio = pd.read_csv(ROOT / "data" / "use_cases" / "portfolio.csv")
     portfolio["dataset_path"] = [str((ROOT / "data" / "use_cases" / p).resolve()) if isinstance(p, str) else p
