@@ -535,7 +535,10 @@ def test_a_corrupt_store_error_suggests_moving_it_aside_and_the_projects_store(t
     assert message.endswith(f"e.g. sqlite:///{registry.DEFAULT_STORE / 'mlflow.db'}")
 
 
-def test_force_never_replaces_a_report_that_holds_the_runs_own_config_or_data(tmp_path: Path, capsys) -> None:
+def test_force_never_replaces_a_report_that_holds_the_runs_own_config_or_data(notebooks: Path, tmp_path: Path, capsys,
+                                                                               monkeypatch) -> None:
+    monkeypatch.setattr(chain, "NOTEBOOK_DIR", notebooks)  # were it to run, nothing heavy and no shared store
+    monkeypatch.setenv("KIT_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     out = tmp_path / "r"
     out.mkdir()
     (out / "manifest.json").write_text('{"kind": "kit-report"}')  # a kit report, into which the user saved the config
