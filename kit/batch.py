@@ -123,7 +123,12 @@ def run_batch(
     if workers < 1:
         raise KitError(f"--workers: expected 1 or more, found {workers}")
     _check_batch_folder(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from kit.chain import unwritable_destination
+
+        raise unwritable_destination(out / "index.html", exc) from None
     jobs: list[Job] = [(str(Path(p).resolve()), str(out / Path(p).stem), force, no_input, phases)
                        for p in config_paths]
     results: dict[str, dict[str, Any]] = {}

@@ -120,6 +120,9 @@ def select_phases(phases: str | list[str] | None, notebook_dir: Path | None = No
     names = [n.strip() for n in (phases.split(",") if isinstance(phases, str) else phases) if n.strip()]
     from kit.errors import did_you_mean
 
+    if not names:
+        raise ChainError(f"--phases: no phase named (found {phases!r}); name one or more of {', '.join(PHASE_NAMES)}, "
+                         "or leave --phases out to run them all")
     unknown = [n for n in names if n not in PHASE_NAMES]
     if unknown:
         hint = did_you_mean(unknown[0], PHASE_NAMES)
@@ -371,6 +374,15 @@ def _check_destination(out: Path, force: bool) -> None:
         raise DestinationError(f"{out}: a report is already there; pass --force to replace it, or --out another folder")
 
 
+def _check_inputs_outside(config: RunConfig, out: Path) -> None:
+    """Refuse a destination that holds the run's own config or data (replacing the report would delete them)."""
+    inputs = [p for p in (config.source_path, *config.data_files()) if p is not None]
+    inside = [p for p in inputs if Path(p).resolve().is_relative_to(out)]
+    if inside:
+        raise DestinationError(f"{out}: holds this run's own input {inside[0]}, which replacing the report would "
+                               "delete; keep configs and data outside report folders, or pass --out another folder")
+
+
 def _place(tmp: Path, out: Path, failed: bool, force: bool) -> Path:
     """Move a finished run into place (the destination lock held) without ever losing a good earlier report."""
     if failed and out.exists() and any(out.iterdir()):
@@ -412,7 +424,10 @@ def destination_lock(out: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``out`` (a lock file beside it) or raise DestinationError if a run holds it."""
     path = out.with_name(f".{out.name}.lock")
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        except OSError as exc:
+            raise unwritable_destination(out, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -503,8 +518,9 @@ def run_chain(
         raise ChainError(f"{notebook_dir}: no phase notebooks found")
     out = Path(out).expanduser().resolve() if out else default_out(config).resolve()
     _check_destination(out, force)  # early, before the kernel boots; checked again under the lock
+    _check_inputs_outside(config, out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        _make_parent(out)
         with destination_lock(out):
             _check_destination(out, force)
             clean_stale(out)
@@ -516,6 +532,24 @@ def run_chain(
             raise
         raise RunFault(f"no space left on device: {full.filename or out.parent}; free some space and run "
                        "again (nothing was written)") from exc
+
+
+def _make_parent(out: Path) -> None:
+    """Create the folder the report goes into; one that cannot be created is a destination problem."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(out.parent, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "Permission denied", str(out.parent))
+    except OSError as exc:
+        raise unwritable_destination(out, exc) from None
+
+
+def unwritable_destination(out: Path, exc: OSError) -> OSError | DestinationError:
+    """The destination error for a folder the report cannot be written into (a full disk stays itself)."""
+    if _enospc(exc) is not None:
+        return exc
+    return DestinationError(f"{out}: cannot write the report there ({exc.strerror or exc}: "
+                            f"{exc.filename or out.parent}); pass --out a folder you can write to")
 
 
 def _build(config: RunConfig, selected: list[Phase], out: Path, force: bool, no_input: bool, say: Progress,
@@ -556,13 +590,22 @@ def _build(config: RunConfig, selected: list[Phase], out: Path, force: bool, no_
         shutil.rmtree(tmp / KERNEL_FILES, ignore_errors=True)
         (tmp / OWNER_FILE).unlink()
         landed = _place(tmp, out, manifest.status == "failed", force)
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            _quiet_abandoned_cells()
         _close(kernels)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
         os.close(owner)
     return manifest, landed
+
+
+def _quiet_abandoned_cells() -> None:
+    """After an interruption, keep asyncio from printing the traceback of the cell left running (its kernel is shut down)."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 def _export(notebook: Path, no_input: bool, record: PhaseRecord) -> str | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -128,14 +129,20 @@ def section_type(annotation: Any) -> type[Section] | None:
     return None
 
 
+def user_keys(model: type[Section]) -> list[str]:
+    """The keys a config file may set in ``model`` (not those the kit fills in itself, such as source_path)."""
+    return [name for name, field in model.model_fields.items() if not field.exclude]
+
+
 def _explain(error: dict[str, Any]) -> str:
     """One line for one pydantic error: key path, what was found, what is expected."""
     loc = error["loc"]
     where = _format_loc(loc)
     if error["type"] == "extra_forbidden":
         model = _model_at(loc)
-        hint = did_you_mean(loc[-1], model.model_fields) if model else ""
-        allowed = ", ".join(sorted(model.model_fields)) if model else ""
+        keys = user_keys(model) if model else []
+        hint = did_you_mean(loc[-1], keys) if model else ""
+        allowed = ", ".join(sorted(keys))
         return f"{where}: unknown key{hint or f'; allowed keys here: {allowed}'}"
     if error["type"] == "missing":
         return f"{where}: required key is missing; add it to the config"
@@ -155,15 +162,24 @@ def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
         columns = read_columns(spec.path, spec.read_options)
     except KitError as exc:
         return [f"{where}.path: {exc}"]
+    duplicated = _duplicate_headers(spec, where)
+    if duplicated:
+        return duplicated
+    separated = _separator_hint(columns, spec, where)
+    if separated and any(n not in columns for names in spec.named_columns().values() for n in names):
+        return [separated]
     problems = []
     for key, names in spec.named_columns().items():
         for name in names:
             if name not in columns:
                 problems.append(
-                    f"{where}.{key}: column {name!r} not in {spec.path.name}{did_you_mean(name, columns)}"
+                    f"{where}.{key}: column {name!r} not in {spec.path.name}"
+                    f"{did_you_mean(name, columns)}"
                 )
     if spec.target in columns:
         problems += _check_target(spec, where)
+    if not problems:
+        problems += _empty_sensitive(spec, where)
     if not problems:
         from kit.timeparse import time_column_problems
 
@@ -188,6 +204,51 @@ def _check_production_time(source: Any) -> list[str]:
     return time_column_problems(source, "monitoring.production")
 
 
+def _duplicate_headers(spec: DatasetSpec, where: str) -> list[str]:
+    """Column names a CSV header repeats (pandas would silently read the second 'x' as 'x.1')."""
+    from kit.data import read_table
+
+    options = spec.read_options
+    if spec.path.suffix.lower() in (".parquet", ".pq") or {"header", "names", "skiprows", "usecols"} & options.keys():
+        return []
+    try:
+        header = read_table(spec.path, {**options, "header": None, "dtype": str}, nrows=1)
+    except KitError:
+        return []  # read_columns reported any reading problem
+    names = header.iloc[0].dropna().astype(str) if len(header) else header.columns.to_series()
+    repeated = sorted(names[names.duplicated()].unique())
+    if not repeated:
+        return []
+    return [f"{where}.path: {spec.path.name} names column(s) {', '.join(map(repr, repeated))} more than once in its "
+            "header (pandas would read the second as a different column, e.g. 'x.1'); rename the repeats"]
+
+
+def _separator_hint(columns: list[str], spec: DatasetSpec, where: str) -> str:
+    """A hint when a file read as one column is separated by another character (';' or a tab, say)."""
+    if len(columns) != 1 or "sep" in spec.read_options:
+        return ""
+    found = [sep for sep in (";", "\t", "|") if sep in columns[0]]
+    return (f"{where}.path: {spec.path.name} reads as one column ({columns[0][:40]!r}…), so the named columns are not "
+            f"found; it looks separated by {found[0]!r}: set {where}.read_options: {{sep: {json.dumps(found[0])}}}"
+            if found else "")
+
+
+def _empty_sensitive(spec: DatasetSpec, where: str) -> list[str]:
+    """Sensitive columns without a single value (training drops them, so fairness could not be assessed)."""
+    from kit.data import read_column
+
+    problems = []
+    for name in spec.sensitive:
+        try:
+            values = read_column(spec.path, name, spec.read_options)
+        except KitError as exc:
+            return [f"{where}.path: {exc}"]
+        if values.isna().all():
+            problems.append(f"{where}.sensitive: column {name!r} is entirely empty in {spec.path.name}, so fairness "
+                            "cannot be assessed on it; fill it, or remove it from the list")
+    return problems
+
+
 def _check_target(spec: DatasetSpec, where: str) -> list[str]:
     """Check the target column can be trained on, reading only that column."""
     from kit.data import read_column
@@ -207,10 +268,14 @@ def validate_config(raw: dict[str, Any], source: Path | None = None) -> RunConfi
     if not isinstance(raw, dict):
         raise ConfigError(f"{label}: expected a YAML mapping of sections (organization, readiness, ...)")
     base_dir = source.parent if source else Path.cwd()
+    internal = [key for key in raw if key not in user_keys(RunConfig) and key in RunConfig.model_fields]
+    lines = [_explain({"type": "extra_forbidden", "loc": (key,)}) for key in internal]
     try:
-        config = RunConfig.model_validate(raw, context={"base_dir": base_dir})
+        config = RunConfig.model_validate({k: v for k, v in raw.items() if k not in internal},
+                                          context={"base_dir": base_dir})
     except ValidationError as exc:
-        lines = [" ".join(_explain(e).split()) for e in exc.errors()]
+        lines += [" ".join(_explain(e).split()) for e in exc.errors()]
+    if lines:
         raise ConfigError(f"{label}: {len(lines)} problem(s)\n  " + "\n  ".join(lines)) from None
     problems: list[str] = []
     if config.dataset is not None:
@@ -237,10 +302,15 @@ def load_config(path: str | Path) -> RunConfig:
     text = path.read_bytes()
     try:
         raw = load_yaml(text)
+    except yaml.reader.ReaderError as exc:
+        what = ("not UTF-8 text" if exc.encoding == "utf-8" else "a control character no YAML file may hold")
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ConfigError(f"{path}: not valid YAML at position {exc.position}: {what} ({exc.reason}: 0x{code:02x}); "
+                          "save the config as plain UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
         fix = "" if isinstance(exc, DuplicateKeyError) else "; fix the indentation or quoting there"
         raise ConfigError(f"{path}: not valid YAML{at}: {problem}{fix}") from None
     config = validate_config(raw, path)

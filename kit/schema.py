@@ -2,15 +2,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 class Section(BaseModel):
     """A config section: unknown keys are errors, so typos never pass silently."""
 
     model_config = ConfigDict(extra="forbid", frozen=False, validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """A number key never takes YAML's yes/no/true/false/on/off (pydantic would read true as 1)."""
+        if isinstance(value, bool) and info.field_name and _wants_number(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"expected a number, but YAML read this as the boolean {value}; write a number")
+        return value
+
+
+def _wants_number(annotation: Any) -> bool:
+    """Whether a field takes an int or float and no boolean (``int``, ``float | None``, ...)."""
+    options = set(get_args(annotation)) if get_origin(annotation) in (Union, UnionType) else {annotation}
+    return bool(options & {int, float}) and bool not in options
 
 
 def _resolve_path(value: Path, info: ValidationInfo) -> Path:

@@ -6,7 +6,8 @@ Two departures from PyYAML's YAML 1.1 reading, both to read a config as its auth
   lines) instead of the last value winning silently;
 * an integer with a leading zero is decimal, as YAML 1.2 reads it (``seed: 010`` is 10, not the
   octal 8): nobody writes octal in a run config, and a silent 8 cannot be spotted, while 10 is
-  what the file shows. Hexadecimal (``0x1f``) and binary (``0b11``) keep their YAML 1.1 meaning.
+  what the file shows. Hexadecimal (``0x1f``) and binary (``0b11``) keep their YAML 1.1 meaning;
+* a base-60 number (``seed: 1:30``, YAML 1.1's 90) is the text written, as YAML 1.2 reads it.
 """
 from __future__ import annotations
 
@@ -55,7 +56,16 @@ class _AsWritten:
         value = self.construct_scalar(node)  # type: ignore[attr-defined]
         if _LEADING_ZERO.fullmatch(value):
             return int(value.replace("_", ""), 10)
+        if ":" in value:  # YAML 1.1 base 60 (1:30 is 90): kept as the text written, as YAML 1.2 reads it
+            return value  # type: ignore[return-value]
         return super().construct_yaml_int(node)  # type: ignore[misc]
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        """A float as written: base 60 (``1:30.5``) stays text (YAML 1.2)."""
+        value = self.construct_scalar(node)  # type: ignore[attr-defined]
+        if ":" in value:
+            return value  # type: ignore[return-value]
+        return super().construct_yaml_float(node)  # type: ignore[misc]
 
 
 class _PureLoader(_AsWritten, yaml.SafeLoader):
@@ -63,12 +73,14 @@ class _PureLoader(_AsWritten, yaml.SafeLoader):
 
 
 _PureLoader.add_constructor("tag:yaml.org,2002:int", _AsWritten.construct_yaml_int)
+_PureLoader.add_constructor("tag:yaml.org,2002:float", _AsWritten.construct_yaml_float)
 
 if _CLoader is not None:
     class _FastLoader(_AsWritten, _CLoader):  # type: ignore[valid-type, misc]
         """libyaml's safe loader, reading as written."""
 
     _FastLoader.add_constructor("tag:yaml.org,2002:int", _AsWritten.construct_yaml_int)
+    _FastLoader.add_constructor("tag:yaml.org,2002:float", _AsWritten.construct_yaml_float)
     _Loader: type = _FastLoader
 else:
     _Loader = _PureLoader

@@ -41,6 +41,53 @@ def check_problems(path: Path) -> str:
 
 # --- 3. target problems found by `kit check`, not in phase 2 ---------------------------------------
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_file_separated_by_another_character_names_the_read_option_that_works(tmp_path: Path, sep: str) -> None:
+    csv = pd.DataFrame({"x": range(40), "y": ["Yes", "No"] * 20}).to_csv(index=False, sep=sep)
+    path = config_file(tmp_path, csv, dataset="  positive_class: 'Yes'\n")
+    message = check_problems(path)
+    assert "1 problem(s)" in message and f"dataset.path: data.csv reads as one column ({'x' + sep + 'y'!r}…)" in message
+    fix = message.split("set dataset.")[-1]  # read_options: {sep: "..."}, as YAML
+    path.write_text(path.read_text() + f"  {fix}\n")
+    assert load_config(path).dataset.read_options == {"sep": sep}  # the suggested option reads the file
+
+
+def test_an_empty_sensitive_column_is_found_by_kit_check_not_as_missing_in_phase_3(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": range(40), "g": [None] * 40, "h": ["a", "b"] * 20, "y": ["Yes", "No"] * 20})
+    path = config_file(tmp_path, frame.to_csv(index=False), dataset="  positive_class: 'Yes'\n  sensitive: [g, h]\n")
+    assert ("dataset.sensitive: column 'g' is entirely empty in data.csv, so fairness cannot be assessed on it"
+            in check_problems(path))
+    path.write_text(path.read_text().replace("[g, h]", "[h]"))
+    load_config(path)
+
+
+def test_a_header_naming_a_column_twice_is_found_by_kit_check(tmp_path: Path) -> None:
+    csv = "x,x,x.1, x,,y\n" + "".join(f"{i},{i},{i},{i},{i},{'Yes' if i % 2 else 'No'}\n" for i in range(40))
+    path = config_file(tmp_path, csv, dataset="  positive_class: 'Yes'\n")
+    assert ("dataset.path: data.csv names column(s) 'x' more than once in its header (pandas would read the "
+            "second as a different column, e.g. 'x.1'); rename the repeats") in check_problems(path)
+    (tmp_path / "data.csv").write_text(csv.replace("x,x,", "x,z,", 1))  # ' x', 'x.1' and a blank name are distinct
+    load_config(path)
+
+
+def test_the_named_pilots_portfolio_dataset_is_checked_by_kit_check(tmp_path: Path) -> None:
+    portfolio = pd.read_csv(ROOT / "data" / "use_cases" / "portfolio.csv")
+    portfolio["dataset_path"] = [str((ROOT / "data" / "use_cases" / p).resolve()) if isinstance(p, str) else p
+                                 for p in portfolio["dataset_path"]]
+    churn = portfolio["name"] == "Churn prediction"
+    portfolio.loc[churn, "dataset_sensitive"] = "gender;Senior"
+    portfolio.to_csv(tmp_path / "portfolio.csv", index=False)
+    head = f"organization: {{name: Acme}}\ndataset: {{path: {TELCO}, target: Churn, positive_class: 'Yes'}}\n"
+    (tmp_path / "run.yaml").write_text(head + "use_cases:\n  portfolio_path: portfolio.csv\n")
+    load_config(tmp_path / "run.yaml")  # no pilot named: phase 1 picks it, nothing more to check here
+    (tmp_path / "run.yaml").write_text(head + "use_cases:\n  portfolio_path: portfolio.csv\n  pilot: Churn prediction\n")
+    assert ("use_cases.pilot 'Churn prediction': portfolio dataset_sensitive: column 'Senior' not in "
+            "Telco-Customer-Churn.csv; did you mean 'SeniorCitizen'?") in check_problems(tmp_path / "run.yaml")
+    portfolio.loc[churn, ["dataset_sensitive", "dataset_positive_class"]] = ["gender", "yes"]
+    portfolio.to_csv(tmp_path / "portfolio.csv", index=False)
+    assert "portfolio dataset_positive_class: 'yes' does not occur" in check_problems(tmp_path / "run.yaml")
+
+
 def test_header_only_file(tmp_path: Path) -> None:
     text = check_problems(config_file(tmp_path, "x,y\n"))
     assert "dataset.target: target 'y': the file has a header but no rows" in text

@@ -468,3 +468,82 @@ def test_a_store_copied_without_its_artifacts_says_where_they_go(mlflow_tracking
     shutil.copy(original / "mlflow.db", tmp_path / "bare" / "mlflow.db")
     with pytest.warns(UserWarning, match=rf"copied without its artifacts folder.*{(original / 'artifacts').as_uri()}"):
         Registry(f"sqlite:///{tmp_path / 'bare' / 'mlflow.db'}")
+
+
+def test_a_version_tag_named_after_a_hostile_column_is_stored_under_a_safe_distinct_key(mlflow_tracking_uri: str) -> None:
+    from kit.training.registry import Registry, tag_key
+
+    registry = Registry(mlflow_tracking_uri)
+    registry.client.create_registered_model("m")
+    version = registry.client.create_model_version("m", source="file:///nowhere/model").version
+    keys = ["fairness.Senior <img src=x onerror=alert(1)> [s](javascript:x)", "fairness.Senior <img src=x onerror=alert(1)> [s](javascript:y)",
+            "fairness.gender", "fairness." + "x" * 300]
+    for i, key in enumerate(keys):
+        registry.set_version_tag("m", version, key, f"v{i}")
+    tags = registry.version_tags("m", version)
+    assert tags["fairness.gender"] == "v2"  # a key MLflow accepts is kept as it is
+    assert [tags[tag_key(k)] for k in keys] == ["v0", "v1", "v2", "v3"]  # distinct, readable back
+    assert all(len(k) <= 250 for k in tags)
+
+
+@pytest.mark.parametrize("command", ["run", "batch"])
+def test_a_destination_that_cannot_be_created_exits_3_with_one_line(tmp_path: Path, capsys, command: str) -> None:
+    config = make_config(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    for out in (tmp_path / "notes.txt" / "report", Path("/proc/kit-report")):  # under a file; in a read-only tree
+        assert main([command, str(config), "--out", str(out)]) == 3
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {out}") and "cannot write the report there" in err and len(err.splitlines()) == 1
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+CLI_RUNNER = """
+import sys
+from pathlib import Path
+import kit.chain
+kit.chain.NOTEBOOK_DIR = Path(sys.argv[3])
+from kit.__main__ import main
+sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2]]))
+"""
+
+
+def test_sigterm_mid_phase_through_the_command_line_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    notebooks = _with_body(tmp_path / "notebooks", "import time\nend = time.time() + 120\nwhile time.time() < end:\n    pass")
+    proc = subprocess.Popen([sys.executable, "-c", CLI_RUNNER, str(make_config(tmp_path)), str(tmp_path / "r"),
+                             str(notebooks)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob(".r.tmp-*/artifacts/readiness.json")):
+        time.sleep(0.2)
+    time.sleep(2.0)  # phase 2's cell is busy
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err[-2000:]
+    assert err.strip() == "interrupted: no report was written", err[-2000:]
+    assert _leftovers(tmp_path) == [] and not (tmp_path / "r").exists()
+
+
+def test_a_corrupt_store_error_suggests_moving_it_aside_and_the_projects_store(tmp_path: Path, monkeypatch) -> None:
+    from kit.training import registry
+
+    bad = tmp_path / "mlflow.db"
+    bad.write_bytes(b"SQLite format 3\x00" + b"garbage" * 100)
+    monkeypatch.chdir(tmp_path)  # a kernel runs in notebooks/: the suggestion must not depend on the cwd
+    with pytest.raises(RegistryError) as err:
+        Registry(f"sqlite:///{bad}")
+    message = str(err.value)
+    assert message.startswith(f"tracking store is not a database: {bad}; move it aside, or point")
+    assert message.endswith(f"e.g. sqlite:///{registry.DEFAULT_STORE / 'mlflow.db'}")
+
+
+def test_force_never_replaces_a_report_that_holds_the_runs_own_config_or_data(notebooks: Path, tmp_path: Path, capsys,
+                                                                               monkeypatch) -> None:
+    monkeypatch.setattr(chain, "NOTEBOOK_DIR", notebooks)  # were it to run, nothing heavy and no shared store
+    monkeypatch.setenv("KIT_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"kind": "kit-report"}')  # a kit report, into which the user saved the config
+    config = make_config(out)
+    assert main(["run", str(config), "--out", str(out), "--force"]) == 3
+    err = capsys.readouterr().err
+    assert f"holds this run's own input {config}" in err and len(err.splitlines()) == 1
+    assert config.is_file() and (out / "manifest.json").is_file()

@@ -127,6 +127,9 @@ def test_phase_subset_and_unknown_phase(notebooks: Path) -> None:
         select_phases("readines", notebooks)
     with pytest.raises(ChainError, match="has no notebook"):
         select_phases("monitoring", notebooks)
+    for empty in ("", ",, ,", []):  # --phases "" names no phase: not "no phase notebooks found"
+        with pytest.raises(ChainError, match="^--phases: no phase named .*; name one or more of readiness, use_cases"):
+            select_phases(empty, notebooks)
 
 
 def test_batch_one_bad_config_does_not_stop_the_others(notebooks: Path, tmp_path: Path, monkeypatch) -> None:

@@ -62,6 +62,19 @@ def test_bad_yaml_gives_line_and_column(tmp_path: Path) -> None:
         load_config(path)
 
 
+@pytest.mark.parametrize(("data", "found"), [
+    (b"organization: {name: \"Caf\xe9\"}\n", "not valid YAML at position 25: not UTF-8 text (invalid continuation byte: 0xe9)"),
+    (b"organization: {name: a\x07}\n", "not valid YAML at position 22: a control character no YAML file may hold"),
+], ids=["latin-1", "control"])
+def test_a_config_that_is_not_utf8_text_is_one_line_with_the_fix(tmp_path: Path, data: bytes, found: str) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert found in str(err.value) and str(err.value).endswith("save the config as plain UTF-8 text")
+    assert "\n" not in str(err.value)
+
+
 def test_not_a_mapping(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="expected a YAML mapping"):
         load_config(write(tmp_path, "- just\n- a list\n"))
@@ -170,6 +183,17 @@ def test_octal_looking_seed_is_read_as_written(tmp_path: Path) -> None:
     assert config.seed == 10
 
 
+@pytest.mark.parametrize("word", ["yes", "true", "on", "no"])
+def test_a_yaml_boolean_is_never_read_as_a_number(tmp_path: Path, word: str) -> None:
+    text = yaml.safe_dump(minimal()) + f"seed: {word}\ntraining: {{bootstrap: {word}}}\nreadiness: {{declared_level: {word}}}\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    for key in ("seed", "training.bootstrap", "readiness.declared_level"):
+        assert f"{key}: expected a number, but YAML read this as the boolean" in str(err.value)
+    booleans = yaml.safe_dump(minimal(training={"track": False}, readiness={"red_flags": {"no_rollback": True}}))
+    assert load_config(write(tmp_path, booleans)).training.track is False  # boolean keys still take booleans
+
+
 @pytest.mark.parametrize("seed", [2**32, 2**64, 10**30])
 def test_seed_beyond_32_bits_is_refused(tmp_path: Path, seed: int) -> None:
     with pytest.raises(ConfigError, match=r"seed: .*less than or equal to 4294967295"):
@@ -195,3 +219,13 @@ def test_run_name_must_be_one_folder_name(name: str) -> None:
 @pytest.mark.parametrize("name", ["demo", "churn-pilot_2024", "v1.2", "_x", "x" * 100])
 def test_plain_run_names_are_accepted(name: str) -> None:
     assert validate_config(minimal(name=name)).name == name
+
+
+def test_keys_the_kit_fills_in_are_neither_settable_nor_suggested(tmp_path: Path) -> None:
+    text = yaml.safe_dump(minimal()) + "source_sha256: forged\nsource_path: /etc\nsed: 1\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert "3 problem(s)" in message and "source_sha256: unknown key" in message and "source_path: unknown key" in message
+    assert "sed: unknown key; did you mean 'seed'?" in message
+    assert "allowed keys here: dataset, explainability, monitoring, name, organization, readiness, seed, training, use_cases" in message

@@ -63,7 +63,8 @@ def test_top_level_duplicate_is_refused_and_merge_keys_still_override():
 
 
 @pytest.mark.parametrize(("text", "value"), [("010", 10), ("-007", -7), ("0", 0), ("0_10", 10), ("1_000", 1000),
-                                             ("0x1f", 31), ("0b11", 3), ("'010'", "010"), ("010.5", 10.5)])
+                                             ("0x1f", 31), ("0b11", 3), ("'010'", "010"), ("010.5", 10.5),
+                                             ("1:30", "1:30"), ("-1:30", "-1:30"), ("1:30.5", "1:30.5"), ("1.5", 1.5)])
 def test_numbers_read_as_written(text, value):
     assert load_yaml(f"seed: {text}\n") == {"seed": value}
     assert type(load_yaml(f"seed: {text}\n")["seed"]) is type(value)

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -46,6 +48,18 @@ class RegistryError(KitError):
     """A registry request that cannot be met (no such model, nothing to roll back to)."""
 
 
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.\- ]")
+TAG_KEY_MAX = 250  # MLflow's limit on a tag key
+
+
+def tag_key(key: str) -> str:
+    """``key`` as an MLflow tag key: unchanged when MLflow accepts it, else made safe with a hash that keeps it distinct."""
+    if key and not _TAG_UNSAFE.search(key) and len(key) <= TAG_KEY_MAX and ".." not in key:
+        return key
+    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:8]
+    return f"{_TAG_UNSAFE.sub('_', key).replace('..', '._')[:TAG_KEY_MAX - 9]}-{digest}"
+
+
 def resolve_tracking_uri(configured: str | None = None) -> str:
     """Tracking URI: the configured one, else $KIT_TRACKING_URI, else the project's SQLite store."""
     if configured:
@@ -65,9 +79,13 @@ def artifact_root(uri: str) -> str | None:
 
 def _store_error(db: Path, problem: str) -> RegistryError:
     """The error for a SQLite tracking store that cannot be used, with the fix."""
+    example = DEFAULT_STORE / "mlflow.db"
+    if db.resolve() == example.resolve():
+        example = db.with_name("mlflow-new.db")
+    fix = ("move it aside" if problem.startswith("not a database") else "fix its permissions or free space")
     return RegistryError(
-        f"tracking store is {problem}: {db}; fix its permissions or free space, or point training.tracking_uri "
-        f"(or ${ENV_VAR}) at a writable SQLite file, e.g. sqlite:///{Path.cwd() / '.mlflow' / 'mlflow.db'}")
+        f"tracking store is {problem}: {db}; {fix}, or point training.tracking_uri "
+        f"(or ${ENV_VAR}) at a writable SQLite file, e.g. sqlite:///{example}")
 
 
 def check_sqlite_store(db: Path) -> None:
@@ -240,8 +258,8 @@ class Registry:
         return str(version.version)
 
     def set_version_tag(self, name: str, version: str, key: str, value: Any) -> None:
-        """Set one tag on a model version."""
-        self.client.set_model_version_tag(name, str(version), key, str(value))
+        """Set one tag on a model version (a key MLflow would refuse, such as a column name with '<', is made safe)."""
+        self.client.set_model_version_tag(name, str(version), tag_key(key), str(value))
 
     def version_tags(self, name: str, version: str) -> dict[str, str]:
         """All tags of a model version."""

@@ -313,4 +313,13 @@ def check_section(section: Any, config: Any) -> list[str]:
     names = set(frame["name"].astype(str).str.strip()) if "name" in frame.columns else set()
     if section.pilot is not None and section.pilot not in names:
         problems.append(f"pilot: {section.pilot!r} is not in the portfolio{did_you_mean(section.pilot, names)}; name one of its use cases or remove the key")
+    elif section.pilot in specs and not found:
+        problems += pilot_dataset_problems(section.pilot, specs[section.pilot])
     return problems
+
+
+def pilot_dataset_problems(name: str, spec: Any) -> list[str]:
+    """The named pilot's dataset checked as phase 1 and 2 will: its columns exist and its target can be trained on."""
+    from kit.config import _check_dataset
+
+    return [f"pilot {name!r}: portfolio {p.replace('dataset.', 'dataset_', 1)}" for p in _check_dataset(spec, "dataset")]
