@@ -602,10 +602,12 @@ def _build(config: RunConfig, selected: list[Phase], out: Path, force: bool, no_
 
 
 def _quiet_abandoned_cells() -> None:
-    """After an interruption, keep asyncio from printing the traceback of the cell left running (its kernel is shut down)."""
+    """After an interruption, keep asyncio and papermill from reporting the cell left running (its kernel is shut down):
+    asyncio's "Task exception was never retrieved" traceback, nbclient's "Kernel died while waiting for execute reply"."""
     import logging
 
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    for name in ("asyncio", "papermill"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _export(notebook: Path, no_input: bool, record: PhaseRecord) -> str | None:
