@@ -226,7 +226,7 @@ def queue_curve(queue: dict[str, Any], inputs: Any) -> Any:
     ax.plot(curve["half_width"], curve["error_rate_in"], color=RAISE_COLOR, label="error rate inside the band")
     ax.plot(curve["half_width"], curve["error_rate_out"], color=LOWER_COLOR, label="error rate outside (automated)")
     ax.axvline(chosen, color="#888", ls="--", lw=1)
-    ax.annotate(f"chosen ±{chosen:g}: {queue['summary']['size']:,} rows", (chosen, 0.95), xycoords=("data", "axes fraction"), fontsize=8)
+    ax.annotate(f"queue at capacity: {queue['summary']['size']:,} rows (±{chosen:.3f})", (chosen, 0.95), xycoords=("data", "axes fraction"), fontsize=8)
     ax.set_xlabel("half-width of the review band around the threshold")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
