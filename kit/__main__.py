@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     signoff.add_argument("--accept", default="", help="failed gates accepted with this justification, where the tier allows (e.g. fairness)")
 
     sub.add_parser("config-reference", help="print the reference of every config key (Markdown)")
+
+    workshop = sub.add_parser("workshop", help="workshop in a box: check a laptop, switch variant, reset (docs/workshop/)")
+    workshop.add_argument("action", choices=["check", "use", "reset", "variants"], help="what to do")
+    workshop.add_argument("variant", nargs="?", help="variant letter (A, B, C, D); default: the current one")
+    workshop.add_argument("--phases", help="check only these phases (comma-separated; default: all)")
     return parser
 
 
@@ -57,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
 
             print(config_reference(), end="")
             return 0
+        if args.command == "workshop":
+            from kit.workshop import main as workshop_main
+
+            return workshop_main(args.action, args.variant, args.phases)
         if args.command == "signoff":
             from kit.promotion import give_signoff
 
