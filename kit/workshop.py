@@ -321,15 +321,18 @@ def render_widgets(config: Path, run_dir: Path, work: Path, report: CheckReport)
     """Run the widget notebooks interactively in the kit kernel; each must display a widget."""
     import papermill
 
+    from kit.chain import _stderr_to
+
     missing = []
     for name in settings()["widget_notebooks"]:
         started = time.perf_counter()
         out = work / f"interactive-{name}"
         try:
-            papermill.execute_notebook(str(NOTEBOOK_DIR / name), str(out), kernel_name=KERNEL, progress_bar=False,
-                                       cwd=str(NOTEBOOK_DIR), log_output=False, stdout_file=None,
-                                       parameters={"config_path": str(config), "run_dir": str(run_dir),
-                                                   "interactive": True})
+            with _stderr_to(work / "logs" / f"interactive-{name}.log"):
+                papermill.execute_notebook(str(NOTEBOOK_DIR / name), str(out), kernel_name=KERNEL, progress_bar=False,
+                                           cwd=str(NOTEBOOK_DIR), log_output=False,
+                                           parameters={"config_path": str(config), "run_dir": str(run_dir),
+                                                       "interactive": True})
         except Exception as exc:  # papermill raises its own error types for a failing cell
             report.items.append(Item("widgets render", False, f"{name} with interactive=True failed: "
                                      f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}",
@@ -371,8 +374,9 @@ def check(root: Path = ROOT, letter: str | None = None, phases: list[str] | None
 # --------------------------------------------------------------------------- command line
 
 
-def main(action: str, letter: str | None = None, phases: str | None = None, root: Path = ROOT) -> int:
+def main(action: str, letter: str | None = None, phases: str | None = None, root: Path | None = None) -> int:
     """``python -m kit workshop ACTION [VARIANT]``; returns the exit code (0 ready/done, 1 not ready)."""
+    root = root or ROOT
     if action == "variants":
         current = current_variant(root)
         for key, path in variants(root).items():
