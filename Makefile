@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= data/configs/demo.yaml
 
-.PHONY: install demo test lab bench batch clean
+.PHONY: install demo test lab bench batch clean workshop-check
 
 # Re-installs only when pyproject.toml changes (or the venv is missing).
 $(STAMP): pyproject.toml
@@ -30,6 +30,10 @@ lab: $(STAMP)
 
 batch: $(STAMP)
 	$(BIN)/python -m kit batch data/configs/demo.yaml data/configs/level1.yaml --workers 2 --out reports/batch --force
+
+# Pre-flight check of a participant's laptop (docs/workshop/): READY / NOT READY with the fix.
+workshop-check: $(STAMP)
+	$(BIN)/python -m kit workshop check
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_chain.py

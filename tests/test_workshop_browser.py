@@ -188,12 +188,15 @@ def test_weight_sliders_render_and_rerank(browser: object, lab: dict) -> None:
 
 
 def test_a_broken_widget_turns_the_test_red(browser: object, lab: dict) -> None:
-    """The same steps fail on a questionnaire whose callbacks were unhooked: the test can go red."""
+    """The same steps fail on a questionnaire that ignores changes: the test can go red."""
     source = nbformat.read(lab["root"] / "notebooks" / "00_readiness.ipynb", as_version=4)
     for cell in source.cells:
         if "readiness_form(" in cell.source:
-            cell.source = cell.source.replace(
-                "display(readiness_form(", "import ipywidgets as _w; _w.Widget.observe = lambda *a, **k: None\n    display(readiness_form(")
+            cell.source = "\n".join([  # the form scores once when built, then ignores every change
+                "from kit.readiness import widgets as _rw",
+                "_score = _rw.ReadinessForm.rescore",
+                "_rw.ReadinessForm.rescore = lambda self, change=None: _score(self) if change is None else None",
+                cell.source])
     nbformat.write(source, lab["root"] / "notebooks" / "broken_readiness.ipynb")
     with pytest.raises(WidgetNotReady, match="status line to re-score"):
         readiness_rescores(browser, lab, "broken_readiness.ipynb", timeout=15)
