@@ -222,3 +222,21 @@ def test_check_says_not_ready_when_a_widget_is_missing(tmp_path: Path, monkeypat
     workshop.render_widgets(ROOT / "data/configs/workshop/A.yaml", run, tmp_path, report)
     assert not report.ready
     assert report.verdict().startswith("NOT READY: widgets render: no widget displayed by 00_readiness.ipynb")
+
+
+def test_participant_exercises_run_without_the_answers_on_another_variant(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exercises notebook (answers removed) runs top to bottom for variant C: no setup cell needs an answer cell."""
+    root = sample_root(tmp_path)
+    (root / "data").mkdir(exist_ok=True)
+    for name in ("ai4i_maintenance", "use_cases", "telco_churn"):
+        (root / "data" / name).symlink_to(ROOT / "data" / name)
+    folder = workshop.use("C", root)
+    monkeypatch.chdir(folder)
+    namespace: dict = {}
+    cells = [c for c in nbformat.read(folder / "exercises.ipynb", as_version=4).cells if c.cell_type == "code"]
+    for cell in cells:
+        exec(compile(cell.source, "exercises.ipynb", "exec"), namespace)
+    assert namespace["ctx"].config.organization.name == "Ostara Networks"
+    assert namespace["run"].spec.target == "Machine failure" and namespace["run"].best.kind == "model"
+    assert (folder / "runs" / "C" / "artifacts" / "use_cases.json").is_file()

@@ -200,3 +200,29 @@ def test_a_broken_widget_turns_the_test_red(browser: object, lab: dict) -> None:
     nbformat.write(source, lab["root"] / "notebooks" / "broken_readiness.ipynb")
     with pytest.raises(WidgetNotReady, match="status line to re-score"):
         readiness_rescores(browser, lab, "broken_readiness.ipynb", timeout=15)
+
+
+def test_batch_explorer_renders_and_switches_batch(browser: object, lab: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Phase 4: the batch explorer is drawn after a real training run; picking another batch redraws its drift table."""
+    from selenium.webdriver.support.ui import Select
+
+    from kit.chain import run_chain
+    from kit.workshop import set_parameters
+
+    run = lab["root"] / "reports" / "chain"
+    monkeypatch.setenv("KIT_TRACKING_URI", lab["env"]["KIT_TRACKING_URI"])
+    run_chain(ROOT / "data/configs/demo.yaml", out=run, phases=["training"], force=True, progress=None)
+    nb = set_parameters(nbformat.read(lab["root"] / "notebooks" / "04_monitoring.ipynb", as_version=4),
+                        {"config_path": str(ROOT / "data/configs/demo.yaml"), "run_dir": str(run)})
+    nbformat.write(nb, lab["root"] / "notebooks" / "monitoring_explorer.ipynb")
+    open_and_run(browser, lab, "monitoring_explorer.ipynb", ".widget-dropdown select", timeout=300)
+    table = lambda: text_of(browser, ".jp-OutputArea-output .widget-output table")
+    before = wait_for("the chosen batch's drift table", table, 60)
+    select = browser.execute_script(CURRENT + "return root.querySelector('.jp-OutputArea-output .widget-dropdown select');")
+    options = [o.text for o in Select(select).options]
+    assert options == ["2026-01-11", "2026-01-18", "2026-01-25", "2026-02-01", "2026-02-08", "2026-02-15",
+                       "2026-02-22", "2026-03-01"], options
+    assert Select(select).first_selected_option.text == "2026-03-01"
+    Select(select).select_by_visible_text("2026-01-11")
+    after = wait_for("the drift table to show 2026-01-11", lambda: (t := table()) != before and t, 60)
+    assert "tenure" in before and before != after
