@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= data/configs/demo.yaml
 
-.PHONY: install demo test lab bench batch clean
+.PHONY: install demo test lab bench batch org clean
 
 # Re-installs only when pyproject.toml changes (or the venv is missing).
 $(STAMP): pyproject.toml
@@ -31,8 +31,14 @@ lab: $(STAMP)
 batch: $(STAMP)
 	$(BIN)/python -m kit batch data/configs/demo.yaml data/configs/level1.yaml --workers 2 --out reports/batch --force
 
+# The organization example: four runs of one fictional group (data/configs/org/), then its roll-up.
+# `kit batch` already writes reports/org/org.html (linked from its index); `kit org` rebuilds it from the folders.
+org: $(STAMP)
+	-$(BIN)/python -m kit batch data/configs/org/*.yaml --workers 2 --out reports/org --force
+	$(BIN)/python -m kit org reports/org --out reports/org
+
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_chain.py
 
 clean:
-	rm -rf reports/demo reports/batch reports/lab .pytest_cache
+	rm -rf reports/demo reports/batch reports/lab reports/org .pytest_cache

@@ -98,8 +98,8 @@ def write_index(run_dir: Path, manifest: Manifest | dict[str, Any]) -> Path:
     return path
 
 
-def write_batch_index(out: Path, results: list[dict[str, Any]]) -> Path:
-    """Write ``index.html`` listing every run of a batch and its status."""
+def write_batch_index(out: Path, results: list[dict[str, Any]], rollup: dict[str, str] | None = None) -> Path:
+    """Write ``index.html`` listing every run of a batch and its status (and a link to its organization roll-up)."""
     rows = "".join(
         f'<tr><td>{_e(r["name"])}</td><td>{_badge(r["status"])}</td>'
         f'<td>{_seconds(r.get("seconds"))}</td>'
@@ -111,13 +111,22 @@ def write_batch_index(out: Path, results: list[dict[str, Any]]) -> Path:
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Batch report</title>'
         f'<style>{_STYLE}</style></head><body><header><h1>Batch of {len(results)} runs '
         f'{_badge("ok" if passed == len(results) else "failed")}</h1>'
-        f'<p class="meta">{passed} passed, {len(results) - passed} failed</p></header>'
+        f'<p class="meta">{passed} passed, {len(results) - passed} failed</p>{_rollup_line(rollup)}</header>'
         f'<section class="card"><table><tr><th>Run</th><th>Status</th><th>Time</th><th>Report</th>'
         f'<th>Error</th></tr>{rows}</table></section></body></html>'
     )
     path = out / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _rollup_line(rollup: dict[str, str] | None) -> str:
+    """The batch index's line about its organization roll-up: a link, or why it was not built."""
+    if not rollup:
+        return ""
+    if rollup.get("href"):
+        return f'<p><a href="{_e(rollup["href"])}">Organization roll-up</a>: every unit and run of this batch on one page</p>'
+    return f'<p class="error">Organization roll-up not built: {_e(rollup.get("error"))}</p>'
 
 
 def _seconds(value: float | None) -> str:

@@ -76,7 +76,7 @@ def heatmap(pillars: pd.DataFrame, names: dict[str, str], stops: list[list[Any]]
     if latest.empty:
         return '<p class="meta">No run has a readiness artifact.</p>'
     head = ["Unit", "As of", *[_e(n) for n in names.values()], "Blockers"]
-    rows = [[_link(hrefs.get(r["id"]), r["unit"]), _e(r["as_of"]),
+    rows = [[_link(hrefs.get(r["id"]), r["unit"]), _date(r["as_of"]),
              *[f'<span class="heat" style="background:{heat_color(r[p], stops)}">{_num(r[p])}</span>' for p in names],
              _badge("fail", f'{int(r["blockers"])} blocker(s)') if r["blockers"] else _badge("ok", "none")]
             for _, r in latest.iterrows()]
@@ -161,7 +161,7 @@ def portfolio(table: pd.DataFrame, duplicates: pd.DataFrame, palette: list[str])
         items = "".join(f'<li><b>{_e(r["name"])}</b>: {_e(r["units"])}'
                         f'{" (a pilot in " + str(int(r["pilots"])) + ")" if r["pilots"] else ""}</li>'
                         for _, r in duplicates.iterrows())
-        dup = f'<h3>Named by several units ({len(duplicates)})</h3><p class="meta">Build once, share: </p><ul>{items}</ul>'
+        dup = (f'<h3>Named by several units ({len(duplicates)}): build once, share</h3><ul>{items}</ul>')
     return (portfolio_svg(table, colors) + dup
             + _table(["#", "Use case", "Unit", "Value", "Feasibility", "Quadrant", "Duplicate"], rows, "compact"))
 
@@ -183,7 +183,7 @@ def models(table: pd.DataFrame, hrefs: dict[str, str]) -> str:
             + (f'; synthetic scenario {_e(r["scenario"])}' if r["synthetic"] else "") + "</span>")
         score = "—" if _missing(r["ml_test_final"]) else (
             f'<b>{_num(r["ml_test_final"])}</b><br><span class="meta">{_e(r["ml_test_counts"])}</span>')
-        rows.append([_link(hrefs.get(r["id"]), r["unit"]) + f'<br><span class="meta">{_e(r["as_of"])}</span>',
+        rows.append([_link(hrefs.get(r["id"]), r["unit"]) + f'<br><span class="meta date">{_e(r["as_of"])}</span>',
                      f'{_e(r["model"])} v{_e(r["version"])}<br><span class="meta">{_e(r["algorithm"])}, '
                      f'{_e(r["metric"])} {_num(r["metric_value"], 3)}</span>',
                      _badge(r["status"]) + (f'<br><span class="meta">{_e(r["decided_by"])}</span>'
@@ -192,29 +192,48 @@ def models(table: pd.DataFrame, hrefs: dict[str, str]) -> str:
     return _table(["Unit", "Model", "Registry", "Gates", "Fairness", "ML Test Score", "Latest monitoring"], rows)
 
 
+def spread(ys: list[float], gap: float) -> list[float]:
+    """Label positions near ``ys`` (in the same order) with at least ``gap`` between neighbours."""
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    placed: list[float] = [0.0] * len(ys)
+    last = -math.inf
+    for i in order:
+        placed[i] = last = max(ys[i], last + gap)
+    return placed
+
+
 def trend_svg(unit: pd.DataFrame, names: dict[str, str], palette: list[str]) -> str:
-    """The four pillars of one unit over its run dates (1-5)."""
-    w, h, m = 460, 200, 36
+    """The four pillars of one unit over its run dates (1-5), each line labelled at its last point."""
+    w, h, m, right = 560, 240, 40, 110
     dates = unit["as_of"].tolist()
-    step = (w - 2 * m - 90) / max(len(dates) - 1, 1)
+    step = (w - m - right) / max(len(dates) - 1, 1)
     x = lambda i: m + i * step  # noqa: E731
     y = lambda v: h - m - (float(v) - 1) / 4 * (h - 2 * m)  # noqa: E731
     grid = "".join(f'<line x1="{m}" y1="{y(v)}" x2="{x(len(dates) - 1)}" y2="{y(v)}" class="grid"/>'
-                   f'<text x="{m - 6}" y="{y(v) + 4}" class="tick" text-anchor="end">{v}</text>' for v in (1, 2, 3, 4, 5))
-    ticks = "".join(f'<text x="{x(i)}" y="{h - m + 16}" class="tick">{_e(d)}</text>' for i, d in enumerate(dates))
-    lines = []
+                   f'<text x="{m - 8}" y="{y(v) + 4}" class="tick" text-anchor="end">{v}</text>' for v in (1, 2, 3, 4, 5))
+    ticks = "".join(f'<text x="{x(i)}" y="{h - m + 18}" class="tick">{_e(d)}</text>' for i, d in enumerate(dates))
+    series = []
     for k, (pillar, name) in enumerate(names.items()):
         points = [(x(i), y(v)) for i, v in enumerate(unit[pillar]) if not _missing(v)]
-        if not points:
-            continue
-        color = palette[k % len(palette)]
-        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
-        dots = "".join(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="{color}"/>' for px, py in points)
-        lines.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>{dots}'
-                     f'<text x="{points[-1][0] + 8:.1f}" y="{points[-1][1] + 4 + (k - 1.5) * 3:.1f}" '
-                     f'class="lab" fill="{color}">{_e(name)}</text>')
+        if points:
+            series.append((palette[k % len(palette)], name, points))
+    labels_y = spread([pts[-1][1] + 4 for _, _, pts in series], 13)
+    lines = [f'<polyline points="{" ".join(f"{px:.1f},{py:.1f}" for px, py in pts)}" fill="none" stroke="{color}" '
+             f'stroke-width="2.5"/>' + "".join(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="{color}"/>'
+                                                for px, py in pts)
+             + f'<text x="{pts[-1][0] + 10:.1f}" y="{ly:.1f}" class="lab" fill="{color}">{_e(name)}</text>'
+             for (color, name, pts), ly in zip(series, labels_y)]
     return (f'<svg viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" class="chart" '
             f'aria-label="pillars over time">{grid}{ticks}{"".join(lines)}</svg>')
+
+
+def _health_cell(row: pd.Series) -> str:
+    """Model health of a trend row, or why the run has none."""
+    if not _missing(row["health"]):
+        return f'{_e(row["health"])} ({int(row["alerts"])} alerts)'
+    if not _missing(row["error"]):
+        return f'<span title="{_e(row["error"])}">run failed at {_e(str(row["error"]).split(":")[0])}</span>'
+    return "—"
 
 
 def trends(table: pd.DataFrame, names: dict[str, str], palette: list[str]) -> str:
@@ -223,20 +242,23 @@ def trends(table: pd.DataFrame, names: dict[str, str], palette: list[str]) -> st
         return '<p>No unit has runs from two or more dates yet: run a unit again later (organization.as_of).</p>'
     parts = []
     for unit, rows in table.groupby("unit", sort=True):
-        body = [[_e(r["as_of"]), _e(r["run"]), *[_num(r[p]) for p in names], _num(r["maturity_level"], 0),
-                 _num(r["ml_test_final"]), _badge(r["model_status"]),
-                 (_e(r["health"]) + f' ({int(r["alerts"])} alerts)') if not _missing(r["health"]) else
-                 (_e(r["error"]) if not _missing(r["error"]) else "—")]
+        body = [[_date(r["as_of"]), _e(r["run"]), *[_num(r[p]) for p in names], _num(r["maturity_level"], 0),
+                 _num(r["ml_test_final"]), _badge(r["model_status"]), _health_cell(r)]
                 for _, r in rows.iterrows()]
-        parts.append(f'<h3>{_e(unit)}</h3><div class="trend">{trend_svg(rows, names, palette)}'
+        parts.append(f'<h3>{_e(unit)}</h3>{trend_svg(rows, names, palette)}'
                      + _table(["As of", "Run", *[_e(n) for n in names.values()], "Maturity", "ML Test Score",
-                               "Model", "Model health"], body, "compact") + "</div>")
+                               "Model", "Model health"], body, "compact"))
     return "".join(parts)
+
+
+def _date(value: Any) -> str:
+    """A date that never wraps."""
+    return f'<span class="date">{_e(value)}</span>'
 
 
 def runs(table: pd.DataFrame, skipped: list[tuple[str, str]], hrefs: dict[str, str]) -> str:
     """Every run with its status and reason when it failed, plus every folder that was skipped and why."""
-    rows = [[_link(hrefs.get(r["id"]), r["run"]), _e(r["unit"]), _e(r["as_of"]), _badge(r["status"]),
+    rows = [[_link(hrefs.get(r["id"]), r["run"]), _e(r["unit"]), _date(r["as_of"]), _badge(r["status"]),
              _e(r["error"]) if not _missing(r["error"]) else "", _e(r["notes"]) if r["notes"] else ""]
             for _, r in table.iterrows()]
     rows += [[_e(folder), "—", "—", _badge("fail", "skipped"), _e(reason), ""] for folder, reason in skipped]
