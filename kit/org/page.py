@@ -32,6 +32,11 @@ def _num(value: Any, digits: int = 1) -> str:
     return "—" if _missing(value) else f"{float(value):.{digits}f}"
 
 
+def _count(n: Any, noun: str) -> str:
+    """'1 alert', '3 alerts'."""
+    return f"{int(n)} {noun}{'' if int(n) == 1 else 's'}"
+
+
 def _badge(status: Any, text: Any = None) -> str:
     """A coloured status label (escaped)."""
     if _missing(status):
@@ -78,7 +83,7 @@ def heatmap(pillars: pd.DataFrame, names: dict[str, str], stops: list[list[Any]]
     head = ["Unit", "As of", *[_e(n) for n in names.values()], "Blockers"]
     rows = [[_link(hrefs.get(r["id"]), r["unit"]), _date(r["as_of"]),
              *[f'<span class="heat" style="background:{heat_color(r[p], stops)}">{_num(r[p])}</span>' for p in names],
-             _badge("fail", f'{int(r["blockers"])} blocker(s)') if r["blockers"] else _badge("ok", "none")]
+             _badge("fail", _count(r["blockers"], "blocker")) if r["blockers"] else _badge("ok", "none")]
             for _, r in latest.iterrows()]
     legend = "".join(f'<span class="heat" style="background:{heat_color(s, stops)}">{s:g}</span>' for s in (1, 2, 3, 4, 5))
     return _table(head, rows, "heatmap") + f'<p class="meta">Scale: {legend} (below 2 blocks scaling)</p>'
@@ -178,7 +183,7 @@ def models(table: pd.DataFrame, hrefs: dict[str, str]) -> str:
         if r["accepted_gates"]:
             gates += f'; accepted: {_e(r["accepted_gates"])}'
         health = "—" if _missing(r["health"]) else (
-            _badge(r["health_status"], r["health"]) + f'<br><span class="meta">{int(r["alerts"])} alerts '
+            _badge(r["health_status"], r["health"]) + f'<br><span class="meta">{_count(r["alerts"], "alert")} '
             f'({int(r["critical"])} critical), watching the {_e(r["watched"])}'
             + (f'; synthetic scenario {_e(r["scenario"])}' if r["synthetic"] else "") + "</span>")
         score = "—" if _missing(r["ml_test_final"]) else (
@@ -230,7 +235,7 @@ def trend_svg(unit: pd.DataFrame, names: dict[str, str], palette: list[str]) -> 
 def _health_cell(row: pd.Series) -> str:
     """Model health of a trend row, or why the run has none."""
     if not _missing(row["health"]):
-        return f'{_e(row["health"])} ({int(row["alerts"])} alerts)'
+        return f'{_e(row["health"])} ({_count(row["alerts"], "alert")})'
     if not _missing(row["error"]):
         return f'<span title="{_e(row["error"])}">run failed at {_e(str(row["error"]).split(":")[0])}</span>'
     return "—"
