@@ -454,7 +454,7 @@ def score(ev: Evidence) -> dict[str, Any]:
     weakest = [k for k, s in sections.items() if s["points"] == final]
     meaning = band(final)
     return {"format": content["format"], "rubric": content["rubric"], "final": final, "weakest": weakest,
-            "band": {"meaning": meaning["meaning"], "process_cap": meaning["process_cap"]},
+            "band": {"meaning": meaning["meaning"], "process_cap": meaning["process_cap"], "status": meaning["status"]},
             "sections": sections, "tests": tests, "readiness_gap": []}
 
 
@@ -473,8 +473,8 @@ def _claim(rule: Mapping[str, Any], section: Any) -> bool | None:
 
 
 def _declared_text(rule: Mapping[str, Any], section: Any) -> str:
-    """How the config states the claim, e.g. 'capabilities.drift_monitoring: true'."""
-    return f"readiness.{rule['kind']}.{rule['item']}: {str(getattr(section, rule['kind'])[rule['item']]).lower()}"
+    """The config's answer for a gap rule's item, as written (e.g. 'false', '2')."""
+    return str(getattr(section, rule["kind"])[rule["item"]]).lower()
 
 
 def readiness_gap(doc: Mapping[str, Any], section: Any, reassessed: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -489,11 +489,11 @@ def readiness_gap(doc: Mapping[str, Any], section: Any, reassessed: Mapping[str,
         if claim == shown:
             continue
         tests = ", ".join(rule["tests"])
-        gaps.append({"item": f"{rule['kind']}.{rule['item']}", "declared": _declared_text(rule, section),
+        gaps.append({"item": f"readiness.{rule['kind']}.{rule['item']}", "declared": _declared_text(rule, section),
                      "evidence": f"{tests}: " + ", ".join(status[t] for t in rule["tests"]),
-                     "note": ("claimed, but this run does not show it automated" if claim else
-                              "this run shows it automated, but the self-assessment says it is not in place "
-                              "(the kit does it for this pilot: adopt it for the models in production)")})
+                     "note": ("claimed, but this run does not show it" if claim else
+                              "shown by this run, not claimed: the kit does it for this pilot; "
+                              "adopt it for the models in production")})
     if reassessed:
         gaps += _pillar_gaps(reassessed)
     return gaps
