@@ -84,7 +84,7 @@ def heatmap(pillars: pd.DataFrame, names: dict[str, str], stops: list[list[Any]]
     rows = [[_link(hrefs.get(r["id"]), r["unit"]), _date(r["as_of"]),
              *[f'<span class="heat" style="background:{heat_color(r[p], stops)}">{_num(r[p])}</span>' for p in names],
              _badge("fail", _count(r["blockers"], "blocker")) if r["blockers"] else _badge("ok", "none")]
-            for _, r in latest.iterrows()]
+            for r in latest.to_dict("records")]
     legend = "".join(f'<span class="heat" style="background:{heat_color(s, stops)}">{s:g}</span>' for s in (1, 2, 3, 4, 5))
     return _table(head, rows, "heatmap") + f'<p class="meta">Scale: {legend} (below 2 blocks scaling)</p>'
 
@@ -95,7 +95,7 @@ def maturity(pillars: pd.DataFrame) -> str:
     if latest.empty:
         return '<p class="meta">No run has a readiness artifact.</p>'
     rows = []
-    for _, r in latest.iterrows():
+    for r in latest.to_dict("records"):
         gap = r["gap"]
         verdict = ("—" if _missing(gap) else "matches the evidence" if gap == 0
                    else f"declared {abs(gap):g} level(s) {'above' if gap > 0 else 'below'} the evidence")
@@ -113,7 +113,7 @@ def blockers(table: pd.DataFrame) -> str:
     if table.empty:
         return '<p>No unit has a readiness blocker in its latest assessment.</p>'
     rows = [[_e(r["unit"]), _e(r["name"]), _num(r["score"]), _e(r["fix"])]
-            for _, r in table.sort_values(["score", "unit"]).iterrows()]
+            for r in table.sort_values(["score", "unit"]).to_dict("records")]
     return _table(["Unit", "Pillar", "Score", "What to fix"], rows)
 
 
@@ -136,7 +136,7 @@ def portfolio_svg(portfolio: pd.DataFrame, colors: dict[str, str]) -> str:
            f'<text x="{x(5) - 4}" y="{y(5) + 14}" class="quad" text-anchor="end">quick wins</text>'
            f'<text x="{x(1) + 4}" y="{y(5) + 14}" class="quad">strategic bets</text>')
     dots = []
-    for i, r in portfolio.reset_index(drop=True).iterrows():
+    for i, r in enumerate(portfolio.to_dict("records")):
         if _missing(r["value"]) or _missing(r["feasibility"]):
             continue
         ring = ' stroke="#111" stroke-width="2.5"' if r["pilot"] else ' stroke="#fff" stroke-width="1"'
@@ -160,12 +160,12 @@ def portfolio(table: pd.DataFrame, duplicates: pd.DataFrame, palette: list[str])
     rows = [[str(i + 1), _e(r["name"]) + (" " + _badge("ok", "pilot") if r["pilot"] else ""), _e(r["unit"]),
              _num(r["value"]), _num(r["feasibility"]), _e(r["quadrant"]),
              f'<span class="dup">also in {_e(r["also_in"])}</span>' if r["also_in"] else ""]
-            for i, r in table.reset_index(drop=True).iterrows()]
+            for i, r in enumerate(table.to_dict("records"))]
     dup = ""
     if not duplicates.empty:
         items = "".join(f'<li><b>{_e(r["name"])}</b>: {_e(r["units"])}'
                         f'{" (a pilot in " + str(int(r["pilots"])) + ")" if r["pilots"] else ""}</li>'
-                        for _, r in duplicates.iterrows())
+                        for r in duplicates.to_dict("records"))
         dup = (f'<h3>Named by several units ({len(duplicates)}): build once, share</h3><ul>{items}</ul>')
     return (portfolio_svg(table, colors) + dup
             + _table(["#", "Use case", "Unit", "Value", "Feasibility", "Quadrant", "Duplicate"], rows, "compact"))
@@ -176,7 +176,7 @@ def models(table: pd.DataFrame, hrefs: dict[str, str]) -> str:
     if table.empty:
         return '<p class="meta">No run trained a model.</p>'
     rows = []
-    for _, r in table.iterrows():
+    for r in table.to_dict("records"):
         gates = f'{int(r["gates_passed"])}/{int(r["gates_total"])} passed'
         if r["failed_gates"]:
             gates += f'; failed: {_e(r["failed_gates"])}'
@@ -249,7 +249,7 @@ def trends(table: pd.DataFrame, names: dict[str, str], palette: list[str]) -> st
     for unit, rows in table.groupby("unit", sort=True):
         body = [[_date(r["as_of"]), _e(r["run"]), *[_num(r[p]) for p in names], _num(r["maturity_level"], 0),
                  _num(r["ml_test_final"]), _badge(r["model_status"]), _health_cell(r)]
-                for _, r in rows.iterrows()]
+                for r in rows.to_dict("records")]
         parts.append(f'<h3>{_e(unit)}</h3>{trend_svg(rows, names, palette)}'
                      + _table(["As of", "Run", *[_e(n) for n in names.values()], "Maturity", "ML Test Score",
                                "Model", "Model health"], body, "compact"))
@@ -265,7 +265,7 @@ def runs(table: pd.DataFrame, skipped: list[tuple[str, str]], hrefs: dict[str, s
     """Every run with its status and reason when it failed, plus every folder that was skipped and why."""
     rows = [[_link(hrefs.get(r["id"]), r["run"]), _e(r["unit"]), _date(r["as_of"]), _badge(r["status"]),
              _e(r["error"]) if not _missing(r["error"]) else "", _e(r["notes"]) if r["notes"] else ""]
-            for _, r in table.iterrows()]
+            for r in table.to_dict("records")]
     rows += [[_e(folder), "—", "—", _badge("fail", "skipped"), _e(reason), ""] for folder, reason in skipped]
     return _table(["Run", "Unit", "As of", "Status", "Reason", "Notes"], rows, "compact")
 
@@ -280,7 +280,7 @@ def render(tables: dict[str, pd.DataFrame], skipped: list[tuple[str, str]], href
     alarm = ""
     if failed or skipped:
         lines = [f'<li>{_e(r["run"])} ({_e(r["unit"])}): {_e(r["error"] or r["status"])}</li>'
-                 for _, r in run_table[run_table["status"] != "ok"].iterrows()]
+                 for r in run_table[run_table["status"] != "ok"].to_dict("records")]
         lines += [f"<li>{_e(folder)}: {_e(reason)}</li>" for folder, reason in skipped]
         alarm = f'<div class="error"><b>{failed} run(s) failed, {len(skipped)} folder(s) skipped</b><ul>{"".join(lines)}</ul></div>'
     dates = run_table["as_of"].dropna()
