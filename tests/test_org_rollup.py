@@ -128,6 +128,7 @@ def test_ml_test_counts_follow_the_score_file(runs: Path, tmp_path: Path) -> Non
     row = by_run(data["models"])["lending"]
     assert row["ml_test_counts"] == f'{counts["automated"]} automated, {counts["manual"]} manual, {counts["missing"]} missing'
     assert row["ml_test_final"] == 1.0
+    assert row["ml_test_sections"] == "data 1/7 · model 2.5/7 · infrastructure 1.5/7 · monitoring 2/7"
 
 
 def test_score_change_in_a_run_changes_the_rollup(runs: Path, tmp_path: Path) -> None:

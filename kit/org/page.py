@@ -187,7 +187,8 @@ def models(table: pd.DataFrame, hrefs: dict[str, str]) -> str:
             f'({int(r["critical"])} critical), watching the {_e(r["watched"])}'
             + (f'; synthetic scenario {_e(r["scenario"])}' if r["synthetic"] else "") + "</span>")
         score = "—" if _missing(r["ml_test_final"]) else (
-            f'<b>{_num(r["ml_test_final"])}</b><br><span class="meta">{_e(r["ml_test_counts"])}</span>')
+            f'<b>{_score_link(hrefs.get(r["id"]), r["ml_test_final"])}</b><br><span class="meta">'
+            f'{_e(r["ml_test_sections"])}<br>{_e(r["ml_test_counts"])}</span>')
         rows.append([_link(hrefs.get(r["id"]), r["unit"]) + f'<br><span class="meta date">{_e(r["as_of"])}</span>',
                      f'{_e(r["model"])} v{_e(r["version"])}<br><span class="meta">{_e(r["algorithm"])}, '
                      f'{_e(r["metric"])} {_num(r["metric_value"], 3)}</span>',
@@ -205,6 +206,14 @@ def spread(ys: list[float], gap: float) -> list[float]:
     for i in order:
         placed[i] = last = max(ys[i], last + gap)
     return placed
+
+
+def _score_link(index_href: str | None, final: float) -> str:
+    """The final ML Test Score, linked to the run's ml_test_score.json when the run's page is linked."""
+    text = _num(final)
+    if not index_href:
+        return text
+    return f'<a href="{escape.html(index_href.removesuffix("index.html") + "ml_test_score.json")}">{text}</a>'
 
 
 def trend_svg(unit: pd.DataFrame, names: dict[str, str], palette: list[str]) -> str:

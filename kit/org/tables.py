@@ -101,6 +101,8 @@ def models_table(summaries: list[dict[str, Any]], runs: pd.DataFrame) -> pd.Data
             "metric": m["metric"], "metric_value": m["metric_value"],
             "ml_test_final": t["final"] if t else None,
             "ml_test_counts": f"{t['automated']} automated, {t['manual']} manual, {t['missing']} missing" if t else None,
+            "ml_test_sections": " · ".join(f"{k} {v['points']:g}/{v['max']:g}" for k, v in t["sections"].items()
+                                           if v["points"] is not None and v["max"] is not None) if t else None,
             "health": h["health"] if h else None, "health_status": h["status"] if h else None,
             "alerts": h["alerts"] if h else None, "critical": h["critical"] if h else None,
             "watched": h["watched"] if h else None, "synthetic": h["synthetic"] if h else None,
@@ -108,7 +110,7 @@ def models_table(summaries: list[dict[str, Any]], runs: pd.DataFrame) -> pd.Data
         })
     frame = pd.DataFrame(rows, columns=["id", "model", "version", "algorithm", "status", "decided_by", "gates_passed",
                                         "gates_total", "failed_gates", "accepted_gates", "fairness", "metric",
-                                        "metric_value", "ml_test_final", "ml_test_counts", "health", "health_status",
+                                        "metric_value", "ml_test_final", "ml_test_counts", "ml_test_sections", "health", "health_status",
                                         "alerts", "critical", "watched", "synthetic", "scenario", "last_batch"])
     return runs[["id", "unit", "run", "as_of", "latest"]].merge(frame, on="id", how="inner")
 
