@@ -318,8 +318,7 @@ def render(tables: dict[str, pd.DataFrame], skipped: list[tuple[str, str]], href
         _section("Runs", "Every folder read, with the reason for each one that failed or was skipped.",
                  runs(run_table, skipped, hrefs), "runs"),
     ]
-    title = f'{PAGE_MARKER}: {", ".join(orgs)}</title>'
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{_e_title(title)}'
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{PAGE_MARKER}: {_e(", ".join(orgs))}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}{_ORG_STYLE}</style>'
             f'</head><body class="org"><header><h1>{_e(", ".join(orgs))}: organization roll-up</h1>'
             f'<p class="meta">{_e(summary)}</p><p class="meta">{nav} · <a href="org.json">org.json</a></p></header>'
@@ -327,8 +326,3 @@ def render(tables: dict[str, pd.DataFrame], skipped: list[tuple[str, str]], href
             f'artifacts (manifest.json, artifacts/*.json, ml_test_score.json); org.json holds the same figures.'
             f'</footer></body></html>')
 
-
-def _e_title(title: str) -> str:
-    """The <title> element: the fixed marker with the escaped organization names."""
-    marker, rest = title[:len(PAGE_MARKER)], title[len(PAGE_MARKER):-len("</title>")]
-    return f"{marker}{escape.html(rest)}</title>"
