@@ -88,6 +88,7 @@ def test_run_from_an_older_kit_version_shows_what_it_has(tmp_path: Path) -> None
     edit_json(old / "manifest.json", older)
     edit_json(old / "artifacts" / "readiness.json", lambda r: [r.pop(k) for k in ("maturity", "declared_level", "blockers")])
     edit_json(old / "artifacts" / "explain.json", lambda e: e.pop("promotion"))
+    (old / "ml_test_score.json").unlink(missing_ok=True)  # older kits wrote none
     data, html = build([old], tmp_path / "out")
     run = data["runs"][0]
     assert run["unit"] == "lending" and run["as_of"] == run["started"][:10]

@@ -98,7 +98,7 @@ def maturity(pillars: pd.DataFrame) -> str:
     for r in latest.to_dict("records"):
         gap = r["gap"]
         verdict = ("—" if _missing(gap) else "matches the evidence" if gap == 0
-                   else f"declared {abs(gap):g} level(s) {'above' if gap > 0 else 'below'} the evidence")
+                   else f"declared {_count(abs(gap), 'level')} {'above' if gap > 0 else 'below'} the evidence")
         bar = "".join(f'<i class="lvl{" est" if lvl <= (r["maturity_level"] or 0) else ""}'
                       f'{" dec" if lvl == r["declared_level"] else ""}"></i>' for lvl in range(1, 6))
         rows.append([_e(r["unit"]), f'{_num(r["maturity_level"], 0)} ({_e(r["maturity_name"])})',
