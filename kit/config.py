@@ -1,7 +1,6 @@
 """Loading and validating a run config (one YAML file) before any notebook starts."""
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import re
@@ -28,11 +27,6 @@ class OrganizationSection(Section):
     business_unit: str | None = Field(default=None, description="Business unit the run is for.")
     owner: str | None = Field(default=None, description="Accountable person or team.")
     industry: str | None = Field(default=None, description="Industry, for context in reports.")
-    as_of: datetime.date | None = Field(
-        default=None,
-        description="Date the run's evidence describes (e.g. 2026-03-31 for a quarter's assessment); the "
-        "organization roll-up (python -m kit org) orders a unit's runs by it. Default: the day the run starts.",
-    )
 
 
 SEED_MAX = 2**32 - 1

@@ -98,6 +98,6 @@ def new_manifest(config: RunConfig, phases: list[str], started: str, options: di
         started=started,
         organization=config.organization.name,
         business_unit=config.organization.business_unit,
-        as_of=(config.organization.as_of.isoformat() if config.organization.as_of else started[:10]),
+        as_of=config.readiness.as_of or started[:10],
         options=options,
     )

@@ -24,7 +24,7 @@ def test_example_has_three_units_a_blocker_config_and_two_dates_for_one_unit() -
     assert len(units) >= 3 and {c.organization.name for c in configs} == {"Meridian Group"}
     dates = {}
     for c in configs:
-        dates.setdefault(c.organization.business_unit, set()).add(c.organization.as_of)
+        dates.setdefault(c.organization.business_unit, set()).add(c.readiness.as_of)
     assert max(len(d) for d in dates.values()) >= 2
 
 

@@ -253,7 +253,7 @@ def _health_cell(row: pd.Series) -> str:
 def trends(table: pd.DataFrame, names: dict[str, str], palette: list[str]) -> str:
     """For each unit with runs on several dates: pillars over time, and a table with maturity, score and model health."""
     if table.empty:
-        return '<p>No unit has runs from two or more dates yet: run a unit again later (organization.as_of).</p>'
+        return '<p>No unit has runs from two or more dates yet: run a unit again later (readiness.as_of dates a run).</p>'
     parts = []
     for unit, rows in table.groupby("unit", sort=True):
         body = [[_date(r["as_of"]), _e(r["run"]), *[_num(r[p]) for p in names], _num(r["maturity_level"], 0),

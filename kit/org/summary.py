@@ -48,7 +48,7 @@ def identity(manifest: dict[str, Any], folder_name: str) -> tuple[dict[str, Any]
                      "the run name stands for the unit")
     as_of = manifest.get("as_of") or str(manifest.get("started") or "")[:10] or None
     if not manifest.get("as_of"):
-        notes.append(f"no organization.as_of recorded: dated by its start ({as_of or 'unknown'})")
+        notes.append(f"no run date recorded (an older kit): dated by its start ({as_of or 'unknown'})")
     version = manifest.get("kit_version")
     if version != __version__:
         notes.append(f"made by kit {version or 'of unknown version'} (this is {__version__}): figures it did not "

@@ -33,7 +33,8 @@ class ReadinessSection(Section):
     profile_dataset: bool = Field(
         default=True, description="Profile the config's dataset as evidence for data readiness.")
     as_of: str | None = Field(
-        default=None, description="Reference date (YYYY-MM-DD) for data freshness; defaults to today.")
+        default=None, description="Reference date (YYYY-MM-DD) for data freshness; defaults to today. Also the "
+        "run's date in the organization roll-up (python -m kit org), which orders a unit's runs by it.")
     practices: dict[str, bool] = Field(
         default_factory=dict, description="Practice id -> done by hand (true) or not (false): the manual tests "
         "of the ML Test Score, half a point each (ids in kit/content/readiness.yaml, practices).")
