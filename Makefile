@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= data/configs/demo.yaml
 
-.PHONY: install demo test lab bench batch clean workshop-check
+.PHONY: install demo test lab bench batch org clean workshop-check
 
 # Re-installs only when pyproject.toml changes (or the venv is missing).
 $(STAMP): pyproject.toml
@@ -35,8 +35,14 @@ batch: $(STAMP)
 workshop-check: $(STAMP)
 	$(BIN)/python -m kit workshop check
 
+# The organization example: four runs of one fictional group (data/configs/org/), then its roll-up.
+# `kit batch` already writes reports/org/org.html (linked from its index); `kit org` rebuilds it from the folders.
+org: $(STAMP)
+	-$(BIN)/python -m kit batch data/configs/org/*.yaml --workers 2 --out reports/org --force
+	$(BIN)/python -m kit org reports/org --out reports/org
+
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_chain.py
 
 clean:
-	rm -rf reports/demo reports/batch reports/lab .pytest_cache
+	rm -rf reports/demo reports/batch reports/lab reports/org .pytest_cache

@@ -1,4 +1,4 @@
-"""Command line: ``python -m kit run CONFIG``, ``batch CONFIG...`` and ``signoff REPORT_DIR``."""
+"""Command line: ``python -m kit run CONFIG``, ``batch CONFIG...``, ``org REPORT...`` and ``signoff REPORT_DIR``."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--force", action="store_true", help="replace existing reports")
     batch.add_argument("--no-input", action="store_true", help="HTML without code cells")
     batch.add_argument("--phases", help="comma-separated subset, in chain order (default: all)")
+
+    org = sub.add_parser("org", help="roll run folders (business units, dates) up into one organization page")
+    org.add_argument("reports", nargs="+", help="run folders, or batch folders that hold them")
+    org.add_argument("--out", default="reports/org", help="folder for org.html and org.json (default: reports/org)")
 
     check = sub.add_parser("check", help="validate a config without running anything")
     check.add_argument("config")
@@ -73,6 +77,15 @@ def main(argv: list[str] | None = None) -> int:
             result = give_signoff(args.report_dir, args.by, args.why, accept)
             print(f"{result['model_name']} v{result['version']}: {result['status']} (signed off by {result['by']}, "
                   f"evidence sha256 {result['evidence'][:12]}…)")
+            return 0
+        if args.command == "org":
+            from kit.org.build import build_rollup
+
+            result = build_rollup(args.reports, args.out)
+            for folder, reason in result["skipped"]:
+                print(f"skipped: {folder}: {reason}", file=sys.stderr)
+            print(f"{result['runs']} runs of {result['units']} units ({result['failed']} failed, "
+                  f"{len(result['skipped'])} skipped) -> {result['page']}")
             return 0
         if args.command == "check":
             from kit.config import load_config

@@ -148,5 +148,18 @@ def run_batch(
     finally:
         bar.close()
         ordered = [results.get(job[0]) or _outcome(job, "not run: the batch was interrupted") for job in jobs]
-        write_batch_index(out, ordered)
+        write_batch_index(out, ordered, rollup=_rollup(out, ordered))
     return ordered
+
+
+def _rollup(out: Path, results: list[dict[str, Any]]) -> dict[str, str]:
+    """Build the organization roll-up of the batch's runs (``out/org.html``); say why when it cannot be built."""
+    from kit.chain import exception_reason
+    from kit.org.build import build_rollup
+
+    try:
+        built = build_rollup([r["report"] for r in results if r.get("report")], out,
+                             failed=[(r["name"], r.get("error") or r["status"]) for r in results if not r.get("report")])
+        return {"href": built["page"].name}
+    except Exception as exc:  # the batch index is always written, roll-up or not
+        return {"error": exception_reason(exc)}

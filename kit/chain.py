@@ -585,6 +585,7 @@ def _build(config: RunConfig, selected: list[Phase], out: Path, force: bool, no_
         manifest.status = "failed" if manifest.failed_phase() else "ok"
         manifest.finished = _now()
         manifest.seconds = round(time.perf_counter() - begin, 2)
+        _score(tmp, manifest, config, say)
         write_json(tmp / "manifest.json", manifest)
         write_index(tmp, manifest)
         shutil.rmtree(tmp / KERNEL_FILES, ignore_errors=True)
@@ -599,6 +600,19 @@ def _build(config: RunConfig, selected: list[Phase], out: Path, force: bool, no_
     finally:
         os.close(owner)
     return manifest, landed
+
+
+def _score(run_dir: Path, manifest: Manifest, config: RunConfig, say: Progress) -> None:
+    """Write the run's ML Test Score (ml_test_score.json); a scoring fault is reported, never fails the run."""
+    from kit.artifacts import to_jsonable
+    from kit.ml_test_score import write_score
+
+    try:
+        write_score(run_dir, to_jsonable(manifest), config)
+    except Exception as exc:
+        if _enospc(exc) is not None:
+            raise
+        say(f"ML Test Score not written: {exception_reason(exc)}")
 
 
 def _quiet_abandoned_cells() -> None:

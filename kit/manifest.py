@@ -52,6 +52,8 @@ class Manifest:
     finished: str | None = None
     seconds: float | None = None
     organization: str | None = None
+    business_unit: str | None = None
+    as_of: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     kind: str = KIND
 
@@ -95,5 +97,7 @@ def new_manifest(config: RunConfig, phases: list[str], started: str, options: di
         platform=platform.platform(),
         started=started,
         organization=config.organization.name,
+        business_unit=config.organization.business_unit,
+        as_of=config.readiness.as_of or started[:10],
         options=options,
     )

@@ -53,9 +53,74 @@ def _phase_card(run_dir: Path, record: dict[str, Any]) -> str:
     )
 
 
+def _read_score(run_dir: Path) -> dict[str, Any] | None:
+    """The run's ml_test_score.json, None when absent or unreadable."""
+    import json
+
+    try:
+        data = json.loads((run_dir / "ml_test_score.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "sections" in data else None
+
+
+def _evidence_link(path: str | None) -> str:
+    """A relative link to a test's evidence, or nothing."""
+    return f'<a href="{_e(path)}">{_e(path)}</a>' if path else ""
+
+
+def _score_tests(tests: list[dict[str, Any]]) -> str:
+    """Every test of the ML Test Score: status, points, evidence link or why not."""
+    badge = {"automated": "ok", "manual": "warn", "missing": "fail"}
+    rows = "".join(
+        f'<tr><td>{_e(t["id"])}</td><td>{_e(t["title"])}</td>'
+        f'<td>{_badge(badge.get(t["status"], "skip"), t["status"])}</td><td>{_e(t["points"])}</td>'
+        f'<td>{_e(t.get("outcome") or "")}</td>'
+        f'<td>{_evidence_link(t.get("evidence"))}</td>'
+        f'<td>{_e(t.get("why") or "")}</td></tr>'
+        for t in tests)
+    return (f'<details><summary>All {len(tests)} tests: evidence or why not</summary><table>'
+            f'<tr><th>Test</th><th>What</th><th>Status</th><th>Points</th><th>Outcome</th><th>Evidence</th>'
+            f'<th>Why</th></tr>{rows}</table></details>')
+
+
+def _score_gap(gaps: list[dict[str, Any]]) -> str:
+    """Where the readiness self-assessment and the evidence disagree."""
+    if not gaps:
+        return '<p class="meta">The self-assessment and the evidence agree on every item compared.</p>'
+    rows = "".join(f'<tr><td>{_e(g.get("pillar") or g.get("item"))}</td><td>{_e(g["declared"])}</td>'
+                   f'<td>{_e(g["evidence"])}</td><td>{_e(g["note"])}</td></tr>' for g in gaps)
+    return (f'<h3>Self-assessment against evidence</h3><table><tr><th>Item</th><th>Declared</th>'
+            f'<th>Evidence</th><th>Note</th></tr>{rows}</table>')
+
+
+def _score_card(run_dir: Path) -> str:
+    """The ML Test Score card: final score, sections, readiness re-derived, gaps and every test."""
+    score = _read_score(run_dir)
+    if score is None:
+        return ""
+    band = score.get("band") or {}
+    sections = "".join(f'<tr><th>{_e(s.get("name", k))}</th><td>{_e(s["points"])} / {_e(s["max"])}</td>'
+                       f'<td>{_e(s.get("automated"))} automated, {_e(s.get("manual"))} manual</td></tr>'
+                       for k, s in score["sections"].items())
+    ready = score.get("readiness") or {}
+    process, level = ready.get("process") or {}, ready.get("level") or {}
+    facts = (f'<p>Process pillar {_e(process.get("declared"))} from the answers, {_e(process.get("with_evidence"))} '
+             f'with this score (cap {_e(process.get("cap"))}); maturity level {_e(level.get("estimated"))} '
+             f'estimated, {_e(level.get("with_evidence"))} with this score (declared {_e(level.get("declared"))}).</p>'
+             if ready else "")
+    final = f'{score["final"]:g}'
+    return (f'<section class="card score"><h2>ML Test Score {_e(final)} '
+            f'{_badge(band.get("status", "skip"), band.get("meaning"))}</h2>'
+            f'<p class="meta">{_e(score.get("rubric"))}: one point per automated test, half per manual test; '
+            f'the final score is the lowest section. <a href="ml_test_score.json">ml_test_score.json</a></p>'
+            f'<table class="sections">{sections}</table>{facts}{_score_gap(score.get("readiness_gap") or [])}'
+            f'{_score_tests(score.get("tests") or [])}</section>')
+
+
 def render_index(run_dir: Path, manifest: dict[str, Any]) -> str:
     """Render a run's summary page as HTML text."""
-    cards = "".join(_phase_card(run_dir, rec) for rec in manifest["phases"])
+    cards = "".join(_phase_card(run_dir, rec) for rec in manifest["phases"]) + _score_card(run_dir)
     facts = [
         ("Config", f'{manifest["config"]["path"]} (sha256 {manifest["config"]["sha256"][:12]}…)'),
         *[(f"Data {Path(d['path']).name}", f"sha256 {d['sha256'][:12]}…") for d in manifest["data_files"]],
@@ -98,8 +163,8 @@ def write_index(run_dir: Path, manifest: Manifest | dict[str, Any]) -> Path:
     return path
 
 
-def write_batch_index(out: Path, results: list[dict[str, Any]]) -> Path:
-    """Write ``index.html`` listing every run of a batch and its status."""
+def write_batch_index(out: Path, results: list[dict[str, Any]], rollup: dict[str, str] | None = None) -> Path:
+    """Write ``index.html`` listing every run of a batch and its status (and a link to its organization roll-up)."""
     rows = "".join(
         f'<tr><td>{_e(r["name"])}</td><td>{_badge(r["status"])}</td>'
         f'<td>{_seconds(r.get("seconds"))}</td>'
@@ -111,13 +176,22 @@ def write_batch_index(out: Path, results: list[dict[str, Any]]) -> Path:
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Batch report</title>'
         f'<style>{_STYLE}</style></head><body><header><h1>Batch of {len(results)} runs '
         f'{_badge("ok" if passed == len(results) else "failed")}</h1>'
-        f'<p class="meta">{passed} passed, {len(results) - passed} failed</p></header>'
+        f'<p class="meta">{passed} passed, {len(results) - passed} failed</p>{_rollup_line(rollup)}</header>'
         f'<section class="card"><table><tr><th>Run</th><th>Status</th><th>Time</th><th>Report</th>'
         f'<th>Error</th></tr>{rows}</table></section></body></html>'
     )
     path = out / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _rollup_line(rollup: dict[str, str] | None) -> str:
+    """The batch index's line about its organization roll-up: a link, or why it was not built."""
+    if not rollup:
+        return ""
+    if rollup.get("href"):
+        return f'<p><a href="{_e(rollup["href"])}">Organization roll-up</a>: every unit and run of this batch on one page</p>'
+    return f'<p class="error">Organization roll-up not built: {_e(rollup.get("error"))}</p>'
 
 
 def _seconds(value: float | None) -> str:

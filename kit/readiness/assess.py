@@ -41,6 +41,7 @@ class Assessment:
     unanswered: dict[str, list[str]]
     recommendations: list[dict[str, Any]]
     organization: str | None = None
+    ml_test_score: dict[str, Any] | None = None
 
     @property
     def pillars(self) -> dict[str, float | None]:
@@ -163,10 +164,28 @@ def recommendations(a: dict[str, Any], section: ReadinessSection) -> list[dict[s
     return [{"priority": i + 1, **r} for i, r in enumerate(items)]
 
 
+def score_summary(score: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What readiness takes from an ML Test Score: its source, final score, band and process cap."""
+    from kit.ml_test_score import band
+
+    if not score:
+        return None
+    meaning = band(float(score["final"]))
+    return {"source": score.get("source"), "final": float(score["final"]), "meaning": meaning["meaning"],
+            "process_cap": float(meaning["process_cap"]),
+            "sections": {k: v["points"] for k, v in (score.get("sections") or {}).items()}}
+
+
 def assess(section: ReadinessSection, profile: DataProfile | None = None,
-           organization: str | None = None) -> Assessment:
-    """Score the pillars, estimate the level, assess the team and build the recommendations."""
-    scores = pillar_scores(section.answers, section.red_flags)
+           organization: str | None = None, score: dict[str, Any] | None = None) -> Assessment:
+    """Score the pillars, estimate the level, assess the team and build the recommendations.
+
+    ``score`` is an ML Test Score document (an earlier run's, or this run's at the end of the chain):
+    its band caps the process pillar, and through it the level.
+    """
+    summary = score_summary(score)
+    caps = {"process": summary["process_cap"]} if summary else None
+    scores = pillar_scores(section.answers, section.red_flags, caps)
     found = blockers(scores)
     est = estimate_level(section.capabilities, scores["score"], section.declared_level)
     parts: dict[str, Any] = {
@@ -178,7 +197,7 @@ def assess(section: ReadinessSection, profile: DataProfile | None = None,
         "findings": data_findings(profile), "unanswered": unanswered_items(section),
     }
     return Assessment(section=section, scores=scores, profile=profile, organization=organization,
-                      recommendations=recommendations(parts, section), **parts)
+                      recommendations=recommendations(parts, section), ml_test_score=summary, **parts)
 
 
 def profile_dataset(config: Any) -> DataProfile | None:
@@ -209,6 +228,9 @@ def headline(a: Assessment) -> tuple[dict[str, str], str]:
         "Blockers": ", ".join(f"{b['name']} ({b['score']:g})" for b in a.blockers) or "none",
         "Weakest pillar": f"{names[weakest]} ({a.pillars[weakest]:g})" if weakest else "not scored",
     }
+    if a.ml_test_score:
+        head["ML Test Score (earlier run)"] = (f"{a.ml_test_score['final']:g}: process pillar capped at "
+                                              f"{a.ml_test_score['process_cap']:g}")
     if a.blockers:
         status = "fail"
     elif a.maturity.status == "overestimated" or a.unanswered["questions"]:
@@ -262,6 +284,7 @@ def to_artifact(a: Assessment) -> dict[str, Any]:
         "data_profile": None if a.profile is None else a.profile.to_dict(),
         "data_findings": a.findings,
         "unanswered": a.unanswered,
+        "ml_test_score": a.ml_test_score,
         "rules": {"red_flag_caps": rules["red_flag_caps"], "blocker_below": rules["blocker_below"],
                   "min_share": content.maturity_model()["rules"]["min_share"]},
         "headline": head,

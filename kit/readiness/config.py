@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import Field
 
-from kit.schema import Section
+from kit.schema import ConfigPath, Section
 
 
 class ReadinessSection(Section):
@@ -33,7 +33,16 @@ class ReadinessSection(Section):
     profile_dataset: bool = Field(
         default=True, description="Profile the config's dataset as evidence for data readiness.")
     as_of: str | None = Field(
-        default=None, description="Reference date (YYYY-MM-DD) for data freshness; defaults to today.")
+        default=None, description="Reference date (YYYY-MM-DD) for data freshness; defaults to today. Also the "
+        "run's date in the organization roll-up (python -m kit org), which orders a unit's runs by it.")
+    practices: dict[str, bool] = Field(
+        default_factory=dict, description="Practice id -> done by hand (true) or not (false): the manual tests "
+        "of the ML Test Score, half a point each (ids in kit/content/readiness.yaml, practices).")
+    earlier_run: ConfigPath | None = Field(
+        default=None, description="Report folder of an earlier run of this config (e.g. ../../reports/demo, "
+        "the folder a re-run replaces): its ML Test Score caps the process pillar in phase 0, and the "
+        "end-of-chain score re-checks training reproducibility and dependency changes against it. "
+        "A folder that does not exist yet (the first run) is reported, not an error.")
 
     def check(self, config: Any) -> list[str]:
         """Check ids and values against the content files; return 'key: problem; fix' lines."""

@@ -56,6 +56,12 @@ def red_flags() -> pd.DataFrame:
 
 
 @cache
+def practices() -> pd.DataFrame:
+    """One row per practice (the manual tests of the ML Test Score): id (index), test, text."""
+    return pd.DataFrame(questionnaire()["practices"]).set_index("id")
+
+
+@cache
 def prerequisites() -> pd.DataFrame:
     """One row per organizational prerequisite: id (index), name, pillar, text."""
     return pd.DataFrame(questionnaire()["prerequisites"]).set_index("id")

@@ -200,3 +200,20 @@ def recommendations_markdown(a: Assessment) -> Markdown:
         lines.append(f"{r['priority']}. **{esc(r['title'])}**" + (f": {esc(r['detail'])}" if r["detail"] else ""))
         lines += [f"    - {esc(x)}" for x in r["actions"]]
     return Markdown("\n".join(lines))
+
+
+def ml_test_score_note(score: dict | None, earlier: object = None) -> Markdown:
+    """What the earlier run's ML Test Score does to the process pillar (or why there is none)."""
+    from kit.ml_test_score import band
+
+    if not score:
+        where = (f"`readiness.earlier_run` ({escape.md_code(earlier)}) holds no `ml_test_score.json` yet"
+                 if earlier else "no `readiness.earlier_run` is set")
+        return Markdown(f"_No ML Test Score from an earlier run: {where}. The process pillar comes from the answers "
+                        "alone; this run's own score is computed at the end of the chain (`ml_test_score.json`, "
+                        "shown on the run's index page with the process pillar and level it implies)._")
+    meaning = band(float(score["final"]))
+    sections = ", ".join(f"{esc(k)} {v['points']:g}/{v['max']}" for k, v in score["sections"].items())
+    return Markdown(f"**ML Test Score {score['final']:g}** of the earlier run {escape.md_code(score.get('source'))} "
+                    f"({sections}; the final score is the lowest section): {esc(meaning['meaning'])} "
+                    f"It caps the **process pillar at {meaning['process_cap']:g}**.")

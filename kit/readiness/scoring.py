@@ -32,8 +32,12 @@ def red_flag_cap(n_flags: pd.Series | np.ndarray) -> np.ndarray:
     return np.where(idx >= 0, caps[np.clip(idx, 0, None)], np.inf)
 
 
-def pillar_scores(answers: Mapping[str, int], raised: Mapping[str, bool]) -> pd.DataFrame:
-    """One row per pillar: answered/unanswered counts, mean answer, raised flags, cap, score, blocker."""
+def pillar_scores(answers: Mapping[str, int], raised: Mapping[str, bool],
+                  evidence_caps: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """One row per pillar: answered/unanswered counts, mean answer, raised flags, caps, score, blocker.
+
+    ``evidence_caps`` caps pillars from evidence (the process pillar from an ML Test Score).
+    """
     rules = content.questionnaire()["rules"]
     answered = answer_table(answers)
     flags = flag_table(raised)
@@ -45,7 +49,8 @@ def pillar_scores(answers: Mapping[str, int], raised: Mapping[str, bool]) -> pd.
     table["mean_answer"] = by_pillar.mean().astype(float).reindex(table.index)
     table["flags_raised"] = (flags.groupby("pillar")["raised"].sum().reindex(table.index)
                              .fillna(0).astype(int))
-    table["cap"] = red_flag_cap(table["flags_raised"])
+    table["evidence_cap"] = pd.Series(dict(evidence_caps or {}), dtype=float).reindex(table.index).fillna(np.inf)
+    table["cap"] = np.minimum(red_flag_cap(table["flags_raised"]), table["evidence_cap"])
     table["score"] = np.minimum(table["mean_answer"], table["cap"]).round(rules["decimals"])
     table["capped"] = table["mean_answer"] > table["cap"]
     table["blocker"] = table["score"] < rules["blocker_below"]

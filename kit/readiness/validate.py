@@ -65,6 +65,18 @@ def as_of_problems(as_of: str | None) -> list[str]:
     return []
 
 
+def earlier_run_problems(earlier: Any) -> list[str]:
+    """A line when ``earlier_run`` exists but is not a kit report folder (a missing one is a first run)."""
+    if earlier is None or not earlier.exists():
+        return []
+    from kit.manifest import is_kit_report
+
+    if not earlier.is_dir() or not is_kit_report(earlier):
+        return [f"earlier_run: {earlier} is not a kit report folder (no kit manifest.json); point it at the "
+                "report folder of an earlier run of this config, e.g. ../../reports/demo"]
+    return []
+
+
 def check_section(section: Any) -> list[str]:
     """Every problem of a ReadinessSection, each naming the key and the fix."""
     problems = unknown_ids("answers", section.answers, content.questions().index, "question")
@@ -72,6 +84,8 @@ def check_section(section: Any) -> list[str]:
     problems += unknown_ids("prerequisites", section.prerequisites, content.prerequisites().index, "prerequisite")
     problems += unknown_ids("capabilities", section.capabilities, content.capabilities().index, "capability")
     problems += unknown_ids("team", section.team, content.roles().index, "role")
+    problems += unknown_ids("practices", section.practices, content.practices().index, "practice")
+    problems += earlier_run_problems(section.earlier_run)
     known = {q: v for q, v in section.answers.items() if q in content.questions().index}
     problems += answer_range_problems(known)
     problems += missing_pillar_problems(known)
