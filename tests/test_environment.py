@@ -14,7 +14,7 @@ CONDA_NAMES = {"pyyaml": "pyyaml"}
 
 def _split(requirement: str) -> tuple[str, str]:
     """Split 'name>=1.0' into ('name', '>=1.0'), normalising the name."""
-    match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", requirement)
+    match = re.match(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*)$", requirement)
     assert match, requirement
     return match.group(1).lower().replace("_", "-"), match.group(2).replace(" ", "")
 
