@@ -89,3 +89,12 @@ def test_artifact_is_deterministic() -> None:
     first = to_artifact(assess(config.readiness, profile_dataset(config), config.organization.name))
     second = to_artifact(assess(config.readiness, profile_dataset(config), config.organization.name))
     assert first == second
+
+
+def test_unquoted_yaml_date_is_accepted_as_as_of(tmp_path: Path) -> None:
+    import yaml
+
+    parsed = yaml.safe_load("as_of: 2026-03-31")  # YAML makes this a date, not text
+    from kit.readiness.config import ReadinessSection
+
+    assert ReadinessSection.model_validate({"as_of": parsed["as_of"]}).as_of == "2026-03-31"

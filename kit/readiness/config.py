@@ -1,9 +1,10 @@
 """Config section of the readiness phase: answers, red flags, capabilities, team and budget."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kit.schema import ConfigPath, Section
 
@@ -43,6 +44,12 @@ class ReadinessSection(Section):
         "the folder a re-run replaces): its ML Test Score caps the process pillar in phase 0, and the "
         "end-of-chain score re-checks training reproducibility and dependency changes against it. "
         "A folder that does not exist yet (the first run) is reported, not an error.")
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: Any) -> Any:
+        """Accept an unquoted YAML date (2026-03-31) as its ISO text."""
+        return value.isoformat() if isinstance(value, dt.date) else value
 
     def check(self, config: Any) -> list[str]:
         """Check ids and values against the content files; return 'key: problem; fix' lines."""
