@@ -70,10 +70,13 @@ def check_contract(ev: Evidence) -> Verdict:
     contract = training.get("contract") or {}
     if "artifacts/contract.json" not in ev.files:
         return Verdict(False, "no data contract in artifacts/contract.json: feature expectations are not captured")
-    check = contract.get("test_check") or {}
+    gate = (training.get("gates") or {}).get("data contract")
+    if gate is None:
+        check = contract.get("test_check") or {}
+        gate = {"passed": bool(check.get("passed")),
+                "reason": f"the test rows {'pass' if check.get('passed') else 'fail'} it"}
     return Verdict(True, f"a pandera contract of {contract.get('columns', '?')} columns (types, ranges, "
-                         f"categories) was saved; the test rows {'pass' if check.get('passed') else 'fail'} it",
-                   _pass(bool(check.get("passed"))))
+                         f"categories) was saved; {gate.get('reason', '')}", _pass(bool(gate.get("passed"))))
 
 
 def check_features_beneficial(ev: Evidence) -> Verdict:
@@ -367,7 +370,8 @@ def check_latency(ev: Evidence) -> Verdict:
     if latency.get("p95_ms") is None:
         return Verdict(False, "serving latency was not measured")
     budget = latency.get("budget_ms")
-    return Verdict(True, f"p95 {latency['p95_ms']:.1f} ms per {latency.get('rows', '?')} rows"
+    tail = f", p99 {latency['p99_ms']:.1f} ms" if latency.get("p99_ms") is not None else ""
+    return Verdict(True, f"p95 {latency['p95_ms']:.1f} ms{tail} per {latency.get('rows', '?')} rows"
                          + (f" against a budget of {budget:g} ms" if budget is not None else " (no budget set)"),
                    _pass(bool(latency.get("within_budget"))) if budget is not None else "info")
 
@@ -510,8 +514,9 @@ def _pillar_gaps(reassessed: Mapping[str, Any]) -> list[dict[str, Any]]:
     level = reassessed["level"]
     if level["declared"] is not None and level["with_evidence"] < level["declared"]:
         gaps.append({"item": "declared_level", "declared": level["declared"], "evidence": level["with_evidence"],
-                     "note": f"declared level {level['declared']}; with this run's evidence the kit estimates "
-                             f"level {level['with_evidence']}"})
+                     "note": f"declared level {level['declared']}; the kit estimates level {level['estimated']} "
+                             f"from the readiness evidence and level {level['with_evidence']} with this run's "
+                             f"ML Test Score"})
     return gaps
 
 

@@ -272,3 +272,23 @@ def test_bad_readiness_keys_are_config_errors(tmp_path: Path) -> None:
 
     assert earlier_score(first_run) is None
     assert "holds no kit report yet" in read_earlier(first_run.readiness.earlier_run)["problem"]
+
+
+def test_empty_or_partial_artifacts_score_missing_with_reasons_not_errors() -> None:
+    for artifacts in ({name: None for name in ("readiness", "training", "explain", "monitoring")},
+                      {name: {} for name in ("readiness", "training", "explain", "monitoring")}):
+        doc = score(Evidence(artifacts=artifacts, manifest={"phases": []}))
+        assert set(statuses(doc).values()) == {"missing"} and doc["final"] == 0.0
+        assert all(t["why"] for t in doc["tests"])
+    none = score(Evidence(artifacts={}))
+    assert "no training artifact: the training phase did not run" in none["tests"][0]["why"]
+
+
+def test_the_contract_test_reports_the_gate_within_tolerance() -> None:
+    training = {"contract": {"columns": 20, "test_check": {"passed": False}},
+                "gates": {"data contract": {"passed": True, "reason": "test rows satisfy the contract within "
+                                                                      "tolerance 0.01 (credit_amount: out of range (1))"}}}
+    doc = score(Evidence(artifacts={"training": training}, files=frozenset({"artifacts/contract.json"})))
+    data1 = doc["tests"][0]
+    assert data1["status"] == "automated" and data1["outcome"] == "passed"
+    assert data1["why"].endswith("within tolerance 0.01 (credit_amount: out of range (1))")
