@@ -106,14 +106,15 @@ def check_feature_rules(ev: Evidence) -> Verdict:
     features = set((training.get("champion") or {}).get("features") or [])
     if not spec or not features:
         return Verdict(False, "training.json records no dataset spec or feature list to check the rules against")
-    banned = {*spec.get("id_columns", []), *spec.get("drop_columns", []), *spec.get("post_outcome_columns", [])}
+    banned = {*spec.get("id_columns", []), *spec.get("drop_columns", []), *spec.get("post_outcome_columns", []),
+              *((training.get("quality") or {}).get("id_like_columns") or [])}
     if spec.get("sensitive_as_input") == "exclude":
         banned |= set(spec.get("sensitive", []))
     broken = sorted(features & banned)
-    rules = ("ids, dropped and post-outcome columns" +
+    rules = ("declared ids, dropped and post-outcome columns, id-like columns" +
              (", sensitive columns" if spec.get("sensitive_as_input") == "exclude" else ""))
-    why = (f"none of {len(banned)} banned columns ({rules}) is among the {len(features)} features" if not broken
-           else f"banned columns used as features: {', '.join(broken)}")
+    why = (f"no banned column ({rules}: {len(banned)} in this data) is among the {len(features)} features"
+           if not broken else f"banned columns used as features: {', '.join(broken)}")
     return Verdict(True, why, _pass(not broken))
 
 

@@ -292,3 +292,21 @@ def test_the_contract_test_reports_the_gate_within_tolerance() -> None:
     data1 = doc["tests"][0]
     assert data1["status"] == "automated" and data1["outcome"] == "passed"
     assert data1["why"].endswith("within tolerance 0.01 (credit_amount: out of range (1))")
+
+
+def test_feature_rules_catch_an_id_or_post_outcome_column_among_the_features() -> None:
+    spec = {"id_columns": ["customerID"], "post_outcome_columns": ["call_duration"], "sensitive": ["gender"],
+            "sensitive_as_input": "allow"}
+    training = {"dataset": {"spec": spec}, "quality": {"id_like_columns": ["row_no"]},
+                "champion": {"features": ["tenure", "gender", "call_duration"]}}
+    data4 = score(Evidence(artifacts={"training": training}))["tests"][3]
+    assert data4["id"] == "data-4" and data4["status"] == "automated" and data4["outcome"] == "failed"
+    assert data4["why"] == "banned columns used as features: call_duration"
+    training["champion"]["features"] = ["tenure", "gender", "row_no"]
+    assert score(Evidence(artifacts={"training": training}))["tests"][3]["why"].endswith(": row_no")
+    spec["sensitive_as_input"] = "exclude"
+    training["champion"]["features"] = ["tenure", "gender"]
+    assert score(Evidence(artifacts={"training": training}))["tests"][3]["why"].endswith(": gender")
+    training["champion"]["features"] = ["tenure"]
+    ok = score(Evidence(artifacts={"training": training}))["tests"][3]
+    assert ok["outcome"] == "passed" and "4 in this data" in ok["why"]
