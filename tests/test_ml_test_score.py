@@ -310,3 +310,14 @@ def test_feature_rules_catch_an_id_or_post_outcome_column_among_the_features() -
     training["champion"]["features"] = ["tenure"]
     ok = score(Evidence(artifacts={"training": training}))["tests"][3]
     assert ok["outcome"] == "passed" and "4 in this data" in ok["why"]
+
+
+def test_the_readiness_form_asks_the_practices_and_saves_them(tmp_path: Path) -> None:
+    from kit.readiness.widgets import ReadinessForm
+
+    form = ReadinessForm(load_config(DEMO).readiness, save_to=tmp_path / "answers.yaml", draw=False)
+    assert "Practices" in form.tabs.titles and len(form.practice_inputs) == 11
+    form.practice_inputs["canary_releases"].value = True
+    saved = yaml.safe_load(form.save().read_text())["readiness"]
+    assert saved["practices"] == {"canary_releases": True}  # unticked practices stay unanswered
+    assert load_config(demo_config(tmp_path, saved)).readiness.practices == {"canary_releases": True}
