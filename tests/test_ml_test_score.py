@@ -321,3 +321,25 @@ def test_the_readiness_form_asks_the_practices_and_saves_them(tmp_path: Path) ->
     saved = yaml.safe_load(form.save().read_text())["readiness"]
     assert saved["practices"] == {"canary_releases": True}  # unticked practices stay unanswered
     assert load_config(demo_config(tmp_path, saved)).readiness.practices == {"canary_releases": True}
+
+
+def test_the_chain_step_scores_any_run_folder_and_a_fault_never_fails_the_run(tmp_path: Path, monkeypatch) -> None:
+    import kit.ml_test_score as mts
+    from kit.chain import _score
+    from kit.manifest import new_manifest
+
+    config = load_config(DEMO)
+    manifest = new_manifest(config, ["readiness"], "2026-12-01T00:00:00+00:00", {})
+    said: list[str] = []
+    _score(tmp_path, manifest, config, said.append)  # a run whose phase wrote nothing: everything missing
+    doc = read(tmp_path / "ml_test_score.json")
+    assert doc["final"] == 0.0 and said == []
+    assert next(t for t in doc["tests"] if t["id"] == "infrastructure-3")["why"].startswith(
+        "the pipeline did not run end to end in this run: readiness pending")
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("rubric unreadable")
+
+    monkeypatch.setattr(mts, "write_score", broken)
+    _score(tmp_path / "other", manifest, config, said.append)
+    assert said == ["ML Test Score not written: RuntimeError: rubric unreadable"]
