@@ -533,13 +533,6 @@ def reassess(doc: Mapping[str, Any], section: Any) -> dict[str, Any]:
             "level": {"declared": section.declared_level, "estimated": before.level, "with_evidence": after.level}}
 
 
-def process_cap(doc: Mapping[str, Any] | None) -> float | None:
-    """The process-pillar cap a score document implies (None without a score)."""
-    if not doc:
-        return None
-    return float(band(float(doc["final"]))["process_cap"])
-
-
 # ---- I/O ---------------------------------------------------------------------------------------------
 
 def _read_json(path: Path) -> dict[str, Any] | None:
