@@ -343,3 +343,16 @@ def test_the_chain_step_scores_any_run_folder_and_a_fault_never_fails_the_run(tm
     monkeypatch.setattr(mts, "write_score", broken)
     _score(tmp_path / "other", manifest, config, said.append)
     assert said == ["ML Test Score not written: RuntimeError: rubric unreadable"]
+
+
+def test_a_capping_score_recommends_the_missing_tests_of_the_weakest_section(runs) -> None:
+    section = load_config(DEMO).readiness
+    doc = {**read(runs["first"] / "ml_test_score.json"), "final": 1.0, "source": "earlier"}
+    result = assess(section, score=doc)
+    rec = next(r for r in result.recommendations if r["kind"] == "ml test score")
+    assert rec["title"] == "ML Test Score 1 caps process maturity at 2"
+    assert "weakest section(s), data, infrastructure" in rec["detail"]
+    assert rec["actions"][0] == "data-3: No feature costs more than it brings"
+    assert len(rec["actions"]) == 8  # 4 missing data tests + 4 missing infrastructure tests
+    high = assess(section, score={**doc, "final": 3.0})  # cap 4 is above the answers' 2.4: nothing to fix here
+    assert not [r for r in high.recommendations if r["kind"] == "ml test score"]
