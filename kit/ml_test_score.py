@@ -70,10 +70,13 @@ def check_contract(ev: Evidence) -> Verdict:
     contract = training.get("contract") or {}
     if "artifacts/contract.json" not in ev.files:
         return Verdict(False, "no data contract in artifacts/contract.json: feature expectations are not captured")
-    check = contract.get("test_check") or {}
+    gate = (training.get("gates") or {}).get("data contract")
+    if gate is None:
+        check = contract.get("test_check") or {}
+        gate = {"passed": bool(check.get("passed")),
+                "reason": f"the test rows {'pass' if check.get('passed') else 'fail'} it"}
     return Verdict(True, f"a pandera contract of {contract.get('columns', '?')} columns (types, ranges, "
-                         f"categories) was saved; the test rows {'pass' if check.get('passed') else 'fail'} it",
-                   _pass(bool(check.get("passed"))))
+                         f"categories) was saved; {gate.get('reason', '')}", _pass(bool(gate.get("passed"))))
 
 
 def check_features_beneficial(ev: Evidence) -> Verdict:
@@ -103,14 +106,15 @@ def check_feature_rules(ev: Evidence) -> Verdict:
     features = set((training.get("champion") or {}).get("features") or [])
     if not spec or not features:
         return Verdict(False, "training.json records no dataset spec or feature list to check the rules against")
-    banned = {*spec.get("id_columns", []), *spec.get("drop_columns", []), *spec.get("post_outcome_columns", [])}
+    banned = {*spec.get("id_columns", []), *spec.get("drop_columns", []), *spec.get("post_outcome_columns", []),
+              *((training.get("quality") or {}).get("id_like_columns") or [])}
     if spec.get("sensitive_as_input") == "exclude":
         banned |= set(spec.get("sensitive", []))
     broken = sorted(features & banned)
-    rules = ("ids, dropped and post-outcome columns" +
+    rules = ("declared ids, dropped and post-outcome columns, id-like columns" +
              (", sensitive columns" if spec.get("sensitive_as_input") == "exclude" else ""))
-    why = (f"none of {len(banned)} banned columns ({rules}) is among the {len(features)} features" if not broken
-           else f"banned columns used as features: {', '.join(broken)}")
+    why = (f"no banned column ({rules}: {len(banned)} in this data) is among the {len(features)} features"
+           if not broken else f"banned columns used as features: {', '.join(broken)}")
     return Verdict(True, why, _pass(not broken))
 
 
@@ -367,7 +371,8 @@ def check_latency(ev: Evidence) -> Verdict:
     if latency.get("p95_ms") is None:
         return Verdict(False, "serving latency was not measured")
     budget = latency.get("budget_ms")
-    return Verdict(True, f"p95 {latency['p95_ms']:.1f} ms per {latency.get('rows', '?')} rows"
+    tail = f", p99 {latency['p99_ms']:.1f} ms" if latency.get("p99_ms") is not None else ""
+    return Verdict(True, f"p95 {latency['p95_ms']:.1f} ms{tail} per {latency.get('rows', '?')} rows"
                          + (f" against a budget of {budget:g} ms" if budget is not None else " (no budget set)"),
                    _pass(bool(latency.get("within_budget"))) if budget is not None else "info")
 
@@ -510,8 +515,9 @@ def _pillar_gaps(reassessed: Mapping[str, Any]) -> list[dict[str, Any]]:
     level = reassessed["level"]
     if level["declared"] is not None and level["with_evidence"] < level["declared"]:
         gaps.append({"item": "declared_level", "declared": level["declared"], "evidence": level["with_evidence"],
-                     "note": f"declared level {level['declared']}; with this run's evidence the kit estimates "
-                             f"level {level['with_evidence']}"})
+                     "note": f"declared level {level['declared']}; the kit estimates level {level['estimated']} "
+                             f"from the readiness evidence and level {level['with_evidence']} with this run's "
+                             f"ML Test Score"})
     return gaps
 
 
@@ -525,13 +531,6 @@ def reassess(doc: Mapping[str, Any], section: Any) -> dict[str, Any]:
             "process": {"declared": before.pillars.get("process"), "cap": doc["band"]["process_cap"],
                         "with_evidence": after.pillars.get("process")},
             "level": {"declared": section.declared_level, "estimated": before.level, "with_evidence": after.level}}
-
-
-def process_cap(doc: Mapping[str, Any] | None) -> float | None:
-    """The process-pillar cap a score document implies (None without a score)."""
-    if not doc:
-        return None
-    return float(band(float(doc["final"]))["process_cap"])
 
 
 # ---- I/O ---------------------------------------------------------------------------------------------

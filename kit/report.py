@@ -79,7 +79,8 @@ def _score_tests(tests: list[dict[str, Any]]) -> str:
         f'<td>{_evidence_link(t.get("evidence"))}</td>'
         f'<td>{_e(t.get("why") or "")}</td></tr>'
         for t in tests)
-    return (f'<details><summary>All {len(tests)} tests: evidence or why not</summary><table>'
+    widths = "".join(f'<col style="width:{w}%">' for w in (13, 19, 11, 6, 8, 15, 28))
+    return (f'<details><summary>All {len(tests)} tests: evidence or why not</summary><table class="tests">{widths}'
             f'<tr><th>Test</th><th>What</th><th>Status</th><th>Points</th><th>Outcome</th><th>Evidence</th>'
             f'<th>Why</th></tr>{rows}</table></details>')
 

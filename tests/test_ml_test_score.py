@@ -272,3 +272,87 @@ def test_bad_readiness_keys_are_config_errors(tmp_path: Path) -> None:
 
     assert earlier_score(first_run) is None
     assert "holds no kit report yet" in read_earlier(first_run.readiness.earlier_run)["problem"]
+
+
+def test_empty_or_partial_artifacts_score_missing_with_reasons_not_errors() -> None:
+    for artifacts in ({name: None for name in ("readiness", "training", "explain", "monitoring")},
+                      {name: {} for name in ("readiness", "training", "explain", "monitoring")}):
+        doc = score(Evidence(artifacts=artifacts, manifest={"phases": []}))
+        assert set(statuses(doc).values()) == {"missing"} and doc["final"] == 0.0
+        assert all(t["why"] for t in doc["tests"])
+    none = score(Evidence(artifacts={}))
+    assert "no training artifact: the training phase did not run" in none["tests"][0]["why"]
+
+
+def test_the_contract_test_reports_the_gate_within_tolerance() -> None:
+    training = {"contract": {"columns": 20, "test_check": {"passed": False}},
+                "gates": {"data contract": {"passed": True, "reason": "test rows satisfy the contract within "
+                                                                      "tolerance 0.01 (credit_amount: out of range (1))"}}}
+    doc = score(Evidence(artifacts={"training": training}, files=frozenset({"artifacts/contract.json"})))
+    data1 = doc["tests"][0]
+    assert data1["status"] == "automated" and data1["outcome"] == "passed"
+    assert data1["why"].endswith("within tolerance 0.01 (credit_amount: out of range (1))")
+
+
+def test_feature_rules_catch_an_id_or_post_outcome_column_among_the_features() -> None:
+    spec = {"id_columns": ["customerID"], "post_outcome_columns": ["call_duration"], "sensitive": ["gender"],
+            "sensitive_as_input": "allow"}
+    training = {"dataset": {"spec": spec}, "quality": {"id_like_columns": ["row_no"]},
+                "champion": {"features": ["tenure", "gender", "call_duration"]}}
+    data4 = score(Evidence(artifacts={"training": training}))["tests"][3]
+    assert data4["id"] == "data-4" and data4["status"] == "automated" and data4["outcome"] == "failed"
+    assert data4["why"] == "banned columns used as features: call_duration"
+    training["champion"]["features"] = ["tenure", "gender", "row_no"]
+    assert score(Evidence(artifacts={"training": training}))["tests"][3]["why"].endswith(": row_no")
+    spec["sensitive_as_input"] = "exclude"
+    training["champion"]["features"] = ["tenure", "gender"]
+    assert score(Evidence(artifacts={"training": training}))["tests"][3]["why"].endswith(": gender")
+    training["champion"]["features"] = ["tenure"]
+    ok = score(Evidence(artifacts={"training": training}))["tests"][3]
+    assert ok["outcome"] == "passed" and "4 in this data" in ok["why"]
+
+
+def test_the_readiness_form_asks_the_practices_and_saves_them(tmp_path: Path) -> None:
+    from kit.readiness.widgets import ReadinessForm
+
+    form = ReadinessForm(load_config(DEMO).readiness, save_to=tmp_path / "answers.yaml", draw=False)
+    assert "Practices" in form.tabs.titles and len(form.practice_inputs) == 11
+    form.practice_inputs["canary_releases"].value = True
+    saved = yaml.safe_load(form.save().read_text())["readiness"]
+    assert saved["practices"] == {"canary_releases": True}  # unticked practices stay unanswered
+    assert load_config(demo_config(tmp_path, saved)).readiness.practices == {"canary_releases": True}
+
+
+def test_the_chain_step_scores_any_run_folder_and_a_fault_never_fails_the_run(tmp_path: Path, monkeypatch) -> None:
+    import kit.ml_test_score as mts
+    from kit.chain import _score
+    from kit.manifest import new_manifest
+
+    config = load_config(DEMO)
+    manifest = new_manifest(config, ["readiness"], "2026-12-01T00:00:00+00:00", {})
+    said: list[str] = []
+    _score(tmp_path, manifest, config, said.append)  # a run whose phase wrote nothing: everything missing
+    doc = read(tmp_path / "ml_test_score.json")
+    assert doc["final"] == 0.0 and said == []
+    assert next(t for t in doc["tests"] if t["id"] == "infrastructure-3")["why"].startswith(
+        "the pipeline did not run end to end in this run: readiness pending")
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("rubric unreadable")
+
+    monkeypatch.setattr(mts, "write_score", broken)
+    _score(tmp_path / "other", manifest, config, said.append)
+    assert said == ["ML Test Score not written: RuntimeError: rubric unreadable"]
+
+
+def test_a_capping_score_recommends_the_missing_tests_of_the_weakest_section(runs) -> None:
+    section = load_config(DEMO).readiness
+    doc = {**read(runs["first"] / "ml_test_score.json"), "final": 1.0, "source": "earlier"}
+    result = assess(section, score=doc)
+    rec = next(r for r in result.recommendations if r["kind"] == "ml test score")
+    assert rec["title"] == "ML Test Score 1 caps process maturity at 2"
+    assert "weakest section(s), data, infrastructure" in rec["detail"]
+    assert rec["actions"][0] == "data-3: No feature costs more than it brings"
+    assert len(rec["actions"]) == 8  # 4 missing data tests + 4 missing infrastructure tests
+    high = assess(section, score={**doc, "final": 3.0})  # cap 4 is above the answers' 2.4: nothing to fix here
+    assert not [r for r in high.recommendations if r["kind"] == "ml test score"]

@@ -20,7 +20,7 @@ def form(tmp_path: Path) -> ReadinessForm:
 
 def test_initial_scores_match_config(form: ReadinessForm) -> None:
     assert form.assessment.pillars == {"data": 2.0, "infrastructure": 2.75, "process": 2.4, "organization": 3.0}
-    assert len(form.tabs.children) == 6 and form.tabs.titles[0] == "Data readiness"
+    assert len(form.tabs.children) == 7 and form.tabs.titles[0] == "Data readiness"
     assert "(declared 3: overestimated)" in form.status.value
 
 

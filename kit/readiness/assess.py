@@ -142,6 +142,7 @@ def recommendations(a: dict[str, Any], section: ReadinessSection) -> list[dict[s
     blocked = {b["pillar"] for b in a["blockers"]}
     warn = [f for f in a["findings"] if f["status"] == "warn"]
     items = blocker_recs(a["blockers"], a["flags"]) + flag_recs(a["flags"], blocked)
+    items += score_recs(a.get("ml_test_score"), a["scores"])
     items += prerequisite_recs(section.prerequisites)
     if warn:
         items.append(rec("data", "Data findings to raise with the data owners",
@@ -171,9 +172,22 @@ def score_summary(score: dict[str, Any] | None) -> dict[str, Any] | None:
     if not score:
         return None
     meaning = band(float(score["final"]))
+    weakest = set(score.get("weakest") or [])
+    todo = [f"{t['id']}: {t['title']}" for t in score.get("tests") or []
+            if t.get("section") in weakest and t.get("status") != "automated"]
     return {"source": score.get("source"), "final": float(score["final"]), "meaning": meaning["meaning"],
             "process_cap": float(meaning["process_cap"]),
-            "sections": {k: v["points"] for k, v in (score.get("sections") or {}).items()}}
+            "sections": {k: v["points"] for k, v in (score.get("sections") or {}).items()},
+            "weakest": sorted(weakest), "todo": todo}
+
+
+def score_recs(summary: dict[str, Any] | None, scores: pd.DataFrame) -> list[dict[str, Any]]:
+    """When the ML Test Score caps the process pillar: the tests to automate in the weakest sections."""
+    if not summary or not scores.loc["process", "mean_answer"] > summary["process_cap"]:
+        return []
+    return [rec("ml test score", f"ML Test Score {summary['final']:g} caps process maturity at "
+                f"{summary['process_cap']:g}", f"{summary['meaning']} Automate the tests of the weakest "
+                f"section(s), {', '.join(summary['weakest'])}, then re-run to lift the cap.", summary["todo"])]
 
 
 def assess(section: ReadinessSection, profile: DataProfile | None = None,
@@ -188,6 +202,7 @@ def assess(section: ReadinessSection, profile: DataProfile | None = None,
     scores = pillar_scores(section.answers, section.red_flags, caps)
     found = blockers(scores)
     est = estimate_level(section.capabilities, scores["score"], section.declared_level)
+    context = {"ml_test_score": summary, "scores": scores}
     parts: dict[str, Any] = {
         "flags": flag_table(section.red_flags), "blockers": found, "maturity": est,
         "team": assess_team(section.team, est.level), "phase": roadmap_phase(est.level),
@@ -197,7 +212,7 @@ def assess(section: ReadinessSection, profile: DataProfile | None = None,
         "findings": data_findings(profile), "unanswered": unanswered_items(section),
     }
     return Assessment(section=section, scores=scores, profile=profile, organization=organization,
-                      recommendations=recommendations(parts, section), ml_test_score=summary, **parts)
+                      recommendations=recommendations(parts | context, section), ml_test_score=summary, **parts)
 
 
 def profile_dataset(config: Any) -> DataProfile | None:

@@ -62,6 +62,10 @@ class ReadinessForm:
                                                 description=f"L{lvl}: {text}", indent=False,
                                                 layout=w.Layout(width="auto"))
                                   for c, (lvl, text) in content.capabilities()[["level", "text"]].iterrows()}
+        self.practice_inputs = {p: w.Checkbox(value=bool(section.practices.get(p, False)),
+                                              description=f"{test}: {text}", indent=False,
+                                              layout=w.Layout(width="auto"))
+                                for p, (test, text) in content.practices()[["test", "text"]].iterrows()}
         self.declared_input = w.Dropdown(
             options=[("not declared", None)] + [(content.level_label(lv), lv) for lv in content.levels().index],
             value=section.declared_level, description="Declared level", style={"description_width": "initial"})
@@ -75,7 +79,7 @@ class ReadinessForm:
         self.tabs = self._tabs()
         self.widget = w.VBox([self.tabs, self.status, self.save_button, self.output])
         for box in (self.question_inputs, self.flag_inputs, self.capability_inputs, self.team_inputs,
-                    {"declared": self.declared_input}):
+                    self.practice_inputs, {"declared": self.declared_input}):
             for item in box.values():
                 item.observe(self.rescore, names="value")
         self.assessment: Assessment | None = None
@@ -94,10 +98,12 @@ class ReadinessForm:
             pages.append(w.VBox(rows))
         pages.append(w.VBox([w.HTML("<b>Capabilities in place</b> (evidence for the maturity level)")]
                             + list(self.capability_inputs.values())))
+        pages.append(w.VBox([w.HTML("<b>Practices done by hand</b> (the manual tests of the ML Test Score: "
+                                    "half a point each)")] + list(self.practice_inputs.values())))
         pages.append(w.VBox([w.HTML("<b>Self-assessed level</b> (compared with the evidence)"), self.declared_input,
                              w.HTML("<b>Team headcount</b> (full-time equivalents)"), *self.team_inputs.values()]))
         tabs = w.Tab(children=pages)
-        tabs.titles = tuple(content.pillars()["name"]) + ("Capabilities", "Level and team")
+        tabs.titles = tuple(content.pillars()["name"]) + ("Capabilities", "Practices", "Level and team")
         return tabs
 
     def current_section(self) -> ReadinessSection:
@@ -109,6 +115,7 @@ class ReadinessForm:
             "capabilities": {c: v.value for c, v in self.capability_inputs.items()},
             "declared_level": self.declared_input.value,
             "team": {r: v.value for r, v in self.team_inputs.items() if v.value or r in self.base.team},
+            "practices": {p: v.value for p, v in self.practice_inputs.items() if v.value or p in self.base.practices},
         }
         return self.base.model_copy(update=update)
 
