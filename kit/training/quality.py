@@ -251,9 +251,8 @@ def quality_report(
     unflagged = auc[~leakage.set_index("feature")["flagged"]]  # a leak already caught is not a runner-up
     ahead = suspected_leaks(unflagged, rules["leakage_lead_ratio"], lead_min, floor)
     pin_cut = rules["leakage_by_task"]["multiclass"]["pinned_class_f1"]
-    pinned = {c: v for c, v in auc.attrs.get("pinned", {}).items() if v[1] >= pin_cut and c not in ahead
-              and not leakage.set_index("feature").loc[c, "flagged"]}
-    ahead += list(pinned)
+    pinned = {c: v for c, v in auc.attrs.get("pinned", {}).items() if v[1] >= pin_cut and c in unflagged.index}
+    ahead += [c for c in pinned if c not in ahead]
     leakage["suspected"] = leakage["feature"].isin(ahead)
     leakage = leakage.sort_values(column, ascending=False, kind="stable").reset_index(drop=True)
     leakage.attrs.update(cutoff=cutoff, metric=label, column=column, floor=floor)
