@@ -169,3 +169,24 @@ def test_older_sidecar_without_task_loads_as_binary(tmp_path):
     assert (old.task, old.classes) == ("binary", ["No", "Yes"])
     assert old.predict_proba(X).ndim == 1
     assert old.predict_label(X)[[0, -1]].tolist() == ["No", "Yes"]
+
+
+def test_kit_check_applies_the_task(tmp_path):
+    from kit.config import load_config
+    from kit.errors import ConfigError
+
+    def config(labels: list, task: str = "") -> Path:
+        folder = tmp_path / f"c{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        pd.DataFrame({"x": range(len(labels)), "y": labels}).to_csv(folder / "d.csv", index=False)
+        (folder / "run.yaml").write_text(f"organization:\n  name: Acme\ndataset:\n  path: d.csv\n  target: y\n{task}")
+        return folder / "run.yaml"
+
+    assert load_config(config(list(range(60)))).dataset.task == "auto"  # 60 distinct numbers: regression, fine
+    assert load_config(config(["a", "b", "c"] * 20)).dataset.task == "auto"  # three labels: multiclass, fine
+    with pytest.raises(ConfigError, match="regression needs a numeric target, but 'y' holds 'a'"):
+        load_config(config(["a", "b", "c"] * 20, "  task: regression\n"))
+    with pytest.raises(ConfigError, match=r"too few rows of a class \('c': 3\)"):
+        load_config(config(["a"] * 30 + ["b"] * 30 + ["c"] * 3))
+    with pytest.raises(ConfigError, match="dataset.task"):
+        load_config(config(["a", "b"] * 20, "  task: ordinal\n"))

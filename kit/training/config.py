@@ -47,7 +47,7 @@ class TrainingSection(Section):
     max_trees: int = Field(default=600, ge=10, le=20000, description="Upper bound on boosting rounds.")
     early_stopping_rounds: int = Field(default=40, ge=5, description="Stop when validation loss has not improved for this many rounds.")
     imbalance: Literal["auto", "weight", "none"] = Field(
-        default="auto", description="Weight the positive class: 'auto' does so when it is rarer than the content threshold."
+        default="auto", description="Weight the positive class (binary only): 'auto' does so when it is rarer than the content threshold."
     )
     tuning: TuningSection = Field(default_factory=TuningSection)
     selection_metric: MetricName = Field(default="roc_auc", description="Validation metric that picks the best candidate and the gates compare; must suit the task. Default: the task's headline metric (binary roc_auc, multiclass macro_f1, regression rmse).")
