@@ -144,3 +144,14 @@ def test_selection_metric_must_suit_the_task(tmp_path: Path) -> None:
     (tmp_path / "mae").mkdir()
     run = TrainingRun(start(bike_config(tmp_path / "mae", selection_metric="mae"), tmp_path / "run2"))
     assert run.metric == "mae"
+
+
+def test_regression_no_regression_gate_compares_rmse_with_the_champion(tmp_path: Path, mlflow_tracking_uri: str) -> None:
+    config = bike_config(tmp_path, max_trees=60)
+    run, art = run_phase(config, tmp_path / "run1")
+    run._registry().set_champion(run.model_name, art["champion"]["version"], "test: promote the first run")
+    run2, art2 = run_phase(config, tmp_path / "run2")  # same data, seed and settings: the same model
+    gate = art2["gates"]["no regression"]
+    rmse = art["champion"]["metrics"]["rmse"]["value"]
+    assert gate["passed"] and f"test rmse {rmse:.4f} vs champion v1 {rmse:.4f} on the same rows" in gate["reason"]
+    assert art2["champion"]["previous_champion"] == "1"

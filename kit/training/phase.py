@@ -323,6 +323,8 @@ class TrainingRun:
             return None, version, None
         if model.task != self.task:
             return None, version, f"another task ({model.task}, this model: {self.task})"
+        if self.task == "multiclass" and list(model.classes) != list(self.target.classes):
+            return None, version, f"other classes ({model.classes}, this model: {self.target.classes})"
         if str(model.target) != str(self.spec.target):
             return None, version, f"another target ({model.target!r}, this model: {self.spec.target!r})"
         if sorted(model.features) != sorted(self.features):
