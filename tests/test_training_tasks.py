@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from kit.notebook import start
+from kit.training import display
 from kit.training.data import load_split
 from kit.training.phase import TrainingRun
 from kit.training.scoring import ScoringModel
@@ -102,7 +103,7 @@ def test_multiclass_phase_end_to_end(tmp_path: Path, mlflow_tracking_uri: str) -
     config = config_file(tmp_path, {"name": "failures", "path": str(path), "target": "failure_type",
                                     "id_columns": ["UDI", "Product ID"]})
     run, art = run_phase(config, tmp_path / "run")
-    assert art["task"] == {"task": "multiclass", "metric": "macro_f1",
+    assert art["task"] == {"task": "multiclass", "metric": "macro_f1", "selection_metric": "macro_f1",
                            "reason": "auto: target 'failure_type' is not numeric (6 distinct labels), so multiclass; set dataset.task if this is wrong"}
     classes = ["HDF", "OSF", "PWF", "RNF", "TWF", "none"]
     assert art["champion"]["classes"] == classes
@@ -144,6 +145,10 @@ def test_selection_metric_must_suit_the_task(tmp_path: Path) -> None:
     (tmp_path / "mae").mkdir()
     run = TrainingRun(start(bike_config(tmp_path / "mae", selection_metric="mae"), tmp_path / "run2"))
     assert run.metric == "mae"
+    run.load()
+    assert run.task_decision() | {"reason": ""} == {"task": "regression", "reason": "", "metric": "rmse", "selection_metric": "mae"}
+    text = display.task_markdown(run.task_decision()).data
+    assert "Models are selected and gated on **mae**" in text and "no threshold and no cost table" in text
 
 
 def test_regression_no_regression_gate_compares_rmse_with_the_champion(tmp_path: Path, mlflow_tracking_uri: str) -> None:

@@ -133,10 +133,13 @@ OUTPUTS = {"regression": "a number in the target's units", "multiclass": "one pr
 
 
 def task_markdown(decision: dict[str, str]) -> Markdown:
-    """The task this run trains for, why, the metric that selects and gates its models, and what is binary-only."""
+    """The task this run trains for, why, the metric that selects and gates its models, and what is binary-only.
+
+    ``decision`` is :meth:`TrainingRun.task_decision` (``metric`` is the headline; ``selection_metric``, when
+    given, is the one that selects and gates)."""
     task = decision["task"]
     text = (f"**Task: {escape.md(task)}.** {escape.md(decision['reason'])}. Models are selected and gated on "
-            f"**{escape.md(decision['metric'])}**.")
+            f"**{escape.md(decision.get('selection_metric', decision['metric']))}**.")
     if task != "binary":
         text += " " + escape.md(BINARY_ONLY.format(task=task, what=OUTPUTS[task]).capitalize()) + "."
     return Markdown(text)

@@ -208,10 +208,11 @@ class TrainingRun:
         return {"positive class": [str(self.target.positive_class)], "positive share": [round(float(y.mean()), 4)]}
 
     def task_decision(self) -> dict[str, str]:
-        """The task this run trains for, why, and the metric that selects and gates its models."""
+        """The task this run trains for, why, and its headline metric (``self.metric`` selects and gates: the same unless set)."""
         from kit.tasks import headline_metric
 
-        return {"task": self.task, "reason": self.decision.reason, "metric": self.metric if self.task != "binary" else headline_metric(self.task)}
+        return {"task": self.task, "reason": self.decision.reason, "metric": headline_metric(self.task),
+                "selection_metric": self.metric}
 
     def check_quality(self) -> pd.DataFrame:
         """Quality report, and the leakage screen on the training rows; decides the feature list."""
@@ -385,8 +386,8 @@ class TrainingRun:
             selected = cand is self.best
             if selected:
                 metrics |= {f"test_{m}_low": v for m, v in self.metrics["low"].items()} | {f"test_{m}_high": v for m, v in self.metrics["high"].items()}
-            params = {**cand.params, "threshold": cand.threshold, "trees": cand.trees} if self.task == "binary" else \
-                {**cand.params, "task": self.task, "trees": cand.trees}
+            task_param = {"threshold": cand.threshold} if self.task == "binary" else {"task": self.task}
+            params = {**cand.params, **task_param, "trees": cand.trees}
             run_id = reg.log_candidate(
                 self.experiment, cand.name, params,
                 {k: v for k, v in metrics.items() if not pd.isna(v)}, {**tags, "kind": cand.kind, "selected": str(selected)},
@@ -426,7 +427,9 @@ class TrainingRun:
         """The headline entry for the index: 'Test <metric>' and its value with the interval."""
         from kit import content
 
-        metric = "roc_auc" if self.task == "binary" else self.metric  # binary headlines have always shown the AUC
+        from kit.tasks import headline_metric
+
+        metric = headline_metric(self.task)  # the task's headline, whichever metric selected the model
         label = "AUC" if metric == "roc_auc" else content.load("training")["metrics"][metric]["label"]
         row = self.metrics.loc[metric]
         return f"Test {label}", f"{row['value']:.3f} [{row['low']:.3f}, {row['high']:.3f}]"
