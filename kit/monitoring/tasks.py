@@ -1,0 +1,188 @@
+"""What monitoring watches for each task: the prediction it tracks, its drift, the per-batch figures and
+what can be said without labels.
+
+* binary: the positive-class probability (numeric drift), AUC, precision, recall and F1 at the threshold,
+  and the confidence-based estimate, exactly as before;
+* regression: the predicted value (numeric drift: PSI, KS, Wasserstein), RMSE, MAE and bias in the
+  target's units; without labels, the MAE and RMSE a model of the validation residuals expects;
+* multiclass: the predicted class mix (PSI and chi-square over the classes), accuracy, balanced accuracy
+  and macro F1; without labels, the confidence-based accuracy and macro F1.
+
+A label-free estimate of a regression or multiclass model is shown only when it passes a cross-check on the
+labelled held-out (test) rows; otherwise monitoring shows drift only and says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kit.monitoring.drift import NumericProfile, class_mix_drift, numeric_drift, profile_numeric
+from kit.monitoring.performance import (
+    estimate_check, expected_multiclass, expected_performance, expected_regression, measured_performance,
+    multiclass_performance, regression_performance, residual_model,
+)
+
+HEADLINE = {"binary": "roc_auc", "regression": "rmse", "multiclass": "macro_f1"}
+ESTIMATED = {"regression": "mae", "multiclass": "accuracy"}
+"""The figure whose label-free estimate is cross-checked against the measured one."""
+
+
+def task_of(model: Any) -> str:
+    """The model's task (models saved before tasks existed are binary)."""
+    return getattr(model, "task", None) or "binary"
+
+
+def n_classes(model: Any) -> int:
+    """Number of classes of a classifier (2 for binary)."""
+    return len(getattr(model, "classes", None) or [0, 1])
+
+
+def predictions(model: Any, frame: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """(what prediction drift watches, class probabilities): binary P(positive) twice; regression the predicted
+    value and None; multiclass the predicted class index and the (n, K) probabilities."""
+    task = task_of(model)
+    if task == "regression":
+        return np.asarray(model.predict(frame), dtype=np.float64), None
+    proba = model.predict_proba(frame)
+    if task == "multiclass":
+        return proba.argmax(axis=1).astype(np.int64), proba
+    return proba, proba
+
+
+@dataclass(frozen=True)
+class PredictionProfile:
+    """The reference's predictions, profiled once: a numeric profile (binary scores, regression predictions)
+    or the predicted classes (multiclass)."""
+
+    task: str
+    numeric: NumericProfile | None = None
+    classes: np.ndarray | None = field(default=None, repr=False)
+    labels: list[Any] | None = None
+
+
+def prediction_profile(model: Any, reference_values: np.ndarray, bins: int) -> PredictionProfile:
+    """Profile the reference predictions of the watched model."""
+    task = task_of(model)
+    if task == "multiclass":
+        return PredictionProfile(task, classes=np.asarray(reference_values, dtype=np.int64), labels=list(model.classes))
+    return PredictionProfile(task, numeric=profile_numeric("score", reference_values, bins))
+
+
+def prediction_drift(profile: PredictionProfile, values: np.ndarray, epsilon: float) -> dict[str, Any]:
+    """Drift of a batch's predictions against the reference's, with the mean (or class shares) on both sides."""
+    if profile.task == "multiclass":
+        return class_mix_drift(profile.classes, values, len(profile.labels), epsilon) | {"classes": [str(c) for c in profile.labels]}
+    out = numeric_drift(profile.numeric, values, epsilon)
+    if profile.task == "regression":
+        return out | {"mean_prediction": float(np.mean(values)), "reference_mean_prediction": profile.numeric.mean}
+    return out | {"mean_score": float(values.mean()), "reference_mean_score": profile.numeric.mean}
+
+
+def label_counts(task: str, y: np.ndarray | None, classes: int = 2) -> dict[str, int]:
+    """Labelled rows of a batch: binary positives and negatives (zeros without labels); otherwise the labelled rows
+    and, for multiclass, the rows of each class index."""
+    if task == "binary":
+        if y is None:
+            return {"positives": 0, "negatives": 0}
+        positives = int(np.sum(y == 1))
+        return {"positives": positives, "negatives": int(len(y) - positives)}
+    if y is None:
+        return {"labelled_rows": 0}
+    out = {"labelled_rows": int(len(y))}
+    if task == "multiclass":
+        out |= {f"class_{k}": int(n) for k, n in enumerate(np.bincount(np.asarray(y, dtype=np.int64), minlength=classes))}
+    return out
+
+
+def evidence(task: str, counts: dict[str, int], settings: Any) -> str:
+    """'measured' when a labelled batch has enough evidence for the task's metrics, else what is missing."""
+    if task == "binary":
+        short = [f"too few labelled {k} ({n})" for k, n in counts.items() if n < settings.min_class_count]
+        return "; ".join(short) if short else "measured"
+    rows = counts.get("labelled_rows", 0)
+    if rows < settings.min_rows:
+        return f"too few labelled rows ({rows} < min_rows {settings.min_rows})"
+    if task == "multiclass":
+        enough = sum(1 for k, n in counts.items() if k.startswith("class_") and n >= settings.min_class_count)
+        if enough < 2:
+            return f"too few classes with {settings.min_class_count}+ labelled rows ({enough})"
+    return "measured"
+
+
+def measure(model: Any, y: np.ndarray, values: np.ndarray, settings: Any, seed: int) -> dict[str, float]:
+    """The task's per-batch figures with bootstrap intervals (binary as before)."""
+    task = task_of(model)
+    if task == "regression":
+        return regression_performance(y, values, settings.bootstrap, settings.confidence, seed)
+    if task == "multiclass":
+        return multiclass_performance(y, values, n_classes(model), settings.bootstrap, settings.confidence, seed)
+    return measured_performance(y, values, model.threshold, settings.bootstrap, settings.confidence, seed)
+
+
+def fit_estimator(model: Any, validation: Any, held_out: Any, target: str, settings: Any) -> dict[str, Any]:
+    """The label-free estimator of a regression or multiclass model and its cross-check on the labelled held-out
+    rows (binary: the confidence-based estimate as before, not cross-checked here)."""
+    task = task_of(model)
+    if task == "binary":
+        return {"task": task, "shown": True}
+    metric = ESTIMATED[task]
+    residuals = None
+    if task == "regression":
+        residuals = residual_model(model.predict(validation), validation[target].to_numpy(), settings.residual_bins)
+    estimator = {"task": task, "metric": metric, "residuals": residuals}
+    values, proba = predictions(model, held_out)
+    y = held_out[target].to_numpy()
+    expected = expected_figures(estimator, values, proba)[metric]
+    actual = measure(model, y, values, settings.model_copy(update={"bootstrap": 0}), 0)[metric] if len(y) else float("nan")
+    check = estimate_check(expected, actual, settings.estimate_tolerance)
+    return estimator | {"test_check": check, "shown": check["within"]}
+
+
+def expected_figures(estimator: dict[str, Any], values: np.ndarray, proba: np.ndarray | None, threshold: float = 0.5) -> dict[str, float]:
+    """The task's figures expected from predictions alone (see :func:`fit_estimator`)."""
+    task = estimator["task"]
+    if task == "regression":
+        return expected_regression(values, estimator["residuals"])
+    if task == "multiclass":
+        return expected_multiclass(proba)
+    return expected_performance(values, threshold)
+
+
+def estimate_note(estimator: dict[str, Any], measured: Any, expected: Any, tolerance: float) -> dict[str, Any]:
+    """What can be said without labels, in one sentence, with the cross-checks behind it (batches where the estimate
+    missed the measured figure are named)."""
+    task = estimator["task"]
+    if task == "binary":
+        return {"shown": True, "note": "confidence-based: expected confusion counts from calibrated probabilities; "
+                                       "assumes P(y|x) unchanged"}
+    metric, check = estimator["metric"], estimator["test_check"]
+    how = ("a model of the validation residuals (mean |error| per prediction level)" if task == "regression"
+           else "the class probabilities (confidence-based, assumes calibration)")
+    tested = (f"on the labelled test rows it expected {metric} {check['expected']:.4g} against an actual {check['actual']:.4g} "
+              f"({check['relative_error']:.0%} off, tolerance {tolerance:.0%})")
+    if not check["within"]:
+        return {"shown": False, "metric": metric, "test_check": check, "batch_checks": {},
+                "note": f"no label-free estimate: the {metric} estimated from {how} failed its cross-check ({tested}); "
+                        "batches without labels show drift only"}
+    both = [b for b in measured.index if b in expected.index] if len(measured) and len(expected) else []
+    checks = {b: estimate_check(expected.at[b, metric], measured.at[b, metric], tolerance) for b in both}
+    missed = [b for b, c in checks.items() if not c["within"]]
+    note = (f"label-free {metric} estimated from {how}, cross-checked: {tested}; it assumes P(y|x) unchanged, "
+            "so concept drift is invisible to it")
+    if missed:
+        note += (f". On labelled batches {', '.join(missed)} it missed the measured {metric} by more than {tolerance:.0%}: "
+                 "there it is not to be trusted (concept drift or miscalibration)")
+    return {"shown": True, "metric": metric, "test_check": check, "batch_checks": checks, "missed": missed, "note": note}
+
+
+def retraining_metric(task: str, configured: str, task_metrics: dict[str, str]) -> str:
+    """The metric champion and challenger are compared on: the configured one when it belongs to the task, else the
+    task's own (binary always uses the configured one)."""
+    from kit.training.metrics import metric_name
+
+    if task == "binary":
+        return metric_name(configured)
+    own = {"regression": ("rmse", "mae"), "multiclass": ("accuracy", "balanced_accuracy", "macro_f1")}[task]
+    return configured if configured in own else task_metrics[task]
