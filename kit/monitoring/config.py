@@ -114,7 +114,7 @@ class PerformanceSettings(Section):
     confidence: float = Field(default=_C["performance"]["confidence"], gt=0.5, lt=1, description="Interval confidence level.")
     min_class_count: int = Field(default=_C["performance"]["min_class_count"], ge=1,
                                  description="Rows of each class a labelled batch needs before its metrics are shown or used by a rule "
-                                             "(binary; multiclass: at least two classes with this many rows).")
+                                             "(binary task).")
     min_rows: int = Field(default=_C["performance"]["min_rows"], ge=2,
                           description="Regression and multiclass: labelled rows a batch needs before its metrics are shown or used.")
     estimate_tolerance: float = Field(default=_C["performance"]["estimate_tolerance"], gt=0, lt=1,

@@ -215,6 +215,7 @@ def scenario_batches(setup: Setup, settings: MonitoringSection, seed: int, time_
         n_batches=settings.n_batches, batch_size=settings.batch_size, seed=seed, start=settings.start,
         frequency=settings.frequency, labelled=settings.labels, time_column=time_column,
         time_format=setup.time_format if time_column == setup.time_column else None,
+        task=setup.task, n_classes=tasks.n_classes(setup.model),
     )
 
 
@@ -577,11 +578,19 @@ def challenge(setup: Setup, serving: Any, learn: list[Batch], window: list[Batch
                          new.drop(columns=[TARGET])[base.columns.intersection(new.columns)], new[TARGET].to_numpy(),
                          setup.training.valid_size, seed)
     meta = {"target": setup.model.target, "positive_class": setup.model.positive_class, "negative_class": setup.model.negative_class}
+    if setup.task != "binary":
+        meta = {"target": setup.model.target, "task": setup.task, "classes": setup.model.classes}
     challenger, candidates = train_challenger(*parts, setup.model.features, setup.training, setup.costs, seed, meta)
     frame = pd.concat([b.frame for b in window], ignore_index=True)
     y = frame[TARGET].to_numpy()
-    metric = metric_name(cfg.metric)
     models = {"champion": serving, "challenger": challenger}
+    if setup.task != "binary":
+        return _task_challenge(setup, models, frame, y, cfg) | {
+            "candidates": candidates.reset_index(names="candidate"), "algorithm": challenger.algorithm,
+            "trained_on": {"reference_rows": len(setup.reference), "validation_rows": len(setup.validation),
+                           "batches": [b.name for b in learn], "fit_rows": len(parts[1]), "valid_rows": len(parts[3])},
+            "evaluated_on": [b.name for b in window], "challenger": challenger, "rows": parts[0].assign(**{TARGET: parts[1]})}
+    metric = metric_name(cfg.metric)
     scores = {k: m.predict_proba(frame) for k, m in models.items()}
     metrics = {k: compute_metrics(y, scores[k], m.threshold) for k, m in models.items()}
     gaps = {k: fairness_gap(y, (scores[k] >= m.threshold).astype(int), frame, setup.sensitive, cfg.fairness_min_group)
@@ -601,6 +610,25 @@ def challenge(setup: Setup, serving: Any, learn: list[Batch], window: list[Batch
         "evaluated_on": [b.name for b in window], "challenger": challenger,
         "rows": parts[0].assign(**{TARGET: parts[1]}),
     }
+
+
+def _task_challenge(setup: Setup, models: dict[str, Any], frame: pd.DataFrame, y: np.ndarray, cfg: Any) -> dict[str, Any]:
+    """Serving model against a regression or multiclass challenger on the window: the task's metric and fairness gap."""
+    from kit import content
+    from kit.monitoring.retraining import GAP_NAME, _higher, decide, task_fairness_gap
+
+    metric = tasks.retraining_metric(setup.task, cfg.metric, content.load("monitoring")["retraining"]["task_metric"])
+    metrics = {k: tasks.figures(m, y, frame) for k, m in models.items()}
+    gaps = {k: task_fairness_gap(setup.task, y, tasks.predictions(m, frame)[0], frame, setup.sensitive, cfg.fairness_min_group)
+            for k, m in models.items()}
+    verdict = decide(metrics["champion"][metric], metrics["challenger"][metric], cfg.promote_margin,
+                     gaps["champion"], gaps["challenger"], cfg.fairness_tolerance, metric, bool(setup.sensitive),
+                     higher=_higher(metric), gap_name=GAP_NAME[setup.task])
+    comparison = pd.DataFrame(metrics)
+    comparison.loc["fairness_gap"] = [np.nan if g is None else g for g in (gaps["champion"], gaps["challenger"])]
+    return {"decision": verdict["decision"], "reason": verdict["reason"], "metric": metric, "gain": verdict["gain"],
+            "fair": verdict["fair"], "better": verdict["better"], "fairness_evidence": verdict["fairness_evidence"],
+            "comparison": comparison}
 
 
 def synthetic_name(name: str, scenario: str) -> str:
