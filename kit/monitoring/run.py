@@ -394,12 +394,21 @@ def monitor(setup: Setup, batches: list[Batch], settings: MonitoringSection, see
         quality=pd.DataFrame([{"batch": n, **i} for n, r in results.items() for i in r["issues"]],
                              columns=["batch", "check", "feature", "value", "threshold", "detail"]),
         measured=measured,
-        expected=expected if estimate["shown"] else expected.iloc[:0],
+        expected=shown_estimates(setup.task, expected, estimate),
         alerts=rules.alert_log(log),
         thresholds=thresholds,
         task=setup.task,
         estimate=estimate,
     )
+
+
+def shown_estimates(task: str, expected: pd.DataFrame, estimate: dict[str, Any]) -> pd.DataFrame:
+    """The label-free figures that passed their cross-check (binary: all, as before; none: an empty frame)."""
+    if task == "binary":
+        return expected
+    if not estimate["shown"] or expected.empty:
+        return expected.iloc[:0]
+    return expected[estimate["metrics"]]
 
 
 def _frame(rows: dict[str, dict[str, Any]]) -> pd.DataFrame:

@@ -25,8 +25,8 @@ from kit.monitoring.performance import (
 )
 
 HEADLINE = {"binary": "roc_auc", "regression": "rmse", "multiclass": "macro_f1"}
-ESTIMATED = {"regression": "mae", "multiclass": "accuracy"}
-"""The figure whose label-free estimate is cross-checked against the measured one."""
+ESTIMATED = {"regression": ("mae", "rmse"), "multiclass": ("accuracy", "macro_f1")}
+"""The figures whose label-free estimates are cross-checked against the measured ones (each shown only if it passes)."""
 
 
 def task_of(model: Any) -> str:
@@ -130,22 +130,21 @@ def figures(model: Any, y: np.ndarray, frame: Any) -> dict[str, float]:
 
 
 def fit_estimator(model: Any, validation: Any, held_out: Any, target: str, settings: Any) -> dict[str, Any]:
-    """The label-free estimator of a regression or multiclass model and its cross-check on the labelled held-out
-    rows (binary: the confidence-based estimate as before, not cross-checked here)."""
+    """The label-free estimator of a regression or multiclass model and the cross-check of each estimated figure on
+    the labelled held-out rows (binary: the confidence-based estimate as before, not cross-checked here)."""
     task = task_of(model)
     if task == "binary":
         return {"task": task, "shown": True}
-    metric = ESTIMATED[task]
     residuals = None
     if task == "regression":
         residuals = residual_model(model.predict(validation), validation[target].to_numpy(), settings.residual_bins)
-    estimator = {"task": task, "metric": metric, "residuals": residuals}
+    estimator = {"task": task, "metrics": list(ESTIMATED[task]), "residuals": residuals}
     values, proba = predictions(model, held_out)
-    y = held_out[target].to_numpy()
-    expected = expected_figures(estimator, values, proba)[metric]
-    actual = measure(model, y, values, settings.model_copy(update={"bootstrap": 0}), 0)[metric] if len(y) else float("nan")
-    check = estimate_check(expected, actual, settings.estimate_tolerance)
-    return estimator | {"test_check": check, "shown": check["within"]}
+    expected = expected_figures(estimator, values, proba)
+    actual = figures(model, held_out[target].to_numpy(), held_out) if len(held_out) else {}
+    checks = {m: estimate_check(expected[m], actual.get(m, float("nan")), settings.estimate_tolerance) for m in ESTIMATED[task]}
+    passed = [m for m, c in checks.items() if c["within"]]
+    return estimator | {"test_checks": checks, "passed": passed, "shown": bool(passed)}
 
 
 def expected_figures(estimator: dict[str, Any], values: np.ndarray, proba: np.ndarray | None, threshold: float = 0.5) -> dict[str, float]:
@@ -159,30 +158,35 @@ def expected_figures(estimator: dict[str, Any], values: np.ndarray, proba: np.nd
 
 
 def estimate_note(estimator: dict[str, Any], measured: Any, expected: Any, tolerance: float) -> dict[str, Any]:
-    """What can be said without labels, in one sentence, with the cross-checks behind it (batches where the estimate
-    missed the measured figure are named)."""
+    """What can be said without labels, in words, with the cross-checks behind it: figures whose estimate failed on
+    the test rows are withheld, and labelled batches where a shown estimate missed the measured figure are named."""
     task = estimator["task"]
     if task == "binary":
         return {"shown": True, "note": "confidence-based: expected confusion counts from calibrated probabilities; "
                                        "assumes P(y|x) unchanged"}
-    metric, check = estimator["metric"], estimator["test_check"]
-    how = ("a model of the validation residuals (mean |error| per prediction level)" if task == "regression"
+    checks, passed = estimator["test_checks"], estimator["passed"]
+    how = ("a model of the validation residuals (mean error per prediction level)" if task == "regression"
            else "the class probabilities (confidence-based, assumes calibration)")
-    tested = (f"on the labelled test rows it expected {metric} {check['expected']:.4g} against an actual {check['actual']:.4g} "
-              f"({check['relative_error']:.0%} off, tolerance {tolerance:.0%})")
-    if not check["within"]:
-        return {"shown": False, "metric": metric, "test_check": check, "batch_checks": {},
-                "note": f"no label-free estimate: the {metric} estimated from {how} failed its cross-check ({tested}); "
-                        "batches without labels show drift only"}
+    tested = "; ".join(f"{m}: expected {c['expected']:.4g}, actual {c['actual']:.4g} ({c['relative_error']:.0%} off)"
+                       for m, c in checks.items())
+    record = {"shown": bool(passed), "metrics": passed, "test_checks": checks, "batch_checks": {}, "missed": {}}
+    if not passed:
+        return record | {"note": f"no label-free estimate: {' and '.join(checks)} estimated from {how} failed the cross-check on "
+                                 f"the labelled test rows ({tested}; tolerance {tolerance:.0%}); batches without labels show "
+                                 "drift only"}
     both = [b for b in measured.index if b in expected.index] if len(measured) and len(expected) else []
-    checks = {b: estimate_check(expected.at[b, metric], measured.at[b, metric], tolerance) for b in both}
-    missed = [b for b, c in checks.items() if not c["within"]]
-    note = (f"label-free {metric} estimated from {how}, cross-checked: {tested}; it assumes P(y|x) unchanged, "
-            "so concept drift is invisible to it")
-    if missed:
-        note += (f". On labelled batches {', '.join(missed)} it missed the measured {metric} by more than {tolerance:.0%}: "
-                 "there it is not to be trusted (concept drift or miscalibration)")
-    return {"shown": True, "metric": metric, "test_check": check, "batch_checks": checks, "missed": missed, "note": note}
+    batch_checks = {m: {b: estimate_check(expected.at[b, m], measured.at[b, m], tolerance) for b in both} for m in passed}
+    missed = {m: [b for b, c in found.items() if not c["within"]] for m, found in batch_checks.items()}
+    withheld = [m for m in checks if m not in passed]
+    note = (f"label-free {' and '.join(passed)} estimated from {how}, cross-checked on the labelled test rows ({tested}; "
+            f"tolerance {tolerance:.0%}); it assumes P(y|x) unchanged, so concept drift is invisible to it")
+    if withheld:
+        note += f". {' and '.join(withheld)} withheld: its estimate failed that check"
+    for m, batches in missed.items():
+        if batches:
+            note += (f". On labelled batches {', '.join(batches)} the {m} estimate missed the measured figure by more than "
+                     f"{tolerance:.0%}: there it is not to be trusted (concept drift or miscalibration)")
+    return record | {"batch_checks": batch_checks, "missed": missed, "note": note}
 
 
 def retraining_metric(task: str, configured: str, task_metrics: dict[str, str]) -> str:
