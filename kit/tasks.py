@@ -45,7 +45,7 @@ def resolve_task(labels: pd.Series, configured: str = "auto") -> TaskDecision:
     if distinct < 2:
         from kit.errors import DataError
 
-        shown = present.unique().tolist()[:1]
+        shown = sorted(map(str, present.unique().tolist()))
         raise DataError(f"target {name!r} has {distinct} distinct value(s) {shown}: there is nothing to learn; "
                         "set dataset.target to the column to predict, or add rows with other values")
     if configured != "auto":
@@ -95,3 +95,17 @@ def task_metrics(task: str) -> tuple[str, ...]:
     """The metric names a task reports (the KPI and selection metrics it accepts)."""
     headline_metric(task)
     return TASK_METRICS[task]
+
+
+def selection_metric(settings: object, task: str) -> str:
+    """The metric that selects and gates models: ``training.selection_metric`` when set (it must suit the task), else the task's headline."""
+    if "selection_metric" not in getattr(settings, "model_fields_set", set()):
+        return headline_metric(task)
+    chosen = canonical_metric(settings.selection_metric)
+    allowed = {canonical_metric(m) for m in task_metrics(task)}
+    if chosen not in allowed:
+        raise ConfigError(
+            f"training.selection_metric: {settings.selection_metric!r} is not a {task} metric; use one of "
+            f"{sorted(allowed)}, or remove it to use {headline_metric(task)}"
+        )
+    return chosen

@@ -235,8 +235,10 @@ def _yaml_bool_hint(configured: Any, labels: dict[str, Any]) -> str:
             f"(so it read {configured})")
 
 
-def target_problems(labels: pd.Series, positive_class: Any = None) -> list[str]:
-    """Why a target column cannot be trained on (no rows, no labels, not two classes, too few of a class, positive class)."""
+def target_problems(labels: pd.Series, positive_class: Any = None, task: str = "auto") -> list[str]:
+    """Why a target column cannot be trained on (no rows, no labels, one value, wrong kind for the task, too few of a class, positive class)."""
+    from kit.tasks import resolve_task
+
     rows = len(labels)
     labels = whole_numbers(labels.dropna())
     name = labels.name
@@ -245,15 +247,23 @@ def target_problems(labels: pd.Series, positive_class: Any = None) -> list[str]:
     if labels.empty:
         return [f"target {name!r}: all {rows} values are missing; set dataset.target to the label column or fill it"]
     try:
-        positive = infer_positive_class(labels, positive_class)
+        decided = resolve_task(labels, task).task
+        if decided == "binary":
+            positive = infer_positive_class(labels, positive_class)
+        else:
+            encode_classes(labels) if decided == "multiclass" else encode_numbers(labels)
+            positive = None
     except DataError as exc:
-        return [str(exc).removeprefix("dataset.positive_class: ")]
+        return [str(exc).removeprefix("dataset.positive_class: ").removeprefix("dataset.task: ")]
+    if decided == "regression":
+        return []
     least = _rules()["min_rows_per_class"]
     counts = labels.astype("string").str.strip().value_counts()
     small = counts[counts < least]
     if len(small):
         found = ", ".join(f"{k!r}: {v}" for k, v in small.items())
-        return [f"target {name!r}: too few rows of a class ({found}; positive class {positive!r}); the "
+        which = f"; positive class {positive!r}" if decided == "binary" else ""
+        return [f"target {name!r}: too few rows of a class ({found}{which}); the "
                 f"train/valid/test split needs at least {least} rows of each class: add labelled rows"]
     return []
 
