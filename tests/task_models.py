@@ -87,7 +87,7 @@ def _adult_features(df: pd.DataFrame, drop: str) -> pd.DataFrame:
     """Booster-ready adult features without the target ``drop`` (strings as categoricals)."""
     X = df.drop(columns=[drop, "fnlwgt"])
     for col in X.columns:
-        X[col] = pd.Categorical(X[col]) if X[col].dtype == object else X[col].astype(float)
+        X[col] = X[col].astype(float) if pd.api.types.is_numeric_dtype(X[col]) else pd.Categorical(X[col])
     return X
 
 

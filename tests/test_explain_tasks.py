@@ -88,3 +88,86 @@ def test_multiclass_global_importance_sums_mean_abs_over_classes():
     assert table["rank"].tolist() == list(range(1, len(table) + 1))
     # torque and rotational speed drive power and overstrain failures in the AI4I simulation
     assert set(table.index[:3]) & {"Torque [Nm]", "Rotational speed [rpm]"}
+
+
+# ---- review queue: split conformal (regression), top-two margin (multiclass) -------------------------
+from kit.explain import review  # noqa: E402
+
+
+def test_conformal_quantile_known_values():
+    scores = np.arange(1.0, 10.0)  # 9 calibration scores
+    assert review.conformal_quantile(scores, 0.9) == 9.0  # ceil(10 * 0.9) = 9th smallest
+    assert review.conformal_quantile(scores[::-1], 0.8) == 8.0
+    assert review.conformal_quantile(scores, 0.5) == 5.0
+    assert review.conformal_quantile(scores[:5], 0.9) == np.inf  # ceil(6 * 0.9) = 6 > 5 scores
+
+
+def _intervals(name: str, coverage: float, seed: int = 0):
+    booster, data = tm.model(name, "lightgbm")
+    residuals = data.y_valid - tm.predict(booster, data.X_valid)
+    calibration = review.calibrate_intervals(data.X_valid, residuals, coverage, seed)
+    return review.prediction_intervals(calibration, data.X_test, tm.predict(booster, data.X_test)), data, calibration
+
+
+@pytest.mark.parametrize("coverage", [0.8, 0.9])
+def test_conformal_coverage_on_held_out_rows_is_near_nominal(coverage):
+    intervals, data, calibration = _intervals("adult_hours", coverage)
+    assert calibration["model"] is not None and calibration["calibration_rows"] == 1200
+    measured = review.interval_coverage(intervals, data.y_test)  # 2,400 test rows never used for the interval
+    assert abs(measured - coverage) < 0.035, measured
+    assert intervals["width"].nunique() > 100  # locally weighted: rows get their own width
+
+
+def test_plain_conformal_gives_one_width_and_the_finite_sample_quantile():
+    booster, data = tm.model("adult_hours", "lightgbm")
+    residuals = (data.y_valid - tm.predict(booster, data.X_valid))[:150]
+    calibration = review.calibrate_intervals(data.X_valid.iloc[:150], residuals, 0.9, 0)
+    assert calibration["model"] is None
+    assert calibration["q"] == np.sort(np.abs(residuals))[int(np.ceil(151 * 0.9)) - 1]
+    intervals = review.prediction_intervals(calibration, data.X_test, tm.predict(booster, data.X_test))
+    np.testing.assert_allclose(intervals["width"], 2 * calibration["q"])
+    assert abs(review.interval_coverage(intervals, data.y_test) - 0.9) < 0.04
+
+
+def test_too_few_validation_rows_for_an_interval_is_a_clear_error():
+    booster, data = tm.model("adult_hours", "lightgbm")
+    with pytest.raises(DataError, match="validation rows are too few"):
+        review.calibrate_intervals(data.X_valid.iloc[:10], np.ones(10), 0.9, 0)
+
+
+def test_widest_intervals_hold_the_largest_errors_on_bike_demand():
+    intervals, data, _ = _intervals("bike", 0.9)
+    error = np.abs(data.y_test - intervals["prediction"].to_numpy())
+    size = review.queue_size(0.05, len(error))
+    positions = review.uncertain_positions(intervals["width"].to_numpy(), size)
+    summary = review.ranked_summary(error, positions, "absolute error")
+    assert summary["size"] == size == 174
+    assert summary["error_in"] > 2 * summary["error_out"]  # the widest 5% are where the model misses most
+    assert intervals["width"].iloc[positions].min() >= intervals["width"].drop(intervals.index[positions]).max()
+
+
+def test_top_two_margin_known_values_and_queue_catches_multiclass_errors():
+    proba = np.array([[0.5, 0.3, 0.2], [0.34, 0.33, 0.33], [0.1, 0.1, 0.8]])
+    np.testing.assert_allclose(review.top_two_margin(proba), [0.2, 0.01, 0.7])
+    booster, data = tm.model("adult_marital", "xgboost")
+    proba = tm.predict(booster, data.X_test)
+    errors = (proba.argmax(axis=1) != data.y_test).astype(float)
+    margin = review.top_two_margin(proba)
+    positions = review.uncertain_positions(-margin, review.queue_size(0.1, len(margin)))
+    assert margin[positions].max() <= np.delete(margin, positions).min()
+    summary = review.ranked_summary(errors, positions, "error rate")
+    assert summary["error_in"] > 2 * summary["error_out"]
+
+
+def test_ranked_curve_equals_direct_masks():
+    rng = np.random.default_rng(4)
+    uncertainty, error = rng.random(97), rng.random(97)
+    curve = review.ranked_curve(uncertainty, error, np.array([0.0, 0.1, 0.5, 1.0]))
+    for row in curve.itertuples():
+        queued = np.zeros(97, dtype=bool)
+        queued[np.argsort(-uncertainty)[: row.queue_size]] = True
+        assert row.queue_size == review.queue_size(row.queue_share, 97) if row.queue_share else row.queue_size == 0
+        if queued.any():
+            assert row.error_in == pytest.approx(error[queued].mean())
+        if (~queued).any():
+            assert row.error_out == pytest.approx(error[~queued].mean())
