@@ -259,7 +259,7 @@ def _check_target(spec: DatasetSpec, where: str) -> list[str]:
     except KitError as exc:
         return [f"{where}.path: {exc}"]
     key = "positive_class" if spec.positive_class is not None else "target"
-    return [f"{where}.{key}: {p}" for p in target_problems(labels, spec.positive_class)]
+    return [f"{where}.{key}: {p}" for p in target_problems(labels, spec.positive_class, spec.task)]
 
 
 def validate_config(raw: dict[str, Any], source: Path | None = None) -> RunConfig:

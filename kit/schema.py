@@ -58,9 +58,14 @@ class DatasetSpec(Section):
     """Where a dataset lives and what its columns mean."""
 
     path: ConfigPath = Field(description="CSV or Parquet file.")
-    target: str = Field(description="Column to predict (two classes).")
+    target: str = Field(description="Column to predict: two classes, several classes, or a number.")
+    task: Literal["auto", "binary", "multiclass", "regression"] = Field(
+        default="auto",
+        description="What to learn: auto decides from the target (two values: binary; text or at most 20 "
+        "whole-number values: multiclass; other numbers: regression) and the report says why; set it when the guess is wrong.",
+    )
     positive_class: Scalar | None = Field(
-        default=None, description="Label of the positive class; inferred for 0/1, True/False, Yes/No."
+        default=None, description="Label of the positive class (binary task); inferred for 0/1, True/False, Yes/No."
     )
     sensitive: list[str] = Field(default_factory=list, description="Columns to check for fairness.")
     sensitive_as_input: Literal["allow", "exclude"] = Field(

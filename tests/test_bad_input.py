@@ -98,13 +98,16 @@ def test_all_missing_target(tmp_path: Path) -> None:
     assert "dataset.target: target 'y': all 30 values are missing" in text
 
 
-@pytest.mark.parametrize(("labels", "found"), [(["a"] * 30, "1 distinct value(s) ['a']"),
-                                                (["a", "b", "c"] * 20, "3 distinct value(s) ['a', 'b', 'c']"),
-                                                ([1], "1 distinct value(s) ['1']")],
-                         ids=["one-class", "three-classes", "one-row"])
-def test_target_needs_exactly_two_classes(tmp_path: Path, labels: list[object], found: str) -> None:
-    text = check_problems(config_file(tmp_path, labelled_csv(labels)))
-    assert f"dataset.target: target 'y' has {found}" in text and "exactly two classes" in text
+@pytest.mark.parametrize(("labels", "found", "why"), [(["a"] * 30, "1 distinct value(s) ['a']", "nothing to learn"),
+                                                       (["a", "b", "c"] * 20, "3 distinct value(s) ['a', 'b', 'c']", "exactly two classes"),
+                                                       ([1], "1 distinct value(s) ['1']", "nothing to learn")],
+                         ids=["one-class", "three-classes-as-binary", "one-row"])
+def test_target_needs_two_values_or_two_classes_for_binary(tmp_path: Path, labels: list[object], found: str, why: str) -> None:
+    text = check_problems(config_file(tmp_path, labelled_csv(labels), "  task: binary\n"))
+    assert f"dataset.target: target 'y' has {found}" in text and why in text
+    if why == "exactly two classes":  # with task auto (the default) three labels are a multiclass target
+        (tmp_path / "auto").mkdir()
+        assert load_config(config_file(tmp_path / "auto", labelled_csv(labels))).dataset.task == "auto"
 
 
 def test_too_few_rows_of_a_class(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from kit.schema import Section
 _Q = load("training")["quality"]
 
 Algorithm = Literal["xgboost", "lightgbm"]
-MetricName = Literal["roc_auc", "pr_auc", "log_loss", "brier", "f1", "recall", "precision", "accuracy"]
+MetricName = Literal["roc_auc", "pr_auc", "log_loss", "brier", "f1", "recall", "precision", "accuracy",
+                     "balanced_accuracy", "macro_f1", "rmse", "mae", "r2", "mape"]
 
 
 class CostsSection(Section):
@@ -40,7 +41,7 @@ class TrainingSection(Section):
 
     algorithms: list[Algorithm] = Field(default_factory=lambda: ["xgboost", "lightgbm"], min_length=1,
                                         description="Gradient-boosting libraries to train; the best on validation wins.")
-    valid_size: float = Field(default=0.2, gt=0, lt=0.5, description="Share of rows for early stopping and the threshold.")
+    valid_size: float = Field(default=0.2, gt=0, lt=0.5, description="Share of rows for early stopping and the threshold (binary).")
     test_size: float = Field(default=0.2, gt=0, lt=0.5, description="Share of rows held out for the final metrics.")
     min_rows: int = Field(default=200, ge=50, description="Fewer usable rows than this is an error.")
     max_trees: int = Field(default=600, ge=10, le=20000, description="Upper bound on boosting rounds.")
@@ -49,7 +50,7 @@ class TrainingSection(Section):
         default="auto", description="Weight the positive class: 'auto' does so when it is rarer than the content threshold."
     )
     tuning: TuningSection = Field(default_factory=TuningSection)
-    selection_metric: MetricName = Field(default="roc_auc", description="Validation metric that picks the best candidate.")
+    selection_metric: MetricName = Field(default="roc_auc", description="Validation metric that picks the best candidate and the gates compare; must suit the task. Default: the task's headline metric (binary roc_auc, multiclass macro_f1, regression rmse).")
     costs: CostsSection | None = Field(default=None, description="Error costs; these win over the pilot's costs (which apply only when this is not set).")
     threshold: float | None = Field(default=None, gt=0, lt=1, description="Fix the decision threshold instead of choosing it.")
     bootstrap: int = Field(default=300, ge=0, le=5000, description="Bootstrap resamples for confidence intervals (0 = none).")

@@ -32,11 +32,14 @@ class DataWarning(UserWarning):
 
 @dataclass
 class Target:
-    """The encoded target: 0/1 labels and what 1 and 0 stand for."""
+    """The encoded target: binary 0/1 (1 = positive class), multiclass 0..K-1 (index into ``classes``), regression floats."""
 
     y: np.ndarray
     positive_class: Any
     negative_class: Any
+    task: str = "binary"
+    classes: list[Any] | None = None
+    reason: str = ""
 
 
 @dataclass
@@ -48,12 +51,17 @@ class Split:
     seed: int
     data_hash: str
     index_hash: str = field(default="")
+    task: str = "binary"
 
     def summary(self, y: np.ndarray) -> pd.DataFrame:
-        """Rows and positive share per part."""
+        """Rows per part and the target's mix: positive share (binary), classes present (multiclass), mean (regression)."""
         rows = {p: len(idx) for p, idx in self.parts.items()}
+        if self.task == "multiclass":
+            present = {p: int(len(np.unique(y[idx]))) for p, idx in self.parts.items()}
+            return pd.DataFrame({"rows": rows, "classes_present": present}).rename_axis("part")
         share = {p: float(y[idx].mean()) if len(idx) else float("nan") for p, idx in self.parts.items()}
-        return pd.DataFrame({"rows": rows, "positive_share": share}).rename_axis("part")
+        column = "target_mean" if self.task == "regression" else "positive_share"
+        return pd.DataFrame({"rows": rows, column: share}).rename_axis("part")
 
 
 def _rules() -> dict[str, Any]:
@@ -223,8 +231,10 @@ def _yaml_bool_hint(configured: Any, labels: dict[str, Any]) -> str:
             f"(so it read {configured})")
 
 
-def target_problems(labels: pd.Series, positive_class: Any = None) -> list[str]:
-    """Why a target column cannot be trained on (no rows, no labels, not two classes, too few of a class, positive class)."""
+def target_problems(labels: pd.Series, positive_class: Any = None, task: str = "auto") -> list[str]:
+    """Why a target column cannot be trained on (no rows, no labels, one value, wrong kind for the task, too few of a class, positive class)."""
+    from kit.tasks import resolve_task
+
     rows = len(labels)
     labels = whole_numbers(labels.dropna())
     name = labels.name
@@ -233,15 +243,23 @@ def target_problems(labels: pd.Series, positive_class: Any = None) -> list[str]:
     if labels.empty:
         return [f"target {name!r}: all {rows} values are missing; set dataset.target to the label column or fill it"]
     try:
-        positive = infer_positive_class(labels, positive_class)
+        decided = resolve_task(labels, task).task
+        if decided == "binary":
+            positive = infer_positive_class(labels, positive_class)
+        else:
+            encode_classes(labels) if decided == "multiclass" else encode_numbers(labels)
+            positive = None
     except DataError as exc:
-        return [str(exc).removeprefix("dataset.positive_class: ")]
+        return [str(exc).removeprefix("dataset.positive_class: ").removeprefix("dataset.task: ")]
+    if decided == "regression":
+        return []
     least = _rules()["min_rows_per_class"]
     counts = labels.astype("string").str.strip().value_counts()
     small = counts[counts < least]
     if len(small):
         found = ", ".join(f"{k!r}: {v}" for k, v in small.items())
-        return [f"target {name!r}: too few rows of a class ({found}; positive class {positive!r}); the "
+        which = f"; positive class {positive!r}" if decided == "binary" else ""
+        return [f"target {name!r}: too few rows of a class ({found}{which}); the "
                 f"train/valid/test split needs at least {least} rows of each class: add labelled rows"]
     return []
 
@@ -265,6 +283,48 @@ def encode_target(labels: pd.Series, positive_class: Any = None) -> Target:
     y = labels_to_binary(labels, positive)
     negative = next(v for v in labels.dropna().unique().tolist() if str(v).strip() != str(positive).strip())
     return Target(y=y, positive_class=_plain(positive), negative_class=_plain(negative))
+
+
+def encode_task_target(labels: pd.Series, positive_class: Any = None, task: str = "auto") -> Target:
+    """Decide the task (:func:`kit.tasks.resolve_task`) and encode the target for it, with the reason."""
+    from kit.tasks import resolve_task
+
+    decision = resolve_task(whole_numbers(labels), task)
+    if decision.task == "binary":
+        target = encode_target(labels, positive_class)
+        target.classes = [target.negative_class, target.positive_class]
+    elif decision.task == "multiclass":
+        target = encode_classes(labels)
+    else:
+        target = encode_numbers(labels)
+    target.task, target.reason = decision.task, decision.reason
+    return target
+
+
+def encode_classes(labels: pd.Series) -> Target:
+    """Multiclass labels as 0..K-1 in sorted label order; at least three classes."""
+    present = whole_numbers(labels)
+    classes = sorted(_plain(v) for v in present.dropna().unique())
+    if len(classes) < 3:
+        raise DataError(
+            f"dataset.task: multiclass needs at least three classes, target {labels.name!r} has {len(classes)} "
+            f"({classes}); use task: binary for two"
+        )
+    codes = pd.Categorical(present.astype("object"), categories=classes).codes.astype(np.int64)
+    return Target(y=codes, positive_class=None, negative_class=None, task="multiclass", classes=classes)
+
+
+def encode_numbers(labels: pd.Series) -> Target:
+    """A regression target as float64; text that is not a number is an error naming it."""
+    values = pd.to_numeric(labels, errors="coerce")
+    bad = values.isna() & labels.notna()
+    if bad.any() or pd.api.types.is_bool_dtype(labels):
+        example = labels[bad].iloc[0] if bad.any() else labels.iloc[0]
+        raise DataError(
+            f"dataset.task: regression needs a numeric target, but {labels.name!r} holds {example!r}; "
+            "use task: multiclass for labels, or clean the column"
+        )
+    return Target(y=values.to_numpy(dtype="float64"), positive_class=None, negative_class=None, task="regression")
 
 
 def _plain(value: Any) -> Any:
@@ -301,7 +361,7 @@ def index_hash(parts: dict[str, np.ndarray]) -> str:
 
 def make_split(
     frame: pd.DataFrame, y: np.ndarray, valid_size: float, test_size: float, seed: int, time_column: str | None = None,
-    time_format: str | None = None, by_rows: bool = False,
+    time_format: str | None = None, by_rows: bool = False, task: str = "binary",
 ) -> Split:
     """Train/valid/test row positions: time-ordered (time column), in file order (``by_rows``), else stratified (seeded)."""
     n = len(y)
@@ -325,19 +385,20 @@ def make_split(
         from sklearn.model_selection import train_test_split
 
         positions = np.arange(n)
-        rest, test = train_test_split(positions, test_size=test_size, stratify=y, random_state=seed)
+        strata = None if task == "regression" else y
+        rest, test = train_test_split(positions, test_size=test_size, stratify=strata, random_state=seed)
         train, valid = train_test_split(
-            rest, test_size=valid_size / (1 - test_size), stratify=y[rest], random_state=seed
+            rest, test_size=valid_size / (1 - test_size), stratify=None if strata is None else y[rest], random_state=seed
         )
         parts = {"train": np.sort(train), "valid": np.sort(valid), "test": np.sort(test)}
-        method = "stratified random"
+        method = "random" if task == "regression" else "stratified random"
     for name, idx in parts.items():
-        if len(np.unique(y[idx])) < 2:
+        if task != "regression" and len(np.unique(y[idx])) < 2:
             raise DataError(
                 f"split part {name!r} has only one class; use more rows, or a larger "
                 "training.valid_size / training.test_size"
             )
-    split = Split(parts=parts, method=method, seed=seed, data_hash=frame_hash(frame))
+    split = Split(parts=parts, method=method, seed=seed, data_hash=frame_hash(frame), task=task)
     split.index_hash = index_hash(parts)
     return split
 
@@ -354,6 +415,7 @@ def split_record(split: Split, spec: DatasetSpec) -> dict[str, Any]:
     return {
         "method": split.method,
         "seed": split.seed,
+        "task": split.task,
         "rows": {p: len(idx) for p, idx in split.parts.items()},
         "data_hash": split.data_hash,
         "index_hash": split.index_hash,
@@ -403,7 +465,7 @@ def load_split(ctx_or_run_dir: Any, config: Any = None, part: str = "test") -> t
     parts = {p: np.asarray(record["positions"][p], dtype=np.int64) for p in PARTS}
     if index_hash(parts) != record["index_hash"]:
         raise DataError(f"{path}: row positions do not match their recorded hash; re-run the training phase")
-    target = encode_target(frame[spec.target], spec.positive_class)
+    target = encode_task_target(frame[spec.target], spec.positive_class, record.get("task", "binary"))
     rows = parts[part]
     X = frame.iloc[rows].drop(columns=[spec.target])
     return X, target.y[rows]

@@ -182,3 +182,122 @@ def business_value(y: np.ndarray, p: np.ndarray, threshold: float, costs: dict[s
         "saving_vs_best_default": min(nobody, everybody) - model,
         "cost_per_case": model / len(y),
     }
+
+
+# ---- regression and multiclass ------------------------------------------------------------
+REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
+MULTICLASS_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss")
+
+
+def task_metric_names(task: str) -> tuple[str, ...]:
+    """The metric names a task's tables hold, in display order."""
+    return {"binary": METRICS, "multiclass": MULTICLASS_METRICS, "regression": REGRESSION_METRICS}[task]
+
+
+def mape_omitted(y: np.ndarray) -> str | None:
+    """Why MAPE is not reported for these targets (some |target| near zero), or None when it is meaningful."""
+    share = content.load("training")["regression"]["mape_near_zero_share_of_median"]
+    scale = float(np.median(np.abs(y))) if len(y) else 0.0
+    near = int(np.sum(np.abs(y) <= share * scale))
+    if scale > 0 and near == 0:
+        return None
+    return (f"MAPE omitted: {near} of {len(y)} test targets have |value| <= {share:g} x the median |value| "
+            f"({share * scale:.4g}); a percentage error on a value near zero is huge or undefined and would dominate the mean")
+
+
+def regression_matrix(Y: np.ndarray, P: np.ndarray) -> dict[str, np.ndarray]:
+    """RMSE, MAE, R² and MAPE for each row of target matrix ``Y`` and prediction matrix ``P`` (B x n)."""
+    Y, P = np.atleast_2d(Y).astype("float64"), np.atleast_2d(P).astype("float64")
+    err = P - Y
+    sse = (err ** 2).sum(1)
+    sst = ((Y - Y.mean(1, keepdims=True)) ** 2).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = np.where(sst > 0, 1 - sse / sst, np.nan)
+        mape = (np.abs(err) / np.abs(Y)).mean(1)
+    return {"rmse": np.sqrt(sse / Y.shape[1]), "mae": np.abs(err).mean(1), "r2": r2, "mape": mape}
+
+
+def _class_counts(Y: np.ndarray, pred: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per resample and class: true positives, true count and predicted count (each B x k)."""
+    rows = np.arange(Y.shape[0])[:, None] * k
+    size = Y.shape[0] * k
+    true = np.bincount((rows + Y).ravel(), minlength=size).reshape(-1, k)
+    predicted = np.bincount((rows + pred).ravel(), minlength=size).reshape(-1, k)
+    hits = np.bincount((rows + Y).ravel(), weights=(Y == pred).ravel().astype("float64"), minlength=size).reshape(-1, k)
+    return hits, true.astype("float64"), predicted.astype("float64")
+
+
+def multiclass_matrix(Y: np.ndarray, P: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy, balanced accuracy, macro F1, log loss and per-class recall for each resample.
+
+    ``Y`` holds class indices (B x n), ``P`` probabilities (B x n x K). Like scikit-learn's
+    defaults: balanced accuracy averages recall over the classes present in ``Y``, macro F1 over
+    the classes present in ``Y`` or predicted.
+    """
+    Y = np.atleast_2d(np.asarray(Y, dtype=np.int64))
+    P = np.asarray(P, dtype="float64").reshape(Y.shape[0], Y.shape[1], -1)
+    k = P.shape[2]
+    pred = P.argmax(2)
+    hits, true, predicted = _class_counts(Y, pred, k)
+    recall = _safe_div(hits, true)
+    f1 = _safe_div(2 * hits, true + predicted)
+    present, seen = true > 0, (true + predicted) > 0
+    eps = np.finfo("float64").eps
+    picked = np.take_along_axis(P / P.sum(2, keepdims=True), Y[..., None], 2)[..., 0]
+    out = {
+        "accuracy": (pred == Y).mean(1),
+        "balanced_accuracy": (recall * present).sum(1) / present.sum(1),
+        "macro_f1": (f1 * seen).sum(1) / seen.sum(1),
+        "log_loss": -np.log(np.clip(picked, eps, 1 - eps)).mean(1),
+    }
+    out |= {f"recall[{j}]": np.where(present[:, j], recall[:, j], np.nan) for j in range(k)}
+    return out
+
+
+def task_metrics(task: str, y: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """Point value of every metric of a task: binary (P(positive), threshold), multiclass (probabilities n x K), regression (predictions)."""
+    if task == "binary":
+        return compute_metrics(y, scores, threshold)
+    y, scores = np.asarray(y), np.asarray(scores, dtype="float64")
+    if len(y) != len(scores):
+        raise DataError(f"labels and scores must have the same length (got {len(y)} and {len(scores)})")
+    matrix = multiclass_matrix(y[None], scores[None]) if task == "multiclass" else regression_matrix(y, scores)
+    out = {k: float(v[0]) for k, v in matrix.items()}
+    if task == "regression" and mape_omitted(y):
+        out["mape"] = float("nan")
+    return out
+
+
+def bootstrap_task_metrics(task: str, y: np.ndarray, scores: np.ndarray, threshold: float = 0.5, n_boot: int = 300,
+                           seed: int = 0, confidence: float = 0.95) -> pd.DataFrame:
+    """Point value and percentile bootstrap interval of each metric of a task (binary: :func:`bootstrap_metrics`)."""
+    if task == "binary":
+        return bootstrap_metrics(y, scores, threshold, n_boot, seed, confidence)
+    y, scores = np.asarray(y), np.asarray(scores, dtype="float64")
+    point = task_metrics(task, y, scores)
+    table = pd.DataFrame({"value": point})
+    omitted = mape_omitted(y) if task == "regression" else None
+    if omitted:
+        table = table.drop(index="mape")
+    table.attrs["omitted"] = [omitted] if omitted else []
+    if n_boot <= 0:
+        return table.assign(low=np.nan, high=np.nan)
+    engine = multiclass_matrix if task == "multiclass" else regression_matrix
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    width = scores.shape[1] if scores.ndim == 2 else 1
+    chunk = max(1, _CHUNK_CELLS // max(n * width, 1))
+    blocks = []
+    for start in range(0, n_boot, chunk):  # loop over blocks of resamples, not rows
+        idx = rng.integers(0, n, size=(min(chunk, n_boot - start), n))
+        blocks.append(pd.DataFrame(engine(y[idx], scores[idx])))
+    draws = pd.concat(blocks, ignore_index=True)
+    alpha = (1 - confidence) / 2
+    table["low"] = draws.quantile(alpha).reindex(table.index)
+    table["high"] = draws.quantile(1 - alpha).reindex(table.index)
+    return table
+
+
+def confusion_counts(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    """K x K confusion matrix (rows actual, columns predicted), as scikit-learn's with labels 0..K-1."""
+    return np.bincount(np.asarray(y, dtype=np.int64) * k + np.asarray(pred, dtype=np.int64), minlength=k * k).reshape(k, k)

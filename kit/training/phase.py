@@ -174,15 +174,32 @@ class TrainingRun:
                 f"{self.spec.path.name}: {len(self.frame)} labelled rows, fewer than training.min_rows "
                 f"({self.settings.min_rows}); add data or lower training.min_rows (not below 50)"
             )
-        self.target = tdata.encode_target(self.frame[self.spec.target], self.spec.positive_class)
+        self.target = tdata.encode_task_target(self.frame[self.spec.target], self.spec.positive_class, self.spec.task)
+        self.task = self.target.task
         self.y = self.target.y
         self.sha256 = file_sha256(self.spec.path)
         kinds = self.frame.dtypes.astype(str).value_counts()
         return pd.DataFrame({
-            "rows": [len(self.frame)], "columns": [self.frame.shape[1]],
-            "positive class": [str(self.target.positive_class)], "positive share": [round(float(self.y.mean()), 4)],
+            "rows": [len(self.frame)], "columns": [self.frame.shape[1]], **self._target_facts(),
             "column types": [", ".join(f"{k}: {v}" for k, v in kinds.items())],
         })
+
+    def _target_facts(self) -> dict[str, list[Any]]:
+        """The target in a few numbers: positive class and share, the classes, or the range of the values."""
+        y = self.y
+        if self.task == "multiclass":
+            return {"task": ["multiclass"], "classes": [len(self.target.classes)],
+                    "largest class share": [round(float(np.bincount(y).max() / len(y)), 4)]}
+        if self.task == "regression":
+            return {"task": ["regression"], "target mean": [round(float(y.mean()), 4)],
+                    "target range": [f"{y.min():g} to {y.max():g}"]}
+        return {"positive class": [str(self.target.positive_class)], "positive share": [round(float(y.mean()), 4)]}
+
+    def task_decision(self) -> dict[str, str]:
+        """The task this run trains for, why, and the metric that selects and gates its models."""
+        from kit.tasks import headline_metric
+
+        return {"task": self.task, "reason": self.target.reason, "metric": headline_metric(self.task)}
 
     def check_quality(self) -> pd.DataFrame:
         """Quality report, and the leakage screen on the training rows; decides the feature list."""
@@ -203,7 +220,7 @@ class TrainingRun:
         """Draw and record the train/valid/test split (artifacts/split.json)."""
         s = self.settings
         self.split = tdata.make_split(self.frame, self.y, s.valid_size, s.test_size, self.seed, self.spec.time_column,
-                                      self.spec.time_format, self.spec.rows_in_time_order)
+                                      self.spec.time_format, self.spec.rows_in_time_order, self.task)
         self.split_path = tdata.save_split(self.ctx.run_dir, self.split, self.spec)
         return self.split.summary(self.y)
 
@@ -371,6 +388,7 @@ class TrainingRun:
         if not self.gates.get("data contract", {"passed": True})["passed"]:
             status = "fail"
         return {
+            "task": self.task_decision(),
             "dataset": {"name": self.spec.name, "path": str(self.spec.path), "sha256": self.sha256, "rows": len(self.frame),
                         "target": self.spec.target, "positive_class": self.target.positive_class,
                         "negative_class": self.target.negative_class, "spec": self.spec.model_dump(mode="json")},

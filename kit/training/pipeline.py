@@ -2,15 +2,22 @@
 
 ``train_candidates`` is the public entry point (the monitoring phase also calls it to train a
 challenger): it learns the category levels from the training rows, prepares every part the
-way :class:`~kit.training.scoring.ScoringModel` will at scoring time, fits
+way :class:`~kit.training.scoring.ScoringModel` will at scoring time, fits two baselines per task
 
-* ``majority``: always predicts the training positive rate (the floor any model must beat),
-* ``logistic_regression``: regularized, on one-hot categoricals and scaled numbers,
-* ``xgboost`` and ``lightgbm``: native categorical support, early stopping on the validation
-  split, positives weighted when rare, an optional seeded random search,
+* binary: ``majority`` (always the training positive rate) and ``logistic_regression``,
+* multiclass: ``majority`` (the training class frequencies, so it always predicts the majority
+  class) and a multinomial ``logistic_regression``,
+* regression: ``mean`` (the training mean: the constant with the lowest squared error, so the
+  fair floor for RMSE; the median would be the floor for MAE) and ``ridge`` regression,
 
-and scores each on the validation split. Thresholds are chosen on validation, metrics are
-reported on test: the test rows are never used to make a choice.
+(the linear ones regularized, on one-hot categoricals and scaled numbers), then
+``xgboost`` and ``lightgbm`` with the task's objective, native categorical support, early
+stopping on the validation split, positives weighted when rare (binary), an optional seeded
+random search, and scores each on the validation split. Thresholds (binary only) are chosen on
+validation, metrics are reported on test: the test rows are never used to make a choice.
+
+A candidate's scores are P(positive) (binary, 1-D), class probabilities (multiclass, n x K) or
+predictions in the target's units (regression, 1-D).
 """
 from __future__ import annotations
 
@@ -26,10 +33,12 @@ import pandas as pd
 
 from kit import content
 from kit.errors import DataError
-from kit.training.metrics import bootstrap_metrics, choose_threshold, compute_metrics, higher_is_better, metric_name
+from kit.tasks import higher_is_better, selection_metric
+from kit.training.metrics import bootstrap_task_metrics, choose_threshold, task_metric_names, task_metrics
 from kit.training.scoring import ScoringModel, booster_name, prepare_features, thread_count
 
 BASELINES = ("majority", "logistic_regression")
+TASK_BASELINES = {"binary": BASELINES, "multiclass": BASELINES, "regression": ("mean", "ridge")}
 
 
 @dataclass
@@ -49,25 +58,32 @@ class Candidate:
     extra: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     metric_cache: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    task: str = "binary"
 
     def valid_metrics(self, y_valid: np.ndarray) -> dict[str, float]:
-        """Validation metrics of ``valid_proba`` at the candidate's threshold, computed once per labels and threshold."""
+        """Validation metrics of the validation scores (binary: at the candidate's threshold), computed once per labels and threshold."""
         key = metrics_key(y_valid, self.threshold)
         if key not in self.metric_cache:
-            self.metric_cache[key] = compute_metrics(y_valid, self.valid_proba, self.threshold)
+            self.metric_cache[key] = task_metrics(self.task, y_valid, self.valid_proba, self.threshold)
         return self.metric_cache[key]
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """P(positive) for raw rows, through the same preparation as in training."""
+    def scores(self, X: pd.DataFrame) -> np.ndarray:
+        """The task's scores for raw rows (P(positive), class probabilities, or predictions), prepared as in training."""
         if self.model is not None:
-            return self.model.predict_proba(X)
+            return self.model.predict(X) if self.task == "regression" else self.model.predict_proba(X)
         return self.baseline(X)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """P(positive) for raw rows (binary; the task's scores otherwise), through the same preparation as in training."""
+        return self.scores(X)
 
 
 def metrics_key(y: np.ndarray, threshold: float) -> str:
     """Fingerprint of a label vector and a threshold (metrics computed on the same pair are reused)."""
-    digest = hashlib.blake2b(np.ascontiguousarray(y, dtype=np.int64).tobytes(), digest_size=16).hexdigest()
-    return f"{digest}@{threshold!r}"
+    y = np.asarray(y)
+    y = y.astype(np.float64) if y.dtype.kind == "f" else y.astype(np.int64)
+    digest = hashlib.blake2b(np.ascontiguousarray(y).tobytes(), digest_size=16).hexdigest()
+    return f"{digest}{y.dtype.kind}@{threshold!r}"
 
 
 def infer_categories(X: pd.DataFrame) -> dict[str, list[Any]]:
@@ -95,9 +111,14 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def model_params(algorithm: str, overrides: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
-    """Native parameters for ``algorithm``: content defaults, overrides, and the seed."""
-    params = dict(content.load("training")["models"][algorithm])
+def model_params(algorithm: str, overrides: dict[str, Any] | None = None, seed: int = 0, task: str = "binary",
+                 n_classes: int | None = None) -> dict[str, Any]:
+    """Native parameters for ``algorithm``: content defaults, the task's objective, overrides, and the seed."""
+    training = content.load("training")
+    params = dict(training["models"][algorithm])
+    params.update(training["task_objectives"].get(task, {}).get(algorithm, {}))
+    if task == "multiclass":
+        params["num_class"] = int(n_classes)
     params.update(overrides or {})
     if algorithm == "xgboost":
         params["seed"] = seed
@@ -125,31 +146,36 @@ def validation_weights(y: np.ndarray, pos_weight: float) -> np.ndarray | None:
 
 
 def fit_xgboost(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, yva: np.ndarray, params: dict[str, Any],
-                max_trees: int, early_stopping: int, pos_weight: float = 1.0) -> Any:
+                max_trees: int, early_stopping: int, pos_weight: float | None = 1.0) -> Any:
     """Train an XGBoost booster with early stopping on (equally weighted) validation rows; keep only the best trees."""
     import xgboost as xgb
 
     params = {"nthread": thread_count(len(Xtr)), **params}
     dtrain = xgb.QuantileDMatrix(Xtr, ytr, enable_categorical=True, nthread=params.get("nthread"))
-    dvalid = xgb.QuantileDMatrix(Xva, yva, weight=validation_weights(yva, pos_weight), enable_categorical=True,
+    dvalid = xgb.QuantileDMatrix(Xva, yva, weight=validation_weights(yva, pos_weight or 1.0), enable_categorical=True,
                                  ref=dtrain, nthread=params.get("nthread"))
     booster = xgb.train(
-        {**params, "scale_pos_weight": pos_weight}, dtrain, num_boost_round=max_trees,
+        _with_weight(params, pos_weight), dtrain, num_boost_round=max_trees,
         evals=[(dvalid, "valid")], early_stopping_rounds=early_stopping, verbose_eval=False,
     )
     return booster[: booster.best_iteration + 1]
 
 
+def _with_weight(params: dict[str, Any], pos_weight: float | None) -> dict[str, Any]:
+    """The parameters with the positive-class weight (binary; None for the other tasks, which have no positive class)."""
+    return params if pos_weight is None else {**params, "scale_pos_weight": pos_weight}
+
+
 def fit_lightgbm(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, yva: np.ndarray, params: dict[str, Any],
-                 max_trees: int, early_stopping: int, pos_weight: float = 1.0) -> Any:
+                 max_trees: int, early_stopping: int, pos_weight: float | None = 1.0) -> Any:
     """Train a LightGBM booster (pandas categoricals native) with early stopping on (equally weighted) validation rows."""
     import lightgbm as lgb
 
     params = {"num_threads": thread_count(len(Xtr)), **params}
     dtrain = lgb.Dataset(Xtr, ytr, free_raw_data=True)
-    dvalid = lgb.Dataset(Xva, yva, weight=validation_weights(yva, pos_weight), reference=dtrain)
+    dvalid = lgb.Dataset(Xva, yva, weight=validation_weights(yva, pos_weight or 1.0), reference=dtrain)
     return lgb.train(
-        {**params, "scale_pos_weight": pos_weight}, dtrain, num_boost_round=max_trees, valid_sets=[dvalid],
+        _with_weight(params, pos_weight), dtrain, num_boost_round=max_trees, valid_sets=[dvalid],
         callbacks=[lgb.early_stopping(early_stopping, verbose=False)],
     )
 
@@ -162,21 +188,37 @@ def _lr_frame(X: pd.DataFrame, categories: dict[str, list[Any]]) -> pd.DataFrame
     return out
 
 
-def fit_logistic(Xtr: pd.DataFrame, ytr: np.ndarray, categories: dict[str, list[Any]], seed: int) -> Any:
-    """Regularized logistic regression on one-hot categoricals and imputed, scaled numbers."""
+def _linear_prep(columns: list[str], categories: dict[str, list[Any]]) -> Any:
+    """One-hot categoricals and median-imputed, scaled numbers (the linear baselines' input)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    numeric = [c for c in Xtr.columns if c not in categories]
-    prep = ColumnTransformer([
+    numeric = [c for c in columns if c not in categories]
+    return ColumnTransformer([
         ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
         ("cat", OneHotEncoder(handle_unknown="ignore"), list(categories)),
     ])
+
+
+def fit_logistic(Xtr: pd.DataFrame, ytr: np.ndarray, categories: dict[str, list[Any]], seed: int) -> Any:
+    """Regularized logistic regression (multinomial for several classes) on one-hot categoricals and imputed, scaled numbers."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
     params = content.load("training")["models"]["logistic_regression"]
-    model = make_pipeline(prep, LogisticRegression(**params, random_state=seed))
+    model = make_pipeline(_linear_prep(list(Xtr.columns), categories), LogisticRegression(**params, random_state=seed))
+    return model.fit(_lr_frame(Xtr, categories), ytr)
+
+
+def fit_ridge(Xtr: pd.DataFrame, ytr: np.ndarray, categories: dict[str, list[Any]]) -> Any:
+    """Ridge regression on one-hot categoricals and imputed, scaled numbers."""
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    params = content.load("training")["models"]["ridge"]
+    model = make_pipeline(_linear_prep(list(Xtr.columns), categories), Ridge(**params))
     return model.fit(_lr_frame(Xtr, categories), ytr)
 
 
@@ -197,31 +239,43 @@ def train_candidates(
     X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,
     settings: Any, seed: int, baselines: bool = True, target: str = "target",
     positive_class: Any = 1, negative_class: Any = 0, costs: dict[str, float] | None = None,
+    task: str = "binary", classes: list[Any] | None = None,
 ) -> list[Candidate]:
     """Fit the baselines and every configured algorithm; each candidate carries its validation scores.
 
     ``X_*`` hold the feature columns only (their order is the model's feature order);
     ``settings`` is a :class:`~kit.training.config.TrainingSection`; ``costs`` (false_positive,
-    false_negative) set the threshold at which a search compares parameter sets.
+    false_negative) set the threshold at which a search compares parameter sets (binary).
+    ``y_*`` are encoded as :mod:`kit.training.data` does: 0/1, class index 0..K-1 (``classes``
+    the original labels), or floats (regression).
     """
-    y_train, y_valid = np.asarray(y_train, dtype=np.int64), np.asarray(y_valid, dtype=np.int64)
-    if len(np.unique(y_train)) < 2:
-        raise DataError("the training rows hold only one class; a model needs both classes to learn from")
+    kind = np.float64 if task == "regression" else np.int64
+    y_train, y_valid = np.asarray(y_train, dtype=kind), np.asarray(y_valid, dtype=kind)
+    if task != "regression" and len(np.unique(y_train)) < 2:
+        raise DataError("the training rows hold only one class; a model needs at least two classes to learn from")
+    if task == "multiclass" and not classes:
+        raise DataError("a multiclass run needs its classes (the original labels in encoded order)")
     features = [str(c) for c in X_train.columns]
     categories = infer_categories(X_train)
     Xtr = prepare_features(X_train, features, categories)
     Xva = prepare_features(X_valid, features, categories)
-    candidates = [] if not baselines else _baselines(Xtr, y_train, Xva, categories, seed)
-    weight = positive_weight(y_train, settings.imbalance)
-    meta = {"target": target, "positive_class": positive_class, "negative_class": negative_class}
+    candidates = [] if not baselines else _baselines(Xtr, y_train, Xva, categories, seed, task, len(classes or []))
+    weight = positive_weight(y_train, settings.imbalance) if task == "binary" else None
+    meta = {"target": target, "positive_class": positive_class, "negative_class": negative_class, "task": task,
+            "classes": list(classes) if classes is not None else None}
     for algorithm in settings.algorithms:
         candidates.append(_fit_boosted(algorithm, Xtr, y_train, Xva, y_valid, settings, seed, weight, features,
                                        categories, meta, costs))
     return candidates
 
 
-def _baselines(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, categories: dict[str, list[Any]], seed: int) -> list[Candidate]:
-    """The majority-rate and logistic-regression baselines."""
+def _baselines(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, categories: dict[str, list[Any]], seed: int,
+               task: str = "binary", n_classes: int = 0) -> list[Candidate]:
+    """The task's two baselines: a constant (majority rate, class frequencies, mean) and a regularized linear model."""
+    if task == "multiclass":
+        return _multiclass_baselines(Xtr, ytr, Xva, categories, seed, n_classes)
+    if task == "regression":
+        return _regression_baselines(Xtr, ytr, Xva, categories)
     rate = float(ytr.mean())
     features = list(Xtr.columns)
     t0 = time.perf_counter()
@@ -243,40 +297,95 @@ def _baselines(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, categories
     ]
 
 
+def _multiclass_baselines(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, categories: dict[str, list[Any]],
+                          seed: int, k: int) -> list[Candidate]:
+    """Majority class (the training class frequencies as probabilities) and multinomial logistic regression."""
+    shares = np.bincount(ytr, minlength=k) / len(ytr)
+    features = list(Xtr.columns)
+    t0 = time.perf_counter()
+    logit = fit_logistic(Xtr, ytr, categories, seed)
+    lr_seconds = time.perf_counter() - t0
+
+    def lr_proba(X: pd.DataFrame, prepared: bool = False) -> np.ndarray:
+        """Multinomial logistic-regression probabilities (n x K; classes unseen in training get 0)."""
+        rows = X if prepared else prepare_features(X, features, categories)
+        out = np.zeros((len(rows), k))
+        out[:, logit.classes_] = logit.predict_proba(_lr_frame(rows, categories))
+        return out
+
+    def majority(X: pd.DataFrame) -> np.ndarray:
+        """The training class frequencies for every row (argmax: the majority class)."""
+        return np.tile(shares, (len(X), 1))
+
+    params = {"class_shares": shares.round(6).tolist(), "majority_class_index": int(shares.argmax())}
+    return [
+        Candidate("majority", "baseline", params, majority(Xva), 0.0, baseline=majority, task="multiclass"),
+        Candidate("logistic_regression", "baseline", {**content.load("training")["models"]["logistic_regression"], "multinomial": True},
+                  lr_proba(Xva, prepared=True), lr_seconds, baseline=lr_proba, task="multiclass"),
+    ]
+
+
+def _regression_baselines(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame,
+                          categories: dict[str, list[Any]]) -> list[Candidate]:
+    """The training mean (the constant with the lowest squared error) and ridge regression."""
+    mean = float(ytr.mean())
+    features = list(Xtr.columns)
+    t0 = time.perf_counter()
+    ridge = fit_ridge(Xtr, ytr, categories)
+    seconds = time.perf_counter() - t0
+
+    def ridge_predict(X: pd.DataFrame, prepared: bool = False) -> np.ndarray:
+        """Ridge predictions for raw rows, in the target's units."""
+        rows = X if prepared else prepare_features(X, features, categories)
+        return np.asarray(ridge.predict(_lr_frame(rows, categories)), dtype="float64")
+
+    def constant(X: pd.DataFrame) -> np.ndarray:
+        """The training mean for every row."""
+        return np.full(len(X), mean)
+
+    return [
+        Candidate("mean", "baseline", {"mean": mean}, constant(Xva), 0.0, baseline=constant, task="regression"),
+        Candidate("ridge", "baseline", dict(content.load("training")["models"]["ridge"]), ridge_predict(Xva, prepared=True),
+                  seconds, baseline=ridge_predict, task="regression"),
+    ]
+
+
 def _fit_boosted(algorithm: str, Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, yva: np.ndarray, settings: Any,
                  seed: int, weight: float, features: list[str], categories: dict[str, list[Any]], meta: dict[str, Any],
                  costs: dict[str, float] | None = None) -> Candidate:
     """Fit one algorithm (defaults, or the best of a seeded random search, each draw at its own threshold) as a candidate."""
     fit = fit_xgboost if algorithm == "xgboost" else fit_lightgbm
+    task = meta["task"]
     names = [booster_name(f) for f in features]  # the boosters get safe names; the model maps them back
     Xtr, Xva_fit = Xtr.set_axis(names, axis=1), Xva.set_axis(names, axis=1)
     space = content.load("training")["tuning_space"][algorithm]
     rng = np.random.default_rng(seed)
     draws = [{}] + [_sample_params(space, rng) for _ in range(settings.tuning.trials)]
     best: tuple[float, Any, dict[str, Any], np.ndarray, float, dict[str, float]] | None = None
-    sign = 1.0 if higher_is_better(settings.selection_metric) else -1.0
+    metric = selection_metric(settings, task)
+    sign = 1.0 if higher_is_better(metric) else -1.0
     t0 = time.perf_counter()
     tried = 0
     for overrides in draws:  # a handful of parameter sets, not rows
         if settings.tuning.seconds and tried and time.perf_counter() - t0 > settings.tuning.seconds:
             break
-        params = model_params(algorithm, overrides, seed)
+        params = model_params(algorithm, overrides, seed, task, len(meta["classes"] or []))
         booster = fit(Xtr, ytr, Xva_fit, yva, params, settings.max_trees, settings.early_stopping_rounds, weight)
         model = ScoringModel(algorithm, booster, features, categories, **meta, booster_features=names)
         proba = model._predict(Xva_fit, raw=False)
-        threshold = decision_threshold(yva, proba, costs, settings.threshold)
-        metrics = compute_metrics(yva, proba, threshold)
-        score = sign * metrics[settings.selection_metric]
+        threshold = decision_threshold(yva, proba, costs, settings.threshold) if task == "binary" else 0.5
+        metrics = task_metrics(task, yva, proba, threshold)
+        score = sign * metrics[metric]
         tried += 1
         if best is None or score > best[0]:
             best = (score, model, params, proba, threshold, metrics)
     _, model, params, proba, threshold, metrics = best
     trees = int(model.booster.num_boosted_rounds()) if algorithm == "xgboost" else int(model.booster.best_iteration or model.booster.current_iteration())
-    params = {**params, "scale_pos_weight": weight}
+    params = _with_weight(params, weight)
     notes = few_trees_notes(algorithm, trees, settings.max_trees)
     model.info = {"params": params, "trees": trees, "library_version": _version(algorithm), "notes": notes}
     return Candidate(algorithm, "model", params, proba, time.perf_counter() - t0, model=model, trees=trees, trials=tried,
-                     notes=notes, metric_cache={metrics_key(yva, threshold): metrics})
+                     notes=notes, metric_cache={metrics_key(yva, threshold): metrics}, task=task)
 
 
 def few_trees_notes(algorithm: str, trees: int, max_trees: int) -> list[str]:
@@ -308,8 +417,8 @@ def decision_threshold(y_valid: np.ndarray, proba: np.ndarray, costs: dict[str, 
 
 def set_thresholds(candidates: list[Candidate], y_valid: np.ndarray, costs: dict[str, float] | None,
                    fixed: float | None = None) -> None:
-    """Give each candidate its decision threshold, chosen on validation (or the fixed one)."""
-    for cand in candidates:
+    """Give each binary candidate its decision threshold, chosen on validation (or the fixed one); other tasks have none."""
+    for cand in [c for c in candidates if c.task == "binary"]:
         cand.threshold = decision_threshold(y_valid, cand.valid_proba, costs, fixed)
         if cand.model is not None:
             cand.model.threshold = cand.threshold
@@ -331,18 +440,31 @@ def evaluate(candidates: list[Candidate], X_test: pd.DataFrame, y_test: np.ndarr
     on the selection metric."""
     rows = []
     for cand in candidates:
-        proba = cand.predict_proba(X_test)
+        proba = cand.scores(X_test)
         cand.extra["test_proba"] = proba
-        row = {"candidate": cand.name, "kind": cand.kind, **compute_metrics(y_test, proba, cand.threshold)}
+        row = {"candidate": cand.name, "kind": cand.kind, **_board_metrics(cand.task, y_test, proba, cand.threshold)}
         if y_valid is not None:
             row[f"valid_{selection_metric}"] = cand.valid_metrics(y_valid)[selection_metric]
-        row.update(threshold=cand.threshold, trees=cand.trees, trials=cand.trials, fit_seconds=round(cand.fit_seconds, 3))
+        row.update(threshold=cand.threshold if cand.task == "binary" else None, trees=cand.trees, trials=cand.trials, fit_seconds=round(cand.fit_seconds, 3))
         rows.append(row)
     board = pd.DataFrame(rows)
-    column = metric_name(selection_metric)  # ranked by the metric that chooses the model, in its better direction
+    column = _canonical(selection_metric)  # ranked by the metric that chooses the model, in its better direction
     return board.sort_values(column, ascending=not higher_is_better(selection_metric), kind="stable").reset_index(drop=True)
+
+
+def _board_metrics(task: str, y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """A leaderboard row's metrics: every binary metric with its counts, else the task's metrics."""
+    values = task_metrics(task, y, scores, threshold)
+    return values if task == "binary" else {m: values[m] for m in task_metric_names(task)}
+
+
+def _canonical(metric: str) -> str:
+    """The leaderboard column of a metric name (``average_precision`` -> ``pr_auc``)."""
+    from kit.tasks import canonical_metric
+
+    return canonical_metric(metric)
 
 
 def candidate_metrics(cand: Candidate, y_test: np.ndarray, n_boot: int, seed: int, confidence: float) -> pd.DataFrame:
     """Test metrics of one candidate with bootstrap intervals (needs :func:`evaluate` first)."""
-    return bootstrap_metrics(y_test, cand.extra["test_proba"], cand.threshold, n_boot, seed, confidence)
+    return bootstrap_task_metrics(cand.task, y_test, cand.extra["test_proba"], cand.threshold, n_boot, seed, confidence)

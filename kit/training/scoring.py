@@ -30,6 +30,7 @@ import pandas as pd
 
 from kit import content
 from kit.errors import DataError, did_you_mean
+from kit.tasks import TASKS
 
 SIDECAR = "scoring.json"
 MODEL_FILES = {"xgboost": "model.json", "lightgbm": "model.txt"}
@@ -112,7 +113,11 @@ def _finite(values: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ScoringModel:
-    """A trained booster plus the preprocessing it was trained with: the one way to score."""
+    """A trained booster plus the preprocessing it was trained with: the one way to score.
+
+    ``task`` is binary, multiclass or regression (:mod:`kit.tasks`); ``classes`` are the original
+    labels in encoded order (multiclass: sorted, index = encoded class; binary: [negative, positive]).
+    """
 
     algorithm: str
     booster: Any
@@ -124,11 +129,19 @@ class ScoringModel:
     target: str = "target"
     info: dict[str, Any] = field(default_factory=dict)
     booster_features: list[str] | None = None
+    task: str = "binary"
+    classes: list[Any] | None = None
 
     def __post_init__(self) -> None:
-        """Check the algorithm name; derive the booster's feature names unless given (saved models)."""
+        """Check the algorithm and task; derive the booster's feature names and the binary classes unless given."""
         if self.algorithm not in ALGORITHMS:
             raise DataError(f"algorithm {self.algorithm!r} is not supported; use one of {list(ALGORITHMS)}")
+        if self.task not in TASKS:
+            raise DataError(f"task {self.task!r} is not supported; use one of {list(TASKS)}")
+        if self.task == "multiclass" and not self.classes:
+            raise DataError("a multiclass model needs its classes (the original labels in encoded order)")
+        if self.task == "binary" and self.classes is None:
+            self.classes = [self.negative_class, self.positive_class]
         if self.booster_features is None:
             self.booster_features = [booster_name(f) for f in self.features]
 
@@ -145,16 +158,30 @@ class ScoringModel:
         return prepare_features(df, self.features, self.categories)
 
     def margin(self, df: pd.DataFrame) -> np.ndarray:
-        """Raw score (log-odds of the positive class) for each row."""
-        return self._predict(self.prepare(df), raw=True)
+        """Raw scores: binary log-odds (n,), multiclass one score per class (n, K), regression the prediction (n,)."""
+        return self._predict(self.prepare(df), raw=self.task != "regression")
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
-        """Probability of the positive class for each row (1-D)."""
+        """Binary: P(positive class) (n,); multiclass: P(each class) (n, K), rows summing to 1; not for regression."""
+        if self.task == "regression":
+            raise DataError("a regression model predicts numbers, not probabilities; use predict()")
         return self._predict(self.prepare(df), raw=False)
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
-        """0/1 decision at the model's threshold (1 = positive class)."""
-        return (self.predict_proba(df) >= self.threshold).astype(np.int64)
+        """Binary: 0/1 at the threshold (1 = positive class); multiclass: the class index; regression: the number."""
+        if self.task == "regression":
+            return self._predict(self.prepare(df), raw=False)
+        proba = self.predict_proba(df)
+        if self.task == "multiclass":
+            return proba.argmax(axis=1).astype(np.int64)
+        return (proba >= self.threshold).astype(np.int64)
+
+    def predict_label(self, df: pd.DataFrame) -> np.ndarray:
+        """Predictions as the original labels (binary, multiclass); regression: the predicted numbers."""
+        predicted = self.predict(df)
+        if self.task == "regression":
+            return predicted
+        return np.asarray(self.classes, dtype=object)[predicted]
 
     def _predict(self, X: pd.DataFrame, raw: bool) -> np.ndarray:
         """Call the native booster on a prepared frame (columns renamed to the booster's names)."""
@@ -165,6 +192,8 @@ class ScoringModel:
             out = self.booster.inplace_predict(X, predict_type=kind)
         else:
             out = self.booster.predict(X, raw_score=raw, num_threads=thread_count(len(X)))
+        if self.task == "multiclass":
+            return np.asarray(out, dtype="float64").reshape(len(X), len(self.classes))
         return np.asarray(out, dtype="float64").reshape(-1)
 
     def sidecar(self) -> dict[str, Any]:
@@ -180,6 +209,8 @@ class ScoringModel:
             "positive_class": self.positive_class,
             "negative_class": self.negative_class,
             "target": self.target,
+            "task": self.task,
+            "classes": list(self.classes) if self.classes is not None else None,
             "info": self.info,
         }
 
@@ -229,4 +260,6 @@ class ScoringModel:
             target=meta["target"],
             info=meta.get("info", {}),
             booster_features=meta.get("booster_features", meta["features"]),  # older files: the original names
+            task=meta.get("task", "binary"),  # older files: binary models
+            classes=meta.get("classes"),
         )
