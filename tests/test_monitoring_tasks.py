@@ -371,11 +371,24 @@ def _replay(fixture, scenario: dict, sensitive: list[str] | None = None):
     setup.training = TrainingSection(algorithms=["xgboost", "lightgbm"], max_trees=60)
     batches = scenario_batches(setup, settings, seed=0).batches
     result = monitor(setup, batches, settings, 0)
-    return setup, batches, retrain(setup, batches, result, settings, 0)
+    return setup, batches, retrain(setup, batches, result, settings, 0), result, settings
 
 
-def test_regression_replay_trains_a_regression_challenger_and_judges_it_on_rmse(regression):
-    setup, batches, outcome = _replay(regression, {"injections": [{"kind": "concept_flip", "feature": "hr", "start": 2}]})
+@pytest.fixture(scope="module")
+def regression_replay(regression):
+    """A regression replay whose concept drift (the busy hours' demand moves up) trains one challenger."""
+    return _replay(regression, {"injections": [{"kind": "concept_flip", "feature": "hr", "start": 2}]})
+
+
+@pytest.fixture(scope="module")
+def multiclass_replay(multiclass):
+    """A multiclass replay whose relabelling in one machine type trains one challenger."""
+    return _replay(multiclass, {"injections": [{"kind": "concept_flip", "feature": "Type", "start": 1, "magnitude": 0.6}]},
+                   sensitive=["Type"])
+
+
+def test_regression_replay_trains_a_regression_challenger_and_judges_it_on_rmse(regression_replay):
+    setup, batches, outcome, _, _ = regression_replay
     trained = outcome["timeline"][outcome["timeline"]["decision"].isin(["promote", "keep"])]
     assert len(trained) == 1 and outcome["metric"] == "rmse"
     row = trained.iloc[0]
@@ -391,9 +404,8 @@ def test_regression_replay_trains_a_regression_challenger_and_judges_it_on_rmse(
     assert list(outcome["candidates"]["candidate"]) == ["xgboost", "lightgbm"] and outcome["candidates"]["selected"].sum() == 1
 
 
-def test_multiclass_replay_judges_on_macro_f1_with_the_accuracy_gap_as_fairness_gate(multiclass):
-    setup, batches, outcome = _replay(multiclass, {"injections": [{"kind": "concept_flip", "feature": "Type", "start": 1, "magnitude": 0.6}]},
-                                      sensitive=["Type"])
+def test_multiclass_replay_judges_on_macro_f1_with_the_accuracy_gap_as_fairness_gate(multiclass_replay):
+    setup, batches, outcome, _, _ = multiclass_replay
     trained = outcome["timeline"][outcome["timeline"]["decision"].isin(["promote", "keep"])]
     assert len(trained) == 1 and outcome["metric"] == "macro_f1"
     row = trained.iloc[0]
@@ -406,3 +418,36 @@ def test_multiclass_replay_judges_on_macro_f1_with_the_accuracy_gap_as_fairness_
     gap = outcome["comparison"].loc["fairness_gap"]
     expected = task_fairness_gap("multiclass", frame[TARGET].to_numpy(), challenger.predict(frame), frame, ["Type"], 30)
     assert gap["challenger"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("replay", ["regression_replay", "multiclass_replay"])
+def test_views_and_artifact_of_each_task(replay, request):
+    import json
+
+    from matplotlib.figure import Figure
+
+    from kit.artifacts import to_jsonable
+    from kit.monitoring import display as views
+    from kit.monitoring.run import build_artifact, setup_summary
+
+    setup, batches, outcome, result, settings = request.getfixturevalue(replay)
+    metric = {"regression_replay": "rmse", "multiclass_replay": "macro_f1"}[replay]
+    summary = setup_summary(setup)
+    assert f"accepted test {metric}" in summary.index and "accepted test AUC" not in summary.index
+    table = views.performance_table(result)
+    assert metric in table.columns and "positives" not in table.columns and "labelled_rows" in table.columns
+    assert table[metric].notna().all()
+    for figure in (views.performance_timeline(result, result.alerts, setup.test_metrics), views.replay_figure(result, outcome),
+                   views.comparison_figure(outcome), views.drift_heatmap(result, settings.alerts, setup.key_features)):
+        assert isinstance(figure, Figure)
+    assert views.replay_figure(result, outcome).axes[0].get_ylabel() in ("RMSE (target units)", "Macro F1")
+    drift = views.prediction_drift_table(result)
+    assert len(drift) >= len(batches) and "psi" in drift.columns
+    assert ("mean_prediction" in drift.columns) if replay == "regression_replay" else any(c.startswith("share ") for c in drift.columns)
+    assert "Without labels" in views.estimate_note(result).data
+    assert metric in views.candidates_table(outcome).columns
+    latency = {"rows": 10, "repeats": 3, "p50_ms": 1.0, "p95_ms": 1.0, "p99_ms": 1.0, "budget_ms": 100.0, "within_budget": True}
+    artifact = build_artifact(setup, result, outcome, {"synthetic": True, "scenario": "drill"}, latency, None, settings)
+    text = json.dumps(to_jsonable(artifact))
+    assert artifact["headline"]["Without labels"] and artifact["performance"]["task"] == setup.task
+    assert artifact["performance"]["expected_method"] == result.estimate["note"] and metric in text

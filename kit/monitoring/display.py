@@ -213,9 +213,9 @@ def replay_figure(result: Monitoring, outcome: dict[str, Any]) -> Figure:
     names = list(result.batches["batch"])
     x = {n: i for i, n in enumerate(names)}
     m = result.measured
-    metric, label, _ = PANELS.get(result.task, PANELS["binary"])[0 if result.task != "multiclass" else 1]
+    metric, ylabel, _ = PANELS.get(result.task, PANELS["binary"])[0 if result.task != "multiclass" else 1]
     if not m.empty:
-        ax.plot([x[b] for b in m.index], m[metric], "o-", color="#1f5f8b", label=f"watched model at the start: measured {label}")
+        ax.plot([x[b] for b in m.index], m[metric], "o-", color="#1f5f8b", label=f"watched model at the start: measured {ylabel}")
     timeline = outcome.get("timeline")
     if timeline is not None and not timeline.empty:
         marks = {"promote": ("#2e7d32", "champion changes"), "keep": ("#8a8a8a", "challenger kept out")}
@@ -234,8 +234,10 @@ def replay_figure(result: Monitoring, outcome: dict[str, Any]) -> Figure:
     for b in partial:  # first/last period at most
         ax.axvspan(x[b] - 0.5, x[b] + 0.5, color="#eeeeee", zorder=0)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel(label)
-    ax.set_title("Walk-forward replay: when the champion would have changed\n(delta = challenger - serving model on the next window; grey = partial period)",
+    ax.set_ylabel(ylabel)
+    delta = ("challenger - serving model" if result.task != "regression"
+             else "serving model's RMSE - challenger's: what the challenger gained")
+    ax.set_title(f"Walk-forward replay: when the champion would have changed\n(delta = {delta} on the next window; grey = partial period)",
                  fontsize=9, pad=14)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
