@@ -16,11 +16,10 @@ import pandas as pd
 from kit.errors import ArtifactError, DataError
 from kit.monitoring import alerts as rules
 from kit.monitoring.config import MonitoringSection, period_alias
-from kit.monitoring.drift import ReferenceProfile, drift_table, profile_numeric, numeric_drift, profile_reference
-from kit.monitoring.performance import expected_performance, measured_performance
+from kit.monitoring.drift import ReferenceProfile, drift_table, profile_reference
 from kit.monitoring.quality import missing_rise, nullable_columns, schema_issues
-from kit.monitoring.scenarios import Batch, Scenario, build_scenario, resampling_note
 from kit.monitoring import tasks
+from kit.monitoring.scenarios import Batch, Scenario, build_scenario, resampling_note
 
 TARGET = "__target__"
 
@@ -346,20 +345,6 @@ def monitor_batch(setup: Setup, batch: Batch, settings: MonitoringSection, seed:
             if out["performance"] == "measured":
                 out["measured"] = tasks.measure(setup.model, y, values, p, seed)
     return out
-
-
-def class_counts(y: np.ndarray | None) -> dict[str, int]:
-    """Labelled positives and negatives of a batch (zeros without labels)."""
-    if y is None:
-        return {"positives": 0, "negatives": 0}
-    positives = int(np.sum(y == 1))
-    return {"positives": positives, "negatives": int(len(y) - positives)}
-
-
-def evidence(counts: dict[str, int], min_class_count: int) -> str:
-    """'measured' when both classes reach the minimum, else what is missing, e.g. 'too few labelled positives (1)'."""
-    short = [f"too few labelled {k} ({n})" for k, n in counts.items() if n < min_class_count]
-    return "; ".join(short) if short else "measured"
 
 
 def monitor(setup: Setup, batches: list[Batch], settings: MonitoringSection, seed: int = 0) -> Monitoring:
