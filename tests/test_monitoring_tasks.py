@@ -451,3 +451,23 @@ def test_views_and_artifact_of_each_task(replay, request):
     text = json.dumps(to_jsonable(artifact))
     assert artifact["headline"]["Without labels"] and artifact["performance"]["task"] == setup.task
     assert artifact["performance"]["expected_method"] == result.estimate["note"] and metric in text
+
+
+def test_time_ordered_scenario_batches_do_not_count_as_training_overlap(regression):
+    """Forecasting runs split by time: workshop batches come from the held-out (latest) rows, which are not training rows."""
+    from dataclasses import replace
+
+    from kit.monitoring.run import training_overlap
+
+    model, train, valid, test = regression
+    clock = pd.date_range("2011-01-01", periods=len(train) + len(valid) + len(test), freq="h")
+    frames = [f.assign(when=clock[a: a + len(f)].astype(str)) for f, a in
+              ((train, 0), (valid, len(train)), (test, len(train) + len(valid)))]
+    settings = _monitoring("no_drift")
+    setup = replace(_setup(model, *(frames[0], frames[1], frames[2]), settings), time_column="when")
+    batches = [Batch(f"b{i}", frames[2].iloc[i * 500:(i + 1) * 500]) for i in range(3)]
+    scenario = training_overlap(setup, batches, synthetic=True)
+    assert scenario["checked"] and scenario["overlapping_rows"] == 0 and scenario["warning"] is None
+    assert str(frames[1]["when"].iloc[-1])[:10] in scenario["detail"]  # the range ends with the validation rows
+    files = training_overlap(setup, batches)  # real production files inside the test period are not new data
+    assert files["overlapping_rows"] == 1500

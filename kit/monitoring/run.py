@@ -292,14 +292,16 @@ def production_batches(ctx: Any, setup: Setup) -> tuple[list[Batch], pd.DataFram
     return scenario.batches, scenario.injections
 
 
-def training_overlap(setup: Setup, batches: list[Batch]) -> dict[str, Any]:
+def training_overlap(setup: Setup, batches: list[Batch], synthetic: bool = False) -> dict[str, Any]:
     """Production rows whose time falls inside the training split's time range (train, validation and test rows;
-    a warning: those rows are not new, so drift and performance on them flatter the model)."""
+    a warning: those rows are not new, so drift and performance on them flatter the model). Workshop scenario batches
+    (``synthetic``) are drawn from the held-out test rows by design, so they are checked against train and validation."""
     column = setup.time_column
     if not column or column not in setup.reference.columns:
         return {"checked": False, "overlapping_rows": 0, "warning": None,
                 "detail": "not checked: the training data has no time column (dataset.time_column)"}
-    split = pd.concat([f[column] for f in (setup.reference, setup.validation, setup.held_out) if column in f.columns])
+    parts = (setup.reference, setup.validation) if synthetic else (setup.reference, setup.validation, setup.held_out)
+    split = pd.concat([f[column] for f in parts if column in f.columns])
     trained = pd.to_datetime(split.astype("string"), errors="coerce")
     start, end = trained.min(), trained.max()
     stamps = {b.name: _batch_times(b, column) for b in batches}
