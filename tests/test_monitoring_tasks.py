@@ -471,3 +471,54 @@ def test_time_ordered_scenario_batches_do_not_count_as_training_overlap(regressi
     assert str(frames[1]["when"].iloc[-1])[:10] in scenario["detail"]  # the range ends with the validation rows
     files = training_overlap(setup, batches)  # real production files inside the test period are not new data
     assert files["overlapping_rows"] == 1500
+
+
+# ---- phase 4 on real training runs (the training phase's own artifacts, split, contract and registry) --------------
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_phase4_on_a_trained_run_of_each_task(task, tmp_path, mlflow_tracking_uri):
+    import json
+
+    import yaml
+
+    from kit.artifacts import to_jsonable
+    from kit.monitoring import run
+    from kit.notebook import start
+    from test_training_tasks import bike_config, config_file, failure_type_csv, run_phase
+
+    small = {"algorithms": ["lightgbm"], "max_trees": 60, "bootstrap": 0}
+    if task == "regression":
+        config = bike_config(tmp_path, **small)
+    else:
+        config = config_file(tmp_path, {"name": "failures", "path": str(failure_type_csv(tmp_path)), "target": "failure_type",
+                                        "id_columns": ["UDI", "Product ID"]}, **small)
+    raw = yaml.safe_load(config.read_text())
+    raw["monitoring"] = {"n_batches": 4, "batch_size": 400, "performance": {"bootstrap": 50},
+                         "latency": {"rows": 200, "repeats": 3}, "retraining": {"max_challengers": 1}}
+    config.write_text(yaml.safe_dump(raw))
+    run_phase(config, tmp_path / "run")
+    ctx = start(config, tmp_path / "run")
+    settings = ctx.config.monitoring
+    setup = run.load_setup(ctx)
+    assert setup.task == task and setup.model.task == task
+    headline = {"regression": "rmse", "multiclass": "macro_f1"}[task]
+    assert headline in setup.test_metrics  # the watched model's accepted figures come from training
+    batches, injections = run.production_batches(ctx, setup)
+    result = run.monitor(setup, batches, settings, ctx.config.seed)
+    first = batches[0]
+    y, predicted = first.frame["__target__"].to_numpy(), setup.model.predict(first.frame)
+    figure = (np.sqrt(skm.mean_squared_error(y, predicted)) if task == "regression"
+              else skm.f1_score(y, predicted, average="macro", zero_division=0))
+    assert result.measured.loc[first.name, headline] == pytest.approx(figure)
+    outcome = run.retrain(setup, batches, result, settings, ctx.config.seed)
+    applied = run.apply_decision(ctx, setup, outcome)
+    artifact = run.build_artifact(setup, result, outcome, applied, run.latency_check(setup, settings), injections, settings,
+                                  run.training_overlap(setup, batches, synthetic=True))
+    ctx.write("monitoring", artifact)
+    saved = json.loads((tmp_path / "run" / "artifacts" / "monitoring.json").read_text())
+    assert saved["performance"]["task"] == task and saved["headline"]["Without labels"]
+    overlap = saved["training_overlap"]  # bike: only test hours sharing the validation's last date (dteday) can overlap
+    assert overlap.get("overlapping_rows", 0) <= 24 and set(overlap.get("batches") or {}) <= {batches[0].name}
+    if outcome["challenger"] is not None:
+        assert outcome["metric"] == headline and outcome["challenger"].task == task
+    json.dumps(to_jsonable(artifact))
