@@ -522,3 +522,23 @@ def test_phase4_on_a_trained_run_of_each_task(task, tmp_path, mlflow_tracking_ur
     if outcome["challenger"] is not None:
         assert outcome["metric"] == headline and outcome["challenger"].task == task
     json.dumps(to_jsonable(artifact))
+
+
+@pytest.mark.parametrize("scenario", sorted(MonitoringSection().scenarios))
+@pytest.mark.parametrize("fixture", ["regression", "multiclass"])
+def test_every_bundled_scenario_works_for_each_task_and_each_injection_is_caught(fixture, scenario, request):
+    model, train, valid, test = request.getfixturevalue(fixture)
+    settings = _monitoring(scenario, performance={"bootstrap": 50})
+    setup = _setup(model, train, valid, test, settings)
+    built = scenario_batches(setup, settings, seed=0)
+    result = monitor(setup, built.batches, settings, 0)
+    names = [b.name for b in built.batches]
+    for injection in built.injections.itertuples():
+        if pd.isna(injection.feature):  # no feature of its kind left (a new category for an all-numeric model): said
+            assert injection.detail.startswith("skipped: ") and injection.kind in ("new_category", "category_frequency")
+            continue
+        caught = result.alerts[(result.alerts["rule"] == injection.expected_rule) & (result.alerts["severity"] != "info")
+                               & result.alerts["batch"].isin(names[injection.first_batch: injection.last_batch + 1])]
+        assert not caught.empty, (injection.kind, injection.feature, injection.expected_rule)
+    if scenario == "no_drift":  # held-out rows as they are: no performance rule fires
+        assert not result.alerts["rule"].isin(["rmse_rise", "mae_rise", "accuracy_drop", "macro_f1_drop"]).any()
