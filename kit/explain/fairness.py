@@ -296,3 +296,168 @@ def fairness_gate(columns: list[dict[str, Any]]) -> str:
     if FAILED in statuses:
         return FAILED
     return INSUFFICIENT if INSUFFICIENT in statuses else PASSED
+
+
+# ---- regression and multiclass -----------------------------------------------------------------------------
+def task_rules(task: str) -> dict[str, Any]:
+    """Fairness thresholds of a regression or multiclass model (kit/content/explain.yaml)."""
+    return content.load("explain")["fairness"][task]
+
+
+def row_values(task: str, y_true: np.ndarray, y_pred: np.ndarray, classes: list[Any] | None) -> dict[str, np.ndarray]:
+    """Per-row quantities whose group means are the task's fairness metrics (vectorized; bootstrapped alike)."""
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    if task == "regression":
+        error = y_pred - y_true
+        return {"mae": np.abs(error), "mean_prediction": y_pred, "mean_actual": y_true, "mean_error": error}
+    values = {"accuracy": (y_pred == y_true).astype(float)}
+    for k, label in enumerate(classes or []):
+        values[f"selection_rate[{label}]"] = (y_pred == k).astype(float)
+    return values
+
+
+def task_group_metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray, groups: pd.Series,
+                       classes: list[Any] | None, min_group_size: int) -> pd.DataFrame:
+    """Per-group count and the task's metrics via fairlearn's MetricFrame (MAE and mean prediction; accuracy and class rates)."""
+    from fairlearn.metrics import MetricFrame, count, selection_rate
+    from sklearn.metrics import accuracy_score, mean_absolute_error
+
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    metrics: dict[str, Any] = {"count": count}
+    if task == "regression":
+        metrics |= {"mae": mean_absolute_error, "mean_prediction": lambda t, p: float(np.mean(p)),
+                    "mean_actual": lambda t, p: float(np.mean(t)), "mean_error": lambda t, p: float(np.mean(p - t))}
+    else:
+        metrics["accuracy"] = accuracy_score
+        for k, label in enumerate(classes or []):
+            metrics[f"selection_rate[{label}]"] = lambda t, p, k=k: selection_rate(t, p, pos_label=k)
+    frame = MetricFrame(metrics=metrics, y_true=y_true, y_pred=y_pred, sensitive_features=groups.to_numpy())
+    table = frame.by_group.reset_index().rename(columns={"sensitive_feature_0": "group"})
+    table["count"] = table["count"].astype(int)
+    table["evidence"] = np.where(table["count"] >= min_group_size, "sufficient", INSUFFICIENT)
+    return table
+
+
+def judged_classes(table: pd.DataFrame, classes: list[Any], min_predicted: int) -> list[Any]:
+    """Classes predicted at least ``min_predicted`` times in every judged group (their selection rates are compared)."""
+    ok = table[table["evidence"] == "sufficient"]
+    return [c for c in classes if (ok[f"selection_rate[{c}]"] * ok["count"]).round().min() >= min_predicted] if len(ok) else []
+
+
+def task_figures(task: str, means: dict[str, np.ndarray], sufficient: np.ndarray, scale: float,
+                 judged: list[Any]) -> dict[str, np.ndarray]:
+    """The task's summary figures from group means of shape (draws, groups), over the judged groups only."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pick = lambda key: means[key][:, sufficient]  # noqa: E731
+        if task == "regression":
+            mae = pick("mae")
+            gap = np.nanmax(pick("mean_error"), axis=1) - np.nanmin(pick("mean_error"), axis=1)
+            return {"mae_ratio": np.nanmax(mae, axis=1) / np.nanmin(mae, axis=1), "mean_error_gap": gap / scale}
+        accuracy = pick("accuracy")
+        figures = {"accuracy_difference": np.nanmax(accuracy, axis=1) - np.nanmin(accuracy, axis=1)}
+        ratios = [np.where(np.nanmax(r := pick(f"selection_rate[{c}]"), axis=1) > 0,
+                           np.nanmin(r, axis=1) / np.nanmax(r, axis=1), 1.0) for c in judged]
+        figures["selection_rate_ratio"] = np.nanmin(np.stack(ratios), axis=0) if ratios else np.full(len(accuracy), np.nan)
+        return figures
+
+
+def bootstrap_group_means(values: dict[str, np.ndarray], codes: np.ndarray, n_groups: int, n_boot: int, seed: int,
+                          max_cells: int = 4_000_000) -> dict[str, np.ndarray]:
+    """Mean of each per-row quantity per bootstrap draw and group, shape (n_boot, n_groups); chunked to bound memory."""
+    rng = np.random.default_rng(seed)
+    n = len(codes)
+    names = list(values)
+    stacked = np.stack([np.ones(n), *(np.asarray(values[k], dtype=float) for k in names)])
+    chunk = max(1, max_cells // max(n, 1))
+    parts: list[np.ndarray] = []
+    for start in range(0, n_boot, chunk):  # loop over chunks of draws, never over rows
+        b = min(chunk, n_boot - start)
+        idx = rng.integers(0, n, size=(b, n))
+        key = (np.arange(b)[:, None] * n_groups + codes[idx]).ravel()
+        parts.append(np.stack([np.bincount(key, weights=w[idx].ravel(), minlength=b * n_groups) for w in stacked])
+                     .reshape(len(stacked), b, n_groups))
+    sums = np.concatenate(parts, axis=1) if parts else np.zeros((len(stacked), 0, n_groups))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {k: sums[i + 1] / sums[0] for i, k in enumerate(names)}
+
+
+FIGURE_RULES = {
+    "mae_ratio": ("max", "mae_ratio_max", "MAE ratio (worst / best group)"),
+    "mean_error_gap": ("max", "mean_error_gap_max", "gap in mean error (prediction - actual) between groups, share of overall MAE"),
+    "accuracy_difference": ("max", "accuracy_difference_max", "accuracy difference between groups"),
+    "selection_rate_ratio": ("min", "demographic_parity_ratio_min", "lowest per-class selection-rate ratio (four-fifths rule)"),
+}
+
+
+def task_limits(task: str, thresholds: FairnessThresholds) -> dict[str, float]:
+    """The limit of each summary figure: content thresholds, the four-fifths minimum from the resolved thresholds."""
+    rules = task_rules(task)
+    limits = {k: float(v) for k, v in rules.items() if k.endswith(("_max", "_min"))}
+    return limits | {"demographic_parity_ratio_min": thresholds.demographic_parity_ratio_min}
+
+
+def judge(point: dict[str, float], limits: dict[str, float]) -> list[str]:
+    """The failures: each summary figure beyond its limit, stated with the rule."""
+    failures = []
+    for name, value in point.items():
+        side, key, what = FIGURE_RULES[name]
+        if not np.isfinite(value):
+            continue
+        if (side == "max" and value > limits[key]) or (side == "min" and value < limits[key]):
+            failures.append(f"{what} {value:.2f} is {'above' if side == 'max' else 'below'} {limits[key]:.2f}")
+    return failures
+
+
+def assess_task_column(task: str, column: str, values: pd.Series, y_true: np.ndarray, y_pred: np.ndarray,
+                       classes: list[Any] | None, settings: FairnessSettings, seed: int) -> dict[str, Any]:
+    """Fairness of one sensitive column for a regression or multiclass model: group table with intervals, figures, status."""
+    thresholds = resolve_thresholds(settings)
+    codes = group_labels(values, column, settings.bands.get(column))
+    groups = apply_group_labels(codes, settings.group_labels.get(column))
+    if groups.nunique() < 2:
+        raise DataError(
+            f"sensitive column {column!r}: every row is in one group ({groups.iloc[0]!r}), so fairness "
+            "between groups cannot be measured; remove it from dataset.sensitive or set "
+            f"explainability.fairness.bands.{column} to split it"
+        )
+    table = task_group_metrics(task, y_true, y_pred, groups, classes, thresholds.min_group_size)
+    table.insert(1, "code", table["group"].map(dict(zip(groups, codes))))
+    rows = row_values(task, y_true, y_pred, classes)
+    sufficient = (table["evidence"] == "sufficient").to_numpy()
+    judged = judged_classes(table, list(classes or []), int(task_rules("multiclass")["min_predicted"])) if task == "multiclass" else []
+    scale = float(np.mean(rows["mae"])) if task == "regression" else 1.0
+    limits = task_limits(task, thresholds)
+    point_means = {k: table[k].to_numpy(dtype=float)[None, :] for k in rows}
+    point = {k: float(v[0]) for k, v in task_figures(task, point_means, sufficient, scale, judged).items()} \
+        if sufficient.sum() >= 2 else {k: float("nan") for k in _figure_names(task)}
+    ci: dict[str, list[float | None]] = {k: [None, None] for k in point}
+    if settings.bootstrap > 0:
+        group_codes = pd.Categorical(groups, categories=table["group"]).codes
+        draws = bootstrap_group_means(rows, group_codes, len(table), settings.bootstrap, seed)
+        for key in ("mae", "mean_prediction") if task == "regression" else ("accuracy",):
+            bounds = np.array([interval(draws[key][:, g], settings.confidence) for g in range(len(table))], dtype=object)
+            table[f"{key}_low"], table[f"{key}_high"] = bounds[:, 0], bounds[:, 1]
+        if sufficient.sum() >= 2:
+            ci = {k: interval(v, settings.confidence) for k, v in task_figures(task, draws, sufficient, scale, judged).items()}
+    if sufficient.sum() < 2:
+        status, failures = INSUFFICIENT, [f"fewer than two groups have at least {thresholds.min_group_size} rows"]
+    else:
+        failures = judge(point, limits)
+        status = FAILED if failures else PASSED
+    failures += [f"group {g.group!r} ({g.count} rows): insufficient evidence, left out of the figures "
+                 f"(needs {thresholds.min_group_size} rows)" for g in table[~sufficient].itertuples()]
+    if task == "multiclass":
+        rare = [c for c in classes or [] if c not in judged]
+        if rare and sufficient.sum() >= 2:
+            failures.append(f"class(es) {', '.join(map(str, rare))}: predicted fewer than "
+                            f"{task_rules('multiclass')['min_predicted']} times in some group, selection rates not compared")
+    return {
+        "column": column, "task": task, "groups": table, "figures": point, "figures_ci": ci,
+        "limits": {name: limits[FIGURE_RULES[name][1]] for name in point}, "judged_classes": judged,
+        "thresholds": thresholds, "status": status, "passed": status == PASSED, "findings": failures,
+    }
+
+
+def _figure_names(task: str) -> tuple[str, ...]:
+    """Names of the task's summary figures."""
+    return ("mae_ratio", "mean_error_gap") if task == "regression" else ("accuracy_difference", "selection_rate_ratio")

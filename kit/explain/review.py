@@ -144,3 +144,113 @@ def error_table(summary: dict[str, Any]) -> pd.DataFrame:
         },
         index=pd.Index(["review queue", "automated"], name="test rows"),
     )
+
+
+# ---- regression and multiclass: uncertainty other than the distance to a threshold -------------------------
+def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
+    """Split-conformal quantile: the ceil((n+1)·coverage)-th smallest calibration score (infinite when n is too small)."""
+    scores = np.sort(np.asarray(scores, dtype=float))
+    rank = int(np.ceil((len(scores) + 1) * coverage))
+    return float(scores[rank - 1]) if rank <= len(scores) else float("inf")
+
+
+def scale_model(X: pd.DataFrame, abs_residuals: np.ndarray, seed: int) -> Any:
+    """A small seeded LightGBM model of the absolute residual (how hard each row is), fitted on half the validation rows."""
+    import lightgbm as lgb
+
+    rules = content.load("explain")["review"]["conformal"]
+    params = {**rules["scale_model"], "objective": "regression", "seed": seed, "deterministic": True,
+              "num_threads": 1, "verbose": -1}
+    rounds = int(params.pop("rounds"))
+    safe = X.set_axis([f"f{i}" for i in range(X.shape[1])], axis=1)
+    return lgb.train(params, lgb.Dataset(safe, np.asarray(abs_residuals, dtype=float)), rounds)
+
+
+def predicted_scale(model: Any, X: pd.DataFrame, floor: float) -> np.ndarray:
+    """The scale model's difficulty per row, never below ``floor`` (so no interval collapses to a point)."""
+    if model is None:
+        return np.ones(len(X))
+    safe = X.set_axis([f"f{i}" for i in range(X.shape[1])], axis=1)
+    return np.maximum(np.asarray(model.predict(safe, num_threads=1), dtype=float), floor)
+
+
+def calibrate_intervals(X_valid: pd.DataFrame, residuals: np.ndarray, coverage: float, seed: int) -> dict[str, Any]:
+    """Locally weighted split conformal on the validation residuals: half fits the scale, half calibrates.
+
+    With fewer validation rows than ``min_rows_adaptive`` (kit/content/explain.yaml) every row gets the same
+    width (plain split conformal on all of them); the coverage guarantee holds either way.
+    """
+    rules = content.load("explain")["review"]["conformal"]
+    residuals = np.abs(np.asarray(residuals, dtype=float))
+    n = len(residuals)
+    if n < rules["min_rows"]:
+        raise DataError(f"{n} validation rows are too few for a {coverage:.0%} prediction interval (needs "
+                        f"{rules['min_rows']}); give training a larger validation split")
+    if n < rules["min_rows_adaptive"]:
+        return {"model": None, "floor": 1.0, "q": conformal_quantile(residuals, coverage), "coverage": coverage,
+                "calibration_rows": n, "method": "split conformal, one width for every row (few validation rows)"}
+    order = np.random.default_rng(seed).permutation(n)
+    fit, cal = order[: n // 2], order[n // 2:]
+    floor = max(float(np.quantile(residuals[fit], rules["scale_floor_quantile"])), 1e-9)
+    model = scale_model(X_valid.iloc[fit], residuals[fit], seed)
+    scores = residuals[cal] / predicted_scale(model, X_valid.iloc[cal], floor)
+    return {"model": model, "floor": floor, "q": conformal_quantile(scores, coverage), "coverage": coverage,
+            "calibration_rows": len(cal), "method": "locally weighted split conformal (|residual| / modelled difficulty)"}
+
+
+def prediction_intervals(calibration: dict[str, Any], X: pd.DataFrame, prediction: np.ndarray) -> pd.DataFrame:
+    """Lower and upper limits and width of each row's interval: prediction ± q × difficulty."""
+    half = calibration["q"] * predicted_scale(calibration["model"], X, calibration["floor"])
+    prediction = np.asarray(prediction, dtype=float)
+    return pd.DataFrame({"prediction": prediction, "low": prediction - half, "high": prediction + half, "width": 2 * half},
+                        index=X.index)
+
+
+def interval_coverage(intervals: pd.DataFrame, y_true: np.ndarray) -> float:
+    """Share of rows whose actual value lies inside their interval."""
+    y = np.asarray(y_true, dtype=float)
+    return float(np.mean((y >= intervals["low"].to_numpy()) & (y <= intervals["high"].to_numpy())))
+
+
+def top_two_margin(proba: np.ndarray) -> np.ndarray:
+    """Probability of the predicted class minus that of the runner-up, per row (small: the model hesitates)."""
+    top = np.sort(np.asarray(proba, dtype=float), axis=1)[:, -2:]
+    return top[:, 1] - top[:, 0]
+
+
+def uncertain_positions(uncertainty: np.ndarray, size: int) -> np.ndarray:
+    """Positions of the ``size`` most uncertain rows (largest ``uncertainty`` first, ties by position)."""
+    return np.argsort(-np.asarray(uncertainty, dtype=float), kind="stable")[:size]
+
+
+def ranked_curve(uncertainty: np.ndarray, error: np.ndarray, shares: np.ndarray) -> pd.DataFrame:
+    """Mean error inside and outside a queue of the most uncertain rows, for each queue share (cumulative sums, no loops)."""
+    error = np.asarray(error, dtype=float)
+    order = np.argsort(-np.asarray(uncertainty, dtype=float), kind="stable")
+    cum = np.concatenate([[0.0], np.cumsum(error[order])])
+    n, total = len(error), error.sum()
+    inside = np.array([queue_size(s, n) if s > 0 else 0 for s in np.asarray(shares, dtype=float)], dtype=int)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pd.DataFrame({
+            "queue_share": inside / max(n, 1), "queue_size": inside,
+            "error_in": np.where(inside > 0, cum[inside] / inside, np.nan),
+            "error_out": np.where(n - inside > 0, (total - cum[inside]) / (n - inside), np.nan),
+            "error_caught_share": cum[inside] / total if total else np.nan,
+        })
+
+
+def default_shares(chosen: float, steps: int = 21) -> np.ndarray:
+    """Queue shares from 0 to the larger of 0.3 and twice the chosen one, including the chosen one."""
+    return np.unique(np.append(np.linspace(0.0, max(0.3, 2 * chosen), steps), chosen).clip(0, 1))
+
+
+def ranked_summary(error: np.ndarray, positions: np.ndarray, what: str) -> dict[str, Any]:
+    """Size and share of the queue and the mean ``error`` inside and outside it (``what`` names the error)."""
+    error = np.asarray(error, dtype=float)
+    queued = np.zeros(len(error), dtype=bool)
+    queued[positions] = True
+    n, size = len(error), int(queued.sum())
+    mean = lambda mask: float(error[mask].mean()) if mask.any() else float("nan")  # noqa: E731
+    return {"size": size, "share": size / n if n else float("nan"), "automated": n - size, "error": what,
+            "error_in": mean(queued), "error_out": mean(~queued),
+            "error_caught_share": float(error[queued].sum() / error.sum()) if error.sum() else float("nan")}

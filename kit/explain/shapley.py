@@ -19,14 +19,14 @@ class ModelFileError(KitError):
 
 @dataclass(frozen=True)
 class Contributions:
-    """SHAP values in log-odds: one row per explained row, one column per feature, plus base values."""
+    """SHAP values in the model's raw units (log-odds; target units for regression), one column per feature, plus base values."""
 
     values: pd.DataFrame
     base: np.ndarray
 
     @property
     def margin(self) -> np.ndarray:
-        """The model's raw score (log-odds) that the contributions add up to."""
+        """The model's raw score (log-odds, or the regression prediction) that the contributions add up to."""
         return self.values.to_numpy().sum(axis=1) + self.base
 
     def take(self, positions: np.ndarray) -> Contributions:
@@ -109,30 +109,91 @@ def _dmatrix(X: pd.DataFrame) -> Any:
     return xgb.DMatrix(X, enable_categorical=True)
 
 
-def _check_binary(raw: np.ndarray, n_features: int) -> np.ndarray:
-    """Check a contribution matrix has one column per feature plus a bias column."""
-    if raw.ndim != 2 or raw.shape[1] != n_features + 1:
-        raise ModelFileError(
-            f"contribution output of shape {raw.shape} is not that of a binary classifier with "
-            f"{n_features} features; phase 3 explains binary classifiers only"
-        )
-    return raw
-
-
-def exact_contributions(booster: Any, X: pd.DataFrame) -> Contributions:
-    """Exact (TreeSHAP) contributions from the booster's own output: xgboost pred_contribs, lightgbm pred_contrib."""
+def _raw_contributions(booster: Any, X: pd.DataFrame) -> np.ndarray:
+    """The booster's exact contributions as (rows, outputs, features + 1): one output for binary or regression, K for multiclass."""
     X = _aligned(booster, X)
     if booster_kind(booster) == "xgboost":
         raw = booster.predict(_dmatrix(_named(booster, X)), pred_contribs=True)
     else:
         raw = booster.predict(_named(booster, X), pred_contrib=True)
-    raw = _check_binary(np.asarray(raw, dtype=float), X.shape[1])
-    values = pd.DataFrame(raw[:, :-1], index=X.index, columns=X.columns)
-    return Contributions(values=values, base=raw[:, -1].copy())
+    raw = np.asarray(raw, dtype=float)
+    width = X.shape[1] + 1
+    if raw.ndim == 2 and raw.shape[1] % width == 0:  # one output, or lightgbm's K classes side by side
+        raw = raw.reshape(raw.shape[0], raw.shape[1] // width, width)
+    if raw.ndim != 3 or raw.shape[2] != width:
+        raise ModelFileError(
+            f"contribution output of shape {raw.shape} does not fit a model with {X.shape[1]} features; "
+            "phase 3 explains binary, multiclass and regression boosters trained by phase 2"
+        )
+    return raw
+
+
+def _frame(raw: np.ndarray, X: pd.DataFrame) -> Contributions:
+    """Contributions from one output's (rows, features + 1) block, columns named as in X."""
+    return Contributions(pd.DataFrame(raw[:, :-1], index=X.index, columns=X.columns), raw[:, -1].copy())
+
+
+def exact_contributions(booster: Any, X: pd.DataFrame) -> Contributions:
+    """Exact (TreeSHAP) contributions from the booster's own output: xgboost pred_contribs, lightgbm pred_contrib.
+
+    Binary: in log-odds; regression: in the target's units (base + sum = the prediction).
+    """
+    raw = _raw_contributions(booster, X)
+    if raw.shape[1] != 1:
+        raise ModelFileError(
+            f"the model has {raw.shape[1]} outputs (a multiclass model); explain it with exact_class_contributions"
+        )
+    return _frame(raw[:, 0, :], _aligned(booster, X))
+
+
+@dataclass(frozen=True)
+class ClassContributions:
+    """Exact SHAP of a multiclass booster: one Contributions per class, each adding up to that class's raw score."""
+
+    per_class: tuple[Contributions, ...]
+    classes: tuple[Any, ...]
+
+    @property
+    def margin(self) -> np.ndarray:
+        """Raw scores (rows, K) the per-class contributions add up to."""
+        return np.column_stack([c.margin for c in self.per_class])
+
+    def predicted(self) -> np.ndarray:
+        """Index of each row's predicted class (largest raw score, i.e. largest probability)."""
+        return np.argmax(self.margin, axis=1)
+
+    def for_classes(self, class_index: np.ndarray) -> Contributions:
+        """Each row's contributions towards the class named by its entry of ``class_index``."""
+        stacked = np.stack([c.values.to_numpy() for c in self.per_class])  # (K, rows, features)
+        bases = np.stack([c.base for c in self.per_class])
+        rows = np.arange(stacked.shape[1])
+        first = self.per_class[0].values
+        values = pd.DataFrame(stacked[class_index, rows, :], index=first.index, columns=first.columns)
+        return Contributions(values, bases[class_index, rows])
+
+    def total_abs(self) -> Contributions:
+        """Per row and feature, |SHAP| summed over classes (base 0): the magnitude behind the global ranking."""
+        first = self.per_class[0].values
+        total = sum(c.values.abs().to_numpy() for c in self.per_class)
+        return Contributions(pd.DataFrame(total, index=first.index, columns=first.columns), np.zeros(len(first)))
+
+    def take(self, positions: np.ndarray) -> ClassContributions:
+        """Return the contributions of the rows at ``positions``."""
+        return ClassContributions(tuple(c.take(positions) for c in self.per_class), self.classes)
+
+
+def exact_class_contributions(booster: Any, X: pd.DataFrame, classes: list[Any] | None = None) -> ClassContributions:
+    """Exact (TreeSHAP) contributions of a multiclass booster, one set per class (in raw-score units, softmax's input)."""
+    raw = _raw_contributions(booster, X)
+    aligned = _aligned(booster, X)
+    labels = tuple(classes) if classes is not None else tuple(range(raw.shape[1]))
+    if len(labels) != raw.shape[1]:
+        raise ModelFileError(f"the model has {raw.shape[1]} class outputs but {len(labels)} class labels were given")
+    return ClassContributions(tuple(_frame(raw[:, k, :], aligned) for k in range(raw.shape[1])), labels)
 
 
 def margin(booster: Any, X: pd.DataFrame) -> np.ndarray:
-    """The booster's raw score (log-odds) for each row."""
+    """The booster's raw score for each row: log-odds (binary), the prediction (regression), (rows, K) (multiclass)."""
     X = _named(booster, _aligned(booster, X))
     if booster_kind(booster) == "xgboost":
         return np.asarray(booster.predict(_dmatrix(X), output_margin=True), dtype=float)
@@ -168,6 +229,23 @@ def treeexplainer_contributions(booster: Any, X: pd.DataFrame) -> Contributions:
     # shap issue 4495: expected_value is only right after the first shap_values() call.
     values, base = normalise_shap_output(raw, explainer.expected_value, len(X))
     return Contributions(pd.DataFrame(values, index=X.index, columns=X.columns), base)
+
+
+def treeexplainer_class_contributions(booster: Any, X: pd.DataFrame) -> ClassContributions:
+    """Per-class contributions from shap.TreeExplainer on the same rows (reference path for multiclass models)."""
+    import shap
+
+    X = _aligned(booster, X)
+    explainer = shap.TreeExplainer(booster)
+    data = _dmatrix(_named(booster, X)) if booster_kind(booster) == "xgboost" else _named(booster, X)
+    raw = explainer.shap_values(data)
+    values = np.stack(raw, axis=2) if isinstance(raw, list) else np.asarray(raw, dtype=float)  # (rows, features, K)
+    base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
+    per_class = tuple(
+        Contributions(pd.DataFrame(values[:, :, k], index=X.index, columns=X.columns), np.full(len(X), base[k]))
+        for k in range(values.shape[2])
+    )
+    return ClassContributions(per_class, tuple(range(values.shape[2])))
 
 
 def structure_cost(booster: Any) -> float:
@@ -216,6 +294,16 @@ def global_importance(contribs: Contributions) -> pd.DataFrame:
     table["share"] = table["mean_abs_shap"] / total if total > 0 else 0.0
     table = table.sort_values("mean_abs_shap", ascending=False, kind="stable").reset_index(drop=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table
+
+
+def class_importance(contribs: ClassContributions) -> pd.DataFrame:
+    """Mean |SHAP| per feature summed over classes (the global ranking), its share, and mean |SHAP| per class."""
+    table = global_importance(contribs.total_abs()).drop(columns=["mean_shap"])
+    toward = contribs.for_classes(contribs.predicted()).values.mean()  # signed, towards each row's predicted class
+    table.insert(3, "mean_shap", toward.reindex(table["feature"]).to_numpy())
+    for label, part in zip(contribs.classes, contribs.per_class):
+        table[f"class {label}"] = part.values.abs().mean().reindex(table["feature"]).to_numpy()
     return table
 
 

@@ -62,6 +62,21 @@ def portfolio_overview(portfolio: Portfolio) -> pd.DataFrame:
     ).set_index("use case")
 
 
+def tasks_note(portfolio: Portfolio) -> Markdown:
+    """Each use case's learning task, and which ones the kit cannot train (scored, never the pilot)."""
+    from kit.use_cases.tasks import task_table
+
+    table = task_table(portfolio.frame)
+    lines = [
+        f"- **{_e(r.name)}** ({_e(r.problem_type)}): "
+        + (f"not trainable by the kit: {_e(r.why)}; scored and ranked, but it cannot be the pilot" if not r.trainable
+           else f"{'decided from the target' if r.task == 'auto' else r.task}"
+           + ("; time-ordered split with calendar features" if r.time_ordered else ""))
+        for r in table.itertuples()
+    ]
+    return Markdown("\n".join(lines))
+
+
 def weights_table(weights: dict[str, dict[str, float]]) -> pd.DataFrame:
     """Each criterion: its group, label, weight, share of its group, and why it counts."""
     crit = rules()["criteria"]

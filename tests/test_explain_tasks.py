@@ -1,0 +1,270 @@
+"""Phase 3 for regression and multiclass: exact SHAP, reason codes in the target's units, fairness, review queue."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import task_models as tm
+from kit.errors import DataError
+from kit.explain import shapley
+from kit.explain.reasons import reason_codes, reason_text
+
+ALGORITHMS = ["xgboost", "lightgbm"]
+
+
+# ---- exact SHAP ------------------------------------------------------------------------------
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_regression_shap_adds_up_to_the_prediction_in_target_units(algorithm):
+    booster, data = tm.model("bike", algorithm)
+    rows = data.X_test.iloc[:800]
+    exact = shapley.exact_contributions(booster, rows)
+    prediction = tm.predict(booster, rows)
+    np.testing.assert_allclose(exact.margin, prediction, atol=1e-3)  # rentals, not log-odds
+    assert prediction.mean() > 50  # hourly rentals: the units are counts
+    assert exact.values["hr"].abs().mean() > 20  # the hour of day moves demand by dozens of rentals
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_regression_shap_equals_treeexplainer(algorithm):
+    booster, data = tm.model("bike", algorithm)
+    rows = data.X_test.iloc[:150]
+    exact = shapley.exact_contributions(booster, rows)
+    reference = shapley.treeexplainer_contributions(booster, rows)
+    np.testing.assert_allclose(exact.values.to_numpy(), reference.values.to_numpy(), atol=1e-3)
+    np.testing.assert_allclose(exact.base, reference.base, atol=1e-3)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_multiclass_shap_adds_up_to_each_class_margin(algorithm):
+    booster, data = tm.model("maintenance", algorithm)
+    rows = data.X_test.iloc[:600]
+    exact = shapley.exact_class_contributions(booster, rows, data.classes)
+    assert len(exact.per_class) == len(data.classes) == 6
+    np.testing.assert_allclose(exact.margin, shapley.margin(booster, rows), atol=1e-4)
+    proba = tm.predict(booster, rows)
+    softmax = np.exp(exact.margin) / np.exp(exact.margin).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax, proba, atol=1e-5)
+    np.testing.assert_array_equal(exact.predicted(), proba.argmax(axis=1))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_multiclass_shap_equals_treeexplainer_per_class(algorithm):
+    booster, data = tm.model("maintenance", algorithm)
+    rows = data.X_test.iloc[:100]
+    exact = shapley.exact_class_contributions(booster, rows)
+    reference = shapley.treeexplainer_class_contributions(booster, rows)
+    for mine, theirs in zip(exact.per_class, reference.per_class, strict=True):
+        np.testing.assert_allclose(mine.values.to_numpy(), theirs.values.to_numpy(), atol=1e-4)
+        np.testing.assert_allclose(mine.base, theirs.base, atol=1e-4)
+
+
+def test_multiclass_contributions_refused_by_the_single_output_path():
+    booster, data = tm.model("maintenance", "xgboost")
+    with pytest.raises(shapley.ModelFileError, match="exact_class_contributions"):
+        shapley.exact_contributions(booster, data.X_test.iloc[:5])
+
+
+def test_predicted_class_contributions_pick_each_rows_class():
+    booster, data = tm.model("maintenance", "lightgbm")
+    exact = shapley.exact_class_contributions(booster, data.X_test.iloc[:300], data.classes)
+    chosen = exact.predicted()
+    local = exact.for_classes(chosen)
+    rows = np.arange(300)
+    np.testing.assert_allclose(local.margin, exact.margin[rows, chosen], atol=1e-9)
+    k = int(chosen[0])
+    np.testing.assert_array_equal(local.values.iloc[0].to_numpy(), exact.per_class[k].values.iloc[0].to_numpy())
+
+
+def test_multiclass_global_importance_sums_mean_abs_over_classes():
+    booster, data = tm.model("maintenance", "xgboost")
+    exact = shapley.exact_class_contributions(booster, data.X_test, data.classes)
+    table = shapley.class_importance(exact).set_index("feature")
+    per_class = pd.DataFrame({c: p.values.abs().mean() for c, p in zip(data.classes, exact.per_class)})
+    np.testing.assert_allclose(table.loc[per_class.index, "mean_abs_shap"], per_class.sum(axis=1), rtol=1e-12)
+    for label in data.classes:
+        np.testing.assert_allclose(table.loc[per_class.index, f"class {label}"], per_class[label], rtol=1e-12)
+    assert table["share"].sum() == pytest.approx(1.0)
+    assert table["rank"].tolist() == list(range(1, len(table) + 1))
+    # torque and rotational speed drive power and overstrain failures in the AI4I simulation
+    assert set(table.index[:3]) & {"Torque [Nm]", "Rotational speed [rpm]"}
+
+
+# ---- review queue: split conformal (regression), top-two margin (multiclass) -------------------------
+from kit.explain import review  # noqa: E402
+
+
+def test_conformal_quantile_known_values():
+    scores = np.arange(1.0, 10.0)  # 9 calibration scores
+    assert review.conformal_quantile(scores, 0.9) == 9.0  # ceil(10 * 0.9) = 9th smallest
+    assert review.conformal_quantile(scores[::-1], 0.8) == 8.0
+    assert review.conformal_quantile(scores, 0.5) == 5.0
+    assert review.conformal_quantile(scores[:5], 0.9) == np.inf  # ceil(6 * 0.9) = 6 > 5 scores
+
+
+def _intervals(name: str, coverage: float, seed: int = 0):
+    booster, data = tm.model(name, "lightgbm")
+    residuals = data.y_valid - tm.predict(booster, data.X_valid)
+    calibration = review.calibrate_intervals(data.X_valid, residuals, coverage, seed)
+    return review.prediction_intervals(calibration, data.X_test, tm.predict(booster, data.X_test)), data, calibration
+
+
+@pytest.mark.parametrize("coverage", [0.8, 0.9])
+def test_conformal_coverage_on_held_out_rows_is_near_nominal(coverage):
+    intervals, data, calibration = _intervals("adult_hours", coverage)
+    assert calibration["model"] is not None and calibration["calibration_rows"] == 1200
+    measured = review.interval_coverage(intervals, data.y_test)  # 2,400 test rows never used for the interval
+    assert abs(measured - coverage) < 0.035, measured
+    assert intervals["width"].nunique() > 100  # locally weighted: rows get their own width
+
+
+def test_plain_conformal_gives_one_width_and_the_finite_sample_quantile():
+    booster, data = tm.model("adult_hours", "lightgbm")
+    residuals = (data.y_valid - tm.predict(booster, data.X_valid))[:150]
+    calibration = review.calibrate_intervals(data.X_valid.iloc[:150], residuals, 0.9, 0)
+    assert calibration["model"] is None
+    assert calibration["q"] == np.sort(np.abs(residuals))[int(np.ceil(151 * 0.9)) - 1]
+    intervals = review.prediction_intervals(calibration, data.X_test, tm.predict(booster, data.X_test))
+    np.testing.assert_allclose(intervals["width"], 2 * calibration["q"])
+    assert abs(review.interval_coverage(intervals, data.y_test) - 0.9) < 0.04
+
+
+def test_too_few_validation_rows_for_an_interval_is_a_clear_error():
+    booster, data = tm.model("adult_hours", "lightgbm")
+    with pytest.raises(DataError, match="validation rows are too few"):
+        review.calibrate_intervals(data.X_valid.iloc[:10], np.ones(10), 0.9, 0)
+
+
+def test_widest_intervals_hold_the_largest_errors_on_bike_demand():
+    intervals, data, _ = _intervals("bike", 0.9)
+    error = np.abs(data.y_test - intervals["prediction"].to_numpy())
+    size = review.queue_size(0.05, len(error))
+    positions = review.uncertain_positions(intervals["width"].to_numpy(), size)
+    summary = review.ranked_summary(error, positions, "absolute error")
+    assert summary["size"] == size == 174
+    assert summary["error_in"] > 2 * summary["error_out"]  # the widest 5% are where the model misses most
+    assert intervals["width"].iloc[positions].min() >= intervals["width"].drop(intervals.index[positions]).max()
+
+
+def test_top_two_margin_known_values_and_queue_catches_multiclass_errors():
+    proba = np.array([[0.5, 0.3, 0.2], [0.34, 0.33, 0.33], [0.1, 0.1, 0.8]])
+    np.testing.assert_allclose(review.top_two_margin(proba), [0.2, 0.01, 0.7])
+    booster, data = tm.model("adult_marital", "xgboost")
+    proba = tm.predict(booster, data.X_test)
+    errors = (proba.argmax(axis=1) != data.y_test).astype(float)
+    margin = review.top_two_margin(proba)
+    positions = review.uncertain_positions(-margin, review.queue_size(0.1, len(margin)))
+    assert margin[positions].max() <= np.delete(margin, positions).min()
+    summary = review.ranked_summary(errors, positions, "error rate")
+    assert summary["error_in"] > 2 * summary["error_out"]
+
+
+def test_ranked_curve_equals_direct_masks():
+    rng = np.random.default_rng(4)
+    uncertainty, error = rng.random(97), rng.random(97)
+    curve = review.ranked_curve(uncertainty, error, np.array([0.0, 0.1, 0.5, 1.0]))
+    for row in curve.itertuples():
+        queued = np.zeros(97, dtype=bool)
+        queued[np.argsort(-uncertainty)[: row.queue_size]] = True
+        assert row.queue_size == review.queue_size(row.queue_share, 97) if row.queue_share else row.queue_size == 0
+        if queued.any():
+            assert row.error_in == pytest.approx(error[queued].mean())
+        if (~queued).any():
+            assert row.error_out == pytest.approx(error[~queued].mean())
+
+
+# ---- fairness: MetricFrame figures per task -------------------------------------------------------------
+from sklearn.metrics import accuracy_score, mean_absolute_error  # noqa: E402
+
+from kit.explain import fairness  # noqa: E402
+from kit.explain.config import FairnessSettings  # noqa: E402
+
+
+def _regression_fairness(column: str, bootstrap: int = 200):
+    booster, data = tm.model("adult_hours", "lightgbm")
+    prediction = tm.predict(booster, data.X_test)
+    result = fairness.assess_task_column("regression", column, data.raw_test[column], data.y_test, prediction, None,
+                                         FairnessSettings(bootstrap=bootstrap), seed=3)
+    return result, data, prediction
+
+
+def test_regression_group_mae_and_mean_prediction_match_sklearn():
+    result, data, prediction = _regression_fairness("sex")
+    table = result["groups"].set_index("group")
+    for group in ("Female", "Male"):
+        mask = (data.raw_test["sex"] == group).to_numpy()
+        assert table.loc[group, "count"] == mask.sum()
+        assert table.loc[group, "mae"] == pytest.approx(mean_absolute_error(data.y_test[mask], prediction[mask]))
+        assert table.loc[group, "mean_prediction"] == pytest.approx(prediction[mask].mean())
+        assert table.loc[group, "mean_actual"] == pytest.approx(data.y_test[mask].mean())
+        assert table.loc[group, "mae_low"] <= table.loc[group, "mae"] <= table.loc[group, "mae_high"]
+    mae = table["mae"]
+    assert result["figures"]["mae_ratio"] == pytest.approx(mae.max() / mae.min())
+    bias = table["mean_error"]
+    overall = mean_absolute_error(data.y_test, prediction)
+    assert result["figures"]["mean_error_gap"] == pytest.approx((bias.max() - bias.min()) / overall)
+    low, high = result["figures_ci"]["mae_ratio"]
+    assert low <= result["figures"]["mae_ratio"] <= high
+    assert result["status"] in (fairness.PASSED, fairness.FAILED)
+    assert result["limits"] == {"mae_ratio": 1.25, "mean_error_gap": 0.25}
+
+
+def test_regression_small_groups_are_insufficient_evidence_and_named():
+    result, data, _ = _regression_fairness("race", bootstrap=0)
+    table = result["groups"].set_index("group")
+    small = table.index[table["count"] < 30].tolist()
+    assert small and (table.loc[small, "evidence"] == fairness.INSUFFICIENT).all()
+    assert all(any(repr(g) in f for f in result["findings"]) for g in small)
+    judged = table[table["count"] >= 30]["mae"]
+    assert result["figures"]["mae_ratio"] == pytest.approx(judged.max() / judged.min())
+
+
+def test_regression_rule_fails_a_group_whose_errors_are_doubled():
+    rng = np.random.default_rng(0)
+    group = pd.Series(np.repeat(["a", "b"], 400), name="g")
+    actual = rng.normal(40, 10, 800)
+    noise = rng.normal(0, 5, 800) * np.where(group == "b", 2.0, 1.0)
+    result = fairness.assess_task_column("regression", "g", group, actual, actual + noise, None,
+                                         FairnessSettings(bootstrap=0), seed=0)
+    assert result["status"] == fairness.FAILED
+    assert result["figures"]["mae_ratio"] == pytest.approx(2.0, abs=0.25)
+    assert any(f.startswith("MAE ratio") and "above 1.25" in f for f in result["findings"])
+    fair = fairness.assess_task_column("regression", "g", group, actual, actual + rng.normal(0, 5, 800), None,
+                                       FairnessSettings(bootstrap=0), seed=0)
+    assert fair["status"] == fairness.PASSED
+
+
+def test_multiclass_group_accuracy_and_class_selection_rates_match_sklearn():
+    booster, data = tm.model("adult_marital", "xgboost")
+    predicted = tm.predict(booster, data.X_test).argmax(axis=1)
+    result = fairness.assess_task_column("multiclass", "sex", data.raw_test["sex"], data.y_test, predicted,
+                                         data.classes, FairnessSettings(bootstrap=100), seed=1)
+    table = result["groups"].set_index("group")
+    for group in ("Female", "Male"):
+        mask = (data.raw_test["sex"] == group).to_numpy()
+        assert table.loc[group, "accuracy"] == pytest.approx(accuracy_score(data.y_test[mask], predicted[mask]))
+        for k, label in enumerate(data.classes):
+            assert table.loc[group, f"selection_rate[{label}]"] == pytest.approx(np.mean(predicted[mask] == k))
+        assert table.loc[group, "accuracy_low"] <= table.loc[group, "accuracy"] <= table.loc[group, "accuracy_high"]
+    assert result["figures"]["accuracy_difference"] == pytest.approx(table["accuracy"].max() - table["accuracy"].min())
+    rates = table[[f"selection_rate[{c}]" for c in result["judged_classes"]]]
+    assert result["figures"]["selection_rate_ratio"] == pytest.approx((rates.min() / rates.max()).min())
+    # in the 1994 census file far fewer women than men are recorded as married: the four-fifths rule fails
+    assert result["status"] == fairness.FAILED
+    assert any("selection-rate ratio" in f for f in result["findings"])
+
+
+def test_bootstrap_group_means_equal_a_direct_resample():
+    rng = np.random.default_rng(9)
+    codes = rng.integers(0, 3, 50)
+    values = {"x": rng.random(50), "y": rng.random(50)}
+    draws = fairness.bootstrap_group_means(values, codes, 3, 4, seed=5, max_cells=100)  # chunks of two draws
+    again = np.random.default_rng(5)
+    for b in range(4):
+        if b % 2 == 0:
+            idx_chunk = again.integers(0, 50, size=(2, 50))
+        idx = idx_chunk[b % 2]
+        for g in range(3):
+            picked = idx[codes[idx] == g]
+            assert draws["x"][b, g] == pytest.approx(values["x"][picked].mean())
+            assert draws["y"][b, g] == pytest.approx(values["y"][picked].mean())
