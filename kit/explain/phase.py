@@ -439,7 +439,7 @@ def decide_promotion(inputs: ExplainInputs, fair: dict[str, Any], gate: dict[str
         required = approval_required(inputs.config.training.require_approval, training.get("stakes"))
     gates = promotion.evidence_gates(training.get("gates") or {}, gate, fair["gate"])
     return promotion.decide(gates, inputs.champion.get("version"), bool(required),
-                            acceptable=promotion.acceptable_gates(inputs.tier))
+                            acceptable=promotion.acceptable_gates(inputs.tier), metric=promotion.metric_evidence(training))
 
 
 def promotion_table(decision: dict[str, Any]) -> pd.DataFrame:
