@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from kit import content
-from kit.training.metrics import METRICS, higher_is_better, metric_name
+from kit.tasks import canonical_metric, higher_is_better, task_metrics
 
 Gate = dict[str, Any]
 
@@ -78,8 +78,14 @@ def regression_gate(model_value: float, champion_value: float | None, champion_v
                      f"({'better' if drop <= 0 else 'worse'} by {abs(drop):.4f}; it may be at most {tolerance:g} worse)")
 
 
-def test_evidence_gate(y_test: Any, min_rows: int, min_class: int) -> Gate:
-    """Enough test rows, and of each class, for the test metrics to carry a decision."""
+def test_evidence_gate(y_test: Any, min_rows: int, min_class: int, task: str = "binary",
+                       classes: list[Any] | None = None) -> Gate:
+    """Enough test rows, and of each class (binary, multiclass), for the test metrics to carry a decision."""
+    if task == "regression":
+        rows = len(y_test)
+        return _gate(rows >= min_rows, f"{rows} test rows; promotion needs at least {min_rows} (regression: no classes to count)")
+    if task == "multiclass":
+        return _class_evidence(pd.Series(y_test).astype(int), min_rows, min_class, list(classes or []))
     labels = pd.Series(y_test).astype(int)
     rows, positives = len(labels), int(labels.sum())
     negatives = rows - positives
@@ -91,11 +97,26 @@ def test_evidence_gate(y_test: Any, min_rows: int, min_class: int) -> Gate:
 test_evidence_gate.__test__ = False  # not a pytest test despite its name
 
 
+def _class_evidence(labels: pd.Series, min_rows: int, min_class: int, classes: list[Any]) -> Gate:
+    """Multiclass test evidence: enough rows, and at least ``min_class`` of every class (named when short)."""
+    counts = labels.value_counts().reindex(range(len(classes)), fill_value=0)
+    short = {str(classes[i]): int(n) for i, n in counts.items() if n < min_class}
+    ok = len(labels) >= min_rows and not short
+    detail = (f"too few of class(es) {', '.join(f'{k!r} ({v})' for k, v in short.items())}: their recall is a guess; "
+              "collect more labelled rows of these classes or merge rare ones" if short else f"every class has at least {min_class}")
+    return _gate(ok, f"{len(labels)} test rows of {len(classes)} classes; promotion needs at least {min_rows} rows and "
+                     f"{min_class} of each class; {detail}")
+
+
 def kpi_gate(kpi: dict[str, Any] | None, metrics: dict[str, float]) -> Gate | None:
     """The pilot's KPI threshold, when the KPI is a model metric (None otherwise)."""
     if not kpi:
         return None
     name, threshold = kpi["metric"], float(kpi["threshold"])
+    if name not in metrics:
+        known = sorted(m for m in metrics if m in content.load("training")["metrics"])
+        return _gate(False, f"pilot KPI {name} is not a metric of this task (its metrics: {known}); set the portfolio's "
+                            "kpi_metric to one of them")
     value = metrics[name]
     ok = value >= threshold if higher_is_better(name) else value <= threshold
     sign = ">=" if higher_is_better(name) else "<="
@@ -112,10 +133,11 @@ def pilot_kpi(pilot: dict[str, Any] | None) -> dict[str, Any] | None:
     if not metric or threshold is None:
         return None
     try:
-        name = metric_name(metric)
+        name = canonical_metric(metric)
     except Exception:  # a business KPI (revenue, churn rate...) is not a model gate
         return None
-    return {"metric": name, "threshold": float(threshold)} if name in METRICS else None
+    model_metrics = {canonical_metric(m) for task in ("binary", "multiclass", "regression") for m in task_metrics(task)}
+    return {"metric": name, "threshold": float(threshold)} if name in model_metrics else None
 
 
 def approval_required(setting: bool | None, stakes: str | None) -> bool:

@@ -24,7 +24,7 @@ from kit.promotion import PENDING_PHASE3, illustrative_pilot
 from kit.schema import DatasetSpec
 from kit.training import data as tdata
 from kit.training import gates as tgates
-from kit.training.metrics import higher_is_better
+from kit.tasks import TaskDecision, higher_is_better, resolve_task, selection_metric
 from kit.training.contract import contract_summary, infer_contract, save_contract, validate
 from kit.training.pipeline import (
     candidate_metrics,
@@ -93,7 +93,12 @@ class TrainingRun:
         self.illustrative = illustrative_pilot(self.config, use_cases)
         self.pilot = {k: v for k, v in pilot.items() if k in ("name", "dataset")} if self.illustrative else pilot
         self.spec = resolve_dataset(self.config, self.pilot)
+        self.decision = early_task(self.spec)
+        self.task = self.decision.task if self.decision else "binary"
+        self.metric = selection_metric(self.settings, self.task)
         self.costs, costs_source = resolve_costs(self.settings, self.pilot)
+        if self.task != "binary":
+            self.costs, costs_source = None, f"not used: a {self.task} model has no decision threshold (binary only)"
         self.kpi = tgates.pilot_kpi(self.pilot)
         self.stakes = self.settings.stakes or self.pilot.get("stakes")
         stakes_source = ("config (training.stakes)" if self.settings.stakes else
@@ -111,8 +116,9 @@ class TrainingRun:
         self.min_test_class = self.settings.min_test_class_count or rules["min_test_class_count"]
         s = self.settings
         self.sources: dict[str, tuple[str, str]] = {
+            "task": (self.task, self.decision.reason if self.decision else "decided when the data loads"),
             "error costs": (f"FP {self.costs['false_positive']:g}, FN {self.costs['false_negative']:g}" if self.costs
-                            else "none (threshold maximizes F1)", costs_source),
+                            else "none (threshold maximizes F1)" if self.task == "binary" else "none", costs_source),
             "pilot KPI gate": (f"{self.kpi['metric']} {'>=' if higher_is_better(self.kpi['metric']) else '<='} {self.kpi['threshold']:g}"
                                if self.kpi else "none that is a model metric",
                                f"portfolio (pilot {self.pilot.get('name')})" if self.kpi else "default (none)"),
@@ -120,9 +126,11 @@ class TrainingRun:
             "explainability tier": (self.tier, tier_source),
             "human sign-off": ("required after phase 3" if self.require_approval else "not required",
                                "config (training.require_approval)" if s.require_approval is not None else f"stakes ({self.stakes or 'not given'})"),
-            "selection metric": (s.selection_metric, _source(s, "selection_metric")),
-            "decision threshold": (f"{s.threshold:g}" if s.threshold else
-                                   "chosen on validation: " + ("lowest error cost" if self.costs else "highest F1"), _source(s, "threshold")),
+            "selection metric": (self.metric, _source(s, "selection_metric")
+                                 + ("" if self.task == "binary" or "selection_metric" in s.model_fields_set else f" (the {self.task} headline metric)")),
+            "decision threshold": ((f"{s.threshold:g}" if s.threshold else
+                                    "chosen on validation: " + ("lowest error cost" if self.costs else "highest F1"), _source(s, "threshold"))
+                                   if self.task == "binary" else ("none", f"a {self.task} model has no threshold (binary only)")),
             "baseline margin": (f"{s.baseline_margin:g}", _source(s, "baseline_margin")),
             "regression tolerance": (f"{s.regression_tolerance:g}", _source(s, "regression_tolerance")),
             "contract tolerance": (f"{s.contract_tolerance:g}", _source(s, "contract_tolerance")),
@@ -145,8 +153,8 @@ class TrainingRun:
         """What this run trains on and every decision input with its source (config, portfolio, default)."""
         facts = {
             "dataset": (self.spec.name or self.spec.path.name, "pilot use case" if self.pilot.get("dataset") else "config (dataset)"),
-            "target (positive class)": (f"{self.spec.target} ({self.spec.positive_class if self.spec.positive_class is not None else 'inferred'})",
-                                        "dataset spec"),
+            "target (positive class)": (f"{self.spec.target} ({self.spec.positive_class if self.spec.positive_class is not None else 'inferred'})"
+                                        if self.task == "binary" else f"{self.spec.target} ({self.task}: no positive class)", "dataset spec"),
             **self.sources,
             "registered model": (self.model_name if self.settings.model_name or hasattr(self, "features")
                                  else f"{self.model_name}-<fingerprint of target and features>",
@@ -174,8 +182,11 @@ class TrainingRun:
                 f"{self.spec.path.name}: {len(self.frame)} labelled rows, fewer than training.min_rows "
                 f"({self.settings.min_rows}); add data or lower training.min_rows (not below 50)"
             )
-        self.target = tdata.encode_task_target(self.frame[self.spec.target], self.spec.positive_class, self.spec.task)
-        self.task = self.target.task
+        self.target = tdata.encode_task_target(self.frame[self.spec.target], self.spec.positive_class,
+                                               self.task if self.decision else self.spec.task)
+        if self.decision is None:
+            self.decision = TaskDecision(self.target.task, self.target.reason)
+            self.task, self.metric = self.target.task, selection_metric(self.settings, self.target.task)
         self.y = self.target.y
         self.sha256 = file_sha256(self.spec.path)
         kinds = self.frame.dtypes.astype(str).value_counts()
@@ -199,7 +210,7 @@ class TrainingRun:
         """The task this run trains for, why, and the metric that selects and gates its models."""
         from kit.tasks import headline_metric
 
-        return {"task": self.task, "reason": self.target.reason, "metric": headline_metric(self.task)}
+        return {"task": self.task, "reason": self.decision.reason, "metric": self.metric if self.task != "binary" else headline_metric(self.task)}
 
     def check_quality(self) -> pd.DataFrame:
         """Quality report, and the leakage screen on the training rows; decides the feature list."""
@@ -209,7 +220,8 @@ class TrainingRun:
             raise KitError("run.make_split() comes before run.check_quality(): the leakage screen looks only at training rows")
         candidates = tdata.feature_columns(self.frame, self.spec)
         self.quality = quality_report(self.frame, self.spec, candidates, self.y, self.settings.drop_leaky, self.seed,
-                                      rows=self.split.parts["train"], leakage_auc=self.settings.leakage_auc)
+                                      rows=self.split.parts["train"], leakage_auc=self.settings.leakage_auc,
+                                      task=self.task, classes=self.target.classes)
         self.notes += self.quality.notes
         self.features = [c for c in candidates if c not in self.quality.excluded]
         if not self.features:
@@ -243,15 +255,27 @@ class TrainingRun:
         """Fit baselines and models, choose thresholds on validation, rank on test."""
         (Xtr, ytr), (Xva, yva), (Xte, yte) = self.part("train"), self.part("valid"), self.part("test")
         meta = {"target": self.spec.target, "positive_class": self.target.positive_class,
-                "negative_class": self.target.negative_class}
+                "negative_class": self.target.negative_class, "task": self.task, "classes": self.target.classes}
         self.candidates = train_candidates(Xtr, ytr, Xva, yva, self.settings, self.seed, costs=self.costs, **meta)
         self.training_notes = [n for c in self.candidates for n in c.notes]
         self.notes += self.training_notes
         set_thresholds(self.candidates, yva, self.costs, self.settings.threshold)
-        self.leaderboard = evaluate(self.candidates, Xte, yte, self.settings.selection_metric, yva)
-        self.best = select_best(self.candidates, yva, self.settings.selection_metric)
-        self.metrics = candidate_metrics(self.best, yte, self.settings.bootstrap, self.seed, self.settings.confidence)
+        self.leaderboard = evaluate(self.candidates, Xte, yte, self.metric, yva)
+        self.best = select_best(self.candidates, yva, self.metric)
+        table = candidate_metrics(self.best, yte, self.settings.bootstrap, self.seed, self.settings.confidence)
+        self.metric_notes = table.attrs.get("omitted", [])
+        self.notes += self.metric_notes
+        per_class = table.index.str.startswith("recall[")
+        self.metrics, self.per_class = table[~per_class], self._per_class(table[per_class])
         return self.leaderboard
+
+    def _per_class(self, recall: pd.DataFrame) -> pd.DataFrame | None:
+        """Multiclass: test rows and recall (with its interval) per class, by label; None for the other tasks."""
+        if self.task != "multiclass":
+            return None
+        counts = np.bincount(self.part("test")[1], minlength=len(self.target.classes))
+        table = recall.set_axis([str(c) for c in self.target.classes]).rename_axis("class")
+        return table.rename(columns={"value": "recall"}).assign(test_rows=counts)[["test_rows", "recall", "low", "high"]]
 
     def test_scores(self) -> dict[str, np.ndarray]:
         """Test-row scores of every candidate but the constant majority baseline."""
@@ -266,7 +290,7 @@ class TrainingRun:
         """Cost of the selected model's errors versus acting on nobody or everybody (when costs are set)."""
         from kit.training.metrics import business_value
 
-        if not self.costs:
+        if not self.costs or self.task != "binary":
             return None
         value = business_value(self.part("test")[1], self.best.extra["test_proba"], self.best.threshold, self.costs)
         return pd.DataFrame({"test rows": value}).round(3)
@@ -284,7 +308,7 @@ class TrainingRun:
         """Current champion's selection metric on this run's test rows, its version, and why it is not comparable."""
         if not self.settings.track:
             return None, None, None
-        from kit.training.metrics import compute_metrics
+        from kit.training.metrics import task_metrics
         from kit.training.scoring import ScoringModel
 
         reg = self._registry()
@@ -296,6 +320,8 @@ class TrainingRun:
                 model = ScoringModel.load(folder)
         except DataError:
             return None, version, None
+        if model.task != self.task:
+            return None, version, f"another task ({model.task}, this model: {self.task})"
         if str(model.target) != str(self.spec.target):
             return None, version, f"another target ({model.target!r}, this model: {self.spec.target!r})"
         if sorted(model.features) != sorted(self.features):
@@ -303,14 +329,15 @@ class TrainingRun:
             return None, version, f"other features (only the champion has {extra or 'none'}; only this model has {gone or 'none'})"
         try:
             X_test, y_test = self.frame.iloc[self.split.parts["test"]], self.part("test")[1]
-            scores = compute_metrics(y_test, model.predict_proba(X_test), model.threshold)
+            predicted = model.predict(X_test) if self.task == "regression" else model.predict_proba(X_test)
+            scores = task_metrics(self.task, y_test, predicted, model.threshold)
         except DataError:
             return None, version, None
-        return scores[self.settings.selection_metric], version, None
+        return scores[self.metric], version, None
 
     def check_gates(self) -> pd.DataFrame:
         """Evaluate the training gates on the selection metric; sign-off, tier and fairness come after phase 3."""
-        s, metric = self.settings, self.settings.selection_metric
+        s, metric = self.settings, self.metric
         row = self.leaderboard.set_index("candidate")
         base_name, base_value = tgates.best_baseline(row[row["kind"] == "baseline"][metric], metric)
         model_value = float(row.loc[self.best.name, metric])
@@ -319,7 +346,8 @@ class TrainingRun:
         gates = {
             "data contract": tgates.contract_gate(
                 self.contract_check.passed, self.contract_check.to_dict()["failures"], self.contract_check.rows, s.contract_tolerance),
-            "test evidence": tgates.test_evidence_gate(self.part("test")[1], self.min_test_rows, self.min_test_class),
+            "test evidence": tgates.test_evidence_gate(self.part("test")[1], self.min_test_rows, self.min_test_class,
+                                                       self.task, self.target.classes),
             "beats baseline": tgates.baseline_gate(model_value, base_value, base_name, s.baseline_margin, metric),
             "no regression": tgates.regression_gate(model_value, champion_value, champion_version, s.regression_tolerance,
                                                     metric, not_comparable),
@@ -349,36 +377,69 @@ class TrainingRun:
                 "model_name": self.model_name, "run_dir": str(self.ctx.run_dir), "seed": str(self.seed)}
         board = self.leaderboard.set_index("candidate")
         for cand in self.candidates:  # four candidates: one MLflow run each
-            metrics = {f"test_{k}": board.loc[cand.name, k] for k in ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "recall", "precision", "accuracy")}
-            metrics[f"valid_{self.settings.selection_metric}"] = board.loc[cand.name, f"valid_{self.settings.selection_metric}"]
+            metrics = {f"test_{k}": board.loc[cand.name, k] for k in self._logged_metrics()}
+            metrics[f"valid_{self.metric}"] = board.loc[cand.name, f"valid_{self.metric}"]
             selected = cand is self.best
             if selected:
                 metrics |= {f"test_{m}_low": v for m, v in self.metrics["low"].items()} | {f"test_{m}_high": v for m, v in self.metrics["high"].items()}
+            params = {**cand.params, "threshold": cand.threshold, "trees": cand.trees} if self.task == "binary" else \
+                {**cand.params, "task": self.task, "trees": cand.trees}
             run_id = reg.log_candidate(
-                self.experiment, cand.name, {**cand.params, "threshold": cand.threshold, "trees": cand.trees},
-                metrics, {**tags, "kind": cand.kind, "selected": str(selected)},
+                self.experiment, cand.name, params,
+                {k: v for k, v in metrics.items() if not pd.isna(v)}, {**tags, "kind": cand.kind, "selected": str(selected)},
                 model_dir=model_dir if selected else None, files=[self.contract_path, self.split_path] if selected else None,
             )
             self.outcome["run_ids"][cand.name] = run_id
         lineage = {"target": self.spec.target, "features": json.dumps(sorted(self.features)),
                    "feature_fingerprint": feature_fingerprint(self.spec.target, self.features),
-                   "selection_metric": self.settings.selection_metric, "status_reason": pending}
+                   "selection_metric": self.metric, "status_reason": pending, "task": self.task}
+        if self.task == "multiclass":
+            lineage["classes"] = json.dumps(self.target.classes)
         gate_tags = {f"gate.{k}": "passed" if g["passed"] else "failed" for k, g in self.gates.items()}
         self.outcome["version"] = reg.register(self.model_name, self.outcome["run_ids"][self.best.name], gate_tags | lineage)
         return self.outcome
+
+    def _logged_metrics(self) -> tuple[str, ...]:
+        """The test metrics logged to MLflow for each candidate."""
+        from kit.training.metrics import task_metric_names
+
+        if self.task == "binary":
+            return ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "recall", "precision", "accuracy")
+        return task_metric_names(self.task)
+
+    def confusion(self) -> dict[str, Any] | None:
+        """The selected model's test confusion matrix: binary counts at the threshold, multiclass K x K by label; regression none."""
+        if self.task == "regression":
+            return None
+        if self.task == "binary":
+            return {k: int(self.leaderboard.set_index("candidate").loc[self.best.name, k]) for k in ("tp", "fp", "fn", "tn")}
+        from kit.training.metrics import confusion_counts
+
+        k = len(self.target.classes)
+        counts = confusion_counts(self.part("test")[1], self.best.extra["test_proba"].argmax(1), k)
+        return {"labels": self.target.classes, "rows_actual_columns_predicted": counts.tolist()}
+
+    def headline_metric(self) -> tuple[str, str]:
+        """The headline entry for the index: 'Test <metric>' and its value with the interval."""
+        from kit import content
+
+        metric = "roc_auc" if self.task == "binary" else self.metric  # binary headlines have always shown the AUC
+        label = "AUC" if metric == "roc_auc" else content.load("training")["metrics"][metric]["label"]
+        row = self.metrics.loc[metric]
+        return f"Test {label}", f"{row['value']:.3f} [{row['low']:.3f}, {row['high']:.3f}]"
 
     # ---- 5. artifact ----------------------------------------------------------------------
     def artifact(self) -> dict[str, Any]:
         """The ``training`` artifact: dataset, contract, quality, split, leaderboard, champion, gates, headline."""
         metrics = self.metrics.reset_index(names="metric")
-        auc = self.metrics.loc["roc_auc"]
+        binary = self.task == "binary"
         champion = {
             "model_name": self.model_name, "version": self.outcome.get("version"), "algorithm": self.best.name,
-            "status": self.outcome.get("status", "candidate"), "threshold": self.best.threshold,
-            "threshold_objective": "lowest error cost" if self.costs else "highest F1",
+            "status": self.outcome.get("status", "candidate"), "threshold": self.best.threshold if binary else None,
+            "threshold_objective": ("lowest error cost" if self.costs else "highest F1") if binary else f"none ({self.task})",
             "features": self.features, "categories": self.best.model.categories,
             "metrics": {r.metric: {"value": r.value, "low": r.low, "high": r.high} for r in metrics.itertuples()},
-            "confusion_matrix": {k: int(self.leaderboard.set_index("candidate").loc[self.best.name, k]) for k in ("tp", "fp", "fn", "tn")},
+            "confusion_matrix": self.confusion(), "task": self.task, "classes": self.target.classes,
             "model_dir": str(MODEL_DIR), "tracking_uri": self._registry().uri if self.settings.track else None,
             "previous_champion": getattr(self, "champion_before", None), "failed_gates": self.outcome.get("failed_gates", []),
             "target": self.spec.target, "feature_fingerprint": feature_fingerprint(self.spec.target, self.features),
@@ -387,6 +448,9 @@ class TrainingRun:
         status = "warn"  # a candidate until phase 3 decides
         if not self.gates.get("data contract", {"passed": True})["passed"]:
             status = "fail"
+        if self.per_class is not None:
+            champion["per_class"] = self.per_class.reset_index().to_dict(orient="records")
+        head_name, head_value = self.headline_metric()
         return {
             "task": self.task_decision(),
             "dataset": {"name": self.spec.name, "path": str(self.spec.path), "sha256": self.sha256, "rows": len(self.frame),
@@ -400,11 +464,11 @@ class TrainingRun:
             "split": {k: v for k, v in tdata.split_record(self.split, self.spec).items() if k != "positions"}
                      | {"path": str(self.split_path.relative_to(self.ctx.run_dir))},
             "costs": self.costs, "pilot_kpi": self.kpi, "stakes": self.stakes, "tier": self.tier,
-            "signoff_required": self.require_approval, "selection_metric": self.settings.selection_metric,
+            "signoff_required": self.require_approval, "selection_metric": self.metric,
             "decision_inputs": self.decision_inputs(),
             "promotion": {"status": "candidate", "version": champion["version"], "reasons": [self.outcome.get("pending", PENDING_PHASE3)],
                           "gates": self.gates, "failed_gates": champion["failed_gates"], "signoff_required": self.require_approval},
-            "leaderboard": self.leaderboard.drop(columns=["tp", "fp", "fn", "tn"]).to_dict(orient="records"),
+            "leaderboard": self.leaderboard.drop(columns=["tp", "fp", "fn", "tn"], errors="ignore").to_dict(orient="records"),
             "champion": champion,
             "gates": self.gates,
             "registry": {"experiment": self.experiment, "run_ids": self.outcome.get("run_ids", {})},
@@ -412,11 +476,22 @@ class TrainingRun:
             "headline": {
                 "Model": f"{self.best.name} v{champion['version'] or '-'} ({champion['status']})",
                 "Promotion": self.outcome.get("pending", PENDING_PHASE3),
-                "Test AUC": f"{auc['value']:.3f} [{auc['low']:.3f}, {auc['high']:.3f}]",
+                head_name: head_value,
                 "Gates": f"{passed}/{len(self.gates)} passed" + (f"; failed: {', '.join(tgates.failed(self.gates))}" if passed < len(self.gates) else ""),
             },
             "headline_status": status,
         }
+
+
+def early_task(spec: DatasetSpec) -> TaskDecision | None:
+    """The task decided from the target column alone (before the full load), or None when it cannot be read yet."""
+    from kit.data import read_column
+
+    try:
+        labels = read_column(spec.path, spec.target, spec.read_options)
+    except KitError:
+        return None  # the full load names the problem (missing file or column)
+    return resolve_task(tdata.whole_numbers(labels.dropna()), spec.task)
 
 
 def give_signoff(ctx: Any, who: str, why: str) -> dict[str, Any]:

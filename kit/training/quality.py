@@ -12,6 +12,12 @@ all others (its AUC lift over 0.5 more than ``leakage_lead_ratio`` times the run
 only a warning, because a strong honest predictor looks the same: a person must confirm that
 the value is known at prediction time, or declare it in ``dataset.post_outcome_columns``.
 
+The single-feature score is the task's metric: ROC AUC (binary), macro F1 (multiclass) and R²
+(regression: RMSE relative to the mean predictor, so one cut-off fits every target's units), each
+from the feature alone (numbers in quantile bins, categories by level) learned on one random half
+of the training rows and scored on the other. The cut-offs per task live in
+``kit/content/training.yaml`` (``quality.leakage_by_task``).
+
 Near-constant columns (one value in more than ``near_constant_share`` of the training rows)
 are dropped with a note: a tree learns from the few other rows a rule it cannot trust, and
 the data contract, inferred on training rows, sees the rare values of new rows as new levels
@@ -28,7 +34,7 @@ import pandas as pd
 from kit import content
 from kit.profile import profile_frame
 from kit.schema import DatasetSpec
-from kit.training.metrics import roc_auc_rows
+from kit.training.metrics import multiclass_matrix, regression_matrix, roc_auc_rows
 
 
 @dataclass
@@ -48,6 +54,7 @@ class QualityReport:
     post_outcome: list[str] = field(default_factory=list)
     suspected_leaks: list[str] = field(default_factory=list)
     leakage_auc: float = 0.98
+    task: str = "binary"
 
     def table(self) -> pd.DataFrame:
         """Short summary table for the notebook."""
@@ -61,7 +68,7 @@ class QualityReport:
             "post-outcome columns (declared)": ", ".join(self.post_outcome) or "none",
             "id-like columns": ", ".join(self.id_like) or "none",
             "high-cardinality categoricals": ", ".join(self.high_cardinality) or "none",
-            f"leaks (single-feature AUC >= {self.leakage_auc:g})": ", ".join(leaky) or "none",
+            f"leaks (single-feature {LEAK_METRIC_LABEL[self.task]} >= {self.leakage_auc:g})": ", ".join(leaky) or "none",
             "suspected leaks (far ahead of the rest)": ", ".join(self.suspected_leaks) or "none",
             "excluded from features": ", ".join(self.excluded) or "none",
         }
@@ -84,6 +91,73 @@ class QualityReport:
             "excluded": self.excluded,
             "notes": self.notes,
         }
+
+
+LEAK_COLUMN = {"binary": "single_feature_auc", "multiclass": "single_feature_macro_f1", "regression": "single_feature_r2"}
+LEAK_METRIC_LABEL = {"binary": "AUC", "multiclass": "macro F1", "regression": "R²"}
+
+
+def single_feature_scores(frame: pd.DataFrame, y: np.ndarray, seed: int = 0, task: str = "binary") -> pd.Series:
+    """Each column alone scored with the task's metric: AUC (binary), macro F1 (multiclass), R² (regression)."""
+    if task == "binary":
+        return single_feature_auc(frame, y, seed)
+    fit = np.random.default_rng(seed).random(len(y)) < 0.5
+    bins = content.load("training")["quality"]["leakage_bins"]
+    if task == "regression":
+        out = {c: _level_r2(_level_codes(frame[c], fit, bins), y, fit) for c in frame.columns}  # a loop over columns
+        return pd.Series(out, dtype="float64").reindex(frame.columns)
+    both = {c: _level_f1(_level_codes(frame[c], fit, bins), y, fit) for c in frame.columns}  # a loop over columns
+    scores = pd.Series({c: v[0] for c, v in both.items()}, dtype="float64").reindex(frame.columns)
+    scores.attrs["pinned"] = {c: v[1] for c, v in both.items()}
+    return scores
+
+
+def _level_codes(values: pd.Series, fit: np.ndarray, bins: int) -> np.ndarray:
+    """Non-negative level codes of a column: category levels, or quantile bins of numbers (edges from the fit rows); missing is its own level."""
+    if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
+        return values.astype("category").cat.codes.to_numpy().astype(np.int64) + 1
+    v = values.to_numpy(dtype="float64", na_value=np.nan)
+    known = v[fit & ~np.isnan(v)]
+    edges = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1)[1:-1])) if len(known) else np.array([])
+    return np.where(np.isnan(v), 0, np.searchsorted(edges, v, side="left") + 1).astype(np.int64)
+
+
+def _level_r2(codes: np.ndarray, y: np.ndarray, fit: np.ndarray) -> float:
+    """R² on the held-out half of predicting each level's mean target (learned on ``fit``; unseen levels get the mean)."""
+    size = int(codes.max()) + 1
+    sums = np.bincount(codes[fit], weights=y[fit], minlength=size)
+    counts = np.bincount(codes[fit], minlength=size)
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), y[fit].mean())
+    return float(regression_matrix(y[~fit], means[codes[~fit]])["r2"][0])
+
+
+def _level_f1(codes: np.ndarray, y: np.ndarray, fit: np.ndarray) -> tuple[float, tuple[int, float]]:
+    """Macro F1 on the held-out half of predicting each level's most frequent class (learned on ``fit``), and
+    the (class, F1) of the best-identified class other than the majority: a feature that pins one class of K
+    (a failure code) lifts macro F1 by only about 1/K, so that class's own F1 is screened too."""
+    k = int(y.max()) + 1
+    size = int(codes.max()) + 1
+    counts = np.bincount(codes[fit] * k + y[fit], minlength=size * k).reshape(size, k)
+    majority = int(np.bincount(y[fit], minlength=k).argmax())
+    predicted = np.where(counts.sum(1) > 0, counts.argmax(1), majority)[codes[~fit]]
+    held = y[~fit]
+    hits = np.bincount(held, weights=(held == predicted).astype("float64"), minlength=k)
+    per_class = 2 * hits / np.maximum(np.bincount(held, minlength=k) + np.bincount(predicted, minlength=k), 1)
+    per_class[majority] = -1.0
+    best = int(per_class.argmax())
+    macro = float(multiclass_matrix(held[None], np.eye(k)[predicted][None])["macro_f1"][0])
+    return macro, (best, float(per_class[best]))
+
+
+def no_information_score(y: np.ndarray, task: str) -> float:
+    """The single-feature score of a feature that carries nothing: AUC 0.5, R² 0, or the majority class's macro F1."""
+    if task == "binary":
+        return 0.5
+    if task == "regression":
+        return 0.0
+    k = int(y.max()) + 1
+    majority = np.full(len(y), np.bincount(y, minlength=k).argmax())
+    return float(multiclass_matrix(y[None], np.eye(k)[majority][None])["macro_f1"][0])
 
 
 def single_feature_auc(frame: pd.DataFrame, y: np.ndarray, seed: int = 0) -> pd.Series:
@@ -129,26 +203,32 @@ def near_constant_shares(frame: pd.DataFrame, limit: float) -> dict[str, float]:
     return {str(c): float(v) for c, v in shares[shares > limit].sort_values(ascending=False).items()}
 
 
-def suspected_leaks(auc: pd.Series, lead_ratio: float, min_auc: float) -> list[str]:
-    """The feature far ahead of all others: AUC lift over 0.5 more than ``lead_ratio`` times the runner-up's."""
-    lift = (auc.dropna() - 0.5).sort_values(ascending=False)
-    if len(lift) < 2 or lift.iloc[0] + 0.5 < min_auc:
+def suspected_leaks(auc: pd.Series, lead_ratio: float, min_auc: float, floor: float = 0.5) -> list[str]:
+    """The feature far ahead of all others: score lift over ``floor`` (no information) more than ``lead_ratio`` times the runner-up's."""
+    lift = (auc.dropna() - floor).sort_values(ascending=False)
+    if len(lift) < 2 or lift.iloc[0] + floor < min_auc:
         return []
     return [str(lift.index[0])] if lift.iloc[0] > lead_ratio * max(lift.iloc[1], 0.0) else []
 
 
 def quality_report(
     frame: pd.DataFrame, spec: DatasetSpec, features: list[str], y: np.ndarray, drop_leaky: bool = True, seed: int = 0,
-    rows: np.ndarray | None = None, leakage_auc: float | None = None,
+    rows: np.ndarray | None = None, leakage_auc: float | None = None, task: str = "binary",
+    classes: list[Any] | None = None,
 ) -> QualityReport:
     """Profile the data and decide which candidate features to exclude (post-outcome, constant, id-like, leaky).
 
     ``rows`` are the row positions the leakage and near-constant screens may see (the training
     rows, so that test labels take no part in choosing features); all rows when None.
-    ``leakage_auc`` is the absolute leak cut-off (``training.leakage_auc``; content default).
+    ``leakage_auc`` is the absolute leak cut-off of the binary task (``training.leakage_auc``; content
+    default); the other tasks take theirs from ``quality.leakage_by_task``.
     """
     rules = content.load("training")["quality"]
-    cutoff = rules["leakage_auc"] if leakage_auc is None else leakage_auc
+    if task == "binary":
+        cutoff, lead_min = (rules["leakage_auc"] if leakage_auc is None else leakage_auc), rules["leakage_lead_min_auc"]
+    else:
+        cutoff, lead_min = rules["leakage_by_task"][task]["cutoff"], rules["leakage_by_task"][task]["lead_min"]
+    column, label = LEAK_COLUMN[task], LEAK_METRIC_LABEL[task]
     profile = profile_frame(frame, id_columns=[c for c in spec.id_columns if c in frame.columns])
     missing = pd.DataFrame({"column": list(profile.missing_share), "missing_share": list(profile.missing_share.values())})
     missing = missing.sort_values("missing_share", ascending=False, kind="stable").reset_index(drop=True)
@@ -164,14 +244,19 @@ def quality_report(
                                 rules["near_constant_share"])
     screened = [c for c in features if c not in constant + id_like + list(near)]
     sample = rows[_sample_rows(len(rows), rules["leakage_sample_rows"], seed)]
-    auc = single_feature_auc(frame.iloc[sample][screened], y[sample], seed)
-    leakage = pd.DataFrame({"feature": auc.index, "single_feature_auc": auc.to_numpy()})
-    leakage["flagged"] = leakage["single_feature_auc"] >= cutoff
+    auc = single_feature_scores(frame.iloc[sample][screened], y[sample], seed, task)
+    floor = no_information_score(y[sample], task)
+    leakage = pd.DataFrame({"feature": auc.index, column: auc.to_numpy()})
+    leakage["flagged"] = leakage[column] >= cutoff
     unflagged = auc[~leakage.set_index("feature")["flagged"]]  # a leak already caught is not a runner-up
-    ahead = suspected_leaks(unflagged, rules["leakage_lead_ratio"], rules["leakage_lead_min_auc"])
+    ahead = suspected_leaks(unflagged, rules["leakage_lead_ratio"], lead_min, floor)
+    pin_cut = rules["leakage_by_task"]["multiclass"]["pinned_class_f1"]
+    pinned = {c: v for c, v in auc.attrs.get("pinned", {}).items() if v[1] >= pin_cut and c not in ahead
+              and not leakage.set_index("feature").loc[c, "flagged"]}
+    ahead += list(pinned)
     leakage["suspected"] = leakage["feature"].isin(ahead)
-    leakage = leakage.sort_values("single_feature_auc", ascending=False, kind="stable").reset_index(drop=True)
-    leakage.attrs["cutoff"] = cutoff
+    leakage = leakage.sort_values(column, ascending=False, kind="stable").reset_index(drop=True)
+    leakage.attrs.update(cutoff=cutoff, metric=label, column=column, floor=floor)
     excluded = ({c: "known only after the outcome (dataset.post_outcome_columns)" for c in post_outcome}
                 | {c: "constant" for c in constant} | {c: "id-like (almost every value unique)" for c in id_like}
                 | {c: f"near-constant ({share:.1%} of training rows hold one value)" for c, share in near.items()})
@@ -182,33 +267,44 @@ def quality_report(
             f"other rows is unreliable, and the data contract (inferred on training rows) would see their "
             f"rare values in new rows as new levels or out-of-range numbers and fail on unchanged data"
         )
-    for row in leakage[leakage["flagged"]].itertuples():
-        msg = (f"feature {row.feature!r} alone separates the target (AUC {row.single_feature_auc:.3f} "
-               f">= training.leakage_auc {cutoff:g}): a likely leak")
+    where = "training.leakage_auc" if task == "binary" else f"the {task} cut-off"
+    for feature, score in leakage.loc[leakage["flagged"], ["feature", column]].itertuples(index=False):
+        msg = (f"feature {feature!r} alone {'separates' if task != 'regression' else 'predicts'} the target "
+               f"({label} {score:.3f} >= {where} {cutoff:g}): a likely leak")
         if drop_leaky:
-            excluded[row.feature] = f"suspected leak (single-feature AUC {row.single_feature_auc:.3f})"
+            excluded[feature] = f"suspected leak (single-feature {label} {score:.3f})"
             notes.append(msg + "; dropped (set training.drop_leaky: false to keep it)")
         else:
             notes.append(msg + "; kept because training.drop_leaky is false")
-    notes += [_lead_note(c, unflagged, rules["leakage_lead_ratio"]) for c in ahead]
+    notes += [_lead_note(c, unflagged, rules["leakage_lead_ratio"], label, floor) for c in ahead if c not in pinned]
+    notes += [_pinned_note(c, (classes or [])[j] if classes else j, f1) for c, (j, f1) in pinned.items()]
     high_missing = missing.loc[missing["missing_share"] >= rules["high_missing_share"], "column"].tolist()
     notes += [f"column {c!r} is at least {rules['high_missing_share']:.0%} empty" for c in high_missing]
     return QualityReport(
         rows=profile.rows, duplicate_rows=profile.duplicate_rows_ignoring_ids, missing=missing,
         constant=constant, id_like=id_like, high_cardinality=high_card, leakage=leakage,
         excluded=excluded, notes=notes, near_constant=near, post_outcome=post_outcome,
-        suspected_leaks=ahead, leakage_auc=cutoff,
+        suspected_leaks=ahead, leakage_auc=cutoff, task=task,
     )
 
 
-def _lead_note(column: str, auc: pd.Series, ratio: float) -> str:
+def _lead_note(column: str, auc: pd.Series, ratio: float, label: str = "AUC", floor: float = 0.5) -> str:
     """The warning for a feature far ahead of the others (kept, for a person to confirm)."""
     runner_up = auc.drop(column).max()
     return (
-        f"suspected leak: confirm it is known at prediction time. Feature {column!r} alone reaches AUC "
-        f"{auc[column]:.3f}, far ahead of the next best ({runner_up:.3f}; lift over 0.5 more than {ratio:g}x). "
+        f"suspected leak: confirm it is known at prediction time. Feature {column!r} alone reaches {label} "
+        f"{auc[column]:.3f}, far ahead of the next best ({runner_up:.3f}; lift over {floor:.3g} more than {ratio:g}x). "
         f"Values recorded after the outcome (a call's duration, a failure code) inflate every metric; if so, "
         f"list it in dataset.post_outcome_columns. It is kept as a feature"
+    )
+
+
+def _pinned_note(column: str, label: Any, f1: float) -> str:
+    """The warning for a feature that alone identifies one class (kept, for a person to confirm)."""
+    return (
+        f"suspected leak: confirm it is known at prediction time. Feature {column!r} alone identifies class "
+        f"{label!r} (its F1 {f1:.3f}); a code or flag recorded with the outcome (e.g. the flag a target was derived "
+        f"from) does this. If so, list it in dataset.post_outcome_columns or dataset.drop_columns. It is kept as a feature"
     )
 
 
