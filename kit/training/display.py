@@ -21,10 +21,11 @@ def leaderboard_view(board: pd.DataFrame) -> Any:
         subset=["roc_auc", "pr_auc", "f1"], color="#d7f0d7").highlight_min(subset=["log_loss", "brier"], color="#d7f0d7")
 
 
-def metrics_view(table: pd.DataFrame, confidence: float = 0.95) -> Any:
-    """Champion test metrics with bootstrap intervals."""
+def metrics_view(table: pd.DataFrame, confidence: float = 0.95, notes: list[str] | None = None) -> Any:
+    """Champion test metrics with bootstrap intervals; ``notes`` (e.g. why MAPE is omitted) as the caption."""
     view = table.rename(columns={"low": f"{confidence:.0%} low", "high": f"{confidence:.0%} high"})
-    return escape.styler(view, precision=3, na_rep="-")
+    styled = escape.styler(view, precision=3, na_rep="-")
+    return styled.set_caption(escape.html(" ".join(notes))) if notes else styled
 
 
 def gates_view(table: pd.DataFrame) -> Any:
@@ -89,10 +90,13 @@ def leakage_figure(leakage: pd.DataFrame, cutoff: float | None = None, top: int 
     suspected = data["suspected"] if "suspected" in data else False
     colors = np.where(data["flagged"], "#c0392b", np.where(suspected, "#e67e22", "#4c72b0"))
     y = np.arange(len(data))
-    ax.barh(y, data["single_feature_auc"], color=colors)
+    column = leakage.attrs.get("column", "single_feature_auc")
+    label = {"AUC": "ROC AUC"}.get(leakage.attrs.get("metric", "AUC"), leakage.attrs.get("metric"))
+    ax.barh(y, data[column], color=colors)
     ax.set_yticks(y, escape.labels(data["feature"]))
     ax.axvline(cutoff, ls="--", color="#c0392b", label=f"leak cut-off {cutoff:g}")
-    ax.set(xlim=(0.5, 1.0), xlabel="ROC AUC of the feature alone", title="Leakage screen")
+    low = leakage.attrs.get("floor", 0.5) if column == "single_feature_auc" else min(0.0, float(data[column].min()))
+    ax.set(xlim=(low, 1.0), xlabel=f"{label} of the feature alone", title="Leakage screen")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     plt.close(fig)
@@ -120,3 +124,112 @@ def outcome_markdown(outcome: dict[str, Any]) -> Markdown:
                                          if failed else "It stays a candidate")
     return Markdown(head + f" {escape.md(pending)}. The promotion decision "
                     "comes at the end of phase 3, with the fairness and tier evidence (and a sign-off where the stakes need it).")
+
+
+# ---- per task -----------------------------------------------------------------------------
+BINARY_ONLY = ("the decision threshold, the error costs and the business value apply to yes/no decisions only: "
+               "a {task} model outputs {what}, so this report shows no threshold and no cost table")
+OUTPUTS = {"regression": "a number in the target's units", "multiclass": "one probability per class (the highest is the prediction)"}
+
+
+def task_markdown(decision: dict[str, str]) -> Markdown:
+    """The task this run trains for, why, the metric that selects and gates its models, and what is binary-only."""
+    task = decision["task"]
+    text = (f"**Task: {escape.md(task)}.** {escape.md(decision['reason'])}. Models are selected and gated on "
+            f"**{escape.md(decision['metric'])}**.")
+    if task != "binary":
+        text += " " + escape.md(BINARY_ONLY.format(task=task, what=OUTPUTS[task]).capitalize()) + "."
+    return Markdown(text)
+
+
+def task_leaderboard_view(board: pd.DataFrame) -> Any:
+    """Leaderboard of any task, best value of each metric highlighted in its better direction."""
+    if "roc_auc" in board.columns:
+        return leaderboard_view(board)
+    from kit import content
+    from kit.tasks import higher_is_better
+
+    known = content.load("training")["metrics"]
+    metrics = [c for c in board.columns if c in known]
+    cols = ["candidate", "kind", *metrics, *[c for c in ("trees", "fit_seconds") if c in board.columns],
+            *[c for c in board.columns if c.startswith("valid_")]]
+    view = escape.styler(board[cols], precision=3, na_rep="-").hide(axis="index")
+    up = [m for m in metrics if higher_is_better(m) and board[m].notna().any()]
+    down = [m for m in metrics if not higher_is_better(m) and board[m].notna().any()]
+    return view.highlight_max(subset=up, color="#d7f0d7").highlight_min(subset=down, color="#d7f0d7")
+
+
+def test_figure(run: Any) -> plt.Figure:
+    """The task's comparison on test rows: ROC/PR curves (binary), predicted vs actual (regression), confusion matrix (multiclass)."""
+    if run.task == "binary":
+        return curves_figure(run.part("test")[1], run.test_scores())
+    y = run.part("test")[1]
+    if run.task == "regression":
+        return predicted_figure(y, {c.name: c.extra["test_proba"] for c in run.candidates if c.kind == "model" or c.name == "ridge"})
+    return confusion_matrix_figure(y, run.best.extra["test_proba"].argmax(1), run.target.classes)
+
+
+def champion_view(run: Any) -> Any:
+    """The selected model in detail: calibration and confusion (binary), residuals (regression), per-class recall (multiclass)."""
+    if run.task == "binary":
+        return calibration_and_confusion_figure(*run.champion_test())
+    if run.task == "regression":
+        return residual_figure(run.part("test")[1], run.best.extra["test_proba"])
+    return metrics_view(run.per_class.rename(columns={"recall": "recall (value)"}), run.settings.confidence)
+
+
+def business_value_view(run: Any) -> Any:
+    """Binary: the error-cost table (None without costs); other tasks: why there is none."""
+    if run.task == "binary":
+        return run.business_value()
+    return Markdown(escape.md(BINARY_ONLY.format(task=run.task, what=OUTPUTS[run.task]).capitalize()) + ".")
+
+
+def predicted_figure(y: np.ndarray, predictions: dict[str, np.ndarray]) -> plt.Figure:
+    """Predicted against actual values on the test rows, one panel per candidate (the diagonal is perfect)."""
+    fig, axes = plt.subplots(1, len(predictions), figsize=(4.2 * len(predictions), 4), squeeze=False)
+    low, high = float(np.min(y)), float(np.max(y))
+    for ax, (name, pred) in zip(axes[0], predictions.items()):  # a few candidates
+        ax.scatter(y, pred, s=4, alpha=0.3)
+        ax.plot([low, high], [low, high], ls=":", color="grey")
+        rmse = float(np.sqrt(np.mean((pred - y) ** 2)))
+        ax.set(title=escape.label(f"{name} (RMSE {rmse:,.3g})"), xlabel="actual", ylabel="predicted")
+    fig.suptitle("Predicted vs actual (test rows)")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def residual_figure(y: np.ndarray, pred: np.ndarray) -> plt.Figure:
+    """Residuals (actual - predicted) against the prediction, and their distribution, for the selected model on test rows."""
+    residual = np.asarray(y, dtype="float64") - np.asarray(pred, dtype="float64")
+    fig, (ax_res, ax_hist) = plt.subplots(1, 2, figsize=(10, 4.2))
+    ax_res.scatter(pred, residual, s=4, alpha=0.3)
+    ax_res.axhline(0, ls=":", color="grey")
+    ax_res.set(title="Residuals vs prediction (test)", xlabel="predicted", ylabel="actual - predicted")
+    ax_hist.hist(residual, bins=50, color="#4c72b0")
+    ax_hist.axvline(0, ls=":", color="grey")
+    ax_hist.set(title=f"Residuals: mean {residual.mean():,.3g}, sd {residual.std():,.3g}", xlabel="actual - predicted", ylabel="rows")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def confusion_matrix_figure(y: np.ndarray, pred: np.ndarray, classes: list[Any]) -> plt.Figure:
+    """K x K confusion matrix of the selected model on test rows: counts, colored by the share of each actual class."""
+    from kit.training.metrics import confusion_counts
+
+    k = len(classes)
+    counts = confusion_counts(y, pred, k)
+    share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.0 * k + 3, 0.8 * k + 2.5))
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), v in np.ndenumerate(counts):  # K x K cells, not rows
+        ax.text(j, i, f"{v:,}", ha="center", va="center", color="white" if share[i, j] > 0.5 else "black", fontsize=10)
+    names = escape.labels([str(c) for c in classes])
+    ax.set(xticks=range(k), yticks=range(k), xticklabels=names, yticklabels=names, xlabel="predicted", ylabel="actual",
+           title="Confusion matrix (test; color: share of the actual class)")
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

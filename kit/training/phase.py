@@ -135,8 +135,9 @@ class TrainingRun:
             "regression tolerance": (f"{s.regression_tolerance:g}", _source(s, "regression_tolerance")),
             "contract tolerance": (f"{s.contract_tolerance:g}", _source(s, "contract_tolerance")),
             "minimum test rows": (f"{self.min_test_rows}", _source(s, "min_test_rows") + ("" if s.min_test_rows else " (kit/content/training.yaml)")),
-            "minimum test rows per class": (f"{self.min_test_class}", _source(s, "min_test_class_count")
-                                            + ("" if s.min_test_class_count else " (kit/content/training.yaml)")),
+            "minimum test rows per class": ((f"{self.min_test_class}", _source(s, "min_test_class_count")
+                                             + ("" if s.min_test_class_count else " (kit/content/training.yaml)"))
+                                            if self.task != "regression" else ("none", "regression has no classes")),
         }
         self.gates: dict[str, dict[str, Any]] = {}
         self.outcome: dict[str, Any] = {}
