@@ -355,3 +355,54 @@ def test_unlabelled_batches_get_drift_and_at_most_a_cross_checked_estimate(multi
     assert result.estimate["test_checks"]["accuracy"]["actual"] == pytest.approx(skm.accuracy_score(test[TARGET], model.predict(test)))
     assert list(result.expected.columns) == result.estimate["metrics"] and len(result.expected) == 6  # shown: passed its check
     assert result.drift and all(not d.empty for d in result.drift.values())  # drift is always there
+
+
+# ---- walk-forward retraining on the task's metric ------------------------------------------------------------------
+
+def _replay(fixture, scenario: dict, sensitive: list[str] | None = None):
+    """Monitor and replay retraining (one challenger, the training phase's pipeline with the task) on a scenario."""
+    from kit.monitoring.run import retrain
+    from kit.training.config import TrainingSection
+
+    model, train, valid, test = fixture
+    settings = _monitoring("drill", scenarios={"drill": scenario},
+                           retraining={"enabled": True, "max_challengers": 1, "cooldown_batches": 0, "min_batch_rows": 100})
+    setup = _setup(model, train, valid, test, settings, sensitive)
+    setup.training = TrainingSection(algorithms=["xgboost", "lightgbm"], max_trees=60)
+    batches = scenario_batches(setup, settings, seed=0).batches
+    result = monitor(setup, batches, settings, 0)
+    return setup, batches, retrain(setup, batches, result, settings, 0)
+
+
+def test_regression_replay_trains_a_regression_challenger_and_judges_it_on_rmse(regression):
+    setup, batches, outcome = _replay(regression, {"injections": [{"kind": "concept_flip", "feature": "hr", "start": 2}]})
+    trained = outcome["timeline"][outcome["timeline"]["decision"].isin(["promote", "keep"])]
+    assert len(trained) == 1 and outcome["metric"] == "rmse"
+    row = trained.iloc[0]
+    frame = pd.concat([b.frame for b in batches if b.name in row["judged_on"].split(", ")], ignore_index=True)
+    challenger = outcome["challenger"]
+    assert challenger.task == "regression" and challenger.algorithm in ("xgboost", "lightgbm")
+    rmse = {k: np.sqrt(skm.mean_squared_error(frame[TARGET], m.predict(frame))) for k, m in
+            (("serving", setup.model), ("challenger", challenger))}
+    assert row["serving_score"] == pytest.approx(rmse["serving"]) and row["challenger_score"] == pytest.approx(rmse["challenger"])
+    assert row["delta"] == pytest.approx(rmse["serving"] - rmse["challenger"])  # positive: the challenger's error is lower
+    assert row["decision"] == ("promote" if rmse["serving"] - rmse["challenger"] >= 0.005 * rmse["serving"] else "keep")
+    assert "lower is better" in row["reason"] or "lower)" in row["reason"]
+    assert list(outcome["candidates"]["candidate"]) == ["xgboost", "lightgbm"] and outcome["candidates"]["selected"].sum() == 1
+
+
+def test_multiclass_replay_judges_on_macro_f1_with_the_accuracy_gap_as_fairness_gate(multiclass):
+    setup, batches, outcome = _replay(multiclass, {"injections": [{"kind": "concept_flip", "feature": "Type", "start": 1, "magnitude": 0.6}]},
+                                      sensitive=["Type"])
+    trained = outcome["timeline"][outcome["timeline"]["decision"].isin(["promote", "keep"])]
+    assert len(trained) == 1 and outcome["metric"] == "macro_f1"
+    row = trained.iloc[0]
+    frame = pd.concat([b.frame for b in batches if b.name in row["judged_on"].split(", ")], ignore_index=True)
+    challenger = outcome["challenger"]
+    assert challenger.task == "multiclass" and challenger.classes == setup.model.classes
+    f1 = {k: skm.f1_score(frame[TARGET], m.predict(frame), average="macro", zero_division=0)
+          for k, m in (("serving", setup.model), ("challenger", challenger))}
+    assert row["serving_score"] == pytest.approx(f1["serving"]) and row["challenger_score"] == pytest.approx(f1["challenger"])
+    gap = outcome["comparison"].loc["fairness_gap"]
+    expected = task_fairness_gap("multiclass", frame[TARGET].to_numpy(), challenger.predict(frame), frame, ["Type"], 30)
+    assert gap["challenger"] == pytest.approx(expected)

@@ -747,6 +747,10 @@ def build_artifact(
         "Worst feature": f"{feature} (PSI {value:.2f}, {batch})" if feature else "none",
         "Decision": decision + (f" [synthetic scenario {settings.scenario}]" if synthetic else ""),
     }
+    if setup.task != "binary":
+        shown = result.estimate.get("metrics") or []
+        headline["Without labels"] = (f"{' and '.join(shown)} estimated (cross-checked on test rows)" if shown
+                                      else "drift only (the label-free estimate failed its cross-check)")
     if resampled:
         headline["Scenario rows"] = (f"each batch repeats ~{len(setup.held_out) // settings.n_batches:,} distinct rows "
                                      "(counts and intervals overstate the evidence)")
