@@ -53,6 +53,38 @@ def _time_format(value: str | None) -> str | None:
 TimeFormat = Annotated[str | None, AfterValidator(_time_format)]
 """How to read a time column that is not a date: year, unix_seconds, unix_milliseconds or a strftime pattern."""
 
+CalendarPart = Literal["hour", "weekday", "month", "day_of_month", "day_of_year"]
+
+
+class LagSpec(Section):
+    """Lag features: a column's own past values, looked up without looking ahead."""
+
+    column: str = Field(description="Column whose past values become features (e.g. the target cnt).")
+    periods: list[int] = Field(
+        min_length=1, description="How far back, in steps (e.g. [1, 24, 168] hours back on hourly data); each >= 1."
+    )
+    step: str | None = Field(
+        default=None,
+        description="Length of one step as a pandas offset ('1h', '1D', '15min'); default: the most common gap "
+        "between consecutive times. Not with rows_in_time_order (a step is then one row).",
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> "LagSpec":
+        """Periods are distinct whole steps >= 1 and the step is a fixed positive length."""
+        if any(p < 1 for p in self.periods) or len(set(self.periods)) != len(self.periods):
+            raise ValueError(f"periods {self.periods}: give distinct whole numbers >= 1 (a lag of 0 is the value itself)")
+        if self.step is not None:
+            import pandas as pd
+
+            try:
+                length = pd.Timedelta(pd.tseries.frequencies.to_offset(self.step))
+            except (ValueError, TypeError):
+                raise ValueError(f"step {self.step!r} is not a fixed length; write e.g. '1h', '1D' or '15min'") from None
+            if length <= pd.Timedelta(0):
+                raise ValueError(f"step {self.step!r} must be a positive length")
+        return self
+
 
 class DatasetSpec(Section):
     """Where a dataset lives and what its columns mean."""
@@ -96,6 +128,19 @@ class DatasetSpec(Section):
         description="Extra pandas reader options (pandas.read_csv / read_parquet keywords: sep, encoding, "
         "thousands, decimal, ...); e.g. {sep: ';', thousands: '.', decimal: ','} for 1.234,5.",
     )
+    calendar: list[CalendarPart] | Literal["auto"] | None = Field(
+        default=None,
+        description="Calendar features from time_column: any of hour, weekday (0 Monday), month, day_of_month, "
+        "day_of_year, or auto (those of hour, weekday and month that vary in the data). A holiday flag in the "
+        "data (e.g. holiday) is used as an ordinary feature. Default: none.",
+    )
+    lags: LagSpec | None = Field(
+        default=None,
+        description="Lag features of a column's own past, e.g. {column: cnt, periods: [1, 24, 168]}: the value "
+        "that many steps earlier (by time_column, or by row with rows_in_time_order), never later. Rows in the "
+        "first max(periods) steps have no full history and are dropped; a later past time absent from the "
+        "data leaves its lag missing.",
+    )
 
     @model_validator(mode="after")
     def _one_time_order(self) -> "DatasetSpec":
@@ -104,6 +149,12 @@ class DatasetSpec(Section):
             raise ValueError("give time_column or rows_in_time_order: true, not both (time_column already orders the rows)")
         if self.time_format and not self.time_column:
             raise ValueError("time_format needs time_column: name the column it describes")
+        if self.calendar and not self.time_column:
+            raise ValueError("calendar needs time_column: name the column the calendar features come from")
+        if self.lags and not (self.time_column or self.rows_in_time_order):
+            raise ValueError("lags need an order: set time_column (or rows_in_time_order: true for rows already in time order)")
+        if self.lags and self.lags.step and not self.time_column:
+            raise ValueError("lags.step needs time_column; with rows_in_time_order a step is one row: remove lags.step")
         return self
 
     def named_columns(self) -> dict[str, list[str]]:
@@ -117,4 +168,6 @@ class DatasetSpec(Section):
         }
         if self.time_column:
             named["time_column"] = [self.time_column]
+        if self.lags:
+            named["lags.column"] = [self.lags.column]
         return named

@@ -33,6 +33,43 @@ def performance_thresholds(champion: dict[str, float], settings: AlertSettings) 
     return {"recall": float(recall), "roc_auc": float(champion.get("roc_auc", float("nan")) * (1 - settings.auc_relative_drop))}
 
 
+# Regression and multiclass rules: (rule, metric, relative setting, whether higher is better, message).
+TASK_RULES = {
+    "regression": (("rmse_rise", "rmse", "rmse_relative_rise", False, "RMSE rose more than allowed"),
+                   ("mae_rise", "mae", "mae_relative_rise", False, "MAE rose more than allowed")),
+    "multiclass": (("accuracy_drop", "accuracy", "accuracy_relative_drop", True, "accuracy dropped more than allowed"),
+                   ("macro_f1_drop", "macro_f1", "macro_f1_relative_drop", True, "macro F1 dropped more than allowed")),
+}
+
+
+def task_thresholds(task: str, champion: dict[str, float], settings: AlertSettings) -> dict[str, float]:
+    """The lines a batch is held to for the task's metrics: the watched model's test figure moved by the allowed share
+    (binary: recall floor and AUC line as before)."""
+    if task not in TASK_RULES:
+        return performance_thresholds(champion, settings)
+    return {metric: float(champion.get(metric, float("nan")) * (1 - getattr(settings, key) if higher else 1 + getattr(settings, key)))
+            for _, metric, key, higher, _ in TASK_RULES[task]}
+
+
+def task_performance_alerts(batch: str, measured: dict[str, float] | None, thresholds: dict[str, float],
+                            settings: AlertSettings, task: str = "binary") -> list[dict[str, object]]:
+    """The task's performance rules, each firing only when the whole bootstrap interval is on the wrong side of its
+    line (binary: recall floor and AUC drop as before)."""
+    if task not in TASK_RULES:
+        return performance_alerts(batch, measured, thresholds, settings)
+    if not measured:
+        return []
+    out = []
+    for rule, metric, _, higher, message in TASK_RULES[task]:  # two rules per task
+        line, bound = thresholds.get(metric, float("nan")), measured.get(f"{metric}_high" if higher else f"{metric}_low")
+        if bound is None or not bound == bound or not line == line or (bound >= line if higher else bound <= line):
+            continue
+        side = f"interval up to {bound:.4g}) < {line:.4g}" if higher else f"interval from {bound:.4g}) > {line:.4g}"
+        out.append(alert(batch, rule, None, measured[metric], line, settings.severities.get(rule, "critical"),
+                         f"{message}: {measured[metric]:.4g} ({side}"))
+    return out
+
+
 def drift_alerts(batch: str, drift: pd.DataFrame, key_features: Sequence[str], settings: AlertSettings) -> list[dict[str, object]]:
     """PSI at or above the significant level on a key feature (moderate ones logged as info)."""
     if drift.empty:
@@ -73,8 +110,14 @@ def prediction_alerts(batch: str, score_drift: dict[str, float] | None, settings
     if not score_drift or not score_drift.get("psi", 0) >= settings.prediction_psi:
         return []
     value = score_drift["psi"]
-    return [alert(batch, "prediction_drift", None, value, settings.prediction_psi, settings.severities.get("prediction_drift", "warning"),
-                  f"score distribution PSI {value:.3f}; mean score {score_drift['mean_score']:.3f} vs {score_drift['reference_mean_score']:.3f}")]
+    if "mean_prediction" in score_drift:
+        what = (f"prediction distribution PSI {value:.3f}; mean prediction {score_drift['mean_prediction']:.4g} vs "
+                f"{score_drift['reference_mean_prediction']:.4g}")
+    elif "shares" in score_drift:
+        what = f"predicted class mix PSI {value:.3f} (chi-square p {score_drift['p_value']:.2g})"
+    else:
+        what = f"score distribution PSI {value:.3f}; mean score {score_drift['mean_score']:.3f} vs {score_drift['reference_mean_score']:.3f}"
+    return [alert(batch, "prediction_drift", None, value, settings.prediction_psi, settings.severities.get("prediction_drift", "warning"), what)]
 
 
 def latency_alerts(latency: dict[str, float], settings: AlertSettings) -> list[dict[str, object]]:

@@ -11,7 +11,10 @@ from kit.schema import ConfigPath, Scalar, Section, TimeFormat
 
 _C = load("monitoring")
 Severity = Literal["info", "warning", "critical"]
-RuleName = Literal["recall_floor", "auc_drop", "psi_top_k", "prediction_drift", "data_quality", "latency"]
+RuleName = Literal["recall_floor", "auc_drop", "rmse_rise", "mae_rise", "accuracy_drop", "macro_f1_drop",
+                   "psi_top_k", "prediction_drift", "data_quality", "latency"]
+RetrainingMetric = Literal["roc_auc", "average_precision", "f1", "recall", "precision",
+                           "rmse", "mae", "accuracy", "balanced_accuracy", "macro_f1"]
 QualityCheck = Literal["empty_batch", "missing_column", "dtype_changed", "missing_spike", "out_of_range", "unseen_category"]
 InjectionKind = Literal[
     "gradual_shift", "sudden_shift", "category_frequency", "new_category",
@@ -54,6 +57,14 @@ class AlertSettings(Section):
                                       description="Alert when more of a column's values lie outside the reference range.")
     unseen_share: float = Field(default=_C["alerts"]["unseen_share"], ge=0, le=1,
                                 description="Alert when more of a column's values are categories the reference never saw.")
+    rmse_relative_rise: float = Field(default=_C["alerts"]["rmse_relative_rise"], gt=0,
+                                      description="Regression: alert when RMSE rises by more than this share of the watched model's test RMSE.")
+    mae_relative_rise: float = Field(default=_C["alerts"]["mae_relative_rise"], gt=0,
+                                     description="Regression: alert when MAE rises by more than this share of the watched model's test MAE.")
+    accuracy_relative_drop: float = Field(default=_C["alerts"]["accuracy_relative_drop"], gt=0, lt=1,
+                                          description="Multiclass: alert when accuracy falls by more than this share of the watched model's.")
+    macro_f1_relative_drop: float = Field(default=_C["alerts"]["macro_f1_relative_drop"], gt=0, lt=1,
+                                          description="Multiclass: alert when macro F1 falls by more than this share of the watched model's.")
     severities: dict[RuleName, Severity] = Field(default_factory=lambda: dict(_C["alerts"]["severities"]),
                                                  description="Severity of each alert rule.")
     quality_severities: dict[QualityCheck, Severity] = Field(
@@ -73,8 +84,10 @@ class RetrainingSettings(Section):
     evaluation_batches: int = Field(default=_C["retraining"]["evaluation_batches"], ge=1,
                                     description="Full labelled batches right after a decision, never trained on, that the serving model and "
                                                 "the challenger are judged on.")
-    metric: Literal["roc_auc", "average_precision", "f1", "recall", "precision"] = Field(
-        default=_C["retraining"]["metric"], description="Metric of that comparison.")
+    metric: RetrainingMetric = Field(
+        default=_C["retraining"]["metric"],
+        description="Metric of that comparison; a regression or multiclass run uses its task's metric (rmse, macro_f1) "
+                    "unless this names one of that task's metrics.")
     promote_margin: float = Field(default=_C["retraining"]["promote_margin"], ge=0,
                                   description="The challenger must beat the champion by at least this.")
     fairness_tolerance: float = Field(default=_C["retraining"]["fairness_tolerance"], ge=0, le=1,
@@ -100,7 +113,15 @@ class PerformanceSettings(Section):
                            description="Bootstrap resamples for the intervals.")
     confidence: float = Field(default=_C["performance"]["confidence"], gt=0.5, lt=1, description="Interval confidence level.")
     min_class_count: int = Field(default=_C["performance"]["min_class_count"], ge=1,
-                                 description="Rows of each class a labelled batch needs before its metrics are shown or used by a rule.")
+                                 description="Rows of each class a labelled batch needs before its metrics are shown or used by a rule "
+                                             "(binary task).")
+    min_rows: int = Field(default=_C["performance"]["min_rows"], ge=2,
+                          description="Regression and multiclass: labelled rows a batch needs before its metrics are shown or used.")
+    estimate_tolerance: float = Field(default=_C["performance"]["estimate_tolerance"], gt=0, lt=1,
+                                      description="Regression and multiclass: the label-free estimate (MAE, accuracy) is shown only when "
+                                                  "it is within this share of the actual figure on the labelled test rows.")
+    residual_bins: int = Field(default=_C["performance"]["residual_bins"], ge=1, le=100,
+                               description="Regression: quantile bins of the prediction in the model of validation residuals.")
 
 
 class LatencySettings(Section):

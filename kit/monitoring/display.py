@@ -15,6 +15,12 @@ from kit.monitoring.config import AlertSettings
 from kit.monitoring.run import Monitoring, psi_matrix, worst
 
 LEVEL_COLORS = ["#e8f1e4", "#fbe3a6", "#f28c6b"]
+# Per task: the two figures drawn per batch, their titles, and the alert rule of each.
+PANELS = {
+    "binary": (("roc_auc", "ROC AUC", "auc_drop"), ("recall", "Recall", "recall_floor")),
+    "regression": (("rmse", "RMSE (target units)", "rmse_rise"), ("mae", "MAE (target units)", "mae_rise")),
+    "multiclass": (("accuracy", "Accuracy", "accuracy_drop"), ("macro_f1", "Macro F1", "macro_f1_drop")),
+}
 
 
 def drift_heatmap(result: Monitoring, settings: AlertSettings, key_features: list[str]) -> Figure:
@@ -37,13 +43,16 @@ def drift_heatmap(result: Monitoring, settings: AlertSettings, key_features: lis
 
 
 def performance_timeline(result: Monitoring, alerts: pd.DataFrame, champion: dict[str, float]) -> Figure:
-    """Measured AUC and recall with intervals, the champion's test line, alert thresholds and alert markers."""
+    """Measured figures of the task (binary AUC and recall, regression RMSE and MAE, multiclass accuracy and macro F1)
+    with intervals, the champion's test line, alert thresholds, alert markers and the cross-checked estimates."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharex=True)
     names = list(result.batches["batch"])
     x = {n: i for i, n in enumerate(names)}
-    rule_of = {"roc_auc": "auc_drop", "recall": "recall_floor"}
-    for ax, metric, label in zip(axes, ("roc_auc", "recall"), ("ROC AUC", "Recall")):
+    panels = PANELS.get(result.task, PANELS["binary"])
+    rule_of = {metric: rule for metric, _, rule in panels}
+    for ax, (metric, label, _) in zip(axes, panels):
         m, e = result.measured, result.expected
+        e = e if metric in e.columns else e.iloc[:0]
         if not m.empty:
             xs = [x[b] for b in m.index]
             ax.errorbar(xs, m[metric], yerr=[m[metric] - m[f"{metric}_low"], m[f"{metric}_high"] - m[metric]],
@@ -121,7 +130,8 @@ def comparison_figure(outcome: dict[str, Any]) -> Figure:
     bars.columns = escape.labels(f"{c} (threshold {thresholds[c]:.2f})" if c in thresholds else c for c in bars.columns)
     bars.plot.bar(ax=ax, color=["#8a8a8a", "#1f5f8b"], rot=0)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    ax.set_ylim(0, 1)
+    if not {"rmse", "mae"} & set(bars.index):  # rates; errors are in the target's units
+        ax.set_ylim(0, 1)
     ax.tick_params(labelsize=8)
     ax.set_title(escape.label(f"Decision: {outcome['decision'].upper()} (window {', '.join(outcome['evaluated_on'])})"), fontsize=10)
     fig.tight_layout()
@@ -161,14 +171,19 @@ def candidates_table(outcome: dict[str, Any]) -> pd.DataFrame | Markdown:
     table = outcome.get("candidates")
     if table is None:
         return Markdown("No challenger was trained.")
-    shown = ["candidate", "roc_auc", "pr_auc", "f1", "recall", "threshold", "trees", "selected"]
+    shown = ["candidate", "roc_auc", "pr_auc", "f1", "recall", "rmse", "mae", "accuracy", "balanced_accuracy", "macro_f1",
+             "threshold", "trees", "selected"]
     return table[[c for c in shown if c in table.columns]].set_index("candidate").round(3)
 
 
 def performance_table(result: Monitoring) -> pd.DataFrame:
     """Every batch's measured figures, or why there are none (e.g. too few labelled positives): nothing hidden."""
-    shown = result.batches.set_index("batch")[["rows", "partial_period", "positives", "negatives", "performance"]]
-    metrics = ["roc_auc", "roc_auc_low", "roc_auc_high", "recall", "precision", "f1"]
+    counts = ["positives", "negatives"] if result.task == "binary" else ["labelled_rows"]
+    shown = result.batches.set_index("batch")[["rows", "partial_period", *counts, "performance"]]
+    metrics = {"binary": ["roc_auc", "roc_auc_low", "roc_auc_high", "recall", "precision", "f1"],
+               "regression": ["rmse", "rmse_low", "rmse_high", "mae", "mae_low", "mae_high", "bias"],
+               "multiclass": ["accuracy", "accuracy_low", "accuracy_high", "macro_f1", "macro_f1_low", "macro_f1_high",
+                              "balanced_accuracy"]}[result.task]
     measured = result.measured.reindex(columns=metrics) if not result.measured.empty else pd.DataFrame(columns=metrics)
     return shown.join(measured.round(3))
 
@@ -192,13 +207,15 @@ def replay_table(outcome: dict[str, Any]) -> pd.DataFrame | Markdown:
 
 
 def replay_figure(result: Monitoring, outcome: dict[str, Any]) -> Figure:
-    """Measured AUC per batch, with the batches where rules fired, challengers were judged and the champion changed."""
+    """The task's headline figure per batch (AUC, RMSE or macro F1), with the batches where rules fired, challengers
+    were judged and the champion changed."""
     fig, ax = plt.subplots(figsize=(10, 3.4))
     names = list(result.batches["batch"])
     x = {n: i for i, n in enumerate(names)}
     m = result.measured
+    metric, label, _ = PANELS.get(result.task, PANELS["binary"])[0 if result.task != "multiclass" else 1]
     if not m.empty:
-        ax.plot([x[b] for b in m.index], m["roc_auc"], "o-", color="#1f5f8b", label="watched model at the start: measured AUC")
+        ax.plot([x[b] for b in m.index], m[metric], "o-", color="#1f5f8b", label=f"watched model at the start: measured {label}")
     timeline = outcome.get("timeline")
     if timeline is not None and not timeline.empty:
         marks = {"promote": ("#2e7d32", "champion changes"), "keep": ("#8a8a8a", "challenger kept out")}
@@ -217,10 +234,32 @@ def replay_figure(result: Monitoring, outcome: dict[str, Any]) -> Figure:
     for b in partial:  # first/last period at most
         ax.axvspan(x[b] - 0.5, x[b] + 0.5, color="#eeeeee", zorder=0)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("ROC AUC")
+    ax.set_ylabel(label)
     ax.set_title("Walk-forward replay: when the champion would have changed\n(delta = challenger - serving model on the next window; grey = partial period)",
                  fontsize=9, pad=14)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def prediction_drift_table(result: Monitoring) -> pd.DataFrame:
+    """Prediction drift per batch: PSI and test of the scores (binary), the predicted values (regression, with their
+    mean) or the predicted class mix (multiclass, with each class's share beside the reference's)."""
+    d = result.score_drift
+    if d.empty:
+        return pd.DataFrame()
+    table = d[[c for c in ("psi", "test", "statistic", "p_value") if c in d.columns]].copy()
+    if "shares" in d.columns:
+        labels = d["classes"].iloc[0]
+        shares = pd.DataFrame(d["shares"].tolist(), index=d.index, columns=[f"share {c}" for c in labels])
+        reference = pd.Series(d["reference_shares"].iloc[0], index=shares.columns)
+        shares.loc["reference"] = reference
+        return table.join(shares, how="outer").round(4)
+    mean = ("mean_prediction", "reference_mean_prediction") if "mean_prediction" in d.columns else ("mean_score", "reference_mean_score")
+    return table.assign(**{mean[0]: d[mean[0]], mean[1]: d[mean[1]]}).round(4)
+
+
+def estimate_note(result: Monitoring) -> Markdown:
+    """What can be known without labels for this model, and how far to trust it, in words."""
+    return Markdown(f"**Without labels:** {escape.md(result.estimate.get('note', ''))}")

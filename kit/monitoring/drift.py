@@ -373,3 +373,18 @@ def score_drift(reference_scores: np.ndarray, scores: np.ndarray, bins: int = 10
     out["mean_score"] = float(np.nanmean(scores)) if len(scores) else float("nan")
     out["reference_mean_score"] = profile.mean
     return out
+
+
+def class_mix_drift(reference_classes: np.ndarray, classes: np.ndarray, n_classes: int, epsilon: float = 1e-4) -> dict[str, object]:
+    """Prediction drift of a multiclass model: the batch's predicted class mix against the reference's
+    (PSI and chi-square test of homogeneity over the K classes, and each class's share on both sides)."""
+    ref_counts = np.bincount(np.asarray(reference_classes, dtype=np.int64), minlength=n_classes)
+    cur_counts = np.bincount(np.asarray(classes, dtype=np.int64), minlength=n_classes)
+    statistic, p_value, dof = chi_square(ref_counts, cur_counts)
+    n = int(cur_counts.sum())
+    return {
+        "psi": psi(ref_counts, cur_counts, epsilon), "test": "chi2", "statistic": statistic, "p_value": p_value,
+        "dof": dof, "n": n,
+        "shares": (cur_counts / n).tolist() if n else [float("nan")] * n_classes,
+        "reference_shares": (ref_counts / ref_counts.sum()).tolist(),
+    }

@@ -22,6 +22,13 @@ selection rates, because groups with different base rates should get different s
 Only groups with enough rows, and enough of each class (phase 3's minimum), count: a rate measured on
 three rows, or a true positive rate of a group with one positive, is noise, not evidence; with fewer than two such
 groups the decision says the fairness gate could not be checked.
+
+Regression and multiclass models are compared on their task's metric (``retraining.metric`` when it
+is one of the task's, else ``task_metric`` in kit/content/monitoring.yaml: RMSE, lower is better, and
+macro F1), and the fairness gate reads the task's own gap: multiclass the largest difference in
+accuracy between groups, regression the largest difference in MAE between groups divided by the
+overall MAE (unitless, so one tolerance serves every target's units). Challengers of those tasks
+are chosen among the pipeline's candidates on that metric; there is no threshold.
 """
 from __future__ import annotations
 
@@ -51,30 +58,37 @@ def fired_rules(alerts: pd.DataFrame, batch: str, trigger_rules: list[str]) -> l
 def decide(
     champion_score: float, challenger_score: float, margin: float,
     champion_gap: float | None, challenger_gap: float | None, tolerance: float, metric: str = "roc_auc",
-    sensitive: bool = True,
+    sensitive: bool = True, higher: bool = True, gap_name: str = "equalized-odds difference",
 ) -> dict[str, Any]:
     """Promote the challenger only if better by the margin and passing the fairness gate; say why.
 
     A gap of None or NaN means there was not enough evidence to measure it (no sensitive column,
     or no group with enough rows of both classes); the gate then says so instead of calling it fair, and
-    ``sensitive=False`` says there was no sensitive column to measure at all.
+    ``sensitive=False`` says there was no sensitive column to measure at all. ``higher=False`` is for error
+    metrics (RMSE): the gain is then how much lower the challenger's error is, and the margin a share of the champion's
+    error (errors are in the target's units).
     """
-    gain = challenger_score - champion_score
-    better = bool(np.isfinite(gain) and gain >= margin)
+    gain = challenger_score - champion_score if higher else champion_score - challenger_score
+    better = bool(np.isfinite(gain) and gain >= (margin if higher else margin * abs(champion_score)))
     known = _finite(champion_gap) and _finite(challenger_gap)
     fair = bool(known and challenger_gap <= champion_gap + tolerance + 1e-12)
     if not known:
         gate = ("fairness not checked: not enough evidence (no sensitive groups with enough rows of both classes in the window)"
                 if sensitive else "fairness not checked: the dataset names no sensitive columns (dataset.sensitive)")
     elif fair:
-        gate = (f"passes the fairness gate (equalized-odds difference {challenger_gap:.3f} vs champion's "
+        gate = (f"passes the fairness gate ({gap_name} {challenger_gap:.3f} vs champion's "
                 f"{champion_gap:.3f} + {tolerance:g})")
     else:
-        gate = f"fails the fairness gate: equalized-odds difference {challenger_gap:.3f} > champion's {champion_gap:.3f} + {tolerance:g}"
+        gate = f"fails the fairness gate: {gap_name} {challenger_gap:.3f} > champion's {champion_gap:.3f} + {tolerance:g}"
     if better and (fair or not known):
-        decision, reason = "promote", f"challenger {metric} {challenger_score:.3f} beats champion {champion_score:.3f} by {gain:+.3f} (margin {margin:g}); {gate}"
+        decision, reason = "promote", (
+            f"challenger {metric} {challenger_score:.3f} beats champion {champion_score:.3f} by {gain:+.3f} (margin {margin:g}); {gate}"
+            if higher else f"challenger {metric} {challenger_score:.4g} beats champion {champion_score:.4g} by {gain:+.4g} "
+                           f"(margin {margin:g} x champion's, lower is better); {gate}")
     elif not better:
-        decision, reason = "keep", f"challenger {metric} {challenger_score:.3f} vs champion {champion_score:.3f} ({gain:+.3f}) is not better by the margin {margin:g}"
+        decision, reason = "keep", (f"challenger {metric} {challenger_score:.3f} vs champion {champion_score:.3f} ({gain:+.3f}) is not better by the margin {margin:g}"
+                                    if higher else f"challenger {metric} {challenger_score:.4g} vs champion {champion_score:.4g} "
+                                                   f"({gain:+.4g} lower) is not better by the margin {margin:g} x champion's")
     else:
         decision, reason = "keep", f"challenger is better ({gain:+.3f}) but {gate}"
     return {"decision": decision, "reason": reason, "gain": gain, "fair": fair if known else None, "better": better,
@@ -111,6 +125,29 @@ def fairness_gap(y: np.ndarray, predicted: np.ndarray, frame: pd.DataFrame, sens
     return max(gaps) if gaps else None
 
 
+def task_fairness_gap(task: str, y: np.ndarray, predicted: np.ndarray, frame: pd.DataFrame, sensitive: list[str],
+                      min_group: int = 30) -> float | None:
+    """The fairness gap of a task (binary: :func:`fairness_gap`): multiclass the largest difference in accuracy between
+    groups, regression the largest difference in MAE between groups over the overall MAE; only groups with at least
+    ``min_group`` rows count; None when no sensitive column has two such groups."""
+    if task == "binary":
+        return fairness_gap(y, predicted, frame, sensitive, min_group)
+    y, predicted = np.asarray(y), np.asarray(predicted)
+    loss = (y != predicted).astype(np.float64) if task == "multiclass" else np.abs(predicted - y)
+    scale = 1.0 if task == "multiclass" else float(loss.mean())
+    gaps = []
+    for column in [c for c in sensitive if c in frame.columns]:  # a few sensitive columns
+        groups = pd.DataFrame({"loss": loss, "g": frame[column].astype(str).to_numpy()}).groupby("g")["loss"].agg(["mean", "size"])
+        ok = groups[groups["size"] >= min_group]
+        if len(ok) >= 2 and scale > 0:
+            gaps.append(float((ok["mean"].max() - ok["mean"].min()) / scale))
+    return max(gaps) if gaps else None
+
+
+GAP_NAME = {"binary": "equalized-odds difference", "multiclass": "accuracy gap between groups",
+            "regression": "MAE gap between groups / overall MAE"}
+
+
 def extend_split(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,
                  X_new: pd.DataFrame, y_new: np.ndarray, valid_size: float, seed: int
                  ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
@@ -131,6 +168,9 @@ def train_challenger(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.Dat
     from kit.training.metrics import compute_metrics
     from kit.training.pipeline import select_best, set_thresholds, train_candidates
 
+    if meta.get("task", "binary") != "binary":
+        return _train_task_challenger(X_train, y_train, X_valid, y_valid, features, training, seed, meta)
+
     candidates = train_candidates(X_train[features], y_train, X_valid[features], y_valid, training, seed,
                                   baselines=False, costs=costs, **meta)
     set_thresholds(candidates, y_valid, costs, training.threshold)
@@ -139,3 +179,35 @@ def train_challenger(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.Dat
                                    "trees": c.trees, "selected": c is best} for c in candidates}).T.infer_objects()
     best.model.info = {**best.model.info, "retrained_on_rows": int(len(y_train)), "source": "monitoring challenger"}
     return best.model, table
+
+
+def _train_task_challenger(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,
+                           features: list[str], training: Any, seed: int, meta: dict[str, Any]) -> tuple[ScoringModel, pd.DataFrame]:
+    """A regression or multiclass challenger: the pipeline's candidates with the task, the best on the task's metric
+    (the training selection metric when it suits the task, else the task's headline metric) on validation rows."""
+    from kit import content
+    from kit.monitoring.tasks import figures
+    from kit.training.pipeline import train_candidates
+
+    task = meta["task"]
+    candidates = [c for c in train_candidates(X_train[features], y_train, X_valid[features], y_valid, training, seed,
+                                              baselines=False, **meta) if c.model is not None]
+    metric = _task_metric(task, training.selection_metric, content.load("monitoring")["retraining"]["task_metric"])
+    table = pd.DataFrame({c.name: {**figures(c.model, y_valid, X_valid), "trees": c.trees} for c in candidates}).T.infer_objects()
+    sign = 1.0 if _higher(metric) else -1.0
+    best = candidates[int(np.argmax(sign * table[metric].to_numpy(dtype=float)))]
+    table["selected"] = [c is best for c in candidates]
+    best.model.info = {**best.model.info, "retrained_on_rows": int(len(y_train)), "source": "monitoring challenger"}
+    return best.model, table
+
+
+def _task_metric(task: str, configured: str, defaults: dict[str, str]) -> str:
+    """The configured metric when it is one of the task's, else the task's default."""
+    from kit.monitoring.tasks import retraining_metric
+
+    return retraining_metric(task, configured, defaults)
+
+
+def _higher(metric: str) -> bool:
+    """Whether larger values of a monitoring metric are better (errors are not)."""
+    return metric not in ("rmse", "mae", "log_loss", "brier", "mape")

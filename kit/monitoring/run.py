@@ -20,6 +20,7 @@ from kit.monitoring.drift import ReferenceProfile, drift_table, profile_numeric,
 from kit.monitoring.performance import expected_performance, measured_performance
 from kit.monitoring.quality import missing_rise, nullable_columns, schema_issues
 from kit.monitoring.scenarios import Batch, Scenario, build_scenario, resampling_note
+from kit.monitoring import tasks
 
 TARGET = "__target__"
 
@@ -47,6 +48,12 @@ class Setup:
     time_column: str | None = None
     watched: dict[str, Any] = field(default_factory=dict)
     time_format: str | None = None
+    estimator: dict[str, Any] = field(default_factory=lambda: {"task": "binary", "shown": True})
+
+    @property
+    def task(self) -> str:
+        """The watched model's task: binary, multiclass or regression."""
+        return tasks.task_of(self.model)
 
     @property
     def watching_candidate(self) -> bool:
@@ -71,6 +78,8 @@ class Monitoring:
     expected: pd.DataFrame
     alerts: pd.DataFrame
     thresholds: dict[str, float]
+    task: str = "binary"
+    estimate: dict[str, Any] = field(default_factory=dict)
 
 
 def test_metrics(champion: dict[str, Any]) -> dict[str, float]:
@@ -115,10 +124,12 @@ def load_setup(ctx: Any) -> Setup:
     profile = profile_reference(reference, model.features, settings.drift.bins, settings.drift.epsilon, settings.drift.min_rows_per_bin)
     ranked, _ = rank_features(model, ctx.read("explain", required=False))
     dataset = trained_spec(ctx.run_dir, ctx.config)
+    validation = X_valid.assign(**{TARGET: y_valid})
     return Setup(
         model=model, champion=champion, test_metrics=metrics, reference=reference,
         held_out=held_out, profile=profile, ranked=ranked, key_features=ranked[: settings.alerts.top_k],
-        reference_scores=model.predict_proba(reference), validation=X_valid.assign(**{TARGET: y_valid}),
+        reference_scores=tasks.predictions(model, reference)[0], validation=validation,
+        estimator=tasks.fit_estimator(model, validation, held_out, TARGET, settings.performance),
         contract=contract, training=ctx.config.training, costs=training.get("costs"),
         registry={"name": champion.get("model_name") or champion.get("name"), "version": watched.get("version"),
                   "run_version": champion.get("version"),
@@ -179,12 +190,17 @@ def setup_summary(setup: Setup) -> pd.DataFrame:
     """What monitoring compares against, in one small table."""
     m = setup.test_metrics
     role = "champion" if not setup.watching_candidate else "CANDIDATE (no champion)"
+    if setup.task == "binary":
+        figures = {"threshold": round(float(setup.model.threshold), 4),
+                   "accepted test AUC": round(m.get("roc_auc", float("nan")), 4),
+                   "accepted test recall": round(m.get("recall", float("nan")), 4)}
+    else:
+        shown = ("rmse", "mae") if setup.task == "regression" else ("accuracy", "macro_f1")
+        figures = {"task": setup.task} | {f"accepted test {k}": round(m.get(k, float("nan")), 4) for k in shown}
     return pd.DataFrame({"value": {
         "watched model": f"{setup.watched.get('name') or '?'} v{setup.watched.get('version') or '?'} ({setup.model.algorithm}), {role}",
         "why this model": setup.watched.get("note", ""),
-        "threshold": round(float(setup.model.threshold), 4),
-        "accepted test AUC": round(m.get("roc_auc", float("nan")), 4),
-        "accepted test recall": round(m.get("recall", float("nan")), 4),
+        **figures,
         "reference rows": len(setup.reference),
         "held-out rows": len(setup.held_out),
         "key features (top-k)": ", ".join(setup.key_features),
@@ -199,16 +215,17 @@ def scenario_batches(setup: Setup, settings: MonitoringSection, seed: int, time_
         n_batches=settings.n_batches, batch_size=settings.batch_size, seed=seed, start=settings.start,
         frequency=settings.frequency, labelled=settings.labels, time_column=time_column,
         time_format=setup.time_format if time_column == setup.time_column else None,
+        task=setup.task, n_classes=tasks.n_classes(setup.model),
     )
 
 
-def file_batches(settings: MonitoringSection, target: str, positive_class: Any) -> list[Batch]:
+def file_batches(settings: MonitoringSection, target: str, positive_class: Any, model: Any = None) -> list[Batch]:
     """Real production batches: one file each, or one file cut by its time column and frequency."""
     from kit.data import read_table
 
     source = settings.production
     if source.files:
-        return [_labelled(p.stem, read_table(p, source.read_options), target, positive_class) for p in source.files]
+        return [_labelled(p.stem, read_table(p, source.read_options), target, positive_class, model) for p in source.files]
     frame = read_table(source.path, source.read_options)
     if source.time_column not in frame.columns:
         raise DataError(f"monitoring.production.time_column: {source.time_column!r} not in {source.path.name}")
@@ -219,7 +236,8 @@ def file_batches(settings: MonitoringSection, target: str, positive_class: Any) 
     groups = list(frame.assign(__stamp__=stamp).groupby(periods, sort=True))
     batches = []
     for i, (key, rows) in enumerate(groups):  # one batch per period (dozens at most)
-        batch = _labelled(str(key), rows.drop(columns=[source.time_column, "__stamp__"]).reset_index(drop=True), target, positive_class)
+        batch = _labelled(str(key), rows.drop(columns=[source.time_column, "__stamp__"]).reset_index(drop=True), target,
+                          positive_class, model)
         batch.stamps = rows["__stamp__"].reset_index(drop=True)
         batch.partial = _partial(batch.stamps, key, first=i == 0, last=i == len(groups) - 1)
         batches.append(batch)
@@ -234,21 +252,43 @@ def _partial(stamps: pd.Series, period: pd.Period, first: bool, last: bool) -> b
     return bool(starts_late or ends_early)
 
 
-def _labelled(name: str, frame: pd.DataFrame, target: str, positive_class: Any) -> Batch:
-    """A batch with labels encoded 0/1 like training's, when every row has one (else it counts as unlabelled)."""
+def _labelled(name: str, frame: pd.DataFrame, target: str, positive_class: Any, model: Any = None) -> Batch:
+    """A batch with labels encoded like training's (binary 0/1, multiclass class index, regression float), when every
+    row has one (else it counts as unlabelled)."""
     if target not in frame.columns or frame[target].isna().any():
         return Batch(name, frame.drop(columns=[target], errors="ignore"), labelled=False)
+    y = encode_labels(frame[target], model, positive_class, name)
+    return Batch(name, frame.drop(columns=[target]).assign(**{TARGET: y}), labelled=True)
+
+
+def encode_labels(labels: pd.Series, model: Any, positive_class: Any, batch: str = "") -> np.ndarray:
+    """Production labels encoded as in training: binary 0/1, multiclass the class index of the model's classes,
+    regression float64; a class the model never saw, or a number that is not one, is a DataError naming it."""
+    task = tasks.task_of(model)
+    if task == "regression":
+        values = pd.to_numeric(labels, errors="coerce")
+        if values.isna().any():
+            raise DataError(f"production batch {batch}: target {labels.name!r} holds {labels[values.isna()].iloc[0]!r}, "
+                            "not a number; a regression model needs numeric labels (leave unknown ones empty)")
+        return values.to_numpy(dtype=np.float64)
+    if task == "multiclass":
+        known = pd.Index([str(c) for c in model.classes])
+        codes = known.get_indexer(labels.astype(str))
+        if (codes < 0).any():
+            new = sorted(set(labels.astype(str)[codes < 0]))[:5]
+            raise DataError(f"production batch {batch}: target {labels.name!r} has classes {new} the model never saw "
+                            f"(it knows {list(known)}); retrain on data that has them, or leave those labels empty")
+        return codes.astype(np.int64)
     from kit.training.data import labels_to_binary
 
-    y = labels_to_binary(frame[target], positive_class)
-    return Batch(name, frame.drop(columns=[target]).assign(**{TARGET: y}), labelled=True)
+    return labels_to_binary(labels, positive_class)
 
 
 def production_batches(ctx: Any, setup: Setup) -> tuple[list[Batch], pd.DataFrame | None]:
     """Batches from real files when configured, else from the named scenario (with its injection log)."""
     settings: MonitoringSection = ctx.config.monitoring
     if settings.production is not None:
-        return file_batches(settings, setup.target_name, setup.model.positive_class), None
+        return file_batches(settings, setup.target_name, setup.model.positive_class, setup.model), None
     scenario = scenario_batches(setup, settings, ctx.config.seed, setup.time_column)
     return scenario.batches, scenario.injections
 
@@ -287,25 +327,24 @@ def _batch_times(batch: Batch, column: str) -> pd.Series | None:
 
 
 def monitor_batch(setup: Setup, batch: Batch, settings: MonitoringSection, seed: int, score_profile: Any) -> dict[str, Any]:
-    """Quality, drift, scores, performance and alerts of one batch."""
+    """Quality, drift, predictions, performance and alerts of one batch."""
     usable, issues = schema_issues(setup.profile, setup.contract, batch.frame, settings.alerts)
     drift = drift_table(setup.profile, batch.frame, usable, settings.drift.fdr_alpha) if usable else pd.DataFrame()
     issues += missing_rise(setup.profile, drift, setup.nullable, settings.alerts)
     labelled = batch.labelled and TARGET in batch.frame
     y = batch.frame[TARGET].to_numpy() if labelled else None
-    counts = class_counts(y)
+    counts = tasks.label_counts(setup.task, y, tasks.n_classes(setup.model))
     out: dict[str, Any] = {"drift": drift, "issues": issues, "measured": None, "expected": None, "score": None,
                            "counts": counts, "performance": "no labels" if y is None else "not scored"}
     if len(usable) == len(setup.profile.features) and not batch.frame.empty:
-        scores = setup.model.predict_proba(batch.frame)
-        out["score"] = numeric_drift(score_profile, scores, setup.profile.epsilon) | {
-            "mean_score": float(scores.mean()), "reference_mean_score": score_profile.mean}
-        out["expected"] = expected_performance(scores, setup.model.threshold)
+        values, proba = tasks.predictions(setup.model, batch.frame)
+        out["score"] = tasks.prediction_drift(score_profile, values, setup.profile.epsilon)
+        out["expected"] = tasks.expected_figures(setup.estimator, values, proba, setup.model.threshold)
         if y is not None:
             p = settings.performance
-            out["performance"] = evidence(counts, p.min_class_count)
+            out["performance"] = tasks.evidence(setup.task, counts, p)
             if out["performance"] == "measured":
-                out["measured"] = measured_performance(y, scores, setup.model.threshold, p.bootstrap, p.confidence, seed)
+                out["measured"] = tasks.measure(setup.model, y, values, p, seed)
     return out
 
 
@@ -325,37 +364,51 @@ def evidence(counts: dict[str, int], min_class_count: int) -> str:
 
 def monitor(setup: Setup, batches: list[Batch], settings: MonitoringSection, seed: int = 0) -> Monitoring:
     """Monitor every batch against the reference; a bad batch becomes alerts, never a stop."""
-    score_profile = profile_numeric("score", setup.reference_scores, settings.drift.bins)
-    thresholds = rules.performance_thresholds(setup.test_metrics, settings.alerts)
+    score_profile = tasks.prediction_profile(setup.model, setup.reference_scores, settings.drift.bins)
+    thresholds = rules.task_thresholds(setup.task, setup.test_metrics, settings.alerts)
     results = {b.name: monitor_batch(setup, b, settings, seed + i, score_profile) for i, b in enumerate(batches)}
     log = [
         a for name, r in results.items() for a in (
             rules.quality_alerts(name, r["issues"], settings.alerts)
             + rules.drift_alerts(name, r["drift"], setup.key_features, settings.alerts)
             + rules.prediction_alerts(name, r["score"], settings.alerts)
-            + rules.performance_alerts(name, r["measured"], thresholds, settings.alerts))
+            + rules.task_performance_alerts(name, r["measured"], thresholds, settings.alerts, setup.task))
     ]
+    counts = ["positives", "negatives"] if setup.task == "binary" else ["labelled_rows"]
     summary = pd.DataFrame({
         "batch": [b.name for b in batches], "rows": [len(b.frame) for b in batches],
         "partial_period": [b.partial for b in batches],
         "labelled": [b.labelled for b in batches],
-        "positives": [results[b.name]["counts"]["positives"] for b in batches],
-        "negatives": [results[b.name]["counts"]["negatives"] for b in batches],
+        **{k: [results[b.name]["counts"][k] for b in batches] for k in counts},
         "scored": [results[b.name]["score"] is not None for b in batches],
         "performance": [results[b.name]["performance"] for b in batches],
         "quality_issues": [len(results[b.name]["issues"]) for b in batches],
     })
+    measured = _frame({n: r["measured"] for n, r in results.items() if r["measured"]})
+    expected = _frame({n: r["expected"] for n, r in results.items() if r["expected"]})
+    estimate = tasks.estimate_note(setup.estimator, measured, expected, settings.performance.estimate_tolerance)
     return Monitoring(
         batches=summary,
         drift={n: r["drift"] for n, r in results.items()},
         score_drift=_frame({n: r["score"] for n, r in results.items() if r["score"]}),
         quality=pd.DataFrame([{"batch": n, **i} for n, r in results.items() for i in r["issues"]],
                              columns=["batch", "check", "feature", "value", "threshold", "detail"]),
-        measured=_frame({n: r["measured"] for n, r in results.items() if r["measured"]}),
-        expected=_frame({n: r["expected"] for n, r in results.items() if r["expected"]}),
+        measured=measured,
+        expected=shown_estimates(setup.task, expected, estimate),
         alerts=rules.alert_log(log),
         thresholds=thresholds,
+        task=setup.task,
+        estimate=estimate,
     )
+
+
+def shown_estimates(task: str, expected: pd.DataFrame, estimate: dict[str, Any]) -> pd.DataFrame:
+    """The label-free figures that passed their cross-check (binary: all, as before; none: an empty frame)."""
+    if task == "binary":
+        return expected
+    if not estimate["shown"] or expected.empty:
+        return expected.iloc[:0]
+    return expected[estimate["metrics"]]
 
 
 def _frame(rows: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -383,11 +436,12 @@ def worst(result: Monitoring) -> tuple[str | None, str | None, float]:
 def measure_latency(model: Any, frame: pd.DataFrame, rows: int = 1000, repeats: int = 20, budget_ms: float = 100.0) -> dict[str, float]:
     """Scoring time per 1,000 rows over repeated calls: p50, p95, p99 against the budget."""
     sample = frame.iloc[np.arange(rows) % len(frame)]
-    model.predict_proba(sample)  # warm-up: first call pays one-off costs
+    score = model.predict if tasks.task_of(model) == "regression" else model.predict_proba
+    score(sample)  # warm-up: first call pays one-off costs
     timings = np.empty(repeats)
     for i in range(repeats):  # timing repeats, not a loop over rows
         start = time.perf_counter()
-        model.predict_proba(sample)
+        score(sample)
         timings[i] = (time.perf_counter() - start) * 1000 * 1000 / rows
     p50, p95, p99 = np.percentile(timings, [50, 95, 99])
     return {"rows": rows, "repeats": repeats, "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
@@ -431,7 +485,7 @@ def _serving_setup(setup: Setup, model: Any, rows: pd.DataFrame, figures: dict[s
     d = settings.drift
     profile = profile_reference(rows, model.features, d.bins, d.epsilon, d.min_rows_per_bin)
     return replace(setup, model=model, reference=rows, profile=profile, test_metrics=figures,
-                   reference_scores=model.predict_proba(rows))
+                   reference_scores=tasks.predictions(model, rows)[0])
 
 
 def retrain(setup: Setup, batches: list[Batch], result: Monitoring, settings: MonitoringSection, seed: int = 0) -> dict[str, Any]:
@@ -533,11 +587,19 @@ def challenge(setup: Setup, serving: Any, learn: list[Batch], window: list[Batch
                          new.drop(columns=[TARGET])[base.columns.intersection(new.columns)], new[TARGET].to_numpy(),
                          setup.training.valid_size, seed)
     meta = {"target": setup.model.target, "positive_class": setup.model.positive_class, "negative_class": setup.model.negative_class}
+    if setup.task != "binary":
+        meta = {"target": setup.model.target, "task": setup.task, "classes": setup.model.classes}
     challenger, candidates = train_challenger(*parts, setup.model.features, setup.training, setup.costs, seed, meta)
     frame = pd.concat([b.frame for b in window], ignore_index=True)
     y = frame[TARGET].to_numpy()
-    metric = metric_name(cfg.metric)
     models = {"champion": serving, "challenger": challenger}
+    if setup.task != "binary":
+        return _task_challenge(setup, models, frame, y, cfg) | {
+            "candidates": candidates.reset_index(names="candidate"), "algorithm": challenger.algorithm,
+            "trained_on": {"reference_rows": len(setup.reference), "validation_rows": len(setup.validation),
+                           "batches": [b.name for b in learn], "fit_rows": len(parts[1]), "valid_rows": len(parts[3])},
+            "evaluated_on": [b.name for b in window], "challenger": challenger, "rows": parts[0].assign(**{TARGET: parts[1]})}
+    metric = metric_name(cfg.metric)
     scores = {k: m.predict_proba(frame) for k, m in models.items()}
     metrics = {k: compute_metrics(y, scores[k], m.threshold) for k, m in models.items()}
     gaps = {k: fairness_gap(y, (scores[k] >= m.threshold).astype(int), frame, setup.sensitive, cfg.fairness_min_group)
@@ -557,6 +619,25 @@ def challenge(setup: Setup, serving: Any, learn: list[Batch], window: list[Batch
         "evaluated_on": [b.name for b in window], "challenger": challenger,
         "rows": parts[0].assign(**{TARGET: parts[1]}),
     }
+
+
+def _task_challenge(setup: Setup, models: dict[str, Any], frame: pd.DataFrame, y: np.ndarray, cfg: Any) -> dict[str, Any]:
+    """Serving model against a regression or multiclass challenger on the window: the task's metric and fairness gap."""
+    from kit import content
+    from kit.monitoring.retraining import GAP_NAME, _higher, decide, task_fairness_gap
+
+    metric = tasks.retraining_metric(setup.task, cfg.metric, content.load("monitoring")["retraining"]["task_metric"])
+    metrics = {k: tasks.figures(m, y, frame) for k, m in models.items()}
+    gaps = {k: task_fairness_gap(setup.task, y, tasks.predictions(m, frame)[0], frame, setup.sensitive, cfg.fairness_min_group)
+            for k, m in models.items()}
+    verdict = decide(metrics["champion"][metric], metrics["challenger"][metric], cfg.promote_margin,
+                     gaps["champion"], gaps["challenger"], cfg.fairness_tolerance, metric, bool(setup.sensitive),
+                     higher=_higher(metric), gap_name=GAP_NAME[setup.task])
+    comparison = pd.DataFrame(metrics)
+    comparison.loc["fairness_gap"] = [np.nan if g is None else g for g in (gaps["champion"], gaps["challenger"])]
+    return {"decision": verdict["decision"], "reason": verdict["reason"], "metric": metric, "gain": verdict["gain"],
+            "fair": verdict["fair"], "better": verdict["better"], "fairness_evidence": verdict["fairness_evidence"],
+            "comparison": comparison}
 
 
 def synthetic_name(name: str, scenario: str) -> str:
@@ -666,6 +747,10 @@ def build_artifact(
         "Worst feature": f"{feature} (PSI {value:.2f}, {batch})" if feature else "none",
         "Decision": decision + (f" [synthetic scenario {settings.scenario}]" if synthetic else ""),
     }
+    if setup.task != "binary":
+        shown = result.estimate.get("metrics") or []
+        headline["Without labels"] = (f"{' and '.join(shown)} estimated (cross-checked on test rows)" if shown
+                                      else "drift only (the label-free estimate failed its cross-check)")
     if resampled:
         headline["Scenario rows"] = (f"each batch repeats ~{len(setup.held_out) // settings.n_batches:,} distinct rows "
                                      "(counts and intervals overstate the evidence)")
@@ -687,7 +772,10 @@ def build_artifact(
                         "thresholds_from": f"accepted test figures of the watched {setup.watched.get('role', 'model')}",
                         "min_class_count": settings.performance.min_class_count,
                         "measured": result.measured.reset_index(), "expected": result.expected.reset_index(),
-                        "expected_method": "confidence-based: expected confusion counts from calibrated probabilities; assumes P(y|x) unchanged"},
+                        "expected_method": result.estimate.get("note", "confidence-based: expected confusion counts from calibrated "
+                                                                       "probabilities; assumes P(y|x) unchanged")}
+                       | ({"task": setup.task, "estimate": {k: v for k, v in result.estimate.items() if k != "note"}}
+                          if setup.task != "binary" else {}),
         "alerts": log,
         "retraining": {k: (v.reset_index(drop=k == "timeline").to_dict(orient="records") if isinstance(v, pd.DataFrame) else v)
                        for k, v in outcome.items() if k not in ("challenger", "rows")} | applied,

@@ -186,8 +186,12 @@ def load_dataset(spec: DatasetSpec, show_warnings: bool = True) -> pd.DataFrame:
     """Read and clean the dataset a spec names; warnings are shown and kept in ``frame.attrs``."""
     from kit.data import read_table
 
+    from kit.training.features import add_time_features
+
     raw = read_table(spec.path, spec.read_options)
     frame, notes = clean_frame(raw, spec)
+    frame, time_notes = add_time_features(frame, spec)  # calendar and lag features, before the split
+    notes += time_notes
     if show_warnings:
         for note in notes:
             warnings.warn(note, DataWarning, stacklevel=2)

@@ -12,6 +12,7 @@ from kit.use_cases.portfolio import Portfolio, rules
 from kit.use_cases.roi import roi_table
 from kit.use_cases.scoring import Readiness, score_portfolio
 from kit.use_cases.stability import Stability, rank_stability, verdict
+from kit.use_cases.tasks import task_table
 
 RANKING_FIELDS = (
     "name", "value_score", "feasibility_score", "quadrant", "payback_months", "npv_3y",
@@ -121,6 +122,7 @@ def build_artifact(
         "readiness_used": {"maturity_level": readiness.maturity_level, "blockers": len(readiness.blockers), "source": readiness.source},
         "stability": {"draws": stability.draws, "perturbation": stability.perturbation, "seed": stability.seed},
         "discount_rate": discount_rate(config),
+        "tasks": task_table(portfolio.frame).to_dict(orient="records"),
         "portfolio_source": portfolio.source,
         "illustrative": illustrative,
         "warnings": warnings,

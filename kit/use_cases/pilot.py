@@ -8,6 +8,7 @@ import pandas as pd
 
 from kit.errors import DataError, did_you_mean
 from kit.schema import DatasetSpec
+from kit.use_cases.tasks import dataset_for_task, task_for, trainable_mask
 
 
 @dataclass
@@ -21,11 +22,13 @@ class Pilot:
     warnings: list[str] = field(default_factory=list)
 
 
-def eligible(ranking: pd.DataFrame, sponsor: pd.Series, maturity_level: int, rules: dict[str, Any]) -> pd.Series:
-    """Which use cases may be the pilot: at low maturity only quick wins with a sponsor."""
+def eligible(ranking: pd.DataFrame, sponsor: pd.Series, maturity_level: int, rules: dict[str, Any],
+             trainable: pd.Series | None = None) -> pd.Series:
+    """Which use cases may be the pilot: ones the kit can train and, at low maturity, only quick wins with a sponsor."""
+    can = pd.Series(True, index=ranking.index) if trainable is None else trainable
     if maturity_level <= rules["pilot"]["quick_win_only_up_to_level"]:
-        return (ranking["quadrant"] == rules["quadrants"]["names"]["high_value_high_feasibility"]) & sponsor
-    return pd.Series(True, index=ranking.index)
+        return (ranking["quadrant"] == rules["quadrants"]["names"]["high_value_high_feasibility"]) & sponsor & can
+    return can
 
 
 def recommend(ranking: pd.DataFrame, allowed: pd.Series) -> str | None:
@@ -84,6 +87,7 @@ def pilot_record(name: str, frame: pd.DataFrame, ranking: pd.DataFrame, datasets
     row = frame.set_index("name").loc[name]
     ranked = ranking.set_index("name").loc[name]
     tier = explainability_tier(row["stakes"], rules)
+    task = task_for(row["problem_type"], rules)
     return {
         "name": name,
         "business_unit": row["business_unit"],
@@ -92,7 +96,10 @@ def pilot_record(name: str, frame: pd.DataFrame, ranking: pd.DataFrame, datasets
         "stakes": row["stakes"],
         "explainability_tier": tier["tier"],
         "explainability_requires": tier["requires"],
-        "dataset": dataset_record(datasets.get(name), name),
+        "task": task.task,
+        "task_reason": task.why,
+        "time_ordered": task.time_ordered,
+        "dataset": dataset_for_task(dataset_record(datasets.get(name), name), task, name),
         "costs": costs_record(row),
         "quadrant": ranked["quadrant"],
         "rank": int(ranked["rank"]),
@@ -113,7 +120,11 @@ def choose_pilot(
 ) -> Pilot:
     """Recommend a pilot by the rule for the maturity level; honour a config override with a warning when it costs much."""
     sponsor = frame.set_index("name")["executive_sponsor"].reindex(ranking["name"]).set_axis(ranking.index)
-    allowed = eligible(ranking, sponsor, maturity_level, rules)
+    trainable = trainable_mask(ranking, frame)
+    if not trainable.any():
+        raise DataError("no use case in the portfolio is a kind the kit can train (all are recommendation, text or "
+                        "similar); add a tabular use case (binary, multiclass or regression) to pilot")
+    allowed = eligible(ranking, sponsor, maturity_level, rules, trainable)
     warnings: list[str] = []
     best = recommend(ranking, allowed)
     rule_text = (
@@ -121,13 +132,17 @@ def choose_pilot(
         if maturity_level <= rules["pilot"]["quick_win_only_up_to_level"] else "the highest-priority use case"
     )
     if best is None:
-        best = str(ranking.sort_values("rank")["name"].iloc[0])
+        best = str(ranking[trainable].sort_values("rank")["name"].iloc[0])
         warnings.append(f"no use case meets the pilot rule ({rule_text}); falling back to the top-ranked {best!r}: find a sponsor or simplify the scope first")
     reason = f"recommended: {rule_text}; {best!r} is the best-ranked that qualifies"
     chosen = best
     if override is not None and override != best:
         if override not in set(ranking["name"]):
             raise DataError(f"use_cases.pilot: {override!r} is not in the portfolio{did_you_mean(override, ranking['name'])}; name one of its use cases")
+        if not bool(trainable[ranking["name"] == override].iloc[0]):
+            kind = frame.set_index("name").loc[override, "problem_type"]
+            raise DataError(f"use_cases.pilot: {override!r} is a {kind!r} use case, which the kit cannot train "
+                            f"({task_for(kind, rules).why}); name a tabular use case, e.g. the recommended {best!r}")
         chosen = override
         by_name = ranking.set_index("name")
         gap = by_name.loc[best, "priority"] - by_name.loc[override, "priority"]

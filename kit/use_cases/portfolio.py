@@ -29,6 +29,7 @@ DATASET_COLUMNS = {
     "dataset_path": "path", "dataset_target": "target", "dataset_positive_class": "positive_class",
     "dataset_sensitive": "sensitive", "dataset_id_columns": "id_columns",
     "dataset_drop_columns": "drop_columns", "dataset_time_column": "time_column", "dataset_name": "name",
+    "dataset_task": "task", "dataset_time_format": "time_format",
 }
 LIST_KEYS = ("sensitive", "id_columns", "drop_columns")
 OPTIONAL_COLUMNS = ("description", "kpi_metric", "kpi_threshold", *COST_COLUMNS, *DATASET_COLUMNS)
@@ -176,10 +177,20 @@ def row_problems(frame: pd.DataFrame) -> list[str]:
         metric = frame["kpi_metric"].astype(str).str.strip().str.lower()
         bad = (~_blank(frame["kpi_metric"]) & ~metric.isin(r["model_metrics"])).rename("kpi_metric")
         problems += _rows_where(frame, bad, "kpi_metric = {value!r} is not a model metric; use one of " + ", ".join(r["model_metrics"]) + " or leave it empty")
+        problems += _kpi_task_problems(frame, bad)
     names = frame["name"].astype(str).str.strip()
     dup = names.duplicated(keep=False) & ~_blank(frame["name"])
     problems += _rows_where(frame, dup.rename("name"), "duplicate name {value!r}; every use case needs a unique name")
     return problems
+
+
+def _kpi_task_problems(frame: pd.DataFrame, unknown: pd.Series) -> list[str]:
+    """Rows whose (known) kpi_metric does not fit the task their problem_type maps to."""
+    from kit.use_cases.tasks import kpi_metric_problem
+
+    rows = np.flatnonzero((~_blank(frame["kpi_metric"]) & ~unknown & ~_blank(frame["problem_type"])).to_numpy())
+    found = [(i, kpi_metric_problem(str(frame["problem_type"].iloc[i]), str(frame["kpi_metric"].iloc[i]).strip().lower())) for i in rows]
+    return [f"{_label(frame, i)}: {problem}" for i, problem in found if problem]
 
 
 def _category_problems(frame: pd.DataFrame, col: str, allowed: list[str], hint: str) -> list[str]:
@@ -313,9 +324,20 @@ def check_section(section: Any, config: Any) -> list[str]:
     names = set(frame["name"].astype(str).str.strip()) if "name" in frame.columns else set()
     if section.pilot is not None and section.pilot not in names:
         problems.append(f"pilot: {section.pilot!r} is not in the portfolio{did_you_mean(section.pilot, names)}; name one of its use cases or remove the key")
+    elif section.pilot is not None and not found:
+        problems += _pilot_task_problems(section.pilot, frame)
     elif section.pilot in specs and not found:
         problems += pilot_dataset_problems(section.pilot, specs[section.pilot])
     return problems
+
+
+def _pilot_task_problems(name: str, frame: pd.DataFrame) -> list[str]:
+    """The named pilot must be a use case the kit can train."""
+    from kit.use_cases.tasks import task_for
+
+    kind = frame.loc[frame["name"].astype(str).str.strip() == name, "problem_type"].iloc[0]
+    task = task_for(kind)
+    return [] if task.trainable else [f"pilot: {name!r} is a {kind!r} use case, which the kit cannot train ({task.why}); name a tabular use case or remove the key"]
 
 
 def pilot_dataset_problems(name: str, spec: Any) -> list[str]:
