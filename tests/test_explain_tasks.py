@@ -336,6 +336,8 @@ def test_phase3_steps_end_to_end(task, tmp_path):
         assert reasons.table["reasons"].str.contains(r"^[+-][\d,.]+ hours-per-week because ", regex=True).all()
     else:
         assert set(reasons.table["predicted"]) <= set(inputs.classes)
+        first = reasons.table.iloc[0]
+        assert first["reasons"].startswith(f"towards {first['predicted']}: {first['reason_1']}=")
     display.reason_sample(reasons)
     fair = phase.assess_fairness(inputs)
     assert [c["column"] for c in fair["columns"]] == ["sex", "race"]

@@ -281,6 +281,8 @@ def export_reason_codes(inputs: ExplainInputs) -> ReasonCodes:
     table.insert(0, "row_id", inputs.ids.iloc[positions].to_numpy())
     unit = inputs.spec.target if inputs.task == "regression" else None
     table["reasons"] = reason_text(table, k, unit=unit) if len(table) else pd.Series(dtype=str)
+    if inputs.task == "multiclass" and len(table):  # the contributions are towards the class each row was given
+        table["reasons"] = "towards " + table["predicted"].astype(str) + ": " + table["reasons"]
     inputs.out_dir.mkdir(parents=True, exist_ok=True)
     path = inputs.out_dir / "reason_codes.csv"
     table.to_csv(path, index=False)
