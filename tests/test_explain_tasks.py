@@ -382,3 +382,21 @@ def test_reason_text_names_a_missing_value_instead_of_losing_the_row(unit):
                                  "-3.00 cnt because hr=missing; +0.00457 cnt because temp=0.5"]
     else:
         assert text.iloc[1] == "hr=missing lowers (-3.000); temp=0.5 raises (+0.005)"
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_notebook_03_runs_on_a_regression_and_a_multiclass_run(task, tmp_path):
+    from pathlib import Path
+
+    from conftest import execute_notebook
+    from task_runs import TASK_RUNS
+
+    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "03_explainability.ipynb"
+    config = TASK_RUNS.copy(tmp_path / task, task)
+    execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), kernel_name="kit", cwd=str(notebook.parent),
+                     parameters={"config_path": str(config), "run_dir": str(config.parent), "interactive": False},
+                     progress_bar=False)
+    artifact = json.loads((config.parent / "artifacts" / "explain.json").read_text())
+    assert artifact["task"]["task"] == task and len(artifact["figures"]) == 6
+    assert artifact["headline"]["Review queue"].startswith(f"{artifact['review_queue']['size']} rows")
+    assert artifact["promotion"]["metric"]["metric"] == ("rmse" if task == "regression" else "macro_f1")
