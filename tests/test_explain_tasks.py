@@ -341,7 +341,10 @@ def test_phase3_steps_end_to_end(task, tmp_path):
     display.reason_sample(reasons)
     fair = phase.assess_fairness(inputs)
     assert [c["column"] for c in fair["columns"]] == ["sex", "race"]
-    display.fairness_table(fair), display.group_table(fair), display.fairness_chart(fair, inputs)
+    table = display.fairness_table(fair).set_index("column")
+    for name, limit in fair["columns"][0]["limits"].items():  # every figure beside its own limit
+        assert table.filter(like=f"{name} m").loc["sex"].iloc[0] == limit
+    display.group_table(fair), display.fairness_chart(fair, inputs)
     phase.check_sensitive_inputs(inputs, fair)  # sex and race are inputs here: named in the findings
     assert any("is a model input" in f for f in fair["columns"][0]["findings"])
     queue = phase.build_review_queue(inputs, reasons)

@@ -239,7 +239,7 @@ def task_fairness_table(fair: dict[str, Any]) -> pd.DataFrame:
             side = "max" if FIGURE_RULES[name][0] == "max" else "min"
             row[name] = value
             row[f"{name} 95% CI"] = _ci(c["figures_ci"][name])
-            row[f"{side} allowed"] = c["limits"][name]
+            row[f"{name} {side} allowed"] = c["limits"][name]
         row["status"] = c["status"]
         rows.append(row)
     return pd.DataFrame(rows).round(3) if rows else pd.DataFrame({"status": [fair["gate"]]})
