@@ -82,6 +82,29 @@ def evidence_gates(training_gates: dict[str, Gate], tier_gate: dict[str, Any], f
     return gates
 
 
+def metric_evidence(training: dict[str, Any]) -> dict[str, Any] | None:
+    """The candidate's test figure on its task's headline metric (the one its gates compared), with its interval."""
+    task = training.get("task") or {}
+    metric = task.get("metric")
+    if not metric:
+        return None
+    from kit.tasks import higher_is_better
+
+    raw = ((training.get("champion") or {}).get("metrics") or {}).get(metric)
+    figure = raw if isinstance(raw, dict) else {"value": raw}
+    return {"task": task.get("task"), "metric": metric, "value": figure.get("value"), "low": figure.get("low"),
+            "high": figure.get("high"), "higher_is_better": higher_is_better(metric)}
+
+
+def metric_text(evidence: dict[str, Any] | None) -> str:
+    """'rmse 11.37 [10.9, 11.8] on the test rows (lower is better)', or '' without evidence."""
+    if not evidence or evidence.get("value") is None:
+        return ""
+    interval = f" [{evidence['low']:.4g}, {evidence['high']:.4g}]" if evidence.get("low") is not None else ""
+    way = "higher" if evidence["higher_is_better"] else "lower"
+    return f"{evidence['metric']} {evidence['value']:.4g}{interval} on the test rows ({evidence['task']}; {way} is better)"
+
+
 def _plain(obj: Any) -> Any:
     """Plain JSON values, exactly as they read back from an artifact file."""
     return json.loads(json.dumps(to_jsonable(obj), allow_nan=False))
@@ -133,9 +156,13 @@ def signoff_gate(required: bool, signoff: dict[str, Any] | None, version: str | 
 
 
 def decide(gates: dict[str, Gate], version: str | None, signoff_required: bool, signoff: dict[str, Any] | None = None,
-           digest: str | None = None, acceptable: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+           digest: str | None = None, acceptable: list[str] | tuple[str, ...] = (),
+           metric: dict[str, Any] | None = None) -> dict[str, Any]:
     """The promotion decision: champion only when every gate passed (or was accepted, where the tier allows,
-    by a valid sign-off with its justification) and a required sign-off is valid for this version and evidence."""
+    by a valid sign-off with its justification) and a required sign-off is valid for this version and evidence.
+
+    ``metric`` (:func:`metric_evidence`) is the task's headline figure the gates compared; it is recorded
+    with the decision and named in a champion's reason."""
     sign = signoff_gate(signoff_required, signoff, version, digest)
     accepted = [n for n, g in gates.items() if not g["passed"] and sign.get("valid") and n in accepted_names(signoff)
                 and n in acceptable]
@@ -156,11 +183,14 @@ def decide(gates: dict[str, Gate], version: str | None, signoff_required: bool, 
     else:
         status, reasons = CHAMPION, ["every gate passed" + (f" ({', '.join(accepted)} accepted with a recorded justification)"
                                                              if accepted else "") + (f"; {sign['reason']}" if sign.get("valid") else "")]
+        if metric_text(metric):
+            reasons.append(f"evidence: {metric_text(metric)}")
     return {
         "status": status, "version": version, "reasons": reasons, "gates": everything,
         "failed_gates": [n for n, g in everything.items() if not g["passed"]], "accepted_gates": accepted,
         "acceptable_with_justification": list(acceptable),
         "signoff_required": signoff_required, "signoff": signoff, "evidence_sha256": digest,
+        **({"metric": metric} if metric else {}),
     }
 
 
@@ -283,7 +313,7 @@ def apply_promotion(ctx: Any, decision: dict[str, Any]) -> dict[str, Any]:
     if decision["version"] is not None:
         signoff = _registry(champ.get("tracking_uri")).approval(champ["model_name"], decision["version"])
     final = decide(gates, decision["version"], decision["signoff_required"], signoff, digest,
-                   decision.get("acceptable_with_justification", ()))
+                   decision.get("acceptable_with_justification", ()), metric_evidence(training))
     apply_decision(final, champ["model_name"], champ.get("tracking_uri"), f"all evidence passed in run {Path(ctx.run_dir).name}")
     write_outcome(ctx.run_dir, final)
     return final
@@ -332,7 +362,7 @@ def give_signoff(run_dir: str | Path, who: str, why: str, accept: list[str] | tu
         raise PromotionError(f"{run_dir}: explain.json changed after phase 3 decided (evidence sha256 "
                              f"{digest[:12]}… vs {str(block.get('evidence_sha256'))[:12]}…); re-run phase 3, then sign off")
     signoff = _registry(champ.get("tracking_uri")).record_signoff(champ["model_name"], version, who, why, digest, gates, list(accept))
-    final = decide(gates, version, bool(block.get("signoff_required")), signoff, digest, acceptable)
+    final = decide(gates, version, bool(block.get("signoff_required")), signoff, digest, acceptable, metric_evidence(training))
     apply_decision(final, champ["model_name"], champ.get("tracking_uri"), f"signed off by {who}")
     write_outcome(run_dir, final)
     return {"model_name": champ["model_name"], "version": version, "status": final["status"], **signoff}

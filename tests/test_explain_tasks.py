@@ -268,3 +268,138 @@ def test_bootstrap_group_means_equal_a_direct_resample():
             picked = idx[codes[idx] == g]
             assert draws["x"][b, g] == pytest.approx(values["x"][picked].mean())
             assert draws["y"][b, g] == pytest.approx(values["y"][picked].mean())
+
+
+# ---- phase 3 end to end on ScoringModels of each task (the notebook's steps, in order) -----------------------
+import json  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+from kit.artifacts import write_artifact  # noqa: E402
+from kit.explain import display, phase  # noqa: E402
+from kit.explain.config import ExplainSection  # noqa: E402
+from kit.schema import DatasetSpec  # noqa: E402
+from kit.training.scoring import ScoringModel  # noqa: E402
+
+TASK_CASES = {"regression": ("adult_hours", "lightgbm", "hours-per-week"), "multiclass": ("adult_marital", "xgboost", "marital")}
+
+
+def scoring_model(name: str, algorithm: str, task: str, target: str) -> tuple[ScoringModel, tm.TaskData]:
+    """The directly trained booster wrapped as phase 2 saves it (features, category levels, task, classes)."""
+    booster, data = tm.model(name, algorithm)
+    categories = {c: list(data.X_train[c].cat.categories) for c in data.X_train.columns
+                  if isinstance(data.X_train[c].dtype, pd.CategoricalDtype)}
+    model = ScoringModel(algorithm, booster, list(data.X_train.columns), categories, target=target, task=task,
+                         classes=data.classes, positive_class=None, negative_class=None)
+    return model, data
+
+
+def task_inputs(task: str, out_dir, tier: str = "medium", **settings) -> phase.ExplainInputs:
+    """ExplainInputs as load_inputs builds them, for a regression or multiclass champion on real test rows."""
+    name, algorithm, target = TASK_CASES[task]
+    model, data = scoring_model(name, algorithm, task, target)
+    X = data.X_test.copy()
+    spec = DatasetSpec(path=str(tm.SHARED / "adult" / "adult.data"), target=target, sensitive=["sex", "race"])
+    config = SimpleNamespace(organization=SimpleNamespace(name="Census", owner="Data team"), monitoring=None, dataset=spec)
+    explain = ExplainSection.model_validate({"time_budget_seconds": 0.5, "min_sample_rows": 200, "max_sample_rows": 400,
+                                             "fairness": {"bootstrap": 60}, **settings})
+    metric = "rmse" if task == "regression" else "macro_f1"
+    return phase.ExplainInputs(
+        model=model, X=X, prepared=model.prepare(X), y=phase.encoded_y(data.y_test, task),
+        proba=phase.model_output(model, X, task), ids=phase.row_ids(X, []), threshold=0.5,
+        champion={"model_name": f"adult-{task}", "version": "1", "metrics": {metric: {"value": 1.0, "low": 0.9, "high": 1.1}}},
+        training={"task": {"task": task, "reason": "set in the test", "metric": metric}}, spec=spec, tier=tier,
+        tier_source="test", settings=explain, seed=7, out_dir=out_dir / "explain", config=config, task=task,
+        valid=(data.X_valid, phase.encoded_y(data.y_valid, task)),
+    )
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_phase3_steps_end_to_end(task, tmp_path):
+    inputs = task_inputs(task, tmp_path, tier="high", review={"share": 0.05})
+    display.inputs_summary(inputs)
+    glob = phase.explain_global(inputs)
+    sample = inputs.prepared.iloc[glob.positions]
+    if task == "regression":  # base + contributions = the prediction, in hours per week
+        np.testing.assert_allclose(glob.contributions.margin, inputs.proba[glob.positions], atol=1e-3)
+    else:  # each row's contributions add up to its predicted class's raw score
+        raw = shapley.margin(inputs.model.booster, sample)
+        np.testing.assert_allclose(glob.contributions.margin, raw.max(axis=1), atol=1e-4)
+        assert {f"class {c}" for c in inputs.classes} <= set(glob.importance.columns)
+    for figure in (display.importance_table(glob), display.stability_figure(glob, inputs), display.beeswarm(glob, inputs),
+                   display.dependence(glob, inputs)):
+        assert figure is not None
+    local = phase.local_explanations(inputs)
+    display.waterfalls(local, inputs)
+    reasons = phase.export_reason_codes(inputs)
+    assert reasons.rows == len(inputs.y)  # high tier: every scored row
+    if task == "regression":
+        assert reasons.table["reasons"].str.contains(r"^[+-][\d,.]+ hours-per-week because ", regex=True).all()
+    else:
+        assert set(reasons.table["predicted"]) <= set(inputs.classes)
+        first = reasons.table.iloc[0]
+        assert first["reasons"].startswith(f"towards {first['predicted']}: {first['reason_1']}=")
+    display.reason_sample(reasons)
+    fair = phase.assess_fairness(inputs)
+    assert [c["column"] for c in fair["columns"]] == ["sex", "race"]
+    table = display.fairness_table(fair).set_index("column")
+    for name, limit in fair["columns"][0]["limits"].items():  # every figure beside its own limit
+        assert table.filter(like=f"{name} m").loc["sex"].iloc[0] == limit
+    display.group_table(fair), display.fairness_chart(fair, inputs)
+    phase.check_sensitive_inputs(inputs, fair)  # sex and race are inputs here: named in the findings
+    assert any("is a model input" in f for f in fair["columns"][0]["findings"])
+    queue = phase.build_review_queue(inputs, reasons)
+    s = queue["summary"]
+    assert s["size"] == review.queue_size(0.05, len(inputs.y))
+    assert s["error_in"] > s["error_out"]  # the queue holds the rows the model gets most wrong
+    written = pd.read_csv(s["path"])
+    assert len(written) == s["size"] and "reason_1" in written.columns
+    if task == "regression":
+        assert abs(s["interval"]["coverage_test"] - 0.9) < 0.04
+        assert (written["interval_width"].diff().dropna() <= 1e-9).all()  # widest first
+    else:
+        assert (written["margin"].diff().dropna() >= -1e-9).all()  # smallest margin first
+    display.queue_curve(queue, inputs), phase.review_errors(queue)
+    gate = phase.check_tier(inputs, glob, reasons, fair, queue)
+    assert gate["status"] == "passed"
+    facts = phase.model_card_facts(inputs, glob, reasons, fair, queue, gate)
+    assert facts["model_details"]["task"] == task
+    assert facts["metrics"][0]["metric"] == ("rmse" if task == "regression" else "macro_f1")
+    card = phase.write_model_card(inputs, facts)
+    assert f"**task**: {task}" in open(card["paths"]["markdown"], encoding="utf-8").read()
+    artifact = phase.explain_artifact(inputs, glob, reasons, fair, {"recorded": False}, queue, gate, card)
+    path = write_artifact(tmp_path, "explain", artifact)
+    written = json.loads(path.read_text(encoding="utf-8"))
+    assert written["task"]["task"] == task and written["fairness_gate"] == fair["gate"]
+    assert written["fairness"]["sex"]["limits"]
+
+
+@pytest.mark.parametrize("unit", [None, "cnt"])
+def test_reason_text_names_a_missing_value_instead_of_losing_the_row(unit):
+    values = pd.DataFrame({"hr": [17.0, np.nan], "temp": [0.3, 0.5]}, index=[4, 9])
+    contribs = shapley.Contributions(pd.DataFrame({"hr": [12.34, -3.0], "temp": [1.0, 0.004567]}, index=[4, 9]), np.array([100.0, 100.0]))
+    table = reason_codes(contribs, values, top_k=2)
+    text = reason_text(table, 2, unit=unit)
+    assert text.notna().all()
+    if unit:
+        assert text.tolist() == ["+12.3 cnt because hr=17.0; +1.00 cnt because temp=0.3",
+                                 "-3.00 cnt because hr=missing; +0.00457 cnt because temp=0.5"]
+    else:
+        assert text.iloc[1] == "hr=missing lowers (-3.000); temp=0.5 raises (+0.005)"
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_notebook_03_runs_on_a_regression_and_a_multiclass_run(task, tmp_path):
+    from pathlib import Path
+
+    from conftest import execute_notebook
+    from task_runs import TASK_RUNS
+
+    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "03_explainability.ipynb"
+    config = TASK_RUNS.copy(tmp_path / task, task)
+    execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), kernel_name="kit", cwd=str(notebook.parent),
+                     parameters={"config_path": str(config), "run_dir": str(config.parent), "interactive": False},
+                     progress_bar=False)
+    artifact = json.loads((config.parent / "artifacts" / "explain.json").read_text())
+    assert artifact["task"]["task"] == task and len(artifact["figures"]) == 6
+    assert artifact["headline"]["Review queue"].startswith(f"{artifact['review_queue']['size']} rows")
+    assert artifact["promotion"]["metric"]["metric"] == ("rmse" if task == "regression" else "macro_f1")

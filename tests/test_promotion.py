@@ -273,3 +273,36 @@ def test_bundled_pilot_never_drives_decisions_and_the_users_costs_win(tmp_path: 
     assert table.loc["pilot KPI gate", "source"] == table.loc["stakes", "source"] == "portfolio (pilot Churn prediction)"
     assert table.loc["selection metric", "source"] == "default" and table.loc["baseline margin", "value"] == "0"
     assert resolve_costs(run.settings, {"costs": {"false_positive": 9, "false_negative": 9}})[0] == {"false_positive": 1.0, "false_negative": 2.0}
+
+
+# ---- every task: phase 3 on real regression and multiclass training runs, then the one decision ----------------
+from task_runs import TASK_RUNS  # noqa: E402
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_promotion_decides_on_every_task_with_its_metric_as_evidence(task: str, tmp_path: Path) -> None:
+    config = TASK_RUNS.copy(tmp_path / task, task)
+    run_dir = config.parent
+    final = phase3(config, run_dir)
+    training, explain = artifacts(run_dir)
+    metric = {"regression": "rmse", "multiclass": "macro_f1"}[task]
+    assert final["metric"]["metric"] == metric and final["metric"]["task"] == task
+    assert final["metric"]["value"] == training["champion"]["metrics"][metric]["value"]
+    assert final["metric"]["higher_is_better"] is (task == "multiclass")
+    assert explain["task"]["task"] == task and explain["model"]["threshold"] is None
+    # the training gates on the task's metric passed; the decision follows the fairness gate at the medium tier
+    assert {n: g["passed"] for n, g in final["gates"].items() if n in training["gates"]} == {n: True for n in training["gates"]}
+    name, version = training["champion"]["model_name"], final["version"]
+    registry = Registry(training["champion"]["tracking_uri"])
+    if explain["fairness_gate"] == "passed":
+        assert final["status"] == promotion.CHAMPION and registry.champion_version(name) == str(version)
+        assert any(r.startswith(f"evidence: {metric} ") for r in final["reasons"])
+    else:
+        assert final["status"] == promotion.CANDIDATE and final["failed_gates"] == ["fairness"]
+        assert registry.champion_version(name) is None
+        signed = promotion.give_signoff(run_dir, "Ada Lovelace, census lead", "group gaps reflect the census file", accept=["fairness"])
+        assert signed["status"] == promotion.CHAMPION and registry.champion_version(name) == str(version)
+        after = artifacts(run_dir)[1]["promotion"]
+        assert after["metric"]["metric"] == metric and any(r.startswith(f"evidence: {metric} ") for r in after["reasons"])
+    card = json.loads((run_dir / explain["model_card"]["json"]).read_text())
+    assert card["model_details"]["task"] == task and card["model_details"]["headline_metric"] == metric

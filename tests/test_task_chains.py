@@ -72,9 +72,11 @@ def test_own_daily_demand_file_with_a_minimal_config_runs_as_regression(tmp_path
 
 
 @pytest.mark.skipif(not (SHARED / "adult" / "adult.data").is_file(), reason="shared public data not mounted")
-def test_own_census_file_with_a_minimal_config_runs_as_multiclass(tmp_path: Path) -> None:
+def test_own_census_file_with_a_minimal_config_runs_as_multiclass_and_drops_the_leaky_twin(tmp_path: Path) -> None:
+    own = tmp_path / "adult.csv"  # the kit reads .csv and .parquet: a user saves UCI's adult.data as CSV
+    own.write_bytes((SHARED / "adult" / "adult.data").read_bytes())
     config = write_config(tmp_path, {
-        "path": str(SHARED / "adult" / "adult.data"), "target": "occupation",
+        "path": str(own), "target": "education",  # no header row in UCI's file: names given to the reader
         "read_options": {"header": None, "names": ADULT_COLUMNS, "skipinitialspace": True, "na_values": ["?"]},
     })
     out = tmp_path / "adult"

@@ -140,3 +140,21 @@ def test_bundled_portfolios_keep_their_pilots_and_say_which_cannot_be_trained(tm
     note = show.tasks_note(load_portfolio(ctx.config)).data
     assert "**Next-best-offer recommendations** (recommendation): not trainable by the kit" in note
     assert "**Network capacity planning** (time-series forecasting): regression; time-ordered split" in note
+
+
+def test_the_pilot_card_states_the_task_and_the_kpi_direction(tmp_path: Path) -> None:
+    rows = [row("Demand", "time-series forecasting", 2_000_000, kpi_metric="mae", kpi_threshold=60),
+            row("Churn", "binary classification", 400_000, kpi_metric="recall", kpi_threshold=0.7)]
+    path = write_config(tmp_path, rows)
+    ctx = start(path, tmp_path / "run", interactive=False)
+    portfolio = load_portfolio(ctx.config)
+    readiness = phase.readiness_inputs(ctx)
+    weights = resolve_weights(ctx.config.use_cases.weights)
+    ranking = phase.rank_portfolio(portfolio, weights, readiness, ctx.config)
+    card = show.pilot_card(phase.pick_pilot(portfolio, ranking, readiness, ctx.config)).data
+    assert "model metric **mae ≤ 60.0**" in card  # an error must stay below its threshold
+    assert "- Task: **regression**; time-ordered split with calendar features" in card
+    path = write_config(tmp_path, rows, pilot="Churn")
+    ctx = start(path, tmp_path / "run2", interactive=False)
+    card = show.pilot_card(phase.pick_pilot(portfolio, ranking, readiness, ctx.config)).data
+    assert "model metric **recall ≥ 0.7**" in card and "- Task: **binary**" in card

@@ -44,6 +44,11 @@ class ReviewSettings(Section):
     share: float | None = Field(
         default=None, gt=0, le=1, description="Share of scored rows the reviewers can handle (instead of capacity/volume)."
     )
+    coverage: float | None = Field(
+        default=None, gt=0.5, lt=1,
+        description="Regression: coverage of the prediction intervals (split conformal on validation residuals) whose "
+                    "widest rows are queued; default from kit/content/explain.yaml (0.9).",
+    )
 
 
 class ModelCardSettings(Section):

@@ -45,11 +45,28 @@ class ExplainInputs:
     out_dir: Path
     config: Any = None
     use_cases: dict[str, Any] | None = None
+    task: str = "binary"
+    valid: tuple[pd.DataFrame, np.ndarray] | None = None  # validation rows (regression intervals), read when needed
+    cache: dict[str, Any] = field(default_factory=dict)  # computed once per run (the uncertainty of each row)
 
     @property
     def decisions(self) -> np.ndarray:
-        """0/1 decisions at the champion's threshold."""
+        """Binary: 0/1 at the champion's threshold; multiclass: the predicted class index; regression: the prediction."""
+        if self.task == "multiclass":
+            return np.argmax(self.proba, axis=1)
+        if self.task == "regression":
+            return self.proba
         return (self.proba >= self.threshold).astype(int)
+
+    @property
+    def classes(self) -> list[Any]:
+        """The model's class labels in encoded order (empty for regression)."""
+        return list(self.model.classes or []) if self.task != "regression" else []
+
+    @property
+    def score(self) -> np.ndarray:
+        """One number per row for ordering: P(positive), the predicted class's probability, or the prediction."""
+        return self.proba.max(axis=1) if self.task == "multiclass" else self.proba
 
 
 @dataclass
@@ -62,6 +79,7 @@ class GlobalExplanation:
     stability: dict[str, Any]
     seconds_per_row: float
     budget_seconds: float
+    per_class: shapley.ClassContributions | None = None  # multiclass: every class's contributions
 
 
 @dataclass
@@ -97,6 +115,21 @@ def _load_model(run_dir: Path, champion: dict[str, Any]) -> Any:
     return model
 
 
+def task_of(model: Any, training: dict[str, Any]) -> str:
+    """The run's task: the training artifact's decision, else the model's own (older runs: binary)."""
+    return str((training.get("task") or {}).get("task") or getattr(model, "task", "binary"))
+
+
+def model_output(model: Any, X: pd.DataFrame, task: str) -> np.ndarray:
+    """What phase 3 scores with: P(positive) (binary), class probabilities (multiclass), the prediction (regression)."""
+    return model.predict(X) if task == "regression" else model.predict_proba(X)
+
+
+def encoded_y(y: np.ndarray, task: str) -> np.ndarray:
+    """The recorded labels as the task encodes them: ints (classification) or floats (regression)."""
+    return np.asarray(y, dtype=float) if task == "regression" else np.asarray(y).astype(int)
+
+
 def check_sensitive(X: pd.DataFrame, sensitive: list[str]) -> None:
     """Raise a DataError naming any sensitive column that is not in the data."""
     for column in sensitive:
@@ -125,6 +158,7 @@ def load_inputs(ctx: Any) -> ExplainInputs:
     spec = _spec(ctx, training)
     check_sensitive(X, list(spec.sensitive))
     prepared = model.prepare(X)
+    task = task_of(model, training)
     threshold = float(champion.get("threshold") or model.threshold)
     use_cases = ctx.read("use_cases", required=False)
     from kit.promotion import illustrative_pilot
@@ -132,12 +166,21 @@ def load_inputs(ctx: Any) -> ExplainInputs:
     tier, source = tiers.resolve_tier(ctx.config.explainability.tier, use_cases, illustrative_pilot(ctx.config, use_cases),
                                       ctx.config.training.stakes)
     return ExplainInputs(
-        model=model, X=X, prepared=prepared, y=np.asarray(y).astype(int),
-        proba=model.predict_proba(X), ids=row_ids(X, list(spec.id_columns)), threshold=threshold,
+        model=model, X=X, prepared=prepared, y=encoded_y(y, task),
+        proba=model_output(model, X, task), ids=row_ids(X, list(spec.id_columns)), threshold=threshold,
         champion=champion, training=training, spec=spec, tier=tier, tier_source=source,
         settings=ctx.config.explainability, seed=int(ctx.config.seed),
-        out_dir=Path(ctx.run_dir) / OUT_DIR, config=ctx.config, use_cases=use_cases,
+        out_dir=Path(ctx.run_dir) / OUT_DIR, config=ctx.config, use_cases=use_cases, task=task,
+        valid=_valid_rows(ctx, task) if task == "regression" else None,
     )
+
+
+def _valid_rows(ctx: Any, task: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The recorded validation rows (X, y): the prediction intervals are calibrated on them, never on test rows."""
+    from kit.training.data import load_split
+
+    X, y = load_split(ctx, part="valid")
+    return X, encoded_y(y, task)
 
 
 def explain_global(inputs: ExplainInputs) -> GlobalExplanation:
@@ -146,6 +189,13 @@ def explain_global(inputs: ExplainInputs) -> GlobalExplanation:
     per_row = shapley.seconds_per_row(inputs.model.booster)
     size = shapley.sample_size(s.time_budget_seconds, per_row, len(inputs.prepared), s.min_sample_rows, s.max_sample_rows)
     positions = shapley.sample_positions(len(inputs.prepared), size, inputs.seed)
+    if inputs.task == "multiclass":
+        per_class = _class_contributions(inputs, positions)
+        return GlobalExplanation(
+            contributions=per_class.for_classes(per_class.predicted()), positions=positions,
+            importance=shapley.class_importance(per_class), stability=shapley.importance_stability(per_class.total_abs(), inputs.seed),
+            seconds_per_row=per_row, budget_seconds=s.time_budget_seconds, per_class=per_class,
+        )
     contribs = shapley.exact_contributions(inputs.model.booster, inputs.prepared.iloc[positions])
     return GlobalExplanation(
         contributions=contribs, positions=positions, importance=shapley.global_importance(contribs),
@@ -154,12 +204,22 @@ def explain_global(inputs: ExplainInputs) -> GlobalExplanation:
     )
 
 
+def _class_contributions(inputs: ExplainInputs, positions: np.ndarray) -> shapley.ClassContributions:
+    """Every class's exact contributions for the rows at ``positions`` (multiclass)."""
+    return shapley.exact_class_contributions(inputs.model.booster, inputs.prepared.iloc[positions], inputs.classes)
+
+
+def row_contributions(inputs: ExplainInputs, positions: np.ndarray) -> shapley.Contributions:
+    """Exact contributions of the rows at ``positions``: towards the predicted class for a multiclass model."""
+    if inputs.task == "multiclass":
+        per_class = _class_contributions(inputs, positions)
+        return per_class.for_classes(per_class.predicted())
+    return shapley.exact_contributions(inputs.model.booster, inputs.prepared.iloc[positions])
+
+
 def chosen_rows(inputs: ExplainInputs) -> dict[str, int]:
     """Row positions to explain locally: the highest-risk, the most borderline, and config-named ids."""
-    chosen = {
-        "highest risk": int(np.argmax(inputs.proba)),
-        "borderline": int(np.argmin(np.abs(inputs.proba - inputs.threshold))),
-    }
+    chosen = _default_rows(inputs)
     ids = inputs.ids.to_numpy()
     for wanted in inputs.settings.explain_rows:
         hits = np.flatnonzero(ids == str(wanted))
@@ -173,16 +233,30 @@ def chosen_rows(inputs: ExplainInputs) -> dict[str, int]:
     return chosen
 
 
+def _default_rows(inputs: ExplainInputs) -> dict[str, int]:
+    """The rows every report explains: the extremes and the most uncertain prediction of the task."""
+    if inputs.task == "regression":
+        return {"highest prediction": int(np.argmax(inputs.proba)), "lowest prediction": int(np.argmin(inputs.proba))}
+    if inputs.task == "multiclass":
+        return {"most confident": int(np.argmax(inputs.score)),
+                "least confident": int(np.argmin(review.top_two_margin(inputs.proba)))}
+    return {"highest risk": int(np.argmax(inputs.proba)),
+            "borderline": int(np.argmin(np.abs(inputs.proba - inputs.threshold)))}
+
+
 def local_explanations(inputs: ExplainInputs) -> dict[str, Any]:
     """Exact contributions of the chosen rows, with their ids and probabilities."""
     chosen = chosen_rows(inputs)
     positions = np.array(list(chosen.values()))
-    contribs = shapley.exact_contributions(inputs.model.booster, inputs.prepared.iloc[positions])
-    return {
+    contribs = row_contributions(inputs, positions)
+    local = {
         "labels": list(chosen), "positions": positions, "contributions": contribs,
-        "ids": inputs.ids.iloc[positions].tolist(), "proba": inputs.proba[positions],
-        "values": inputs.X.iloc[positions],
+        "ids": inputs.ids.iloc[positions].tolist(), "proba": inputs.score[positions],
+        "values": inputs.X.iloc[positions], "task": inputs.task, "target": inputs.spec.target,
     }
+    if inputs.task == "multiclass":
+        local["predicted"] = [inputs.classes[k] for k in inputs.decisions[positions]]
+    return local
 
 
 def reason_code_rows(inputs: ExplainInputs) -> tuple[np.ndarray, str]:
@@ -196,11 +270,19 @@ def export_reason_codes(inputs: ExplainInputs) -> ReasonCodes:
     """Compute reason codes for the rows that need them and write reason_codes.csv."""
     positions, scope = reason_code_rows(inputs)
     k = inputs.settings.reason_codes
-    contribs = shapley.exact_contributions(inputs.model.booster, inputs.prepared.iloc[positions])
+    contribs = row_contributions(inputs, positions)
     table = reason_codes(contribs, inputs.X, top_k=k)
-    table.insert(0, "probability", np.round(inputs.proba[positions], 6))
+    if inputs.task == "regression":
+        table.insert(0, "prediction", np.round(inputs.proba[positions], 6))
+    else:
+        table.insert(0, "probability", np.round(inputs.score[positions], 6))
+    if inputs.task == "multiclass":
+        table.insert(0, "predicted", np.asarray(inputs.classes, dtype=object)[inputs.decisions[positions]])
     table.insert(0, "row_id", inputs.ids.iloc[positions].to_numpy())
-    table["reasons"] = reason_text(table, k) if len(table) else pd.Series(dtype=str)
+    unit = inputs.spec.target if inputs.task == "regression" else None
+    table["reasons"] = reason_text(table, k, unit=unit) if len(table) else pd.Series(dtype=str)
+    if inputs.task == "multiclass" and len(table):  # the contributions are towards the class each row was given
+        table["reasons"] = "towards " + table["predicted"].astype(str) + ": " + table["reasons"]
     inputs.out_dir.mkdir(parents=True, exist_ok=True)
     path = inputs.out_dir / "reason_codes.csv"
     table.to_csv(path, index=False)
@@ -210,6 +292,13 @@ def export_reason_codes(inputs: ExplainInputs) -> ReasonCodes:
 def assess_fairness(inputs: ExplainInputs) -> dict[str, Any]:
     """Fairness of every sensitive column and the overall gate."""
     check_group_labels(inputs.settings.fairness.group_labels, list(inputs.spec.sensitive))
+    if inputs.task != "binary":
+        columns = [
+            fairness.assess_task_column(inputs.task, col, inputs.X[col], inputs.y, inputs.decisions, inputs.classes,
+                                        inputs.settings.fairness, inputs.seed + i)
+            for i, col in enumerate(inputs.spec.sensitive)
+        ]
+        return {"columns": columns, "gate": fairness.fairness_gate(columns), "task": inputs.task}
     columns = [
         fairness.assess_column(
             col, inputs.X[col], inputs.y, inputs.decisions, inputs.proba, inputs.settings.fairness, inputs.seed + i
@@ -235,6 +324,8 @@ def record_fairness_gate(inputs: ExplainInputs, fair: dict[str, Any]) -> dict[st
 
 def build_review_queue(inputs: ExplainInputs, reasons: ReasonCodes) -> dict[str, Any]:
     """The review queue sized by the reviewers' capacity (CSV with reason codes), its summary and the size curve."""
+    if inputs.task != "binary":
+        return _ranked_queue(inputs, reasons)
     reason_cols = reasons.table.drop(columns=["row_id", "probability"])  # indexed like inputs.X
     positions = review_positions(inputs)
     queue = review.review_queue(inputs.ids, inputs.proba, inputs.y, inputs.threshold, positions, reason_cols)
@@ -249,6 +340,79 @@ def build_review_queue(inputs: ExplainInputs, reasons: ReasonCodes) -> dict[str,
         "curve": review.band_curve(inputs.proba, inputs.y, inputs.threshold, review.default_widths(summary["half_width"])),
         "queue": queue,
     }
+
+
+def uncertainty(inputs: ExplainInputs) -> dict[str, Any]:
+    """Per test row, how unsure the model is (larger: more), and the error the queue is judged by.
+
+    Regression: the width of a split-conformal prediction interval calibrated on the validation
+    residuals, and the absolute error; multiclass: one minus the top-two probability margin, and 0/1 errors.
+    """
+    if "uncertainty" not in inputs.cache:
+        inputs.cache["uncertainty"] = _uncertainty(inputs)
+    return inputs.cache["uncertainty"]
+
+
+def _uncertainty(inputs: ExplainInputs) -> dict[str, Any]:
+    """Compute :func:`uncertainty` (once per run)."""
+    if inputs.task == "multiclass":
+        margin = review.top_two_margin(inputs.proba)
+        return {"uncertainty": 1.0 - margin, "error": (inputs.decisions != inputs.y).astype(float), "error_name": "error rate",
+                "by": "top-two probability margin (smallest first)", "margin": margin}
+    if inputs.valid is None:
+        raise ArtifactError("phase 3 needs the validation rows for the prediction intervals; re-run phase 2 (training)")
+    X_valid, y_valid = inputs.valid
+    coverage = inputs.settings.review.coverage or float(review.content.load("explain")["review"]["coverage"])
+    residuals = y_valid - inputs.model.predict(X_valid)
+    calibration = review.calibrate_intervals(inputs.model.prepare(X_valid), residuals, coverage, inputs.seed)
+    intervals = review.prediction_intervals(calibration, inputs.prepared, inputs.proba)
+    return {"uncertainty": intervals["width"].to_numpy(), "error": np.abs(inputs.y - inputs.proba), "error_name": "mean absolute error",
+            "by": f"width of the {coverage:.0%} prediction interval (widest first)", "intervals": intervals,
+            "calibration": {k: v for k, v in calibration.items() if k != "model"},
+            "coverage_test": review.interval_coverage(intervals, inputs.y)}
+
+
+def _ranked_queue(inputs: ExplainInputs, reasons: ReasonCodes) -> dict[str, Any]:
+    """Review queue of a regression or multiclass model: the most uncertain rows, as many as capacity allows."""
+    unsure = uncertainty(inputs)
+    capacity = review.capacity_share(inputs.settings.review)
+    positions = review.uncertain_positions(unsure["uncertainty"], review.queue_size(capacity["share"], len(inputs.y)))
+    queue = _queue_frame(inputs, unsure, positions)
+    reason_cols = reasons.table.drop(columns=["row_id", "probability", "prediction", "predicted"], errors="ignore")
+    queue = queue.join(reason_cols.drop(columns=["margin"], errors="ignore"), how="left").reset_index(drop=True)
+    path = inputs.out_dir / "review_queue.csv"
+    inputs.out_dir.mkdir(parents=True, exist_ok=True)
+    queue.to_csv(path, index=False)
+    summary = review.ranked_summary(unsure["error"], positions, unsure["error_name"])
+    summary |= {"by": unsure["by"], "capacity": capacity, "path": path}
+    if inputs.task == "regression":
+        widths = unsure["intervals"]["width"]
+        summary |= {"interval": {**unsure["calibration"], "coverage_test": unsure["coverage_test"],
+                                 "mean_width": float(widths.mean()),
+                                 "queue_min_width": float(widths.iloc[positions].min()) if len(positions) else None}}
+    else:
+        summary |= {"error_rate_in": summary["error_in"], "error_rate_out": summary["error_out"],
+                    "queue_max_margin": float(unsure["margin"][positions].max()) if len(positions) else None}
+    curve = review.ranked_curve(unsure["uncertainty"], unsure["error"], review.default_shares(capacity["share"]))
+    return {"summary": summary, "curve": curve, "queue": queue}
+
+
+def _queue_frame(inputs: ExplainInputs, unsure: dict[str, Any], positions: np.ndarray) -> pd.DataFrame:
+    """The queued rows, most uncertain first: prediction and interval (regression) or classes and margin (multiclass)."""
+    rows = {"row_id": inputs.ids.to_numpy()[positions]}
+    if inputs.task == "regression":
+        iv = unsure["intervals"].iloc[positions]
+        rows |= {"prediction": iv["prediction"].round(6).to_numpy(), "interval_low": iv["low"].round(6).to_numpy(),
+                 "interval_high": iv["high"].round(6).to_numpy(), "interval_width": iv["width"].round(6).to_numpy(),
+                 "actual": inputs.y[positions]}
+    else:
+        labels = np.asarray(inputs.classes, dtype=object)
+        order = np.argsort(-inputs.proba[positions], axis=1, kind="stable")
+        top = np.take_along_axis(inputs.proba[positions], order[:, :2], axis=1)
+        rows |= {"predicted": labels[order[:, 0]], "probability": top[:, 0].round(6), "runner_up": labels[order[:, 1]],
+                 "runner_up_probability": top[:, 1].round(6), "margin": unsure["margin"][positions].round(6),
+                 "actual": labels[inputs.y[positions]]}
+    return pd.DataFrame(rows, index=inputs.ids.index[positions])
 
 
 def check_tier(inputs: ExplainInputs, glob: GlobalExplanation, reasons: ReasonCodes, fair: dict[str, Any],
@@ -277,7 +441,7 @@ def decide_promotion(inputs: ExplainInputs, fair: dict[str, Any], gate: dict[str
         required = approval_required(inputs.config.training.require_approval, training.get("stakes"))
     gates = promotion.evidence_gates(training.get("gates") or {}, gate, fair["gate"])
     return promotion.decide(gates, inputs.champion.get("version"), bool(required),
-                            acceptable=promotion.acceptable_gates(inputs.tier))
+                            acceptable=promotion.acceptable_gates(inputs.tier), metric=promotion.metric_evidence(training))
 
 
 def promotion_table(decision: dict[str, Any]) -> pd.DataFrame:
@@ -317,17 +481,18 @@ def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
     pilot = (inputs.use_cases or {}).get("pilot") or {}
     dataset = inputs.training.get("dataset") or {}
     governance = card_mod.content.load("governance")
+    task_facts = _task_facts(inputs)
     return {
         "model_details": {
             "name": champion.get("model_name") or "champion", "version": champion.get("version"),
             "algorithm": inputs.model.algorithm, "features": len(inputs.model.features),
-            "decision_threshold": inputs.threshold, "date": dt.date.today().isoformat(),
+            **task_facts["details"], "date": dt.date.today().isoformat(),
             "owner": s.model_card.owner or getattr(org, "owner", None) or "not named",
             "organization": getattr(org, "name", None), "registry_status": status,
         },
         "intended_use": {
             "intended_use": s.model_card.intended_use or inputs.spec.description
-            or f"Flag likely '{inputs.model.positive_class}' cases of {inputs.spec.target} for {getattr(org, 'name', 'the organization')}",
+            or task_facts["use"].format(org=getattr(org, "name", None) or "the organization"),
             "pilot": "none (the bundled demo portfolio's pilot does not describe this dataset)"
             if illustrative_pilot(config, inputs.use_cases) else pilot.get("name"),
             "out_of_scope": s.model_card.out_of_scope or ["Decisions about individuals without human review of borderline cases"],
@@ -335,12 +500,12 @@ def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
         "data": {
             "source": inputs.spec.name or Path(inputs.spec.path).name, "file": Path(inputs.spec.path).name,
             "sha256": dataset.get("sha256") or dataset.get("hash"), "target": inputs.spec.target,
-            "test_rows": len(inputs.y), "test_positive_rate": float(np.mean(inputs.y)),
+            "test_rows": len(inputs.y), **task_facts["data"],
             "contract": (inputs.training.get("contract") or {}).get("summary") or (inputs.training.get("contract") or {}).get("status")
             or "see training artifact",
         },
         "metrics": _metrics_rows(champion) or [{"metric": "n/a", "value": None, "low": None, "high": None}],
-        "fairness": {
+        "fairness": _task_fairness_facts(fair) if inputs.task != "binary" else {
             "gate": fair["gate"],
             "columns": [
                 {"column": c["column"], "status": c["status"],
@@ -357,7 +522,9 @@ def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
             "sample_rows": len(glob.positions),
             "stability_spearman": glob.stability["spearman"],
             "reason_codes": reasons.scope, "reason_code_rows": reasons.rows,
-            "review_queue_size": queue["summary"]["size"], "review_band": queue["summary"]["band"],
+            "review_queue_size": queue["summary"]["size"],
+            **({"review_band": queue["summary"]["band"]} if inputs.task == "binary" else
+               {"review_queue_by": queue["summary"]["by"], "contributions_in": task_facts["units"]}),
         },
         "limitations": [*governance["default_limitations"], *s.model_card.limitations],
         "monitoring_plan": card_mod.monitoring_plan(getattr(config, "monitoring", None)),
@@ -370,6 +537,54 @@ def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
                 "gates": {n: "passed" if g["passed"] else "failed" for n, g in promotion["gates"].items()}} if promotion else {}),
         },
     }
+
+
+def _task_facts(inputs: ExplainInputs) -> dict[str, Any]:
+    """Model card facts that depend on the task: details, data summary, default intended use, SHAP units."""
+    task, target = inputs.task, inputs.spec.target
+    metric = (inputs.training.get("task") or {}).get("metric")
+    if task == "regression":
+        return {"details": {"task": "regression", "headline_metric": metric or "rmse"},
+                "data": {"test_target_mean": float(np.mean(inputs.y)), "test_target_std": float(np.std(inputs.y))},
+                "use": f"Predict {target} for {{org}}", "units": f"{target} (the target's units)"}
+    if task == "multiclass":
+        counts = pd.Series(inputs.y).map(dict(enumerate(inputs.classes))).value_counts(normalize=True)
+        return {"details": {"task": "multiclass", "headline_metric": metric or "macro_f1", "classes": ", ".join(map(str, inputs.classes))},
+                "data": {"test_class_shares": ", ".join(f"{k}: {v:.1%}" for k, v in counts.items())},
+                "use": f"Assign one of {len(inputs.classes)} {target} classes for {{org}}",
+                "units": "raw score (log-odds scale) of each row's predicted class"}
+    details = {"decision_threshold": inputs.threshold}
+    if "task" in inputs.training:
+        details = {"task": "binary", "headline_metric": metric or "roc_auc", **details}
+    return {"details": details, "data": {"test_positive_rate": float(np.mean(inputs.y))},
+            "use": f"Flag likely '{inputs.model.positive_class}' cases of {target} for {{org}}", "units": "log-odds"}
+
+
+def _task_fairness_facts(fair: dict[str, Any]) -> dict[str, Any]:
+    """The fairness section of a regression or multiclass model card: each column's figures against its limits."""
+    return {
+        "gate": fair["gate"],
+        "rule": fairness_rule(fair.get("task", "regression")),
+        "columns": [
+            {"column": c["column"], "status": c["status"], "groups": len(c["groups"]),
+             **{name: value for name, value in c["figures"].items()},
+             **{f"{name}_interval": _ci_text(c["figures_ci"][name]) for name in c["figures"]},
+             "findings": "; ".join(c["findings"]) or "none"}
+            for c in fair["columns"]
+        ] or [{"column": "none", "status": fair["gate"]}],
+    }
+
+
+def fairness_rule(task: str) -> str:
+    """The fairness decision rule of a task, in one sentence with its limits."""
+    if task == "binary":
+        return "fails when the demographic parity ratio is below its minimum or the equalized odds difference above its maximum"
+    rules, dpr = fairness.task_rules(task), fairness.content.load("governance")["fairness"]["demographic_parity_ratio_min"]
+    if task == "regression":
+        return (f"fails when the worst group's MAE is more than {rules['mae_ratio_max']:g} times the best group's, or the "
+                f"groups' mean errors (prediction - actual) differ by more than {rules['mean_error_gap_max']:g} x the overall MAE")
+    return (f"fails when group accuracies differ by more than {rules['accuracy_difference_max']:g}, or a class's selection "
+            f"rate in one group is below {dpr:g} x its highest (classes predicted at least {rules['min_predicted']} times per group)")
 
 
 def _ci_text(ci: list[float | None]) -> str:
@@ -388,6 +603,10 @@ def write_model_card(inputs: ExplainInputs, facts: dict[str, Any]) -> dict[str, 
 
 def _column_record(c: dict[str, Any]) -> dict[str, Any]:
     """One sensitive column's fairness result as plain data."""
+    if "figures" in c:  # regression and multiclass
+        return {"metrics_by_group": c["groups"], "figures": c["figures"], "figures_ci": c["figures_ci"], "limits": c["limits"],
+                "judged_classes": c["judged_classes"], "thresholds": c["thresholds"], "status": c["status"],
+                "passed": c["passed"], "findings": c["findings"]}
     return {
         "metrics_by_group": c["groups"], "demographic_parity_ratio": c["demographic_parity_ratio"],
         "demographic_parity_ratio_ci": c["demographic_parity_ratio_ci"],
@@ -408,8 +627,7 @@ def headline(glob: GlobalExplanation, fair: dict[str, Any], queue: dict[str, Any
     head = {
         "Top drivers": ", ".join(glob.importance["feature"].head(3)),
         "Fairness gate": fair["gate"],
-        "Review queue": (f"{s['size']:,} rows ({s['share']:.0%}), the most uncertain; error rate "
-                         f"{_share(s['error_rate_in'])} in the queue vs {_share(s['error_rate_out'])} automated"),
+        "Review queue": _queue_headline(s),
         "Tier gate": f"{gate['tier']} tier: {gate['status']}",
     }
     if gate["status"] == "failed" or fair["gate"] == fairness.FAILED:
@@ -419,6 +637,17 @@ def headline(glob: GlobalExplanation, fair: dict[str, Any], queue: dict[str, Any
     else:
         status = "ok"
     return head, status
+
+
+def _queue_headline(s: dict[str, Any]) -> str:
+    """One line on the review queue: its size and the error inside against outside."""
+    if s.get("error") == "mean absolute error":
+        interval = s["interval"]
+        return (f"{s['size']:,} rows ({s['share']:.0%}), the widest {interval['coverage']:.0%} prediction intervals "
+                f"(coverage on test rows {interval['coverage_test']:.0%}); MAE {s['error_in']:.4g} in the queue vs "
+                f"{s['error_out']:.4g} automated")
+    return (f"{s['size']:,} rows ({s['share']:.0%}), the most uncertain; error rate "
+            f"{_share(s['error_rate_in'])} in the queue vs {_share(s['error_rate_out'])} automated")
 
 
 def explain_artifact(inputs: ExplainInputs, glob: GlobalExplanation, reasons: ReasonCodes, fair: dict[str, Any],
@@ -434,9 +663,11 @@ def explain_artifact(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
     figures = sorted(rel(p) for p in (inputs.out_dir / "figures").glob("*.png"))
     return {
         "model": {"name": inputs.champion.get("model_name"), "version": inputs.champion.get("version"),
-                  "algorithm": inputs.model.algorithm, "threshold": inputs.threshold},
+                  "algorithm": inputs.model.algorithm, "threshold": inputs.threshold if inputs.task == "binary" else None},
+        **({"task": {"task": inputs.task, "classes": inputs.classes or None, "metric": (inputs.training.get("task") or {}).get("metric"),
+                     "fairness_rule": fairness_rule(inputs.task)}} if inputs.task != "binary" else {}),
         "global_importance": glob.importance.drop(columns=["rank"]),
-        "shap": {"method": "exact TreeSHAP (booster's own contributions)", "sample_rows": len(glob.positions),
+        "shap": {"method": "exact TreeSHAP (booster's own contributions)", **_shap_units(inputs), "sample_rows": len(glob.positions),
                  "test_rows": len(inputs.y), "seconds_per_row": glob.seconds_per_row, "budget_seconds": glob.budget_seconds},
         "stability": {k: v for k, v in glob.stability.items() if k not in ("half_a", "half_b")},
         "tier": inputs.tier,
@@ -458,16 +689,32 @@ def explain_artifact(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
     }
 
 
+def _shap_units(inputs: ExplainInputs) -> dict[str, str]:
+    """What a regression or multiclass model's contributions are measured in (binary: unchanged, log-odds)."""
+    if inputs.task == "regression":
+        return {"units": f"{inputs.spec.target} (the target's units): base + contributions = the prediction"}
+    if inputs.task == "multiclass":
+        return {"units": "per class raw score (softmax input); global ranking sums mean |SHAP| over classes; "
+                         "local explanations are for each row's predicted class"}
+    return {}
+
+
 def review_positions(inputs: ExplainInputs) -> np.ndarray:
     """Test-row positions of the review queue: the most uncertain rows, as many as the reviewers' capacity allows."""
     share = review.capacity_share(inputs.settings.review)["share"]
     size = review.queue_size(share, len(inputs.proba))
+    if inputs.task != "binary":
+        return review.uncertain_positions(uncertainty(inputs)["uncertainty"], size)
     return review.queue_positions(inputs.proba, inputs.threshold, size, inputs.settings.review_band)
 
 
 def review_errors(queue: dict[str, Any]) -> pd.DataFrame:
     """The review queue's rows, errors and error rate beside the automated rows' (labelled test rows)."""
-    return review.error_table(queue["summary"])
+    s = queue["summary"]
+    if "error" in s:  # regression and multiclass: the task's error inside and outside the queue
+        return pd.DataFrame({"rows": [s["size"], s["automated"]], s["error"]: [s["error_in"], s["error_out"]]},
+                            index=pd.Index(["review queue", "automated"], name="test rows"))
+    return review.error_table(s)
 
 
 def check_group_labels(group_labels: dict[str, Any], sensitive: list[str]) -> None:
@@ -486,6 +733,8 @@ def check_sensitive_inputs(inputs: ExplainInputs, fair: dict[str, Any]) -> pd.Da
 
     used = sensitive.sensitive_inputs(list(inputs.model.features), list(inputs.spec.sensitive))
     record: dict[str, Any] = {"used": used, "setting": inputs.spec.sensitive_as_input, "compared": False}
+    if used and inputs.task != "binary":
+        return _sensitive_note_only(inputs, fair, used, record)
     fair["sensitive_inputs"] = record
     if not used:
         state = ("excluded from training (dataset.sensitive_as_input: exclude)" if inputs.spec.sensitive_as_input == "exclude"
@@ -506,6 +755,18 @@ def check_sensitive_inputs(inputs: ExplainInputs, fair: dict[str, Any]) -> pd.Da
     if table is None:
         return pd.DataFrame({"sensitive inputs": [sensitive.finding(c, used, None, inputs.tier, None) for c in used]})
     return table
+
+
+def _sensitive_note_only(inputs: ExplainInputs, fair: dict[str, Any], used: list[str], record: dict[str, Any]) -> pd.DataFrame:
+    """Sensitive inputs of a regression or multiclass model: named as a finding (the refit comparison is binary-only)."""
+    fix = "to keep sensitive columns out of training set dataset.sensitive_as_input: exclude"
+    record["note"] = (f"sensitive column(s) {', '.join(used)} are model inputs; the refit without them is measured for "
+                      f"binary models only; {fix}")
+    for column in fair["columns"]:
+        if column["column"] in used:
+            kept = [f for f in column["findings"] if not f.startswith(f"{column['column']!r} is a model input")]
+            column["findings"] = [*kept, f"{column['column']!r} is a model input; {fix}"]
+    return pd.DataFrame({"sensitive inputs": [record["note"]]})
 
 
 def _sensitive_comparison(inputs: ExplainInputs, used: list[str], fair_columns: list[dict[str, Any]]) -> tuple[pd.DataFrame, float]:

@@ -30,12 +30,15 @@ def reason_codes(contribs: Contributions, X: pd.DataFrame, top_k: int = 3) -> pd
     return table
 
 
-def reason_text(table: pd.DataFrame, top_k: int) -> pd.Series:
-    """One readable sentence per row, e.g. 'Contract=Month-to-month raises (+0.61); ...'."""
+def reason_text(table: pd.DataFrame, top_k: int, unit: str | None = None) -> pd.Series:
+    """One readable sentence per row: 'Contract=Month-to-month raises (+0.61); ...', or in the target's
+    units for a regression model (``unit`` names them): '+12.3 cnt because hr=17; ...'."""
+    if unit is not None:
+        return _unit_text(table, top_k, unit)
     parts = [
         table[f"reason_{j}"].astype(str)
         + "="
-        + table[f"reason_{j}_value"].astype(str)
+        + _shown(table[f"reason_{j}_value"])
         + " "
         + table[f"reason_{j}_direction"].astype(str)
         + " ("
@@ -44,6 +47,35 @@ def reason_text(table: pd.DataFrame, top_k: int) -> pd.Series:
         for j in range(1, top_k + 1)
         if f"reason_{j}" in table
     ]
+    return _joined(parts)
+
+
+def signed_amount(value: float) -> str:
+    """A contribution in the target's units with three significant digits and its sign: +12.3, -0.0452, +1,234."""
+    if value == 0 or not np.isfinite(value):
+        return f"{value:+.0f}" if value == 0 else str(value)
+    decimals = max(0, 2 - int(np.floor(np.log10(abs(value)))))
+    return f"{value:+,.{decimals}f}"
+
+
+def _unit_text(table: pd.DataFrame, top_k: int, unit: str) -> pd.Series:
+    """Reasons in the target's units: '+12.3 cnt because hr=17'."""
+    parts = [
+        table[f"reason_{j}_shap"].map(signed_amount) + f" {unit} because "
+        + table[f"reason_{j}"].astype(str) + "=" + _shown(table[f"reason_{j}_value"])
+        for j in range(1, top_k + 1)
+        if f"reason_{j}" in table
+    ]
+    return _joined(parts)
+
+
+def _shown(values: pd.Series) -> pd.Series:
+    """Feature values as text, a missing value as 'missing' (text concatenation would otherwise drop the whole reason)."""
+    return values.astype(object).where(values.notna(), "missing").astype(str)
+
+
+def _joined(parts: list[pd.Series]) -> pd.Series:
+    """The per-reason texts of each row joined with '; '."""
     text = parts[0]
     for part in parts[1:]:
         text = text + "; " + part

@@ -195,11 +195,26 @@ def stability_chart(stability: Stability) -> Figure:
     return fig
 
 
+def _at_least(metric: str) -> str:
+    """'≥' for a metric where higher is better (AUC, recall), '≤' for an error (RMSE, MAE, log loss)."""
+    from kit.tasks import higher_is_better
+
+    return "≥" if higher_is_better(metric) else "≤"
+
+
+def _task_text(record: dict[str, Any]) -> str:
+    """The pilot's learning task as training will receive it, and why."""
+    task = record.get("task", "auto")
+    what = "decided from the target by training" if task == "auto" else f"**{task}**"
+    split = "; time-ordered split with calendar features" if record.get("time_ordered") else ""
+    return f"{what}{split} ({_e(record.get('task_reason', ''))})"
+
+
 def pilot_card(pilot: Pilot, stability: Stability | None = None) -> Markdown:
     """The chosen pilot: why, KPI, stakes and explainability tier, dataset, costs and warnings."""
     r = pilot.record
     kpi = r["kpi"]
-    metric = f"; model metric **{_e(kpi['metric'])} ≥ {kpi['threshold']}**" if kpi["metric"] else ""
+    metric = f"; model metric **{_e(kpi['metric'])} {_at_least(kpi['metric'])} {kpi['threshold']}**" if kpi["metric"] else ""
     data = f"{escape.md_code(r['dataset']['path'])} (target {escape.md_code(r['dataset']['target'])})" if r["dataset"] else "none linked: training uses the config's `dataset`"
     costs = f"false positive ${r['costs']['false_positive']:,.0f}, false negative ${r['costs']['false_negative']:,.0f}" if r["costs"] else "not given"
     lines = [
@@ -207,6 +222,7 @@ def pilot_card(pilot: Pilot, stability: Stability | None = None) -> Markdown:
         f"- Why: {_e(pilot.reason)}",
         f"- Quadrant: {_e(r['quadrant'])}; rank {r['rank']}; payback {_months(r['payback_months'])} months; 3-year NPV {_money(r['npv_3y'])}; risk-adjusted {_money(r['risk_adjusted_value'])}",
         f"- KPI: {_e(kpi['name'])} from **{kpi['baseline']:g}** to **{kpi['target']:g}**{metric}",
+        f"- Task: {_task_text(r)}",
         f"- Stakes: {_e(r['stakes'])} → explainability tier **{_e(r['explainability_tier'])}** ({_e(r['explainability_requires'])})",
         f"- Dataset: {data}",
         f"- Error costs: {costs}",
