@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -158,6 +159,22 @@ def relocate_store(db: Path) -> None:
                                     (new_root, len(old) + 1, len(old), old))
 
 
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock beside a SQLite store while creating things in it (several processes share it)."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(f".{db.name}.lock"), "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @cache
 def _client(uri: str) -> Any:
     """One MlflowClient per URI; creating it the first time checks (and migrates) a SQLite store."""
@@ -174,8 +191,9 @@ def _client(uri: str) -> Any:
         check_sqlite_store(db)
         relocate_store(db)
     try:
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        client.search_experiments(max_results=1)  # touch the store once (runs migrations if new)
+        with store_lock(uri):  # two batch workers creating one new store race in its migrations
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client.search_experiments(max_results=1)  # touch the store once (runs migrations if new)
     except Exception as exc:  # MlflowException, or SQLAlchemy's error when a migration cannot write
         if db is None:
             raise RegistryError(f"tracking store {uri} cannot be opened ({_store_problem(exc)}); check "
@@ -203,9 +221,13 @@ class Registry:
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
-        root = artifact_root(self.uri)
-        location = f"{root}/{name.replace('/', '_')}" if root else None
-        return self.client.create_experiment(name, artifact_location=location)
+        with store_lock(self.uri):
+            found = self.client.get_experiment_by_name(name)  # another process may have created it meanwhile
+            if found is not None:
+                return found.experiment_id
+            root = artifact_root(self.uri)
+            location = f"{root}/{name.replace('/', '_')}" if root else None
+            return self.client.create_experiment(name, artifact_location=location)
 
     def log_candidate(
         self,
@@ -246,10 +268,11 @@ class Registry:
         """Register the model logged by ``run_id`` as a new version of ``name`` (a candidate)."""
         from mlflow.exceptions import MlflowException
 
-        try:
-            self.client.get_registered_model(name)
-        except MlflowException:
-            self.client.create_registered_model(name)
+        with store_lock(self.uri):  # concurrent runs registering one name race in its creation
+            try:
+                self.client.get_registered_model(name)
+            except MlflowException:
+                self.client.create_registered_model(name)
         source = f"{self.client.get_run(run_id).info.artifact_uri}/{MODEL_PATH}"
         version = self.client.create_model_version(name, source=source, run_id=run_id)
         all_tags = {"status": "candidate", "registered_at": _now(), **(tags or {})}
