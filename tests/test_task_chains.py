@@ -77,7 +77,7 @@ def test_own_daily_demand_file_with_a_minimal_config_runs_as_regression(tmp_path
 
 
 @pytest.mark.skipif(not (SHARED / "adult" / "adult.data").is_file(), reason="shared public data not mounted")
-def test_own_census_file_with_a_minimal_config_runs_as_multiclass_and_drops_the_leaky_twin(tmp_path: Path) -> None:
+def test_own_census_file_with_a_minimal_config_runs_as_multiclass_and_names_the_leaky_twin(tmp_path: Path) -> None:
     own = tmp_path / "adult.csv"  # the kit reads .csv and .parquet: a user saves UCI's adult.data as CSV
     own.write_bytes((SHARED / "adult" / "adult.data").read_bytes())
     config = write_config(tmp_path, {
@@ -87,3 +87,5 @@ def test_own_census_file_with_a_minimal_config_runs_as_multiclass_and_drops_the_
     out = tmp_path / "adult"
     training = assert_chain_ok(out, run_chain(config, out), "multiclass")
     assert training["task"]["reason"].startswith("auto:")
+    # education-num is education recoded as a number: the report must name it as a leak
+    assert any("education-num" in w and "leak" in w for w in training["warnings"]), training["warnings"]
