@@ -18,6 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--phases", help="comma-separated subset, in chain order (default: all)")
     run.add_argument("--force", action="store_true", help="replace an existing report")
     run.add_argument("--no-input", action="store_true", help="HTML without code cells")
+    run.add_argument("--cluster", help="run on the Dask cluster at this scheduler address (sets KIT_CLUSTER)")
 
     batch = sub.add_parser("batch", help="run many configs in parallel into one folder")
     batch.add_argument("configs", nargs="+", help="run configs (YAML)")
@@ -47,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 ok, 1 a run failed, 2 config error, 3 destination busy
     or already there, 130 interrupted, 143 terminated)."""
     args = _parser().parse_args(argv)
+    if getattr(args, "cluster", None):
+        import os
+
+        os.environ["KIT_CLUSTER"] = args.cluster
     if args.command in ("run", "batch"):
         from kit.chain import on_sigterm
 

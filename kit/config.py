@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from kit.compute.config import ComputeSection
 from kit.errors import ConfigError, KitError, did_you_mean
 from kit.explain.config import ExplainSection
 from kit.monitoring.config import MonitoringSection
@@ -52,6 +53,7 @@ class RunConfig(Section):
     training: TrainingSection = Field(default_factory=TrainingSection, description="Phase 2 settings.")
     explainability: ExplainSection = Field(default_factory=ExplainSection, description="Phase 3 settings.")
     monitoring: MonitoringSection = Field(default_factory=MonitoringSection, description="Phase 4 settings.")
+    compute: ComputeSection = Field(default_factory=ComputeSection, description="Where the work runs: local (default) or Dask.")
 
     @field_validator("name")
     @classmethod

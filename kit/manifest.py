@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kit import __version__
+from kit.compute.engine import active_record
 from kit.config import RunConfig
 from kit.data import file_sha256
 
@@ -53,6 +54,7 @@ class Manifest:
     seconds: float | None = None
     organization: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    compute: dict[str, Any] = field(default_factory=dict)
     kind: str = KIND
 
     def failed_phase(self) -> PhaseRecord | None:
@@ -96,4 +98,5 @@ def new_manifest(config: RunConfig, phases: list[str], started: str, options: di
         started=started,
         organization=config.organization.name,
         options=options,
+        compute=active_record(),
     )

@@ -1,0 +1,54 @@
+"""Config section of the compute engine (validated when the run config loads)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from kit.schema import Section
+
+
+class ComputeSection(Section):
+    """Where the heavy work runs: in this process (local, the default) or on a Dask cluster."""
+
+    engine: Literal["local", "dask"] = Field(
+        default="local",
+        description="local: everything in one process, as always; dask: on a Dask cluster (the one at `address`, "
+        "or a local cluster the kit starts and stops). --cluster ADDRESS or KIT_CLUSTER override this with dask at that address.",
+    )
+    address: str | None = Field(
+        default=None,
+        description="Scheduler address of an existing cluster (e.g. tcp://10.0.0.5:8786); "
+        "without it, engine dask starts a local cluster for the run.",
+    )
+    n_workers: int = Field(default=2, ge=1, le=256, description="Workers of the local cluster the kit starts (no address).")
+    threads_per_worker: int = Field(default=1, ge=1, le=64, description="Threads per worker of the local cluster.")
+    memory_limit: str = Field(
+        default="auto",
+        description="Memory per worker of the local cluster: 'auto' (the machine's memory shared out) or a size such as '2GiB'.",
+    )
+    partition_size: str = Field(
+        default="128MiB", description="Target in-memory size of one partition when a dataset is read lazily.",
+    )
+
+    @model_validator(mode="after")
+    def _address_means_dask(self) -> "ComputeSection":
+        """An address is only meaningful on the dask engine."""
+        if self.address and self.engine != "dask":
+            raise ValueError("address is set but engine is local: set engine: dask to use the cluster at that address, "
+                             "or remove address")
+        for key in ("memory_limit", "partition_size"):
+            value = getattr(self, key)
+            if value != "auto" and not _is_size(value):
+                raise ValueError(f"{key} {value!r} is not a size; write e.g. '2GiB'" + (" or 'auto'" if key == "memory_limit" else ""))
+        return self
+
+
+def _is_size(text: str) -> bool:
+    """Whether ``text`` reads as a number of bytes ('2GiB', '500MB', '1e9')."""
+    from dask.utils import parse_bytes
+
+    try:
+        return parse_bytes(text) > 0
+    except (ValueError, TypeError):
+        return False
