@@ -57,7 +57,7 @@ TimeFormat = Annotated[str | None, AfterValidator(_time_format)]
 class DatasetSpec(Section):
     """Where a dataset lives and what its columns mean."""
 
-    path: ConfigPath = Field(description="CSV or Parquet file.")
+    path: ConfigPath = Field(description="CSV or Parquet file, or a folder or glob of Parquet files (read lazily on the Dask engine).")
     target: str = Field(description="Column to predict (two classes).")
     positive_class: Scalar | None = Field(
         default=None, description="Label of the positive class; inferred for 0/1, True/False, Yes/No."
