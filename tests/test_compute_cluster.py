@@ -15,7 +15,7 @@ from kit.schema import DatasetSpec
 from kit.training.data import feature_columns, load_dataset, labels_to_binary
 
 TELCO = Path(__file__).resolve().parent.parent / "data" / "telco_churn" / "Telco-Customer-Churn.csv"
-SETTINGS = SimpleNamespace(max_trees=400, early_stopping_rounds=20)
+SETTINGS = SimpleNamespace(max_trees=200, early_stopping_rounds=20)
 
 
 @pytest.fixture(scope="module")
