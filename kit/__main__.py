@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--force", action="store_true", help="replace existing reports")
     batch.add_argument("--no-input", action="store_true", help="HTML without code cells")
     batch.add_argument("--phases", help="comma-separated subset, in chain order (default: all)")
+    batch.add_argument("--cluster", help="fan the runs out over the Dask cluster at this scheduler address "
+                       "(one run per task; --out must be on storage its workers share)")
 
     check = sub.add_parser("check", help="validate a config without running anything")
     check.add_argument("config")
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 ok, 1 a run failed, 2 config error, 3 destination busy
     or already there, 130 interrupted, 143 terminated)."""
     args = _parser().parse_args(argv)
-    if getattr(args, "cluster", None):
+    if getattr(args, "cluster", None) and args.command == "run":
         import os
 
         os.environ["KIT_CLUSTER"] = args.cluster
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         from kit.batch import run_batch
 
         results = run_batch(args.configs, out=args.out, workers=args.workers,
-                            force=args.force, no_input=args.no_input, phases=args.phases)
+                            force=args.force, no_input=args.no_input, phases=args.phases, cluster=args.cluster)
         bad = [r for r in results if r["status"] != "ok"]
         for r in bad:
             print(f"failed: {r['name']}: {r['error']}", file=sys.stderr)
