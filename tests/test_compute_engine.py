@@ -89,6 +89,11 @@ def test_local_cluster_started_recorded_and_stopped(monkeypatch: pytest.MonkeyPa
         assert client.submit(sum, [1, 2, 3]).result() == 6
         client.close()
         assert "dashboard" in engine.dashboard_markdown(engine.active_record())
+        from kit.report import engine_fact
+
+        fact = engine_fact(manifest.compute)
+        assert fact.startswith("Dask (started and stopped by the kit) at " + address) and "2 workers, 2 threads, 0.6 GiB" in fact
+    assert engine_fact({"engine": "local"}) == "local (in-process)"
     assert engine.ENV not in os.environ and engine.active_record() == {"engine": "local"}
     monkeypatch.setattr(engine, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(ConfigError):  # the kit stopped the cluster it started

@@ -143,3 +143,15 @@ def dashboard_markdown(record: dict[str, Any]) -> str:
     link = record.get("dashboard") or ""
     return (f"Engine: Dask, {record.get('workers')} workers / {record.get('threads')} threads at "
             f"{escape.md_code(str(record.get('address')))}; dashboard (while the run lasts): <{escape.md(link)}>")
+
+
+def engine_line(record: dict[str, Any]) -> str:
+    """One plain-text line for the report's facts: local, or the Dask cluster with its workers and dashboard."""
+    if record.get("engine") != "dask":
+        return "local (in-process)"
+    gib = [f"{m / 2**30:.1f} GiB" for m in record.get("memory_per_worker", [])[:1]]
+    owner = "started and stopped by the kit" if record.get("started_by_kit") else "existing cluster"
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(record.get("versions", {}).items()))
+    return (f"Dask ({owner}) at {record.get('address')}: {record.get('workers')} workers, {record.get('threads')} "
+            f"threads{', ' + gib[0] + ' per worker' if gib else ''}; dashboard {record.get('dashboard')} "
+            f"(while the run lasted); {versions}")
