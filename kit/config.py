@@ -75,7 +75,9 @@ class RunConfig(Section):
         """Every existing file the config points at (for the manifest's hashes)."""
         found: set[Path] = set()
         _collect_paths(self, found)
-        return sorted(p for p in found if p.is_file())
+        from kit.compute.data import expand_parquet_sets
+
+        return sorted(p for p in expand_parquet_sets(found) if p.is_file())
 
 
 def _collect_paths(value: Any, found: set[Path]) -> None:

@@ -79,3 +79,9 @@ def test_bad_parquet_sets_are_clear_data_errors(folder: Path, tmp_path: Path) ->
         read_table(folder)
     with pytest.raises(DataError, match="must share one schema"):
         read_lazy(folder)
+
+
+def test_manifest_hashes_every_file_of_a_parquet_folder(folder: Path) -> None:
+    config = validate_config({"organization": {"name": "Acme"},
+                              "dataset": {"path": str(folder / "**" / "*.parquet"), "target": "Churn", "positive_class": "Yes"}})
+    assert [p.name for p in config.data_files()] == ["part-0.parquet", "part-1.parquet", "part-2.parquet"]

@@ -31,6 +31,17 @@ def parquet_files(path: Path) -> list[str]:
     return files
 
 
+def expand_parquet_sets(paths: set[Path]) -> set[Path]:
+    """``paths`` with every Parquet folder or glob replaced by its files (for the manifest's hashes)."""
+    out = {p for p in paths if not is_parquet_set(p)}
+    for path in paths - out:
+        try:
+            out.update(Path(f) for f in parquet_files(path))
+        except DataError:
+            continue  # matches nothing: the config check reports it
+    return out
+
+
 def check_schemas(files: list[str]) -> None:
     """Every file has the first file's columns and types (read from the footers only), else a DataError naming it."""
     import pyarrow.parquet as pq
