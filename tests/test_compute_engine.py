@@ -82,7 +82,7 @@ def test_local_cluster_started_recorded_and_stopped(monkeypatch: pytest.MonkeyPa
         assert record.address == address and record.started_by_kit
         assert (record.workers, record.threads) == (2, 2)
         assert record.memory_per_worker == [600 * 2**20] * 2
-        assert record.dashboard.startswith("http://") and record.versions["distributed"]
+        assert record.dashboard.startswith("http://") and record.versions["xgboost"] not in ("", "?", "not installed")
         manifest = new_manifest(run, ["training"], "now", {})
         assert manifest.compute["address"] == address and manifest.compute["workers"] == 2
         client = engine.client_for(run.compute)  # what a phase kernel does: the run's cluster, via KIT_CLUSTER
@@ -98,3 +98,28 @@ def test_local_cluster_started_recorded_and_stopped(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(engine, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(ConfigError):  # the kit stopped the cluster it started
         engine._connect(address)
+
+
+def test_chain_on_a_kit_started_cluster_records_it_and_stops_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain holds the cluster for the run (kernels see KIT_CLUSTER), records it, and stops it at the end."""
+    import yaml
+
+    from kit.chain import run_chain
+    from tests.test_chain_mechanics import make_config, make_notebooks
+
+    monkeypatch.delenv(engine.ENV, raising=False)
+    notebooks = make_notebooks(tmp_path / "notebooks")
+    path = make_config(tmp_path, "on-dask")
+    raw = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**raw, "compute": {"engine": "dask", "n_workers": 1, "memory_limit": "500MiB"}}))
+    lines: list[str] = []
+    manifest, landed = run_chain(path, out=tmp_path / "report", notebook_dir=notebooks, progress=lines.append,
+                                 phases="readiness")
+    assert manifest.status == "ok"
+    assert manifest.compute["engine"] == "dask" and manifest.compute["workers"] == 1
+    assert lines[0].startswith("engine: Dask (started and stopped by the kit)") and "dashboard http://" in lines[0]
+    assert "Dask (started and stopped by the kit)" in (landed / "index.html").read_text()
+    assert engine.ENV not in os.environ
+    monkeypatch.setattr(engine, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(ConfigError):
+        engine._connect(manifest.compute["address"])

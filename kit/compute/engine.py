@@ -63,18 +63,34 @@ def _start_local(section: ComputeSection) -> Any:
                         silence_logs=40)
 
 
+VERSIONED = ("dask", "distributed", "xgboost", "lightgbm", "pandas", "numpy", "pyarrow")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages the workers compute with (run on each worker)."""
+    from importlib import metadata
+
+    out = {}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
 def describe(client: Any, started_by_kit: bool) -> EngineRecord:
     """The manifest record of the cluster behind ``client``: address, dashboard, workers, versions."""
     info = client.scheduler_info()
     workers = info.get("workers", {})
-    versions = client.get_versions().get("client", {}).get("packages", {})
-    keep = ("dask", "distributed", "xgboost", "lightgbm", "pandas", "numpy", "pyarrow")
+    on_workers = client.run(package_versions) if workers else {}
+    versions = {k: "/".join(sorted({w.get(k, "?") for w in on_workers.values()})) for k in VERSIONED}
     return EngineRecord(
         engine="dask", address=client.scheduler.address, dashboard=client.dashboard_link,
         started_by_kit=started_by_kit, workers=len(workers),
         threads=sum(int(w.get("nthreads", 0)) for w in workers.values()),
         memory_per_worker=sorted(int(w.get("memory_limit") or 0) for w in workers.values()),
-        versions={k: str(v) for k, v in versions.items() if k in keep and v},
+        versions=versions,
     )
 
 
