@@ -112,3 +112,24 @@ def test_bounds_always_hold_the_exact_figures(a: list[float], b: list[float], n_
     w = stats.wasserstein_distance(a, b)
     assert got["ks"] - 1e-12 <= ks <= got["ks"] + got["ks_bound"] + 1e-12
     assert abs(got["wasserstein"] - w) <= got["wasserstein_bound"] + 1e-9 * (1 + w)
+
+
+def test_bad_reference_is_a_clear_data_error() -> None:
+    from kit.errors import DataError
+
+    ref, _ = frames(n=40)
+    with pytest.raises(DataError, match=r"column\(s\) \['nope'\] not found"):
+        profile_reference_dask(lazy(ref, 2), ["x", "nope"])
+    with pytest.raises(DataError, match="40 rows is too few for 10 bins"):
+        profile_reference_dask(lazy(ref, 2), ["x", "plan"])
+
+
+def test_empty_and_all_missing_batches() -> None:
+    ref, cur = frames(n=3000)
+    scaled = profile_reference_dask(lazy(ref, 3), list(ref.columns))
+    local_ref = profile_reference(ref, list(ref.columns), workers=1)
+    missing = cur.head(50).assign(x=np.nan)
+    got, local = drift_table_dask(scaled, lazy(missing, 2)), drift_table(local_ref, missing, workers=1)
+    assert got.loc["x", "missing_share"] == local.loc["x", "missing_share"] == 1.0
+    assert np.isnan(got.loc["x", "statistic"]) and np.isnan(local.loc["x", "statistic"])
+    np.testing.assert_allclose(got["psi"].astype(float), local["psi"].astype(float), rtol=1e-12, equal_nan=True)
