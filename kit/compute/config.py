@@ -1,6 +1,7 @@
 """Config section of the compute engine (validated when the run config loads)."""
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -44,11 +45,11 @@ class ComputeSection(Section):
         return self
 
 
-def _is_size(text: str) -> bool:
-    """Whether ``text`` reads as a number of bytes ('2GiB', '500MB', '1e9')."""
-    from dask.utils import parse_bytes
+SIZE = re.compile(r"\s*(\d+(\.\d+)?|\.\d+)\s*(b|kb|kib|mb|mib|gb|gib|tb|tib)?\s*", re.IGNORECASE)
+"""A size as dask reads it: a number and an optional unit (decimal kB/MB/GB/TB or binary KiB/MiB/GiB/TiB)."""
 
-    try:
-        return parse_bytes(text) > 0
-    except (ValueError, TypeError):
-        return False
+
+def _is_size(text: str) -> bool:
+    """Whether ``text`` reads as a positive number of bytes ('2GiB', '500MB', '1e9' is not: write 1GB)."""
+    match = SIZE.fullmatch(text)
+    return bool(match) and float(match.group(1)) > 0
