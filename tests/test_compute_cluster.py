@@ -132,3 +132,14 @@ def test_lightgbm_loss_path_and_stopping_rule_match_lightgbm(telco) -> None:
                         valid_sets=[lgb.Dataset(prep(Xva), yva)], callbacks=[lgb.early_stopping(20, verbose=False)])
     assert early_stopping_iteration(losses, 20) + 1 == stopped.best_iteration
     assert early_stopping_iteration(np.array([3.0, 2.0, 2.5, 2.6, 1.0]), 2) == 1  # stops before the late minimum
+
+
+def test_features_and_labels_partitioned_differently_is_a_clear_error(telco) -> None:
+    from kit.compute.train import train_dask
+    from kit.errors import DataError
+
+    (Xtr, ytr), (Xva, yva) = telco["train"], telco["valid"]
+    X_dd, _ = lazy(Xtr, ytr, 2)
+    _, y_dd = lazy(Xtr, ytr, 3)
+    with pytest.raises(DataError, match="features come in 2 partitions and the labels in 3"):
+        train_dask(None, "xgboost", X_dd, y_dd, *lazy(Xva, yva, 1), SETTINGS, seed=0, pos_weight=1.0)

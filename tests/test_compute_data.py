@@ -43,8 +43,8 @@ def test_folder_and_glob_read_the_same_rows(folder: Path, telco: pd.DataFrame) -
 
 
 def test_lazy_read_is_partitioned_and_equal(folder: Path, telco: pd.DataFrame) -> None:
-    lazy = read_lazy(folder, partition_size="128MiB")
-    assert lazy.npartitions == 3
+    lazy = read_lazy(folder)
+    assert lazy.npartitions == 3 and lazy[["tenure"]].npartitions == lazy["Churn"].npartitions == 3
     got = lazy.compute().reset_index(drop=True)
     pd.testing.assert_frame_equal(got, telco)
     only = read_lazy(folder, columns=["tenure", "Churn"])

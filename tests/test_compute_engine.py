@@ -36,7 +36,7 @@ def test_default_engine_is_local_and_holds_nothing(monkeypatch: pytest.MonkeyPat
     ({"engine": "spark"}, "compute.engine"),
     ({"address": "tcp://h:8786"}, "set engine: dask"),
     ({"engine": "dask", "memory_limit": "lots"}, "memory_limit 'lots' is not a size"),
-    ({"engine": "dask", "partition_size": "0"}, "partition_size '0' is not a size"),
+    ({"engine": "dask", "memory_limit": "0"}, "memory_limit '0' is not a size"),
     ({"engine": "dask", "n_workers": 0}, "compute.n_workers"),
 ])
 def test_bad_compute_sections_name_key_and_fix(compute: dict, needle: str) -> None:

@@ -28,9 +28,6 @@ class ComputeSection(Section):
         default="auto",
         description="Memory per worker of the local cluster: 'auto' (the machine's memory shared out) or a size such as '2GiB'.",
     )
-    partition_size: str = Field(
-        default="128MiB", description="Target in-memory size of one partition when a dataset is read lazily.",
-    )
 
     @model_validator(mode="after")
     def _address_means_dask(self) -> "ComputeSection":
@@ -38,10 +35,8 @@ class ComputeSection(Section):
         if self.address and self.engine != "dask":
             raise ValueError("address is set but engine is local: set engine: dask to use the cluster at that address, "
                              "or remove address")
-        for key in ("memory_limit", "partition_size"):
-            value = getattr(self, key)
-            if value != "auto" and not _is_size(value):
-                raise ValueError(f"{key} {value!r} is not a size; write e.g. '2GiB'" + (" or 'auto'" if key == "memory_limit" else ""))
+        if self.memory_limit != "auto" and not _is_size(self.memory_limit):
+            raise ValueError(f"memory_limit {self.memory_limit!r} is not a size; write e.g. '2GiB' or 'auto'")
         return self
 
 

@@ -95,10 +95,13 @@ def _filter(filters: Any) -> Any:
     return pq.filters_to_expression(filters)
 
 
-def read_lazy(path: Path, read_options: dict[str, Any] | None = None, partition_size: str = "128MiB",
-              columns: list[str] | None = None) -> Any:
-    """A Dask DataFrame of the dataset: a Parquet set lazily, in partitions of about ``partition_size``; a single
-    CSV or Parquet file (small data) as one partition."""
+def read_lazy(path: Path, read_options: dict[str, Any] | None = None, columns: list[str] | None = None) -> Any:
+    """A Dask DataFrame of the dataset: a Parquet set lazily, one partition per file; a single CSV or Parquet file
+    (small data) as one partition.
+
+    One partition per file, whatever columns are read: splitting files by size would partition a projection
+    (the features) differently from another (the label), and the boosters need them partitioned alike.
+    """
     import dask
     import dask.dataframe as dd
 
@@ -116,7 +119,7 @@ def read_lazy(path: Path, read_options: dict[str, Any] | None = None, partition_
     try:
         with dask.config.set({"dataframe.convert-string": False}):  # the same string dtype as the local engine
             return dd.read_parquet(files, columns=columns or options.get("columns"), filters=options.get("filters"),
-                                   blocksize=partition_size, dataset={"partitioning": None})
+                                   split_row_groups=False, dataset={"partitioning": None})
     except Exception as exc:  # noqa: BLE001
         raise DataError(f"{path}: the Parquet files could not be read together ({' '.join(str(exc).split())[:200]}); "
                         "check that every file has the same columns and types") from exc

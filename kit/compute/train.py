@@ -147,6 +147,11 @@ def train_dask(client: Any, algorithm: str, X_train: Any, y_train: Any, X_valid:
 
     if algorithm not in FITS:
         raise DataError(f"algorithm {algorithm!r} cannot train on Dask; use one of {sorted(FITS)}")
+    for part, X, y in (("training", X_train, y_train), ("validation", X_valid, y_valid)):
+        if X.npartitions != y.npartitions:
+            raise DataError(f"{part} rows: the features come in {X.npartitions} partitions and the labels in "
+                            f"{y.npartitions}; take both from one frame read with kit.compute.data.read_lazy "
+                            "(one partition per file)")
     features = list(X_train.columns)
     categories = infer_categories_dask(X_train, client)
     names = [booster_name(f) for f in features]
