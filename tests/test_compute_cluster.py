@@ -143,3 +143,19 @@ def test_features_and_labels_partitioned_differently_is_a_clear_error(telco) -> 
     _, y_dd = lazy(Xtr, ytr, 3)
     with pytest.raises(DataError, match="features come in 2 partitions and the labels in 3"):
         train_dask(None, "xgboost", X_dd, y_dd, *lazy(Xva, yva, 1), SETTINGS, seed=0, pos_weight=1.0)
+
+
+def test_labels_keep_the_features_partitions_when_read_from_parquet(telco, tmp_path: Path) -> None:
+    """Dask reads a one-column projection of Parquet files in fused partitions; the training input must not."""
+    from kit.compute.data import read_lazy
+    from kit.compute.train import _aligned
+
+    X, y = telco["train"]
+    for i, part in enumerate(np.array_split(np.arange(len(X)), 6)):
+        X.iloc[part].assign(label=y[part]).to_parquet(tmp_path / f"part-{i}.parquet")
+    frame = read_lazy(tmp_path)
+    features = [c for c in frame.columns if c != "label"]
+    assert frame["label"].optimize().npartitions < 6  # what the boosters would have been given
+    X_dd, y_dd = _aligned(None, frame[features], frame["label"])
+    assert X_dd.optimize().npartitions == y_dd.optimize().npartitions == 6
+    np.testing.assert_array_equal(y_dd.compute().to_numpy(), y)
