@@ -159,3 +159,20 @@ def test_labels_keep_the_features_partitions_when_read_from_parquet(telco, tmp_p
     X_dd, y_dd = _aligned(None, frame[features], frame["label"])
     assert X_dd.optimize().npartitions == y_dd.optimize().npartitions == 6
     np.testing.assert_array_equal(y_dd.compute().to_numpy(), y)
+    X_dd, y_dd = _aligned(None, frame, "label")  # the label as a column: one projection, nothing to align
+    assert X_dd.optimize().npartitions == y_dd.optimize().npartitions == 6 and "label" not in X_dd.columns
+    np.testing.assert_array_equal(y_dd.compute().to_numpy(), y)
+
+
+def test_training_from_a_parquet_folder_with_the_label_as_a_column(client, telco, tmp_path: Path) -> None:
+    from kit.compute.data import read_lazy
+    from kit.compute.train import train_dask
+
+    (X, y), (Xte, yte) = telco["train"], telco["test"]
+    for i, part in enumerate(np.array_split(np.arange(len(X)), 5)):
+        X.iloc[part].assign(label=y[part]).to_parquet(tmp_path / f"part-{i}.parquet")
+    frame = read_lazy(tmp_path)
+    model = train_dask(client, "xgboost", frame.partitions[2:], "label", frame.partitions[:2], "label", SETTINGS,
+                       seed=7, pos_weight=1.0)
+    assert "label" not in model.features and model.features == list(X.columns)
+    assert roc_auc_score(yte, model.predict_proba(Xte)) > 0.8

@@ -148,10 +148,12 @@ def train_dask(client: Any, algorithm: str, X_train: Any, y_train: Any, X_valid:
     if algorithm not in FITS:
         raise DataError(f"algorithm {algorithm!r} cannot train on Dask; use one of {sorted(FITS)}")
     for part, X, y in (("training", X_train, y_train), ("validation", X_valid, y_valid)):
-        if X.npartitions != y.npartitions:
+        if not isinstance(y, str) and X.npartitions != y.npartitions:
             raise DataError(f"{part} rows: the features come in {X.npartitions} partitions and the labels in "
                             f"{y.npartitions}; take both from one frame read with kit.compute.data.read_lazy "
                             "(one partition per file)")
+    if isinstance(y_train, str):  # labels as a column of the same frame (the way to read them from Parquet)
+        (X_train, y_train), (X_valid, y_valid) = _aligned(client, X_train, y_train), _aligned(client, X_valid, y_valid)
     features = list(X_train.columns)
     categories = infer_categories_dask(X_train, client)
     names = [booster_name(f) for f in features]
@@ -176,6 +178,9 @@ def _aligned(client: Any, X: Any, y: Any) -> tuple[Any, Any]:
     features (at 10 million rows: 4 label partitions for 20 feature partitions), which the boosters refuse; a
     projection cannot move below ``map_partitions``, so both sides keep the joint frame's partitions.
     """
+    if isinstance(y, str):  # the label is a column of X: one projection, nothing to align (no shuffle)
+        both = X.map_partitions(_same, meta=X._meta)
+        return both.drop(columns=[y]), both[y]
     joined = X.assign(**{LABEL: y})
     both = joined.map_partitions(_same, meta=joined._meta)
     return both.drop(columns=[LABEL]), both[LABEL]

@@ -95,9 +95,8 @@ def run_dask(train: Path, batch: Path, workers: int, memory_limit: str, steps: s
         n = ref.npartitions
         valid = max(1, n // 5)
         t = time.perf_counter()
-        X = ref[features]
-        model = train_dask(client, "xgboost", X.partitions[valid:], ref["y"].partitions[valid:],
-                           X.partitions[:valid], ref["y"].partitions[:valid], SETTINGS, seed=0, pos_weight=1.0)
+        model = train_dask(client, "xgboost", ref.partitions[valid:], "y", ref.partitions[:valid], "y",
+                           SETTINGS, seed=0, pos_weight=1.0)
         out["train_s"] = time.perf_counter() - t
         out["trees"] = model.info["trees"]
         t = time.perf_counter()
