@@ -18,6 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--phases", help="comma-separated subset, in chain order (default: all)")
     run.add_argument("--force", action="store_true", help="replace an existing report")
     run.add_argument("--no-input", action="store_true", help="HTML without code cells")
+    run.add_argument("--cluster", help="run on the Dask cluster at this scheduler address (sets KIT_CLUSTER)")
 
     batch = sub.add_parser("batch", help="run many configs in parallel into one folder")
     batch.add_argument("configs", nargs="+", help="run configs (YAML)")
@@ -26,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--force", action="store_true", help="replace existing reports")
     batch.add_argument("--no-input", action="store_true", help="HTML without code cells")
     batch.add_argument("--phases", help="comma-separated subset, in chain order (default: all)")
+    batch.add_argument("--cluster", help="fan the runs out over the Dask cluster at this scheduler address "
+                       "(one run per task; --out must be on storage its workers share)")
 
     org = sub.add_parser("org", help="roll run folders (business units, dates) up into one organization page")
     org.add_argument("reports", nargs="+", help="run folders, or batch folders that hold them")
@@ -56,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 ok, 1 a run failed, 2 config error, 3 destination busy
     or already there, 130 interrupted, 143 terminated)."""
     args = _parser().parse_args(argv)
+    if getattr(args, "cluster", None) and args.command == "run":
+        import os
+
+        os.environ["KIT_CLUSTER"] = args.cluster
     if args.command in ("run", "batch"):
         from kit.chain import on_sigterm
 
@@ -107,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         from kit.batch import run_batch
 
         results = run_batch(args.configs, out=args.out, workers=args.workers,
-                            force=args.force, no_input=args.no_input, phases=args.phases)
+                            force=args.force, no_input=args.no_input, phases=args.phases, cluster=args.cluster)
         bad = [r for r in results if r["status"] != "ok"]
         for r in bad:
             print(f"failed: {r['name']}: {r['error']}", file=sys.stderr)

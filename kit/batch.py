@@ -105,11 +105,14 @@ def run_batch(
     no_input: bool = False,
     phases: str | None = None,
     show_progress: bool = True,
+    cluster: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run every config into ``out/<config name>/`` with ``workers`` processes; return outcomes.
 
     One failing config, for any reason (a worker killed included), does not stop the others, and
-    ``out/index.html`` is always written, also when the batch is interrupted.
+    ``out/index.html`` is always written, also when the batch is interrupted. With ``cluster`` (a Dask
+    scheduler address) the runs are tasks on that cluster's workers instead, and ``out`` must be on storage
+    they share.
     """
     from tqdm.auto import tqdm
 
@@ -141,7 +144,11 @@ def run_batch(
         bar.update()
 
     try:
-        lost = _run_pool(jobs, workers, done)
+        if cluster:  # one task per run on the Dask cluster's workers
+            from kit.compute.batch import run_on_cluster
+
+            run_on_cluster(jobs, cluster, done)
+        lost = [] if cluster else _run_pool(jobs, workers, done)
         for job in lost:  # alone in a fresh pool each, so a config that kills its worker fails by itself
             if _run_pool([job], 1, done):
                 done(job, _outcome(job, WORKER_DIED))

@@ -525,7 +525,12 @@ def run_chain(
             _check_destination(out, force)
             clean_stale(out)
             ensure_kernel()
-            return _build(config, selected, out, force, no_input, say, notebook_dir, write_index)
+            from kit.compute.engine import engine_line, open_engine
+
+            with open_engine(config.compute) as engine:
+                if engine.engine == "dask":
+                    say(f"engine: {engine_line(vars(engine))}")
+                return _build(config, selected, out, force, no_input, say, notebook_dir, write_index)
     except OSError as exc:
         full = _enospc(exc)
         if full is None:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from kit.compute.config import ComputeSection
 from kit.errors import ConfigError, KitError, did_you_mean
 from kit.explain.config import ExplainSection
 from kit.monitoring.config import MonitoringSection
@@ -52,6 +53,7 @@ class RunConfig(Section):
     training: TrainingSection = Field(default_factory=TrainingSection, description="Phase 2 settings.")
     explainability: ExplainSection = Field(default_factory=ExplainSection, description="Phase 3 settings.")
     monitoring: MonitoringSection = Field(default_factory=MonitoringSection, description="Phase 4 settings.")
+    compute: ComputeSection = Field(default_factory=ComputeSection, description="Where the work runs: local (default) or Dask.")
 
     @field_validator("name")
     @classmethod
@@ -73,7 +75,9 @@ class RunConfig(Section):
         """Every existing file the config points at (for the manifest's hashes)."""
         found: set[Path] = set()
         _collect_paths(self, found)
-        return sorted(p for p in found if p.is_file())
+        from kit.compute.data import expand_parquet_sets
+
+        return sorted(p for p in expand_parquet_sets(found) if p.is_file())
 
 
 def _collect_paths(value: Any, found: set[Path]) -> None:

@@ -27,6 +27,10 @@ def read_table(
 ) -> pd.DataFrame:
     """Read a CSV or Parquet file into a DataFrame, with a clear error when it can't."""
     path = Path(path)
+    from kit.compute.data import is_parquet_set, read_parquet_set
+
+    if is_parquet_set(path):  # a folder or glob of Parquet files (read lazily on the Dask engine)
+        return read_parquet_set(path, read_options, nrows)
     if not path.is_file():
         raise DataError(f"{path}: file not found; check the path (relative paths start at the config's folder)")
     options = dict(read_options or {})
@@ -68,7 +72,9 @@ def read_columns(path: Path, read_options: dict[str, Any] | None = None) -> list
 def read_column(path: Path, column: str, read_options: dict[str, Any] | None = None) -> pd.Series:
     """Read one column of a data file (only that column is parsed: fast on wide files)."""
     options = {k: v for k, v in (read_options or {}).items() if k != "index_col"}  # the column, not an index
-    key = "columns" if _format(Path(path)) == "parquet" else "usecols"
+    from kit.compute.data import is_parquet_set
+
+    key = "columns" if is_parquet_set(Path(path)) or _format(Path(path)) == "parquet" else "usecols"
     options[key] = [column]
     frame = read_table(path, options)
     if column not in frame.columns:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kit import __version__
+from kit.compute.engine import active_record
 from kit.config import RunConfig
 from kit.data import file_sha256
 
@@ -55,6 +56,7 @@ class Manifest:
     business_unit: str | None = None
     as_of: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    compute: dict[str, Any] = field(default_factory=dict)
     kind: str = KIND
 
     def failed_phase(self) -> PhaseRecord | None:
@@ -100,4 +102,5 @@ def new_manifest(config: RunConfig, phases: list[str], started: str, options: di
         business_unit=config.organization.business_unit,
         as_of=config.readiness.as_of or started[:10],
         options=options,
+        compute=active_record(),
     )

@@ -118,6 +118,12 @@ def _score_card(run_dir: Path) -> str:
             f'<table class="sections">{sections}</table>{facts}{_score_gap(score.get("readiness_gap") or [])}'
             f'{_score_tests(score.get("tests") or [])}</section>')
 
+def engine_fact(record: dict[str, Any]) -> str:
+    """The engine of a run in one line (kit.compute.engine records it in the manifest)."""
+    from kit.compute.engine import engine_line
+
+    return engine_line(record)
+
 
 def render_index(run_dir: Path, manifest: dict[str, Any]) -> str:
     """Render a run's summary page as HTML text."""
@@ -133,6 +139,7 @@ def render_index(run_dir: Path, manifest: dict[str, Any]) -> str:
         ("Python", manifest["python"]),
         ("Platform", manifest["platform"]),
         ("Packages", ", ".join(f"{k} {v}" for k, v in manifest["packages"].items())),
+        ("Engine", engine_fact(manifest.get("compute") or {})),
     ]
     fact_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
     failed = next((p for p in manifest["phases"] if p["status"] == "failed"), None)

@@ -89,7 +89,7 @@ class LagSpec(Section):
 class DatasetSpec(Section):
     """Where a dataset lives and what its columns mean."""
 
-    path: ConfigPath = Field(description="CSV or Parquet file.")
+    path: ConfigPath = Field(description="CSV or Parquet file, or a folder or glob of Parquet files (read lazily on the Dask engine).")
     target: str = Field(description="Column to predict: two classes, several classes, or a number.")
     task: Literal["auto", "binary", "multiclass", "regression"] = Field(
         default="auto",

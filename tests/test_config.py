@@ -228,4 +228,4 @@ def test_keys_the_kit_fills_in_are_neither_settable_nor_suggested(tmp_path: Path
     message = str(err.value)
     assert "3 problem(s)" in message and "source_sha256: unknown key" in message and "source_path: unknown key" in message
     assert "sed: unknown key; did you mean 'seed'?" in message
-    assert "allowed keys here: dataset, explainability, monitoring, name, organization, readiness, seed, training, use_cases" in message
+    assert "allowed keys here: compute, dataset, explainability, monitoring, name, organization, readiness, seed, training, use_cases" in message
