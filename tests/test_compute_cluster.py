@@ -64,7 +64,7 @@ def test_dask_training_matches_local_quality_and_saves_natively(client, telco, a
     settings = SimpleNamespace(**vars(SETTINGS), tuning=SimpleNamespace(trials=0, seconds=None),
                                selection_metric="roc_auc", threshold=None)
     local = _fit_boosted(algorithm, Xtr, ytr, Xva, yva, settings, 7, 1.0, list(Xtr.columns),
-                         infer_categories(Xtr), {}).model
+                         infer_categories(Xtr), {"task": "binary", "classes": None}).model
     auc_dask, auc_local = roc_auc_score(yte, model.predict_proba(Xte)), roc_auc_score(yte, local.predict_proba(Xte))
     assert abs(auc_dask - auc_local) < 0.01 and auc_dask > 0.8
     scored = predict_proba_dask(model, dd.from_pandas(Xte, npartitions=3)).compute().to_numpy()
