@@ -25,7 +25,7 @@ from kit.schema import DatasetSpec
 from kit.training import data as tdata
 from kit.training import gates as tgates
 from kit.tasks import TaskDecision, higher_is_better, resolve_task, selection_metric
-from kit.training.contract import contract_summary, infer_contract, save_contract, validate
+from kit.training.contract import contract_summary, infer_contract, save_contract, target_lag_columns, validate
 from kit.training.pipeline import (
     candidate_metrics,
     evaluate,
@@ -247,7 +247,8 @@ class TrainingRun:
     def build_contract(self) -> pd.DataFrame:
         """Infer the contract on training rows, save it, and validate the test rows with it."""
         X_train, _ = self.part("train")
-        self.contract = infer_contract(X_train, self.features, name=f"{self.model_name} features")
+        self.contract = infer_contract(X_train, self.features, name=f"{self.model_name} features",
+                                       unbounded=target_lag_columns(self.spec))
         self.contract_path = save_contract(self.contract, self.ctx.artifacts / "contract.json")
         self.contract_check = validate(self.contract, self.part("test")[0])
         return contract_summary(self.contract)
