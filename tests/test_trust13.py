@@ -59,3 +59,62 @@ def test_no_target_lags_without_lags_on_the_target(bike: tuple) -> None:
     spec = bike[1]
     other = spec.model_copy(update={"lags": spec.lags.model_copy(update={"column": "temp"})})
     assert target_lag_columns(other) == [] and target_lag_columns(spec.model_copy(update={"lags": None})) == []
+
+
+# ---- 1a. leakage screen: a recoding of the target separates every value --------------------------
+def _adult_education() -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """Adult features without ``education``, and ``education`` encoded 0..K-1 (16 classes)."""
+    import task_models as tm
+
+    df = tm.adult_frame()
+    classes = sorted(df["education"].unique())
+    return tm._adult_features(df, "education"), df["education"].map({c: i for i, c in enumerate(classes)}).to_numpy(), classes
+
+
+def test_multiclass_recoding_of_the_target_scores_one_and_is_dropped() -> None:
+    """education-num is education recoded: alone it separates all 16 classes (macro F1 1.0, was 0.496)."""
+    from sklearn.metrics import f1_score
+
+    from kit.schema import DatasetSpec
+    from kit.training.quality import quality_report
+
+    X, y, classes = _adult_education()
+    spec = DatasetSpec.model_validate({"path": "adult.csv", "target": "education"})
+    report = quality_report(X, spec, list(X.columns), y, task="multiclass", classes=classes)
+    table = report.leakage.set_index("feature")["single_feature_macro_f1"]
+    assert table["education-num"] == pytest.approx(1.0)
+    assert report.excluded["education-num"].startswith("suspected leak") and "education-num" not in report.suspected_leaks
+    # an honest feature stays near the no-information score (majority class's macro F1, as sklearn computes it)
+    floor = f1_score(y, np.full(len(y), np.bincount(y).argmax()), average="macro")
+    assert table.drop("education-num").max() < floor + 0.1
+
+
+def test_binary_non_monotone_recoding_scores_one() -> None:
+    """A binary target that is a non-monotone function of a coded column (Bachelors or HS-grad, codes 13 and 9):
+    the raw value's AUC is ~0.55, per-value rates out of fold separate it fully."""
+    from sklearn.metrics import roc_auc_score
+
+    from kit.training.quality import single_feature_scores
+
+    X, y, classes = _adult_education()
+    binary = np.isin(np.array(classes)[y], ["Bachelors", "HS-grad"]).astype(int)
+    assert roc_auc_score(binary, X["education-num"]) < 0.6
+    scores = single_feature_scores(X, binary, seed=0, task="binary")
+    assert scores["education-num"] == pytest.approx(1.0)
+    assert scores.drop("education-num").max() < 0.6
+
+
+def test_regression_copy_of_the_target_scores_near_one(bike: tuple) -> None:
+    """A rescaled copy of bike rentals (skewed counts) alone reaches R² ~1 (20 quantile bins gave 0.981);
+    the hour of day stays an honest ~0.5, cross-checked against sklearn's R² of per-hour means."""
+    from sklearn.metrics import r2_score
+
+    from kit.training.quality import single_feature_scores
+
+    _, _, frame, y, _ = bike
+    X = pd.DataFrame({"copy": y * 2.0 + 1, "log": np.log1p(y), "hour": frame["datetime_hour"].astype(float)})
+    scores = single_feature_scores(X, y, seed=0, task="regression")
+    assert scores["copy"] > 0.998 and scores["log"] > 0.998
+    fit = np.random.default_rng(0).random(len(y)) < 0.5
+    means = pd.Series(y[fit]).groupby(X["hour"].to_numpy()[fit]).mean()
+    assert scores["hour"] == pytest.approx(r2_score(y[~fit], means.reindex(X["hour"].to_numpy()[~fit]).to_numpy()), abs=1e-9)
