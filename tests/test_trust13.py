@@ -118,3 +118,49 @@ def test_regression_copy_of_the_target_scores_near_one(bike: tuple) -> None:
     fit = np.random.default_rng(0).random(len(y)) < 0.5
     means = pd.Series(y[fit]).groupby(X["hour"].to_numpy()[fit]).mean()
     assert scores["hour"] == pytest.approx(r2_score(y[~fit], means.reindex(X["hour"].to_numpy()[~fit]).to_numpy()), abs=1e-9)
+
+
+# ---- 2. promotion wording: "not assessed" everywhere, never "failed" ---------------------------------
+def test_no_sensitive_columns_reads_not_assessed_in_headline_promotion_and_gates(tmp_path: Path, mlflow_tracking_uri: str) -> None:
+    """German credit at medium stakes with no sensitive columns: the explain headline, the promotion line, the
+    gate reasons and the registry tag all say 'not assessed' with what to set; the decision is still candidate."""
+    import json
+
+    from test_promotion import credit_config, phase2, phase3
+
+    from kit.training.registry import Registry
+
+    config, run_dir = credit_config(tmp_path, stakes="medium", sensitive=[]), tmp_path / "run"
+    phase2(config, run_dir)
+    decision = phase3(config, run_dir)
+    assert decision["status"] == "candidate" and "fairness" in decision["failed_gates"]  # the rule is unchanged
+    head = json.loads((run_dir / "artifacts" / "explain.json").read_text())["headline"]
+    why = "not assessed (no sensitive columns named; set dataset.sensitive"
+    assert head["Fairness gate"].startswith(why)
+    assert why in head["Promotion"] and "fairness failed" not in head["Promotion"] and "fairness," not in head["Promotion"]
+    assert why in decision["gates"]["fairness"]["reason"] and decision["gates"]["fairness"]["state"] == "not assessed"
+    reasons = " ".join(decision["reasons"])
+    assert why in reasons and "fairness gate not assessed;" not in reasons
+    tags = Registry(mlflow_tracking_uri).client.get_model_version(decision["model_name"] if "model_name" in decision
+                                                                   else json.loads((run_dir / "artifacts" / "training.json").read_text())["champion"]["model_name"],
+                                                                   decision["version"]).tags
+    assert tags["promotion.fairness"] == "not assessed"
+
+
+@pytest.mark.parametrize("status,tier,expected", [
+    ("not assessed", "medium", "fairness not assessed (no sensitive columns named; set dataset.sensitive"),
+    ("insufficient evidence", "high", "fairness insufficient evidence"),
+    ("failed", "medium", "beats baseline, fairness failed"),
+])
+def test_status_line_names_each_blocking_gate_by_its_state(status: str, tier: str, expected: str) -> None:
+    """Every task shares this line: a gate that blocks without a failed assessment is not called failed."""
+    from kit import promotion
+
+    training = {"beats baseline": {"passed": False, "reason": "no lift"}}
+    gates = promotion.evidence_gates(training, {"tier": tier, "status": "passed"}, status)
+    decision = promotion.decide(gates, "3", False, acceptable=promotion.acceptable_gates(tier))
+    line = promotion.status_line(decision)
+    assert line.startswith("candidate (v3): beats baseline") and expected in line
+    assert ("fairness failed" in line) == (status == "failed")
+    low = promotion.decide(promotion.evidence_gates({}, {"tier": "low", "status": "passed"}, "not assessed"), "3", False)
+    assert low["status"] == "champion"  # low tier: promoted without fairness evidence, as the content says
