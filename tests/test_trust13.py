@@ -164,3 +164,74 @@ def test_status_line_names_each_blocking_gate_by_its_state(status: str, tier: st
     assert ("fairness failed" in line) == (status == "failed")
     low = promotion.decide(promotion.evidence_gates({}, {"tier": "low", "status": "passed"}, "not assessed"), "3", False)
     assert low["status"] == "champion"  # low tier: promoted without fairness evidence, as the content says
+
+
+# ---- 3. monitoring: calendar features reported, not alerted; production files get the time features --
+def _bike_drift(bike: tuple) -> tuple[pd.DataFrame, list[str]]:
+    """Drift of the latest 500 bike test rows against the training rows, on calendar, lag and weather features
+    (the week-old demand tripled: a real shift of an input)."""
+    from kit.monitoring.drift import drift_table, profile_reference
+
+    _, _, frame, _, split = bike
+    features = ["datetime_hour", "datetime_weekday", "datetime_month", "cnt_lag_1", "cnt_lag_168", "temp", "hum"]
+    profile = profile_reference(frame.iloc[split.parts["train"]][features], features, 10, 1e-4, 5)
+    batch = frame.iloc[split.parts["test"][-500:]][features]
+    return drift_table(profile, batch.assign(cnt_lag_168=batch["cnt_lag_168"] * 3)), features  # demand tripled a week ago
+
+
+def test_calendar_drift_is_reported_not_alerted_and_lags_keep_alerting(bike: tuple) -> None:
+    from kit.monitoring.alerts import drift_alerts
+    from kit.monitoring.config import MonitoringSection
+    from kit.monitoring.run import Monitoring, calendar_features_of, mark_calendar, worst
+
+    drift, features = _bike_drift(bike)
+    settings = MonitoringSection().alerts
+    calendar = calendar_features_of(features, "datetime")
+    assert calendar == ["datetime_hour", "datetime_weekday", "datetime_month"]
+    assert drift.loc["datetime_month", "psi"] > 1  # late 2012 months were never in training: drift by construction
+    before = {a["feature"] for a in drift_alerts("b1", drift, features, settings) if a["severity"] != "info"}
+    after = {a["feature"] for a in drift_alerts("b1", drift, features, settings, exempt=calendar) if a["severity"] != "info"}
+    assert "datetime_month" in before and not after & set(calendar)
+    assert after == before - set(calendar) and "cnt_lag_168" in after  # a lag of the target is a real input: still alerts
+    marked = mark_calendar(drift, calendar)
+    assert marked.loc["datetime_month", "note"].startswith("calendar feature") and marked.loc["cnt_lag_168", "note"] == ""
+    empty = pd.DataFrame()
+    result = Monitoring(batches=empty, drift={"b1": marked}, score_drift=empty, quality=empty, measured=empty,
+                        expected=empty, alerts=empty, thresholds={}, task="regression", calendar=calendar)
+    assert worst(result)[1] == drift.drop(index=calendar)["psi"].idxmax()
+
+
+def _production(bike: tuple) -> pd.DataFrame:
+    """The raw bike file's last 800 hours, as a production file would arrive (no derived columns)."""
+    raw = pd.read_csv(ROOT / "data" / "bike_sharing" / "bike_hourly.csv")
+    return raw.tail(800).reset_index(drop=True)
+
+
+def test_production_file_gets_calendar_and_lags_like_training(bike: tuple) -> None:
+    """Calendar features by the training function; lags computed from the file's own history of cnt, equal to
+    training's values for the same hours; the first 168 hours (no full history) dropped."""
+    from kit.monitoring.run import time_features
+
+    _, spec, frame, _, _ = bike
+    features = ["datetime_hour", "datetime_weekday", "datetime_month", "cnt_lag_1", "cnt_lag_24", "cnt_lag_168", "temp"]
+    prod = _production(bike)
+    out = time_features(prod, spec, features, "prod.csv")
+    assert set(features) <= set(out.columns) and len(out) < len(prod) and len(out) >= 800 - 168 - 5
+    same = frame.set_index("datetime").loc[out["datetime"], features].reset_index(drop=True)
+    pd.testing.assert_frame_equal(out[features].astype("float64"), same.astype("float64"), check_names=False)
+
+
+def test_production_file_without_lag_history_is_a_clear_error_and_given_lags_are_kept(bike: tuple) -> None:
+    from kit.errors import DataError
+    from kit.monitoring.run import time_features
+
+    _, spec, frame, _, _ = bike
+    features = ["datetime_month", "cnt_lag_1", "cnt_lag_24", "cnt_lag_168", "temp"]
+    prod = _production(bike).drop(columns=["cnt", "casual", "registered"])
+    with pytest.raises(DataError, match=r"include the lag columns in the file, or include 'cnt' with at least 168 steps"):
+        time_features(prod, spec, features, "prod.csv")
+    lags = frame.set_index("datetime").loc[prod["datetime"], ["cnt_lag_1", "cnt_lag_24", "cnt_lag_168"]].reset_index(drop=True)
+    given = time_features(pd.concat([prod, lags], axis=1), spec, features, "prod.csv")
+    assert len(given) == len(prod) and (given["datetime_month"] == pd.to_datetime(prod["datetime"]).dt.month).all()
+    with pytest.raises(DataError, match=r"add 'datetime'"):
+        time_features(prod.drop(columns=["datetime"]), spec, features, "prod.csv")
