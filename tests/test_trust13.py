@@ -235,3 +235,52 @@ def test_production_file_without_lag_history_is_a_clear_error_and_given_lags_are
     assert len(given) == len(prod) and (given["datetime_month"] == pd.to_datetime(prod["datetime"]).dt.month).all()
     with pytest.raises(DataError, match=r"add 'datetime'"):
         time_features(prod.drop(columns=["datetime"]), spec, features, "prod.csv")
+
+
+# ---- 1b. a sum leak: no single feature, but a near-perfect linear baseline --------------------------------
+def _day_config(tmp_path: Path, post_outcome: list[str]) -> Path:
+    """Bike day.csv (cnt = casual + registered), regression on a time-ordered split, one small XGBoost."""
+    import yaml
+
+    raw = {"name": "day", "organization": {"name": "Bikes"},
+           "dataset": {"path": str(ROOT / "data" / "bike_sharing" / "day.csv"), "target": "cnt", "task": "regression",
+                       "time_column": "dteday", "id_columns": ["instant"], "post_outcome_columns": post_outcome},
+           "training": {"algorithms": ["xgboost"], "max_trees": 60, "early_stopping_rounds": 10, "bootstrap": 20}}
+    path = tmp_path / "day.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_sum_leak_is_named_in_the_report_and_the_gate_reason(tmp_path: Path, mlflow_tracking_uri: str) -> None:
+    """day.csv with casual and registered as features: no single feature is flagged, the ridge baseline reaches
+    R² ~1, and the beats-baseline reason and the training notes say a combination encodes the target, naming them."""
+    from sklearn.metrics import r2_score
+
+    from test_promotion import phase2
+
+    run = phase2(_day_config(tmp_path, []), tmp_path / "run")
+    assert not run.quality.leakage["flagged"].any()  # no single feature reveals it
+    ridge = next(c for c in run.candidates if c.name == "ridge")
+    r2 = r2_score(run.part("test")[1], ridge.extra["test_proba"])
+    assert r2 > 0.999 and run.leaderboard.set_index("candidate").loc["ridge", "r2"] == pytest.approx(r2)
+    reason = run.gates["beats baseline"]["reason"]
+    assert "a combination of features likely encodes the target" in reason and "dataset.post_outcome_columns" in reason
+    top = reason.split("Largest linear contributors: ")[1].split(".")[0]
+    assert {"casual", "registered"} <= {part.split(" (")[0] for part in top.split(", ")[:2]}
+    assert any("combination of features likely encodes the target" in n for n in run.notes)
+    honest = phase2(_day_config(tmp_path, ["casual", "registered"]), tmp_path / "honest")
+    assert "combination of features" not in honest.gates["beats baseline"]["reason"]
+
+
+def test_linear_contributors_recover_known_weights() -> None:
+    """On scaled inputs a ridge fit of y = 3a + b (c noise-free irrelevant) gives a ~75%, b ~25%, categories summed."""
+    from kit.training.pipeline import fit_ridge
+    from kit.training.quality import linear_contributors
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.normal(size=2000), "c": rng.normal(size=2000),
+                      "k": pd.Categorical(rng.choice(["x", "y"], 2000))})
+    y = 3 * X["a"] + X["b"]
+    shares = dict(linear_contributors(fit_ridge(X, y.to_numpy(), {"k": ["x", "y"]}), top=4))
+    assert list(shares)[:2] == ["a", "b"]
+    assert shares["a"] == pytest.approx(0.75, abs=0.01) and shares["b"] == pytest.approx(0.25, abs=0.01)

@@ -328,3 +328,39 @@ def _sample_rows(n: int, limit: int, seed: int) -> np.ndarray:
     if n <= limit:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+# ---- a combination of features that encodes the target (seen through a near-perfect baseline) ----------
+def linear_contributors(pipeline: Any, top: int = 3) -> list[tuple[str, float]]:
+    """The input columns with the largest share of the linear baseline's |coefficients| (on scaled inputs; a
+    category's one-hot levels summed), largest first: what a near-perfect linear model is made of."""
+    prep, estimator = pipeline[0], pipeline[-1]
+    sources: list[str] = []
+    for name, transformer, columns in prep.transformers_:  # two blocks: scaled numbers, one-hot categories
+        if name == "num":
+            sources += list(columns)
+        elif name == "cat" and hasattr(transformer, "categories_"):
+            sources += [c for c, levels in zip(columns, transformer.categories_, strict=True) for _ in levels]
+    weight = pd.Series(np.abs(np.atleast_2d(estimator.coef_)).sum(axis=0), index=sources).groupby(level=0).sum()
+    share = (weight / weight.sum()).sort_values(ascending=False, kind="stable") if weight.sum() > 0 else weight
+    return [(str(c), float(v)) for c, v in share.head(top).items()]
+
+
+def near_perfect_baseline(leaderboard: pd.DataFrame, task: str, candidates: list[Any]) -> str | None:
+    """A note when the linear baseline is near-perfect on the test rows (cut-off: quality.near_perfect_baseline):
+    no single feature may reveal it, but a combination of features likely encodes the target (cnt = casual +
+    registered). Names the baseline's top contributors; None otherwise."""
+    rule = content.load("training")["quality"]["near_perfect_baseline"][task]
+    rows = leaderboard.set_index("candidate")
+    linear = [c for c in candidates if c.kind == "baseline" and "linear" in c.extra]
+    if not linear or rule["metric"] not in rows.columns:
+        return None
+    base = linear[0]
+    value = float(rows.loc[base.name, rule["metric"]])
+    if not value >= rule["min"]:
+        return None
+    parts = ", ".join(f"{c} ({share:.0%})" for c, share in linear_contributors(base.extra["linear"]))
+    return (f"the {base.name} baseline alone reaches test {rule['metric']} {value:.5f} (>= {rule['min']:g}): a combination "
+            f"of features likely encodes the target (e.g. parts that sum to it, recorded with the outcome). Largest linear "
+            f"contributors: {parts}. If any is known only after the outcome, list it in dataset.post_outcome_columns "
+            f"and re-run; a model cannot honestly beat a baseline that already knows the answer")
