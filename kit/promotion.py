@@ -59,19 +59,31 @@ def illustrative_pilot(config: Any, use_cases: dict[str, Any] | None) -> bool:
     return section is not None and section.portfolio is None and section.portfolio_path is None
 
 
+NOT_ASSESSED = "not assessed"
+NOT_ASSESSED_WHY = "no sensitive columns named; set dataset.sensitive to the columns to check"
+
+
+def fairness_text(status: str) -> str:
+    """The fairness gate's result as every report states it: 'not assessed' always says why and what to set."""
+    return f"{NOT_ASSESSED} ({NOT_ASSESSED_WHY})" if status == NOT_ASSESSED else status
+
+
 def tier_promotion_gate(tier_gate: dict[str, Any]) -> Gate:
     """The tier's required evidence is all in the report."""
     missing = tier_gate.get("missing") or []
     if tier_gate.get("status") == "passed":
         return {"passed": True, "reason": f"{tier_gate['tier']} tier: every required output is in the report"}
-    return {"passed": False, "reason": f"{tier_gate['tier']} tier: missing {', '.join(missing)}"}
+    why = f" (fairness {fairness_text(NOT_ASSESSED)})" if "fairness_assessment" in missing else ""
+    return {"passed": False, "reason": f"{tier_gate['tier']} tier: missing {', '.join(missing)}{why}"}
 
 
 def fairness_promotion_gate(status: str, tier: str) -> Gate:
-    """The fairness gate result is one the tier may be promoted with (content: fairness_passes)."""
+    """The fairness gate result is one the tier may be promoted with (content: fairness_passes); ``state`` is that
+    result, so a gate that blocks without a failed assessment is never called 'failed'."""
     allowed = rules()["fairness_passes"][tier]
     ok = status in allowed
-    return {"passed": ok, "reason": f"fairness gate {status}; the {tier} tier promotes only on {' or '.join(allowed)}"}
+    return {"passed": ok, "state": status,
+            "reason": f"fairness gate {fairness_text(status)}; the {tier} tier promotes only on {' or '.join(allowed)}"}
 
 
 def evidence_gates(training_gates: dict[str, Gate], tier_gate: dict[str, Any], fairness_status: str) -> dict[str, Gate]:
@@ -207,7 +219,20 @@ def status_line(decision: dict[str, Any]) -> str:
     failed = [n for n in decision["failed_gates"] if n != SIGNOFF]
     acceptable = [n for n in failed if n in (decision.get("acceptable_with_justification") or [])]
     hint = f"; at these stakes {', '.join(acceptable)} may be accepted at sign-off with a recorded justification" if acceptable == failed else ""
-    return f"candidate (v{version}): {', '.join(failed)} failed{hint}"
+    return f"candidate (v{version}): {blocking_text(failed, decision.get('gates') or {})}{hint}"
+
+
+def gate_word(gate: Gate) -> str:
+    """'passed', or the blocking gate's own state ('failed', 'not assessed', 'insufficient evidence')."""
+    return "passed" if gate["passed"] else gate.get("state", "failed")
+
+
+def blocking_text(failed: list[str], gates: dict[str, Gate]) -> str:
+    """'tier evidence failed; fairness not assessed (why)': each blocking gate with its own state (default 'failed')."""
+    states = {n: (gates.get(n) or {}).get("state", "failed") for n in failed}
+    truly = [n for n in failed if states[n] == "failed"]
+    parts = [f"{', '.join(truly)} failed"] if truly else []
+    return "; ".join(parts + [f"{n} {fairness_text(states[n]) if n == 'fairness' else states[n]}" for n in failed if n not in truly])
 
 
 def gate_table(gates: dict[str, Gate]) -> pd.DataFrame:
@@ -233,7 +258,7 @@ def apply_decision(decision: dict[str, Any], model_name: str, tracking_uri: str 
         return
     reg = _registry(tracking_uri)
     for name, gate in decision["gates"].items():
-        reg.set_version_tag(model_name, version, f"promotion.{name}", "passed" if gate["passed"] else "failed")
+        reg.set_version_tag(model_name, version, f"promotion.{name}", gate_word(gate))
     reg.set_version_tag(model_name, version, "status", decision["status"])
     reg.set_version_tag(model_name, version, "status_reason", "; ".join(decision["reasons"])[:4000])
     if decision["status"] == CHAMPION and reg.champion_version(model_name) != str(version):
@@ -289,7 +314,7 @@ def _update_card(run_dir: Path, explain: dict[str, Any], decision: dict[str, Any
     facts = json.loads((run_dir / rel).read_text(encoding="utf-8"))
     facts["model_details"]["registry_status"] = decision["status"]
     facts["risk"]["promotion"] = status_line(decision)
-    facts["risk"]["gates"] = {n: "passed" if g["passed"] else "failed" for n, g in decision["gates"].items()}
+    facts["risk"]["gates"] = {n: gate_word(g) for n, g in decision["gates"].items()}
     card_mod.write_card(facts, (run_dir / rel).parent)
 
 
@@ -323,7 +348,7 @@ def _original(gate: Gate) -> Gate:
     """A gate as the evidence gave it, before any acceptance."""
     if not gate.get("accepted"):
         return gate
-    return {"passed": False, "reason": gate["reason"].split("; ACCEPTED by ")[0]}
+    return {**{k: v for k, v in gate.items() if k != "accepted"}, "passed": False, "reason": gate["reason"].split("; ACCEPTED by ")[0]}
 
 
 def give_signoff(run_dir: str | Path, who: str, why: str, accept: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from IPython.display import Markdown
 
 from kit import escape
 from kit.explain import card as card_mod
+from kit.promotion import fairness_text
 
 RAISE_COLOR, LOWER_COLOR = "#c0392b", "#2e86c1"
 FIG_DIR = "figures"
@@ -210,7 +211,7 @@ def fairness_table(fair: dict[str, Any]) -> pd.DataFrame:
             "equalized odds diff": c["equalized_odds_difference"], "diff 95% CI": _ci(eod_ci),
             "status": c["status"],
         })
-    return pd.DataFrame(rows).round(3) if rows else pd.DataFrame({"status": [fair["gate"]]})
+    return pd.DataFrame(rows).round(3) if rows else pd.DataFrame({"status": [fairness_text(fair["gate"])]})
 
 
 def _versus_min(ratio: float, minimum: float) -> str:
@@ -242,7 +243,7 @@ def task_fairness_table(fair: dict[str, Any]) -> pd.DataFrame:
             row[f"{name} {side} allowed"] = c["limits"][name]
         row["status"] = c["status"]
         rows.append(row)
-    return pd.DataFrame(rows).round(3) if rows else pd.DataFrame({"status": [fair["gate"]]})
+    return pd.DataFrame(rows).round(3) if rows else pd.DataFrame({"status": [fairness_text(fair["gate"])]})
 
 
 def group_table(fair: dict[str, Any]) -> pd.DataFrame:

@@ -623,10 +623,12 @@ def _share(x: float) -> str:
 
 def headline(glob: GlobalExplanation, fair: dict[str, Any], queue: dict[str, Any], gate: dict[str, Any]) -> tuple[dict[str, str], str]:
     """Headline for index.html (top three drivers, fairness gate, review-queue size) and its status."""
+    from kit.promotion import fairness_text
+
     s = queue["summary"]
     head = {
         "Top drivers": ", ".join(glob.importance["feature"].head(3)),
-        "Fairness gate": fair["gate"],
+        "Fairness gate": fairness_text(fair["gate"]),
         "Review queue": _queue_headline(s),
         "Tier gate": f"{gate['tier']} tier: {gate['status']}",
     }

@@ -70,11 +70,14 @@ def task_performance_alerts(batch: str, measured: dict[str, float] | None, thres
     return out
 
 
-def drift_alerts(batch: str, drift: pd.DataFrame, key_features: Sequence[str], settings: AlertSettings) -> list[dict[str, object]]:
-    """PSI at or above the significant level on a key feature (moderate ones logged as info)."""
+def drift_alerts(batch: str, drift: pd.DataFrame, key_features: Sequence[str], settings: AlertSettings,
+                 exempt: Sequence[str] = ()) -> list[dict[str, object]]:
+    """PSI at or above the significant level on a key feature (moderate ones logged as info); ``exempt``
+    features (calendar parts of the time column, which drift by construction) are reported, never alerted."""
     if drift.empty:
         return []
-    key = drift[drift.index.isin(list(key_features)) & (drift["psi"] >= settings.psi_moderate)]
+    watched = [f for f in key_features if f not in set(exempt)]
+    key = drift[drift.index.isin(watched) & (drift["psi"] >= settings.psi_moderate)]
     severity = settings.severities.get("psi_top_k", "warning")
     return [
         alert(batch, "psi_top_k", feature, float(value),

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kit import content
 from kit.errors import ArtifactError, DataError
 from kit.monitoring import alerts as rules
 from kit.monitoring.config import MonitoringSection, period_alias
@@ -48,6 +49,7 @@ class Setup:
     watched: dict[str, Any] = field(default_factory=dict)
     time_format: str | None = None
     estimator: dict[str, Any] = field(default_factory=lambda: {"task": "binary", "shown": True})
+    calendar: list[str] = field(default_factory=list)
 
     @property
     def task(self) -> str:
@@ -79,6 +81,7 @@ class Monitoring:
     thresholds: dict[str, float]
     task: str = "binary"
     estimate: dict[str, Any] = field(default_factory=dict)
+    calendar: list[str] = field(default_factory=list)
 
 
 def test_metrics(champion: dict[str, Any]) -> dict[str, float]:
@@ -134,8 +137,16 @@ def load_setup(ctx: Any) -> Setup:
                   "run_version": champion.get("version"),
                   "uri": champion.get("tracking_uri"), "experiment": (training.get("registry") or {}).get("experiment")},
         sensitive=list(dataset.sensitive), target_name=dataset.target, time_column=dataset.time_column, watched=watched,
-        time_format=dataset.time_format,
+        time_format=dataset.time_format, calendar=calendar_features_of(model.features, dataset.time_column),
     )
+
+
+def calendar_features_of(features: list[str], time_column: str | None) -> list[str]:
+    """The model's calendar features (e.g. ``datetime_month``): derived from the time column, so they drift by construction."""
+    from kit.training.features import CALENDAR_PARTS, calendar_name
+
+    names = {calendar_name(time_column, p) for p in CALENDAR_PARTS} if time_column else set()
+    return [f for f in features if f in names]
 
 
 def registry_figures(metrics: dict[str, float]) -> dict[str, float]:
@@ -218,14 +229,18 @@ def scenario_batches(setup: Setup, settings: MonitoringSection, seed: int, time_
     )
 
 
-def file_batches(settings: MonitoringSection, target: str, positive_class: Any, model: Any = None) -> list[Batch]:
-    """Real production batches: one file each, or one file cut by its time column and frequency."""
+def file_batches(settings: MonitoringSection, target: str, positive_class: Any, model: Any = None,
+                 spec: Any = None) -> list[Batch]:
+    """Real production batches: one file each, or one file cut by its time column and frequency; each file gets
+    the calendar and lag features the model was trained with (``spec``: the trained dataset spec)."""
     from kit.data import read_table
 
     source = settings.production
+    derive = lambda frame, name: time_features(frame, spec, list(getattr(model, "features", [])), name)  # noqa: E731
     if source.files:
-        return [_labelled(p.stem, read_table(p, source.read_options), target, positive_class, model) for p in source.files]
-    frame = read_table(source.path, source.read_options)
+        return [_labelled(p.stem, derive(read_table(p, source.read_options), p.name), target, positive_class, model)
+                for p in source.files]
+    frame = derive(read_table(source.path, source.read_options), source.path.name)
     if source.time_column not in frame.columns:
         raise DataError(f"monitoring.production.time_column: {source.time_column!r} not in {source.path.name}")
     from kit.timeparse import parse_time
@@ -241,6 +256,50 @@ def file_batches(settings: MonitoringSection, target: str, positive_class: Any, 
         batch.partial = _partial(batch.stamps, key, first=i == 0, last=i == len(groups) - 1)
         batches.append(batch)
     return batches
+
+
+def time_features(frame: pd.DataFrame, spec: Any, features: list[str], name: str) -> pd.DataFrame:
+    """A production file with the model's calendar features (the training function, from the time column) and its
+    lag features: kept when the file has them, computed when it carries the lagged column's history, else a DataError."""
+    from kit.training.features import add_time_features, calendar_features, lag_name
+
+    if spec is None or not spec.time_column and not spec.lags:
+        return frame
+    calendar = [p for p in _calendar_parts(features, spec.time_column) if _cal(spec.time_column, p) not in frame.columns]
+    lags = [lag_name(spec.lags.column, k) for k in spec.lags.periods] if spec.lags else []
+    needed = [c for c in lags if c in features and c not in frame.columns]
+    if (calendar or needed) and spec.time_column and spec.time_column not in frame.columns:
+        raise DataError(f"monitoring.production {name}: the model uses features of the time column {spec.time_column!r} "
+                        f"({', '.join([_cal(spec.time_column, p) for p in calendar] + needed)}), which the file lacks; "
+                        f"add {spec.time_column!r} (or those feature columns) to the file")
+    if needed and spec.lags.column not in frame.columns:
+        raise DataError(f"monitoring.production {name}: the model uses the lag features {needed} of "
+                        f"{spec.lags.column!r}, which the file has neither as columns nor as history; include the lag "
+                        f"columns in the file, or include {spec.lags.column!r} with at least {max(spec.lags.periods)} "
+                        f"steps of history before the rows to monitor (rows without full history are dropped)")
+    if needed:  # the training function itself: calendar parts and lags, rows without full history dropped
+        derived = spec.model_copy(update={"calendar": calendar or None, "lags": spec.lags})
+        out, _ = add_time_features(frame.drop(columns=[c for c in lags if c in frame.columns]), derived)
+        return out
+    if calendar:
+        from kit.training.features import _stamps
+
+        return pd.concat([frame, calendar_features(_stamps(frame, spec), spec.time_column, calendar)], axis=1)
+    return frame
+
+
+def _cal(time_column: str, part: str) -> str:
+    """Calendar feature name (kit.training.features.calendar_name)."""
+    from kit.training.features import calendar_name
+
+    return calendar_name(time_column, part)
+
+
+def _calendar_parts(features: list[str], time_column: str | None) -> list[str]:
+    """The calendar parts whose features the model uses."""
+    from kit.training.features import CALENDAR_PARTS
+
+    return [p for p in CALENDAR_PARTS if time_column and _cal(time_column, p) in features]
 
 
 def _partial(stamps: pd.Series, period: pd.Period, first: bool, last: bool) -> bool:
@@ -287,7 +346,10 @@ def production_batches(ctx: Any, setup: Setup) -> tuple[list[Batch], pd.DataFram
     """Batches from real files when configured, else from the named scenario (with its injection log)."""
     settings: MonitoringSection = ctx.config.monitoring
     if settings.production is not None:
-        return file_batches(settings, setup.target_name, setup.model.positive_class, setup.model), None
+        from kit.training.data import trained_spec
+
+        spec = trained_spec(ctx.run_dir, ctx.config)
+        return file_batches(settings, setup.target_name, setup.model.positive_class, setup.model, spec), None
     scenario = scenario_batches(setup, settings, ctx.config.seed, setup.time_column)
     return scenario.batches, scenario.injections
 
@@ -357,7 +419,7 @@ def monitor(setup: Setup, batches: list[Batch], settings: MonitoringSection, see
     log = [
         a for name, r in results.items() for a in (
             rules.quality_alerts(name, r["issues"], settings.alerts)
-            + rules.drift_alerts(name, r["drift"], setup.key_features, settings.alerts)
+            + rules.drift_alerts(name, r["drift"], setup.key_features, settings.alerts, exempt=setup.calendar)
             + rules.prediction_alerts(name, r["score"], settings.alerts)
             + rules.task_performance_alerts(name, r["measured"], thresholds, settings.alerts, setup.task))
     ]
@@ -376,7 +438,7 @@ def monitor(setup: Setup, batches: list[Batch], settings: MonitoringSection, see
     estimate = tasks.estimate_note(setup.estimator, measured, expected, settings.performance.estimate_tolerance)
     return Monitoring(
         batches=summary,
-        drift={n: r["drift"] for n, r in results.items()},
+        drift={n: mark_calendar(r["drift"], setup.calendar) for n, r in results.items()},
         score_drift=_frame({n: r["score"] for n, r in results.items() if r["score"]}),
         quality=pd.DataFrame([{"batch": n, **i} for n, r in results.items() for i in r["issues"]],
                              columns=["batch", "check", "feature", "value", "threshold", "detail"]),
@@ -386,7 +448,16 @@ def monitor(setup: Setup, batches: list[Batch], settings: MonitoringSection, see
         thresholds=thresholds,
         task=setup.task,
         estimate=estimate,
+        calendar=list(setup.calendar),
     )
+
+
+def mark_calendar(drift: pd.DataFrame, calendar: list[str]) -> pd.DataFrame:
+    """The drift table with a ``note`` column: why a calendar feature's drift is reported but never alerted on."""
+    if drift.empty:
+        return drift
+    why = content.load("monitoring")["drift"]["calendar_note"]
+    return drift.assign(note=np.where(drift.index.isin(calendar), why, ""))
 
 
 def shown_estimates(task: str, expected: pd.DataFrame, estimate: dict[str, Any]) -> pd.DataFrame:
@@ -411,8 +482,10 @@ def psi_matrix(result: Monitoring) -> pd.DataFrame:
 
 
 def worst(result: Monitoring) -> tuple[str | None, str | None, float]:
-    """The batch and feature with the highest PSI, and that PSI."""
+    """The batch and feature with the highest PSI, and that PSI (calendar features aside: they drift by construction)."""
     matrix = psi_matrix(result)
+    keep = [f for f in matrix.index if f not in result.calendar]
+    matrix = matrix.loc[keep] if keep else matrix
     if matrix.empty or matrix.isna().all().all():
         return None, None, float("nan")
     stacked = matrix.stack()

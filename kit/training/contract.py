@@ -4,6 +4,10 @@ Every later batch (explainability, monitoring) is validated against it: the colu
 model needs, numeric columns that must be numbers within the training range (widened by a
 margin), categorical columns whose values must be levels seen in training, and columns that
 had no missing values must still have none.
+
+Lags of the target (``unbounded`` columns) are checked like the target itself: they must be
+numbers (and not newly missing), but get no range. A growing target (rentals up year on year)
+moves its own lags past the training maximum by design; a range rule there fails on healthy data.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import pandas as pd
 from kit.errors import DataError
 
 CONTRACT_FILE = "contract.json"
+UNBOUNDED = "lag of the target: a number, no range (checked like the target)"
 _KINDS = {
     "column_in_dataframe": "missing column",
     "isin": "new category",
@@ -34,12 +39,14 @@ def _pa() -> Any:
 
 
 def infer_contract(
-    frame: pd.DataFrame, columns: list[str], range_margin: float | None = None, name: str = "training data"
+    frame: pd.DataFrame, columns: list[str], range_margin: float | None = None, name: str = "training data",
+    unbounded: list[str] | tuple[str, ...] = (),
 ) -> Any:
     """pandera DataFrameSchema for ``columns`` of the training frame (types, nulls, ranges, levels).
 
     ``range_margin`` widens each numeric range by that share of it on both sides (default from
-    kit/content/training.yaml).
+    kit/content/training.yaml). ``unbounded`` numeric columns (lags of the target) get a type
+    check but no range, like the target.
     """
     from kit import content
 
@@ -53,6 +60,8 @@ def infer_contract(
         if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
             levels = sorted(map(str, values.dropna().unique().tolist()))
             specs[col] = pa.Column(str, checks=[pa.Check.isin(levels)], nullable=nullable, coerce=True)
+        elif col in unbounded:
+            specs[col] = pa.Column("float64", nullable=nullable, coerce=True, description=UNBOUNDED)
         else:
             low, high = float(values.min()), float(values.max())
             pad = (high - low) * range_margin
@@ -60,6 +69,16 @@ def infer_contract(
                 "float64", checks=[pa.Check.in_range(low - pad, high + pad)], nullable=nullable, coerce=True
             )
     return pa.DataFrameSchema(specs, name=name, strict=False, coerce=True)
+
+
+def target_lag_columns(spec: Any) -> list[str]:
+    """The lag features of the target (dataset.lags on the target column): checked like the target, without a range."""
+    from kit.training.features import lag_name
+
+    lags = getattr(spec, "lags", None)
+    if not lags or lags.column != spec.target:
+        return []
+    return [lag_name(lags.column, k) for k in lags.periods]
 
 
 def save_contract(schema: Any, path: str | Path) -> Path:
@@ -89,9 +108,18 @@ def contract_summary(schema: Any) -> pd.DataFrame:
             "column": name,
             "type": "category" if allowed is not None else "number",
             "nullable": bool(col.nullable),
-            "allowed": f"{len(allowed)} levels" if allowed is not None else f"[{rng.get('min_value'):.4g}, {rng.get('max_value'):.4g}]",
+            "allowed": _allowed_text(allowed, rng, col.description),
         })
     return pd.DataFrame(rows)
+
+
+def _allowed_text(allowed: list[str] | None, rng: dict[str, Any], description: str | None) -> str:
+    """What a column may hold: its levels, its range, or any number (a lag of the target)."""
+    if allowed is not None:
+        return f"{len(allowed)} levels"
+    if not rng:
+        return description or "any number"
+    return f"[{rng.get('min_value'):.4g}, {rng.get('max_value'):.4g}]"
 
 
 @dataclass

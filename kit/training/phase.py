@@ -25,7 +25,8 @@ from kit.schema import DatasetSpec
 from kit.training import data as tdata
 from kit.training import gates as tgates
 from kit.tasks import TaskDecision, higher_is_better, resolve_task, selection_metric
-from kit.training.contract import contract_summary, infer_contract, save_contract, validate
+from kit.training.contract import contract_summary, infer_contract, save_contract, target_lag_columns, validate
+from kit.training.quality import near_perfect_baseline
 from kit.training.pipeline import (
     candidate_metrics,
     evaluate,
@@ -247,7 +248,8 @@ class TrainingRun:
     def build_contract(self) -> pd.DataFrame:
         """Infer the contract on training rows, save it, and validate the test rows with it."""
         X_train, _ = self.part("train")
-        self.contract = infer_contract(X_train, self.features, name=f"{self.model_name} features")
+        self.contract = infer_contract(X_train, self.features, name=f"{self.model_name} features",
+                                       unbounded=target_lag_columns(self.spec))
         self.contract_path = save_contract(self.contract, self.ctx.artifacts / "contract.json")
         self.contract_check = validate(self.contract, self.part("test")[0])
         return contract_summary(self.contract)
@@ -356,6 +358,10 @@ class TrainingRun:
             "no regression": tgates.regression_gate(model_value, champion_value, champion_version, s.regression_tolerance,
                                                     metric, not_comparable),
         }
+        leak = near_perfect_baseline(self.leaderboard, self.task, self.candidates)
+        if leak:  # say why the gate reads as it does (a pass over such a baseline is no better evidence)
+            gates["beats baseline"]["reason"] += f"; {leak}"
+            self.notes.append(f"suspected leak: {leak}")
         kpi = tgates.kpi_gate(self.kpi, self.metrics["value"].to_dict())
         if kpi is not None:
             gates["pilot KPI"] = kpi

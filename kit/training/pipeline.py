@@ -293,7 +293,7 @@ def _baselines(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame, categories
     return [
         Candidate("majority", "baseline", {"positive_rate": rate}, np.full(len(Xva), rate), 0.0, baseline=majority),
         Candidate("logistic_regression", "baseline", content.load("training")["models"]["logistic_regression"],
-                  logit.predict_proba(_lr_frame(Xva, categories))[:, 1], lr_seconds, baseline=lr_proba),
+                  logit.predict_proba(_lr_frame(Xva, categories))[:, 1], lr_seconds, baseline=lr_proba, extra={"linear": logit}),
     ]
 
 
@@ -321,7 +321,7 @@ def _multiclass_baselines(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame,
     return [
         Candidate("majority", "baseline", params, majority(Xva), 0.0, baseline=majority, task="multiclass"),
         Candidate("logistic_regression", "baseline", {**content.load("training")["models"]["logistic_regression"], "multinomial": True},
-                  lr_proba(Xva, prepared=True), lr_seconds, baseline=lr_proba, task="multiclass"),
+                  lr_proba(Xva, prepared=True), lr_seconds, baseline=lr_proba, task="multiclass", extra={"linear": logit}),
     ]
 
 
@@ -346,7 +346,7 @@ def _regression_baselines(Xtr: pd.DataFrame, ytr: np.ndarray, Xva: pd.DataFrame,
     return [
         Candidate("mean", "baseline", {"mean": mean}, constant(Xva), 0.0, baseline=constant, task="regression"),
         Candidate("ridge", "baseline", dict(content.load("training")["models"]["ridge"]), ridge_predict(Xva, prepared=True),
-                  seconds, baseline=ridge_predict, task="regression"),
+                  seconds, baseline=ridge_predict, task="regression", extra={"linear": ridge}),
     ]
 
 

@@ -14,8 +14,9 @@ the value is known at prediction time, or declare it in ``dataset.post_outcome_c
 
 The single-feature score is the task's metric: ROC AUC (binary), macro F1 (multiclass) and R²
 (regression: RMSE relative to the mean predictor, so one cut-off fits every target's units), each
-from the feature alone (numbers in quantile bins, categories by level) learned on one random half
-of the training rows and scored on the other. The cut-offs per task live in
+from the feature alone (categories by level; numbers per distinct value when they have few, so a
+recoding of the target separates every class, else in quantile bins sized to the rows; binary numbers
+also by their raw value) learned on one random half of the training rows and scored on the other. The cut-offs per task live in
 ``kit/content/training.yaml`` (``quality.leakage_by_task``).
 
 Near-constant columns (one value in more than ``near_constant_share`` of the training rows)
@@ -99,27 +100,42 @@ LEAK_METRIC_LABEL = {"binary": "AUC", "multiclass": "macro F1", "regression": "R
 
 def single_feature_scores(frame: pd.DataFrame, y: np.ndarray, seed: int = 0, task: str = "binary") -> pd.Series:
     """Each column alone scored with the task's metric: AUC (binary), macro F1 (multiclass), R² (regression)."""
-    if task == "binary":
-        return single_feature_auc(frame, y, seed)
     fit = np.random.default_rng(seed).random(len(y)) < 0.5
-    bins = content.load("training")["quality"]["leakage_bins"]
+    rules = content.load("training")["quality"]
+    codes = {c: _level_codes(frame[c], fit, rules) for c in frame.columns}  # a loop over columns
+    if task == "binary":
+        by_level = pd.Series({c: _level_auc(v, y, fit) for c, v in codes.items()}, dtype="float64")
+        return np.maximum(single_feature_auc(frame, y, seed), by_level.reindex(frame.columns))
     if task == "regression":
-        out = {c: _level_r2(_level_codes(frame[c], fit, bins), y, fit) for c in frame.columns}  # a loop over columns
+        out = {c: _level_r2(v, y, fit) for c, v in codes.items()}
         return pd.Series(out, dtype="float64").reindex(frame.columns)
-    both = {c: _level_f1(_level_codes(frame[c], fit, bins), y, fit) for c in frame.columns}  # a loop over columns
+    both = {c: _level_f1(v, y, fit) for c, v in codes.items()}
     scores = pd.Series({c: v[0] for c, v in both.items()}, dtype="float64").reindex(frame.columns)
     scores.attrs["pinned"] = {c: v[1] for c, v in both.items()}
     return scores
 
 
-def _level_codes(values: pd.Series, fit: np.ndarray, bins: int) -> np.ndarray:
-    """Non-negative level codes of a column: category levels, or quantile bins of numbers (edges from the fit rows); missing is its own level."""
+def _level_codes(values: pd.Series, fit: np.ndarray, rules: dict[str, Any]) -> np.ndarray:
+    """Non-negative level codes of a column (0 missing, 1 a value unseen in the fit rows): category levels, each
+    distinct number when the fit rows hold at most ``leakage_exact_levels`` of them (a recoding of the target is
+    then separated exactly), else quantile bins of the fit rows with about ``leakage_rows_per_bin`` rows each."""
     if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
         return values.astype("category").cat.codes.to_numpy().astype(np.int64) + 1
     v = values.to_numpy(dtype="float64", na_value=np.nan)
-    known = v[fit & ~np.isnan(v)]
-    edges = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1)[1:-1])) if len(known) else np.array([])
-    return np.where(np.isnan(v), 0, np.searchsorted(edges, v, side="left") + 1).astype(np.int64)
+    known = np.unique(v[fit & ~np.isnan(v)])
+    if len(known) <= rules["leakage_exact_levels"]:
+        pos = np.minimum(np.searchsorted(known, v), max(len(known) - 1, 0))
+        seen = (known[pos] == v) if len(known) else np.zeros(len(v), dtype=bool)
+        return np.where(np.isnan(v), 0, np.where(seen, pos + 2, 1)).astype(np.int64)
+    bins = int(np.clip(int(fit.sum()) // rules["leakage_rows_per_bin"], rules["leakage_bins"], rules["leakage_max_bins"]))
+    edges = np.unique(np.quantile(v[fit & ~np.isnan(v)], np.linspace(0, 1, bins + 1)[1:-1]))
+    return np.where(np.isnan(v), 0, np.searchsorted(edges, v, side="left") + 2).astype(np.int64)
+
+
+def _level_auc(codes: np.ndarray, y: np.ndarray, fit: np.ndarray) -> float:
+    """ROC AUC on the held-out half of each level's positive rate (learned on ``fit``), folded to >= 0.5."""
+    auc = float(roc_auc_rows(y[~fit], _level_rate(codes - 1, y, fit)[~fit][None])[0])
+    return max(auc, 1 - auc)
 
 
 def _level_r2(codes: np.ndarray, y: np.ndarray, fit: np.ndarray) -> float:
@@ -312,3 +328,39 @@ def _sample_rows(n: int, limit: int, seed: int) -> np.ndarray:
     if n <= limit:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+# ---- a combination of features that encodes the target (seen through a near-perfect baseline) ----------
+def linear_contributors(pipeline: Any, top: int = 3) -> list[tuple[str, float]]:
+    """The input columns with the largest share of the linear baseline's |coefficients| (on scaled inputs; a
+    category's one-hot levels summed), largest first: what a near-perfect linear model is made of."""
+    prep, estimator = pipeline[0], pipeline[-1]
+    sources: list[str] = []
+    for name, transformer, columns in prep.transformers_:  # two blocks: scaled numbers, one-hot categories
+        if name == "num":
+            sources += list(columns)
+        elif name == "cat" and hasattr(transformer, "categories_"):
+            sources += [c for c, levels in zip(columns, transformer.categories_, strict=True) for _ in levels]
+    weight = pd.Series(np.abs(np.atleast_2d(estimator.coef_)).sum(axis=0), index=sources).groupby(level=0).sum()
+    share = (weight / weight.sum()).sort_values(ascending=False, kind="stable") if weight.sum() > 0 else weight
+    return [(str(c), float(v)) for c, v in share.head(top).items()]
+
+
+def near_perfect_baseline(leaderboard: pd.DataFrame, task: str, candidates: list[Any]) -> str | None:
+    """A note when the linear baseline is near-perfect on the test rows (cut-off: quality.near_perfect_baseline):
+    no single feature may reveal it, but a combination of features likely encodes the target (cnt = casual +
+    registered). Names the baseline's top contributors; None otherwise."""
+    rule = content.load("training")["quality"]["near_perfect_baseline"][task]
+    rows = leaderboard.set_index("candidate")
+    linear = [c for c in candidates if c.kind == "baseline" and "linear" in c.extra]
+    if not linear or rule["metric"] not in rows.columns:
+        return None
+    base = linear[0]
+    value = float(rows.loc[base.name, rule["metric"]])
+    if not value >= rule["min"]:
+        return None
+    parts = ", ".join(f"{c} ({share:.0%})" for c, share in linear_contributors(base.extra["linear"]))
+    return (f"the {base.name} baseline alone reaches test {rule['metric']} {value:.5f} (>= {rule['min']:g}): a combination "
+            f"of features likely encodes the target (e.g. parts that sum to it, recorded with the outcome). Largest linear "
+            f"contributors: {parts}. If any is known only after the outcome, list it in dataset.post_outcome_columns "
+            f"and re-run; a model cannot honestly beat a baseline that already knows the answer")
