@@ -120,10 +120,12 @@ def test_signoff_after_the_chain_corrects_the_monitoring_headline(tmp_path):
     assert read_artifact(tmp_path, "monitoring")["headline"]["Watched model"] == "CANDIDATE x"
 
 
-def _fake(name: str, proba: np.ndarray, kind: str = "model") -> SimpleNamespace:
-    """A scored candidate: fixed test probabilities, threshold 0.5."""
-    return SimpleNamespace(name=name, kind=kind, threshold=0.5, trees=None, trials=0, fit_seconds=0.0, extra={},
-                           predict_proba=lambda X: proba, valid_metrics=lambda y: {"pr_auc": 0.5, "log_loss": 0.5})
+def _fake(name: str, proba: np.ndarray, kind: str = "model"):
+    """A scored binary candidate: the same fixed probabilities on validation and test rows, threshold 0.5."""
+    from kit.training.pipeline import Candidate
+
+    return Candidate(name=name, kind=kind, params={}, valid_proba=proba, fit_seconds=0.0, baseline=lambda X: proba,
+                     trials=0, threshold=0.5)
 
 
 def test_leaderboard_ranks_by_the_selection_metric():

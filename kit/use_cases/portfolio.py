@@ -325,10 +325,16 @@ def check_section(section: Any, config: Any) -> list[str]:
     if section.pilot is not None and section.pilot not in names:
         problems.append(f"pilot: {section.pilot!r} is not in the portfolio{did_you_mean(section.pilot, names)}; name one of its use cases or remove the key")
     elif section.pilot is not None and not found:
-        problems += _pilot_task_problems(section.pilot, frame)
-    elif section.pilot in specs and not found:
-        problems += pilot_dataset_problems(section.pilot, specs[section.pilot])
+        problems += _pilot_problems(section.pilot, frame, specs)
     return problems
+
+
+def _pilot_problems(name: str, frame: pd.DataFrame, specs: dict[str, DatasetSpec]) -> list[str]:
+    """The named pilot's task must be trainable, then its portfolio dataset (when it has one) must be too."""
+    untrainable = _pilot_task_problems(name, frame)
+    if untrainable or name not in specs:
+        return untrainable
+    return pilot_dataset_problems(name, specs[name])
 
 
 def _pilot_task_problems(name: str, frame: pd.DataFrame) -> list[str]:
