@@ -237,3 +237,13 @@ def test_duplicate_keys_ignore_case_and_punctuation(word: str, sep: str) -> None
     names = pd.Series([f"{word} prediction", f"{word.upper()}{sep}PREDICTION", f" {word.lower()}{sep}prediction. "])
     keys = duplicate_keys(names, "[^0-9a-z]+")
     assert keys.nunique() == 1
+
+
+def test_same_unit_name_in_two_organizations_stays_two_units(tmp_path: Path) -> None:
+    mobile = copy_run("consumer-2026q3", tmp_path / "runs" / "a")
+    other = copy_run("lending", tmp_path / "runs" / "b")
+    edit_json(other / "manifest.json", lambda m: m.update(organization="Fabrikam", business_unit="Consumer mobile"))
+    data, html = build([mobile, other], tmp_path / "out")
+    assert data["units"] == ["Fabrikam / Consumer mobile", "Meridian Group / Consumer mobile"]
+    assert all(data["runs"][i]["latest"] for i in range(2))  # neither replaces the other
+    assert "Fabrikam / Consumer mobile" in html

@@ -11,7 +11,7 @@ from kit.artifacts import to_jsonable, write_json
 from kit.errors import KitError
 from kit.org import page
 from kit.org.read import LoadedRun, load_runs
-from kit.org.summary import summarize
+from kit.org.summary import qualify_units, summarize
 from kit.org.tables import rollup_tables
 
 PAGE, DATA = "org.html", "org.json"
@@ -32,7 +32,7 @@ def summarize_all(runs: list[LoadedRun], health: dict[str, str]) -> tuple[list[d
         except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a damaged or foreign artifact, not a bug here
             skipped.append((str(run.folder), f"artifacts of an unexpected shape ({exc.__class__.__name__}: {exc}); "
                                              "re-run it with this kit version"))
-    return summaries, skipped
+    return qualify_units(summaries), skipped
 
 
 def _href(out: Path, folder: str) -> str | None:

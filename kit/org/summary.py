@@ -57,6 +57,14 @@ def identity(manifest: dict[str, Any], folder_name: str) -> tuple[dict[str, Any]
             "as_of": as_of, "started": manifest.get("started"), "kit_version": version}, notes
 
 
+def qualify_units(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Prefix each unit with its organization when the runs come from several (two 'Consumer' units stay apart)."""
+    organizations = {s.get("organization") for s in summaries}
+    if len(organizations) < 2:
+        return summaries
+    return [{**s, "unit": f"{s.get('organization') or 'unknown organization'} / {s['unit']}"} for s in summaries]
+
+
 def readiness(artifact: dict[str, Any] | None) -> dict[str, Any]:
     """Pillar scores, estimated and declared maturity, and blockers from the readiness artifact."""
     pillars = {p: _number(dig(artifact, "pillars", p)) for p in PILLARS}
