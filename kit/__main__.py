@@ -60,9 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     or already there, 130 interrupted, 143 terminated)."""
     args = _parser().parse_args(argv)
     if getattr(args, "cluster", None) and args.command == "run":
-        import os
+        from kit.compute.engine import cluster_env
 
-        os.environ["KIT_CLUSTER"] = args.cluster
+        with cluster_env(args.cluster):  # for this run only: a caller's environment is left as it was
+            return _command(args)
+    return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run one parsed command; errors become one line and an exit code."""
     if args.command in ("run", "batch"):
         from kit.chain import on_sigterm
 

@@ -123,3 +123,12 @@ def test_chain_on_a_kit_started_cluster_records_it_and_stops_it(tmp_path: Path, 
     monkeypatch.setattr(engine, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(ConfigError):
         engine._connect(manifest.compute["address"])
+
+
+def test_cluster_option_does_not_outlive_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--cluster` applies to its own run only; a process calling main() again must not inherit it."""
+    from kit.__main__ import main
+
+    demo = tmp_path / "missing.yaml"
+    main(["run", str(demo), "--out", str(tmp_path / "r"), "--cluster", "tcp://127.0.0.1:9"])
+    assert engine.ENV not in os.environ

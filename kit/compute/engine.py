@@ -118,6 +118,17 @@ def open_engine(section: ComputeSection) -> Iterator[EngineRecord]:
             cluster.close()
 
 
+@contextlib.contextmanager
+def cluster_env(address: str) -> Iterator[None]:
+    """Set KIT_CLUSTER to ``address`` for the duration of one command (``--cluster``), then put it back."""
+    previous = os.environ.get(ENV)
+    os.environ[ENV] = address
+    try:
+        yield
+    finally:
+        _restore(previous)
+
+
 def _activate(record: EngineRecord) -> EngineRecord:
     """Remember ``record`` as this process's engine (read by the manifest)."""
     _ACTIVE.clear()
