@@ -214,6 +214,19 @@ def interval(draws: np.ndarray, confidence: float) -> list[float | None]:
     return [float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))]
 
 
+def sensitive_groups(column: str, values: pd.Series, settings: FairnessSettings) -> tuple[pd.Series, pd.Series]:
+    """Group codes and display labels of one sensitive column; a column with a single group is an error."""
+    codes = group_labels(values, column, settings.bands.get(column))
+    groups = apply_group_labels(codes, settings.group_labels.get(column))
+    if groups.nunique() < 2:
+        raise DataError(
+            f"sensitive column {column!r}: every row is in one group ({groups.iloc[0]!r}), so fairness "
+            "between groups cannot be measured; remove it from dataset.sensitive or set "
+            f"explainability.fairness.bands.{column} to split it"
+        )
+    return codes, groups
+
+
 def assess_column(
     column: str,
     values: pd.Series,
@@ -225,14 +238,7 @@ def assess_column(
 ) -> dict[str, Any]:
     """Fairness of one sensitive column: group table with intervals, parity ratios and pass/fail."""
     thresholds = resolve_thresholds(settings)
-    codes = group_labels(values, column, settings.bands.get(column))
-    groups = apply_group_labels(codes, settings.group_labels.get(column))
-    if groups.nunique() < 2:
-        raise DataError(
-            f"sensitive column {column!r}: every row is in one group ({groups.iloc[0]!r}), so fairness "
-            "between groups cannot be measured; remove it from dataset.sensitive or set "
-            f"explainability.fairness.bands.{column} to split it"
-        )
+    codes, groups = sensitive_groups(column, values, settings)
     table = group_metrics(y_true, y_pred, y_score, groups, thresholds)
     table.insert(1, "code", table["group"].map(dict(zip(groups, codes))))
     point = parity(table)
@@ -412,14 +418,7 @@ def assess_task_column(task: str, column: str, values: pd.Series, y_true: np.nda
                        classes: list[Any] | None, settings: FairnessSettings, seed: int) -> dict[str, Any]:
     """Fairness of one sensitive column for a regression or multiclass model: group table with intervals, figures, status."""
     thresholds = resolve_thresholds(settings)
-    codes = group_labels(values, column, settings.bands.get(column))
-    groups = apply_group_labels(codes, settings.group_labels.get(column))
-    if groups.nunique() < 2:
-        raise DataError(
-            f"sensitive column {column!r}: every row is in one group ({groups.iloc[0]!r}), so fairness "
-            "between groups cannot be measured; remove it from dataset.sensitive or set "
-            f"explainability.fairness.bands.{column} to split it"
-        )
+    codes, groups = sensitive_groups(column, values, settings)
     table = task_group_metrics(task, y_true, y_pred, groups, classes, thresholds.min_group_size)
     table.insert(1, "code", table["group"].map(dict(zip(groups, codes))))
     rows = row_values(task, y_true, y_pred, classes)
