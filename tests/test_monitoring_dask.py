@@ -1,0 +1,200 @@
+"""Monitoring on the Dask engine: a real trained Telco run monitored on a LocalCluster of 2 worker processes gives the
+local engine's figures: PSI, chi-square, missing and unseen shares exactly, KS and Wasserstein within the stated
+bounds, the same alerts and retraining decision; a Parquet-folder batch (3 files) gives the drift of the same rows as
+one CSV batch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from kit.monitoring import run
+from kit.monitoring.config import ProductionSource
+from kit.notebook import start
+from test_monitoring_fixtures import TELCO_RUNS
+
+EXACT = ["psi", "missing_share", "out_of_range_share", "unseen_share", "n"]
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two worker processes, one thread each (as tests/test_compute_cluster.py)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      memory_limit="1GiB", silence_logs=40) as cluster, Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def lazy_splits():
+    """Until kit.compute.lazy lands: split parts as Dask frames from pandas (3 partitions, index = row positions)."""
+    try:
+        import kit.compute.lazy  # noqa: F401
+        yield
+        return
+    except ImportError:
+        pass
+    import dask.dataframe as dd
+
+    from kit.training.data import load_split
+
+    def fake(ctx, part, client):
+        X, y = load_split(ctx, part=part)
+        order = np.argsort(X.index.to_numpy())
+        return dd.from_pandas(X.iloc[order], npartitions=3, sort=True), y[order]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(run, "_lazy_split", fake)
+        yield
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, client, lazy_splits):
+    """(local ctx, its setup, dask ctx, its setup): two copies of one trained Telco run, the second with a
+    ``compute:`` section pointing at the module's cluster."""
+    path = TELCO_RUNS.copy(tmp_path_factory.mktemp("local") / "run")
+    local = start(path, path.parent, interactive=False)
+    path = TELCO_RUNS.copy(tmp_path_factory.mktemp("dask") / "run",
+                           sections={"compute": {"engine": "dask", "address": client.scheduler.address}})
+    remote = start(path, path.parent, interactive=False)
+    return local, run.load_setup(local), remote, run.load_setup(remote)
+
+
+def test_setup_on_dask_matches_local(runs) -> None:
+    _, local, _, remote = runs
+    assert local.engine == {"name": "local"} and remote.engine["name"] == "dask"
+    assert remote.client is not None and local.client is None
+    assert remote.reference_rows == local.reference_rows == len(local.reference)
+    assert not any(s["sample"] for s in remote.engine["samples"].values())  # Telco is far below the cap: all gathered
+    for name in ("reference", "validation", "held_out"):  # the same rows, in the same (recorded) order
+        pd.testing.assert_frame_equal(getattr(remote, name), getattr(local, name), check_dtype=False)
+    np.testing.assert_allclose(np.sort(remote.reference_scores), np.sort(local.reference_scores), rtol=1e-6)
+    for name, theirs in local.profile.features.items():
+        mine = remote.profile.features[name]
+        assert mine.kind == theirs.kind and mine.missing_share == theirs.missing_share
+        if theirs.kind == "numeric":
+            np.testing.assert_array_equal(mine.edges, theirs.edges)
+            np.testing.assert_array_equal(mine.counts, theirs.counts)
+        else:
+            assert dict(zip(mine.categories, mine.counts)) == dict(zip(theirs.categories, theirs.counts))
+    summary = run.setup_summary(remote)["value"]
+    assert summary["engine"].startswith("dask") and "sketch" in summary["drift method"]
+    assert run.setup_summary(local)["value"]["drift method"].startswith("exact")
+
+
+def assert_same_drift(mine: pd.DataFrame, exact: pd.DataFrame, batch: pd.DataFrame, reference: pd.DataFrame) -> None:
+    """Counts exact; KS inside [statistic, statistic + ks_bound] and Wasserstein within its bound of scipy's."""
+    assert list(mine.index) == list(exact.index)
+    for column in EXACT:
+        np.testing.assert_allclose(mine[column].astype(float), exact[column].astype(float), rtol=1e-12, equal_nan=True)
+    chi = exact["test"] == "chi2"
+    for column in ("statistic", "p_value"):
+        np.testing.assert_allclose(mine.loc[chi, column].astype(float), exact.loc[chi, column].astype(float), rtol=1e-12)
+    assert (mine.loc[chi, "unseen"] == exact.loc[chi, "unseen"]).all()
+    for name in exact.index[~chi]:
+        a, b = reference[name].dropna().to_numpy(float), batch[name].dropna().to_numpy(float)
+        ks = stats.ks_2samp(a, b).statistic
+        w = stats.wasserstein_distance(a, b)
+        row = mine.loc[name]
+        assert row["statistic"] - 1e-12 <= ks <= row["statistic"] + row["ks_bound"] + 1e-12, name
+        assert abs(row["wasserstein"] - w) <= row["wasserstein_bound"] + 1e-9 * (1 + w), name
+        assert exact.loc[name, "statistic"] == pytest.approx(ks, abs=1e-12)
+
+
+def test_scenario_monitoring_on_dask_matches_local(runs) -> None:
+    ctx_local, local, ctx_remote, remote = runs
+    settings = ctx_local.config.monitoring
+    batches_local, log_local = run.production_batches(ctx_local, local)
+    batches_remote, log_remote = run.production_batches(ctx_remote, remote)
+    pd.testing.assert_frame_equal(log_remote, log_local)
+    mine = run.monitor(remote, batches_remote, settings, ctx_local.config.seed)
+    exact = run.monitor(local, batches_local, settings, ctx_local.config.seed)
+    assert mine.drift.keys() == exact.drift.keys()
+    for batch in batches_local:
+        assert_same_drift(mine.drift[batch.name], exact.drift[batch.name], batch.frame, local.reference)
+    pd.testing.assert_frame_equal(mine.batches, exact.batches)
+    pd.testing.assert_frame_equal(mine.quality, exact.quality)
+    pd.testing.assert_frame_equal(mine.measured, exact.measured)
+    pd.testing.assert_frame_equal(mine.score_drift, exact.score_drift)
+    key = ["batch", "rule", "feature", "severity"]
+    pd.testing.assert_frame_equal(mine.alerts[key], exact.alerts[key])
+    assert not exact.alerts[exact.alerts["severity"] != "info"].empty  # the scenario does raise alerts
+    decided = [run.retrain(s, b, r, settings, ctx_local.config.seed)
+               for s, b, r in ((remote, batches_remote, mine), (local, batches_local, exact))]
+    assert decided[0]["decision"] == decided[1]["decision"] and decided[0]["triggered"]
+    pd.testing.assert_frame_equal(decided[0]["timeline"], decided[1]["timeline"])
+    artifact = run.build_artifact(remote, mine, decided[0], {}, {"p99_ms": 1.0, "budget_ms": 100.0}, log_remote, settings)
+    assert artifact["engine"]["name"] == "dask" and artifact["drift_method"]["name"] == "sketch"
+    assert 0 < artifact["drift_method"]["ks_bound_max"] < 0.05
+    local_artifact = run.build_artifact(local, exact, decided[1], {}, {"p99_ms": 1.0, "budget_ms": 100.0}, log_local, settings)
+    assert local_artifact["engine"] == {"name": "local"} and local_artifact["drift_method"]["name"] == "exact"
+
+
+def production_rows(setup: run.Setup) -> pd.DataFrame:
+    """600 held-out rows as a production file would hold them: the raw target, plain text columns, and a few rows
+    with a new category and values outside the training range (spread over the partitions)."""
+    rows = setup.held_out.head(600).reset_index(drop=True)
+    rows = rows.assign(Churn=np.where(rows.pop(run.TARGET) == 1, "Yes", "No"))
+    for name in rows.columns[rows.dtypes == "category"]:
+        rows[name] = rows[name].astype(object)
+    rows.loc[::37, "PaymentMethod"] = "Crypto wallet"
+    rows.loc[::23, "MonthlyCharges"] = 999.0
+    rows.loc[::41, "tenure"] = np.nan
+    return rows
+
+
+def test_parquet_folder_batch_matches_one_csv_batch(runs, tmp_path: Path) -> None:
+    ctx_local, local, ctx_remote, remote = runs
+    rows = production_rows(local)
+    rows.to_csv(tmp_path / "week1.csv", index=False)
+    folder = tmp_path / "week1_parts"
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(rows)), 3)):
+        rows.iloc[part].to_parquet(folder / f"part-{i}.parquet", index=False)
+    settings = ctx_remote.config.monitoring.model_copy(deep=True)
+    settings.production = ProductionSource(files=[tmp_path / "week1.csv", folder])
+    ctx_remote.config.monitoring = settings
+    ctx_local.config.monitoring = ctx_local.config.monitoring.model_copy(
+        update={"production": ProductionSource(files=[tmp_path / "week1.csv"])})
+    batches, _ = run.production_batches(ctx_remote, remote)
+    assert [type(b).__name__ for b in batches] == ["Batch", "LazyBatch"]
+    assert batches[1].lazy.npartitions == 3 and batches[1].rows == len(rows)
+    mine = run.monitor(remote, batches, settings, ctx_remote.config.seed)
+    one, folder_drift = mine.drift["week1"], mine.drift["week1_parts"]
+    pd.testing.assert_frame_equal(folder_drift.drop(columns=["wasserstein", "wasserstein_std", "wasserstein_bound",
+                                                             "wasserstein_std_bound"]),
+                                  one.drop(columns=["wasserstein", "wasserstein_std", "wasserstein_bound",
+                                                    "wasserstein_std_bound"]))
+    for column in ("wasserstein", "wasserstein_bound"):  # sums of values merged in another order
+        np.testing.assert_allclose(folder_drift[column].astype(float), one[column].astype(float), rtol=1e-9, equal_nan=True)
+    quality = mine.quality.set_index("batch")
+    pd.testing.assert_frame_equal(quality.loc[["week1_parts"]].reset_index(drop=True),
+                                  quality.loc[["week1"]].reset_index(drop=True))
+    assert {"unseen_category", "out_of_range"} <= set(quality["check"])
+    pd.testing.assert_frame_equal(mine.measured.iloc[[1]].reset_index(drop=True), mine.measured.iloc[[0]].reset_index(drop=True))
+    assert mine.batches["rows"].tolist() == [600, 600]
+    # and the same figures as the local engine's exact ones for this file
+    local_batches, _ = run.production_batches(ctx_local, local)
+    exact = run.monitor(local, local_batches, ctx_local.config.monitoring, ctx_local.config.seed)
+    assert_same_drift(folder_drift, exact.drift["week1"], local_batches[0].frame, local.reference)
+    pd.testing.assert_frame_equal(quality.loc[["week1_parts"]].reset_index(drop=True),
+                                  exact.quality.drop(columns=["batch"]))
+
+
+def test_failures_merge_as_one_validation() -> None:
+    from kit.monitoring.quality import contract_issues
+
+    parts = [pd.DataFrame({"column": ["a", "b"], "kind": ["new category", "missing column"], "count": [2, 1],
+                           "examples": [["x", "z"], ["b"]]}),
+             pd.DataFrame({"column": ["a", "b"], "kind": ["new category", "missing column"], "count": [3, 1],
+                           "examples": [["w", "y", "z"], ["b"]]}),
+             pd.DataFrame(columns=["column", "kind", "count", "examples"])]
+    merged = run.merge_failures(parts).set_index("column")
+    assert merged.loc["a", "count"] == 5 and merged.loc["a", "examples"] == ["w", "x", "y"]
+    assert merged.loc["b", "count"] == 1  # a missing column counts once, not once per partition
+    assert run.merge_failures([parts[2]]).empty
+    assert len(contract_issues(run.merge_failures(parts), 100, run.MonitoringSection().alerts)) == 2
