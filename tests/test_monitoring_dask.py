@@ -200,3 +200,44 @@ def test_failures_merge_as_one_validation() -> None:
     assert merged.loc["b", "count"] == 1  # a missing column counts once, not once per partition
     assert run.merge_failures([parts[2]]).empty
     assert len(contract_issues(run.merge_failures(parts), 100, run.MonitoringSection().alerts)) == 2
+
+
+def test_large_parts_are_seeded_stated_samples_in_recorded_order() -> None:
+    import dask.dataframe as dd
+
+    X = pd.DataFrame({"a": np.arange(1000.0), "b": list("xyz" * 333) + ["x"]})
+    order = np.random.default_rng(1).permutation(1000)  # the recorded (local) order of the part
+    y = (X["a"].to_numpy() % 2).astype(int)
+    whole, note = run.gather_rows(dd.from_pandas(X, npartitions=4, sort=True), y, order, 1000, 5, None)
+    assert note == {"rows": 1000, "gathered": 1000, "sample": False}
+    assert whole.index.tolist() == order.tolist() and (whole[run.TARGET] == whole["a"] % 2).all()
+    sample, note = run.gather_rows(dd.from_pandas(X, npartitions=4, sort=True), y, order, 100, 5, None)
+    again, _ = run.gather_rows(dd.from_pandas(X, npartitions=2, sort=True), y, order, 100, 5, None)
+    assert note["sample"] and note["gathered"] == 100 and note["seed"] == 5 and note["rows"] == 1000
+    assert len(sample) == 100 and sample.index.is_unique and sample.index.tolist() == again.index.tolist()
+    assert sample.index.tolist() == [p for p in order if p in set(sample.index)]  # recorded order kept
+    assert (sample[run.TARGET] == sample["a"] % 2).all() and (sample["b"] == X.loc[sample.index, "b"]).all()
+
+
+def test_a_large_folder_batch_keeps_every_row_for_drift_and_a_sample_for_retraining(runs, tmp_path: Path, monkeypatch) -> None:
+    _, local, _, remote = runs
+    rows = production_rows(local)
+    for i, part in enumerate(np.array_split(np.arange(len(rows)), 3)):
+        rows.iloc[part].to_parquet(tmp_path / f"part-{i}.parquet", index=False)
+    monkeypatch.setattr(run, "dask_settings", lambda: {"gather_rows": 200_000, "batch_rows": 250})
+    batch = run.lazy_batch(tmp_path / "*.parquet", {}, "Churn", "Yes", remote.model, None, remote.client, 3)
+    assert batch.rows == 600 and len(batch.frame) == 250 and batch.sample["sample"] and batch.sample["seed"] == 3
+    assert batch.labels.tolist() == (rows["Churn"] == "Yes").astype(int).tolist()
+    positions = batch.frame.drop(columns=[run.TARGET]).merge(rows.reset_index(), how="left")["index"]
+    assert positions.is_monotonic_increasing and positions.notna().all()
+    assert (batch.frame[run.TARGET].to_numpy() == batch.labels[positions.to_numpy()]).all()
+    result = run.monitor(remote, [batch], remote_settings(runs), 0)
+    assert result.batches["rows"].tolist() == [600] and result.samples[batch.name]["gathered"] == 250
+    assert (result.drift[batch.name]["n"] == 600).all()
+    assert result.measured["roc_auc"].iloc[0] == pytest.approx(
+        run.tasks.measure(remote.model, batch.labels, remote.model.predict_proba(rows), remote_settings(runs).performance, 0)["roc_auc"])
+
+
+def remote_settings(runs):
+    """The monitoring settings of the Dask run."""
+    return runs[2].config.monitoring
