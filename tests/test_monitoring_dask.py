@@ -241,3 +241,18 @@ def test_a_large_folder_batch_keeps_every_row_for_drift_and_a_sample_for_retrain
 def remote_settings(runs):
     """The monitoring settings of the Dask run."""
     return runs[2].config.monitoring
+
+
+def test_after_a_promotion_the_dask_setup_keeps_the_sketch(runs) -> None:
+    ctx, local, _, remote = runs
+    settings = ctx.config.monitoring
+    rows = local.reference.iloc[::2]
+    mine = run._serving_setup(remote, remote.model, rows, {"roc_auc": 0.8}, settings)
+    exact = run._serving_setup(local, local.model, rows, {"roc_auc": 0.8}, settings)
+    assert type(mine.profile).__name__ == "ScaledReference" and mine.reference_rows == len(rows) == exact.reference_rows
+    for name, theirs in exact.profile.features.items():
+        assert list(mine.profile.features[name].counts) == list(theirs.counts) or theirs.kind == "categorical"
+        assert mine.profile.features[name].missing_share == theirs.missing_share
+    batch = run.Batch("later", local.held_out.head(400).copy())
+    assert_same_drift(run.monitor(mine, [batch], settings).drift["later"], run.monitor(exact, [batch], settings).drift["later"],
+                      batch.frame, rows)

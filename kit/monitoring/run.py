@@ -857,12 +857,14 @@ def _serving_setup(setup: Setup, model: Any, rows: pd.DataFrame, figures: dict[s
     if isinstance(setup.profile, ReferenceProfile):
         profile = profile_reference(rows, model.features, d.bins, d.epsilon, d.min_rows_per_bin)
     else:  # the Dask engine: the same sketch as its reference, of the (gathered) rows the challenger learned from
+        import dask
         import dask.dataframe as dd
 
         from kit.compute.drift import profile_reference_dask
 
-        profile = profile_reference_dask(dd.from_pandas(rows, npartitions=1), model.features, d.bins, d.epsilon,
-                                         d.min_rows_per_bin)
+        with dask.config.set({"dataframe.convert-string": False}):  # text stays as the local engine reads it
+            lazy = dd.from_pandas(rows, npartitions=1)
+        profile = profile_reference_dask(lazy, model.features, d.bins, d.epsilon, d.min_rows_per_bin)
     return replace(setup, model=model, reference=rows, profile=profile, test_metrics=figures,
                    reference_scores=tasks.predictions(model, rows)[0], engine=setup.engine | {"reference_rows": len(rows)})
 
