@@ -30,30 +30,25 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def lazy_splits():
-    """Until kit.compute.lazy lands: split parts as Dask frames from pandas (3 partitions, index = row positions)."""
-    try:
-        import kit.compute.lazy  # noqa: F401
-        yield
-        return
-    except ImportError:
-        pass
-    import dask.dataframe as dd
+def three_partitions():
+    """The split parts as kit.compute.lazy loads them (the Telco CSV: one partition), each cut in 3 partitions, so
+    the reference profile and scores really merge over partitions."""
+    real = run._lazy_split
 
-    from kit.training.data import load_split
-
-    def fake(ctx, part, client):
-        X, y = load_split(ctx, part=part)
-        order = np.argsort(X.index.to_numpy())
-        return dd.from_pandas(X.iloc[order], npartitions=3, sort=True), y[order]
+    def split(ctx, part, client):
+        X, y = real(ctx, part, client)
+        assert X.npartitions == 1 and X.known_divisions
+        out = X.repartition(npartitions=3)
+        assert out.npartitions == 3 and out.known_divisions
+        return out, y
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run, "_lazy_split", fake)
+        patch.setattr(run, "_lazy_split", split)
         yield
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, client, lazy_splits):
+def runs(tmp_path_factory, client, three_partitions):
     """(local ctx, its setup, dask ctx, its setup): two copies of one trained Telco run, the second with a
     ``compute:`` section pointing at the module's cluster."""
     path = TELCO_RUNS.copy(tmp_path_factory.mktemp("local") / "run")

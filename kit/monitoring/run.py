@@ -131,6 +131,7 @@ def rank_features(model: Any, explain: dict[str, Any] | None) -> tuple[list[str]
 def load_setup(ctx: Any) -> Setup:
     """Load the model to watch (the registry's champion, else this run's candidate), its data contract,
     the training split (reference = train rows); profile the reference once (per partition on the Dask engine)."""
+    from kit.compute.lazy import phase_client
     from kit.training.data import load_split
     from kit.training.scoring import ScoringModel
 
@@ -186,21 +187,6 @@ def _assemble(ctx: Any, training: dict[str, Any], champion: dict[str, Any], mode
 
 
 # ---------------------------------------------------------------- the Dask engine
-
-def phase_client(config: Any) -> Any | None:
-    """The run's Dask client for this phase, or None on the local engine (nothing of Dask is imported then)."""
-    from kit.compute.engine import effective
-
-    if effective(config.compute).engine == "local":
-        return None
-    try:
-        from kit.compute.lazy import phase_client as shared
-    except ImportError:  # the shared foundation is not merged yet
-        from kit.compute.engine import client_for as shared_section
-
-        return shared_section(config.compute)
-    return shared(config)
-
 
 def _lazy_split(ctx: Any, part: str, client: Any) -> tuple[Any, np.ndarray]:
     """(X lazy in position order, y) of one recorded part (kit.compute.lazy.load_split_lazy)."""
