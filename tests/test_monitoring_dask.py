@@ -118,6 +118,9 @@ def test_scenario_monitoring_on_dask_matches_local(runs) -> None:
     key = ["batch", "rule", "feature", "severity"]
     pd.testing.assert_frame_equal(mine.alerts[key], exact.alerts[key])
     assert not exact.alerts[exact.alerts["severity"] != "info"].empty  # the scenario does raise alerts
+    from kit.monitoring import display
+
+    assert "ks_bound" in display.drift_summary(mine).columns and "ks_bound" not in display.drift_summary(exact).columns
     decided = [run.retrain(s, b, r, settings, ctx_local.config.seed)
                for s, b, r in ((remote, batches_remote, mine), (local, batches_local, exact))]
     assert decided[0]["decision"] == decided[1]["decision"] and decided[0]["triggered"]
