@@ -254,3 +254,34 @@ def test_after_a_promotion_the_dask_setup_keeps_the_sketch(runs) -> None:
     batch = run.Batch("later", local.held_out.head(400).copy())
     assert_same_drift(run.monitor(mine, [batch], settings).drift["later"], run.monitor(exact, [batch], settings).drift["later"],
                       batch.frame, rows)
+
+
+def test_parquet_folder_cut_by_time_matches_one_csv_cut_by_time(runs, tmp_path: Path) -> None:
+    _, local, ctx, remote = runs
+    rows = production_rows(local).assign(date=pd.date_range("2026-01-07", periods=600, freq="50min").astype(str))
+    rows.loc[rows.index[-5:], "Churn"] = None  # the last week has rows without labels: unlabelled on both
+    rows.to_csv(tmp_path / "prod.csv", index=False)
+    folder = tmp_path / "prod"
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(rows)), 3)):  # files cut across the weeks
+        rows.iloc[part].to_parquet(folder / f"p{i}.parquet", index=False)
+    settings = ctx.config.monitoring.model_copy(deep=True)
+    ctx.config.monitoring = settings
+    cut = {}
+    for name, path in (("csv", tmp_path / "prod.csv"), ("folder", folder)):
+        settings.production = ProductionSource(path=path, time_column="date", frequency="W")
+        cut[name] = run.production_batches(ctx, remote)[0]
+    assert [type(b).__name__ for b in cut["folder"]] == ["LazyBatch"] * 4
+    for key in ("name", "partial", "labelled"):
+        assert [getattr(b, key) for b in cut["folder"]] == [getattr(b, key) for b in cut["csv"]]
+    assert [b.partial for b in cut["csv"]] == [True, False, False, True] and not cut["csv"][-1].labelled
+    for a, b in zip(cut["folder"], cut["csv"]):
+        pd.testing.assert_series_equal(a.stamps, b.stamps)
+        pd.testing.assert_frame_equal(a.frame, b.frame, check_dtype=False)
+    got, want = (run.monitor(remote, cut[k], settings, 0) for k in ("folder", "csv"))
+    pd.testing.assert_frame_equal(got.batches, want.batches)
+    pd.testing.assert_frame_equal(got.measured, want.measured)
+    pd.testing.assert_frame_equal(got.quality, want.quality)
+    for name, table in want.drift.items():
+        np.testing.assert_allclose(got.drift[name][EXACT + ["statistic", "p_value", "ks_bound"]].astype(float),
+                                   table[EXACT + ["statistic", "p_value", "ks_bound"]].astype(float), rtol=1e-12)

@@ -402,6 +402,8 @@ def file_batches(settings: MonitoringSection, target: str, positive_class: Any, 
                 if client is not None and is_parquet_set(p) else
                 _labelled(p.stem, derive(read_table(p, source.read_options), p.name), target, positive_class, model)
                 for i, p in enumerate(source.files)]
+    if client is not None and is_parquet_set(source.path):
+        return lazy_period_batches(source, target, positive_class, model, spec, client, seed)
     frame = derive(read_table(source.path, source.read_options), source.path.name)
     if source.time_column not in frame.columns:
         raise DataError(f"monitoring.production.time_column: {source.time_column!r} not in {source.path.name}")
@@ -429,20 +431,78 @@ def lazy_batch(path: Path, read_options: dict[str, Any], target: str, positive_c
 
     frame = _lazy_time_features(read_lazy(path, read_options), spec, list(getattr(model, "features", [])), path.name)
     sizes = np.asarray(gather_partitions(frame, _partition_length, None, client), dtype=np.int64)
-    rows, cap = int(sizes.sum()), int(dask_settings()["batch_rows"])
+    raw = _lazy_labels(frame, target, client)
+    return _rows_batch(path.stem, frame.drop(columns=[target], errors="ignore"), sizes, np.arange(int(sizes.sum())), raw,
+                       model, positive_class, client, seed)
+
+
+def lazy_period_batches(source: Any, target: str, positive_class: Any, model: Any, spec: Any, client: Any,
+                        seed: int) -> list[LazyBatch]:
+    """A Parquet folder or glob cut into one batch per period of its time column, as ``file_batches`` cuts one file:
+    the time column and the labels gathered, each period's rows left lazy (only the files holding them are read)."""
+    from kit.compute.data import read_lazy
+    from kit.compute.drift import gather_partitions
+    from kit.timeparse import parse_time
+
+    name = source.path.name
+    frame = _lazy_time_features(read_lazy(source.path, source.read_options), spec, list(getattr(model, "features", [])), name)
+    if source.time_column not in frame.columns:
+        raise DataError(f"monitoring.production.time_column: {source.time_column!r} not in {name}")
+    sizes = np.asarray(gather_partitions(frame, _partition_length, None, client), dtype=np.int64)
+    times = pd.concat(gather_partitions(frame, _partition_column, source.time_column, client), ignore_index=True)
+    stamp = parse_time(times, source.time_format, "monitoring.production.time_column")
+    periods = stamp.dt.to_period(period_alias(source.frequency))
+    raw = _lazy_labels(frame, target, client)
+    features = frame.drop(columns=[source.time_column, target], errors="ignore")
+    groups = list(pd.Series(np.arange(len(stamp))).groupby(periods, sort=True))
+    batches = []
+    for i, (key, positions) in enumerate(groups):  # one batch per period (dozens at most)
+        rows = positions.to_numpy()
+        batch = _rows_batch(str(key), features, sizes, rows, raw, model, positive_class, client, seed + i)
+        batch.stamps = stamp.iloc[rows].reset_index(drop=True).rename("__stamp__")  # as file_batches names them
+        batch.partial = _partial(batch.stamps, key, first=i == 0, last=i == len(groups) - 1)
+        batches.append(batch)
+    return batches
+
+
+def _lazy_labels(frame: Any, target: str, client: Any) -> pd.Series | None:
+    """The target column of every row, gathered (None when the files have none)."""
+    from kit.compute.drift import gather_partitions
+
+    if target not in frame.columns:
+        return None
+    return pd.concat(gather_partitions(frame, _partition_column, target, client), ignore_index=True)
+
+
+def _rows_batch(name: str, frame: Any, sizes: np.ndarray, rows: np.ndarray, raw: pd.Series | None, model: Any,
+                positive_class: Any, client: Any, seed: int) -> LazyBatch:
+    """A LazyBatch of the rows at sorted global positions ``rows``: lazy on the cluster, labels encoded when every row
+    has one, and the rows for retraining gathered (all, or a seeded sample of ``dask.batch_rows``)."""
+    cap, n = int(dask_settings()["batch_rows"]), len(rows)
+    whole = n == int(sizes.sum())
     labels = None
-    if target in frame.columns:
-        raw = pd.concat(gather_partitions(frame, _partition_column, target, client), ignore_index=True)
-        labels = None if raw.isna().any() else encode_labels(raw, model, positive_class, path.stem)
-    chosen = np.arange(rows) if rows <= cap else np.sort(np.random.default_rng(seed).choice(rows, cap, replace=False))
-    kept = _take_positions(frame, sizes, chosen, client).drop(columns=[target], errors="ignore")
-    sample = ({"rows": rows, "gathered": rows, "sample": False} if rows <= cap else
-              {"rows": rows, "gathered": cap, "sample": True, "seed": int(seed),
+    if raw is not None and not raw.iloc[rows].isna().any():
+        labels = encode_labels(raw.iloc[rows].reset_index(drop=True), model, positive_class, name)
+    chosen = np.arange(n) if n <= cap else np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
+    kept = _take_positions(frame, sizes, rows[chosen], client)
+    sample = ({"rows": n, "gathered": n, "sample": False} if n <= cap else
+              {"rows": n, "gathered": cap, "sample": True, "seed": int(seed),
                "method": "uniform without replacement over the batch's rows"})
     if labels is not None:
         kept = kept.assign(**{TARGET: labels[chosen]})
-    return LazyBatch(path.stem, kept, labelled=labels is not None, lazy=frame.drop(columns=[target], errors="ignore"),
-                     rows=rows, labels=labels, sample=sample)
+    lazy = frame if whole else _lazy_rows(frame, sizes, rows)
+    return LazyBatch(name, kept, labelled=labels is not None, lazy=lazy, rows=n, labels=labels, sample=sample)
+
+
+def _lazy_rows(frame: Any, sizes: np.ndarray, rows: np.ndarray) -> Any:
+    """A Dask DataFrame of the rows at sorted global positions ``rows``, over the partitions that hold any."""
+    import dask
+    import dask.dataframe as dd
+
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    pieces = [dask.delayed(_partition_take)(part, rows[(rows >= a) & (rows < b)] - a)
+              for part, a, b in zip(frame.to_delayed(), starts[:-1], starts[1:]) if ((rows >= a) & (rows < b)).any()]
+    return dd.from_delayed(pieces, meta=frame._meta, verify_meta=False) if pieces else dd.from_pandas(frame._meta, npartitions=1)
 
 
 def _lazy_time_features(frame: Any, spec: Any, features: list[str], name: str) -> Any:
