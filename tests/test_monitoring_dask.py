@@ -285,3 +285,23 @@ def test_parquet_folder_cut_by_time_matches_one_csv_cut_by_time(runs, tmp_path: 
     for name, table in want.drift.items():
         np.testing.assert_allclose(got.drift[name][EXACT + ["statistic", "p_value", "ks_bound"]].astype(float),
                                    table[EXACT + ["statistic", "p_value", "ks_bound"]].astype(float), rtol=1e-12)
+
+
+def test_a_sampled_split_keeps_its_whole_time_range_for_the_overlap_check(runs) -> None:
+    import dataclasses
+
+    import dask.dataframe as dd
+
+    _, local, _, _ = runs
+    stamps = pd.Series(pd.date_range("2025-01-01", periods=len(local.reference), freq="h").astype(str),
+                       index=local.reference.index)
+    X = dd.from_pandas(local.reference.assign(when=stamps).sort_index(), npartitions=3, sort=True)
+    first, last = run.time_range(X, "when", None)
+    assert (first, last) == (pd.Timestamp(stamps.iloc[0]).isoformat(), pd.Timestamp(stamps.iloc[-1]).isoformat())
+    sample = local.reference.assign(when=stamps).iloc[100:-100]  # a sample that missed the first and last days
+    setup = dataclasses.replace(local, reference=sample, time_column="when",
+                                engine={"name": "dask", "time_ranges": {"reference": [first, last]}})
+    batch = run.Batch("early", local.held_out.head(50).assign(when=stamps.iloc[:50].to_numpy()))
+    found = run.training_overlap(setup, [batch], synthetic=True)
+    assert found["overlapping_rows"] == 50 and found["training_period"][0] == first
+    assert run.training_overlap(dataclasses.replace(setup, engine={"name": "dask"}), [batch], True)["overlapping_rows"] < 50

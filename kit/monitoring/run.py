@@ -215,6 +215,7 @@ def load_setup_dask(ctx: Any, client: Any) -> Setup:
     """``load_setup`` on the Dask engine: the reference profile and scores computed per partition on the cluster;
     the reference, validation and held-out rows gathered whole when small, else as seeded, stated samples."""
     from kit.compute.drift import gather_partitions, profile_reference_dask
+    from kit.training.data import trained_spec
     from kit.training.scoring import ScoringModel
 
     training, champion = _champion(ctx)
@@ -225,10 +226,13 @@ def load_setup_dask(ctx: Any, client: Any) -> Setup:
     d = ctx.config.monitoring.drift
     profile = profile_reference_dask(X_train, model.features, d.bins, d.epsilon, d.min_rows_per_bin, client)
     scores = _concat(gather_partitions(X_train, _partition_predictions, model, client))[0]
-    parts, samples = {}, {}
+    parts, samples, periods = {}, {}, {}
+    time_column = trained_spec(ctx.run_dir, ctx.config).time_column
     for i, part in enumerate(("train", "valid", "test")):
         X, y = (X_train, y_train) if part == "train" else _lazy_split(ctx, part, client)
         parts[part], samples[SPLIT_ROLE[part]] = gather_rows(X, y, _recorded_positions(ctx, part), cap, seed + i, client)
+        if time_column in X.columns and samples[SPLIT_ROLE[part]]["sample"]:  # a sample may miss the first or last day
+            periods[SPLIT_ROLE[part]] = time_range(X, time_column, client)
     record = {"name": "dask", "reference_rows": int(len(y_train)),
               "ran_on_cluster": ["reference profile (profile_reference_dask, per partition)",
                                  "reference scores (per partition, gathered)",
@@ -236,12 +240,27 @@ def load_setup_dask(ctx: Any, client: Any) -> Setup:
               "ran_in_process": ["in-memory batches (scenario batches, single files): drift from the same sketch "
                                  "(drift_table_frame), contract checks and scores",
                                  "performance, alerts, retraining and replay on the gathered labels, predictions and rows"],
-              "samples": samples, "gather_rows": cap}
+              "samples": samples, "gather_rows": cap} | ({"time_ranges": periods} if periods else {})
     return _assemble(ctx, training, champion, model, watched, metrics, parts["train"], parts["valid"], parts["test"],
                      profile, scores, record=record, client=client)
 
 
 SPLIT_ROLE = {"train": "reference", "valid": "validation", "test": "held_out"}
+
+
+def time_range(X: Any, column: str, client: Any) -> list[str | None]:
+    """[first, last] time of a lazy split part's time column (ISO text; None when no value reads as a time)."""
+    from kit.compute.drift import gather_partitions
+
+    ends = pd.Series([t for pair in gather_partitions(X, _partition_time_range, column, client) for t in pair])
+    ends = ends.dropna()
+    return [ends.min().isoformat(), ends.max().isoformat()] if len(ends) else [None, None]
+
+
+def _partition_time_range(part: pd.DataFrame, column: str) -> tuple[Any, Any]:
+    """First and last time of a partition's time column (read as training_overlap reads it)."""
+    times = pd.to_datetime(part[column].astype("string"), errors="coerce")
+    return times.min(), times.max()
 
 
 def gather_rows(X: Any, y: np.ndarray, order: np.ndarray, cap: int, seed: int, client: Any
@@ -657,6 +676,11 @@ def training_overlap(setup: Setup, batches: list[Batch], synthetic: bool = False
     split = pd.concat([f[column] for f in parts if column in f.columns])
     trained = pd.to_datetime(split.astype("string"), errors="coerce")
     start, end = trained.min(), trained.max()
+    sampled = setup.engine.get("time_ranges", {})  # Dask: a sampled part's whole range, computed on the cluster
+    roles = ("reference", "validation") if synthetic else ("reference", "validation", "held_out")
+    ends = [pd.Timestamp(t) for r in roles for t in sampled.get(r, []) if t is not None]
+    if ends:
+        start, end = pd.Series([start, *ends]).min(), pd.Series([end, *ends]).max()
     stamps = {b.name: _batch_times(b, column) for b in batches}
     per_batch = {name: int(t.between(start, end).sum()) for name, t in stamps.items() if t is not None}
     if not per_batch:
