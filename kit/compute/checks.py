@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from kit.compute.drift import _over_partitions
+from kit.compute.lazy import compute as _compute
 from kit.errors import DataError
 from kit.profile import (
     NUMERIC_TEXT_SHARE, SEPARATOR_STYLES, DataProfile, FrameCounts, assemble_profile, blank_string_counts,
@@ -50,15 +51,6 @@ DISTINCT_CAP = 50_000
 HEAD_ROWS = 200
 """The rows the numeric-text screen looks at first (as kit.profile.numeric_text_mask)."""
 STYLES = (None, *SEPARATOR_STYLES)
-
-
-def _compute(client: Any | None, *collections: Any) -> tuple:
-    """Compute Dask collections on the cluster (or in-process when ``client`` is None)."""
-    import dask
-
-    if client is None:
-        return dask.compute(*collections, scheduler="sync")
-    return tuple(client.gather(client.compute(list(collections))))
 
 
 # ---------------------------------------------------------------- profile
