@@ -191,6 +191,17 @@ def test_hostile_partitions_quality_and_contract(hostile: pd.DataFrame) -> None:
         assert validate_dask(contract, split_at(batch, cuts)).to_dict() == local_check.to_dict()
 
 
+def test_a_column_that_is_not_numbers_in_one_partition_gets_no_range_check(hostile: pd.DataFrame) -> None:
+    """'x' makes the whole column uncoercible, so pandera's range check fails on text (dropped), not on 800."""
+    contract = infer_contract(hostile, ["amount", "level"])
+    batch = hostile.assign(amount=pd.Series(["1", "2", "x", "4", "5", "6", "7", "800", "9", "y", "1", "2"],
+                                            dtype="object"), level=["x"] * 11 + ["new"])
+    local = validate(contract, batch)
+    assert local.failures[["kind", "count"]].values.tolist() == [["dtype", 4], ["new category", 1]]
+    for cuts in ([4, 8], [3, 3, 6, 10]):
+        assert validate_dask(contract, split_at(batch, cuts)).to_dict() == local.to_dict()
+
+
 def test_missing_column_counts_once_not_once_per_partition(hostile: pd.DataFrame) -> None:
     contract = infer_contract(hostile, ["amount", "code"])
     report = validate_dask(contract, split_at(hostile.drop(columns=["code"]), [3, 6, 9]))

@@ -9,9 +9,9 @@ same QualityReport, the same contract JSON, the same ContractReport). How each f
   A column with more than ``distinct_cap`` distinct values in one partition, or in the union, is counted again
   by Dask's own exact distributed ``nunique`` (hash-partitioned, so no process holds every value): the count
   is still exact; the cap only bounds what travels to the client (at most partitions x cap values per column).
-* Duplicate rows: each row is hashed (64 bits, pandas' ``hash_pandas_object``; -0.0 and NaN normalised so
-  hashing agrees with ``DataFrame.duplicated``), and the duplicates are the rows minus the distinct hashes,
-  counted by Dask's distributed ``nunique``. Two different rows with the same hash would hide one duplicate
+* Duplicate rows: each row is hashed (64 bits, pandas' ``hash_pandas_object``, which hashes -0.0 and 0.0, and
+  every NaN, alike, as ``DataFrame.duplicated`` compares them), and the duplicates are the rows minus the
+  distinct hashes, counted by Dask's distributed ``nunique``. Two different rows with the same hash would hide one duplicate
   less: for n distinct rows the chance of any collision is about n^2 / 2^65 (3e-6 at 10 million rows).
 * Numbers stored as text: the separator style of a column is decided by "any" votes, which merge with "or";
   each partition counts its parsed values in every style and the merge keeps the counts of the column's style.
@@ -21,7 +21,9 @@ same QualityReport, the same contract JSON, the same ContractReport). How each f
 * The contract: nullability ("any"), levels (union) and ranges (min of minima, max of maxima).
 * Contract validation: pandera on each partition; counts of failing rows are sums, the examples (the first three
   distinct values, sorted) the first three of the partitions' first three, and a failure of a whole column
-  (a missing column, a wrong dtype) is counted once, as pandera counts it on the whole frame.
+  (a missing column, a wrong dtype) is counted once, as pandera counts it on the whole frame. A column that
+  cannot be made numbers in one partition cannot on the whole frame either, where its range check then fails
+  on the text (a type error the report drops): its out-of-range values found in other partitions are dropped.
 * A time column stored as timestamps merges its minimum and maximum; a text or number column is parsed as one
   series on the client (its format is inferred from the whole column): that one column is gathered.
 
@@ -86,13 +88,9 @@ def _profile_part(part: pd.DataFrame, what: tuple[int, list[str]]) -> dict[str, 
 
 
 def _row_hashes(part: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """A 64-bit hash of each row's values in ``columns`` (equal rows, as DataFrame.duplicated sees them, hash alike)."""
-    sub = part[columns].copy()
-    for name in sub.columns:
-        if pd.api.types.is_float_dtype(sub[name]) and not isinstance(sub[name].dtype, pd.CategoricalDtype):
-            values = sub[name] + 0.0  # -0.0 becomes 0.0, as duplicated() compares them equal
-            sub[name] = values.where(values.notna())  # one NaN bit pattern
-    return pd.util.hash_pandas_object(sub, index=False)
+    """A 64-bit hash of each row's values in ``columns`` (pandas hashes 0.0 and -0.0, and every NaN, alike, as
+    DataFrame.duplicated compares them; a category hashes by its value, not its code)."""
+    return pd.util.hash_pandas_object(part[columns], index=False)
 
 
 def _distinct_rows(frame: Any, columns: list[str]) -> Any:
@@ -210,16 +208,17 @@ def take_rows(frame: Any, positions: np.ndarray, columns: list[str], client: Any
     return rows.loc[positions]
 
 
-def near_constant_dask(frame: Any, columns: list[str], limit: float, client: Any | None = None) -> dict[str, float]:
-    """kit.training.quality.near_constant_shares on a Dask frame: the top value's share from merged value counts."""
+def near_constant_dask(frame: Any, rows: np.ndarray, columns: list[str], limit: float,
+                       client: Any | None = None) -> dict[str, float]:
+    """kit.training.quality.near_constant_shares of ``columns`` over the rows at positions ``rows``: the top value's
+    share from Dask's merged value counts."""
     from kit.training.quality import shares_above
 
-    if not columns:
+    if not columns or not len(rows):
         return {}
-    lazy = [frame[c].value_counts(dropna=False).max() for c in columns] + [frame.index.size]
-    *tops, n = _compute(client, *lazy)
-    if not n:
-        return {}
+    picked = rows_at(frame[columns], rows)  # only the columns screened are read
+    tops = _compute(client, *[picked[c].value_counts(dropna=False).max() for c in columns])
+    n = len(np.unique(rows))
     return shares_above(pd.Series([top / n for top in tops], index=columns, dtype="float64"), limit)
 
 
@@ -236,7 +235,7 @@ def quality_report_dask(
     rows = np.arange(len(y)) if rows is None else np.asarray(rows)
     source = QualitySource(
         dtypes=frame._meta.dtypes, profile=lambda ids: profile_frame_dask(frame, id_columns=ids, client=client),
-        near_constant=lambda cols, limit: near_constant_dask(rows_at(frame, rows), cols, limit, client),
+        near_constant=lambda cols, limit: near_constant_dask(frame, rows, cols, limit, client),
         take=lambda positions, cols: take_rows(frame, positions, cols, client))
     return screen_quality(source, spec, features, y, drop_leaky, seed, rows, leakage_auc, task, classes)
 
@@ -299,6 +298,8 @@ def _merge_failures(parts: list[dict[str, Any]]) -> pd.DataFrame:
     if not tables:
         return failed[0]["empty"]
     merged = pd.concat(tables, ignore_index=True)
+    uncoerced = merged.loc[merged["kind"].eq("dtype"), "column"]  # on the whole frame their range check errors
+    merged = merged[~(merged["kind"].eq("out of range") & merged["column"].isin(uncoerced))]
     table = merged.groupby(["column", "kind"], sort=True).agg(
         count=("count", "sum"), examples=("examples", lambda v: sorted(set().union(*v))[:3])).reset_index()
     table["count"] = table["count"].astype("int64")
