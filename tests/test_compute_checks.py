@@ -166,11 +166,16 @@ def test_hostile_partitions_profile(hostile: pd.DataFrame) -> None:
 
 
 def test_beyond_the_cap_a_column_is_counted_by_dask(hostile: pd.DataFrame) -> None:
-    """A partition with more distinct values than the cap sends none; the column goes to Dask's count."""
+    """A partition with more distinct values than the cap sends none, and a union beyond the cap is dropped in the
+    merge: such a column goes to Dask's exact count; the others are counted from the values sent."""
     parts = [checks._profile_part(hostile.iloc[a:b], (3, [])) for a, b in ((0, 6), (6, 12))]
     assert parts[0]["values"]["id"] is None and parts[0]["values"]["code"].tolist() == [7]
-    counts, over = checks._merge_distinct(parts, list(hostile.columns), 3)
-    assert "id" in over and "amount" in over and counts["code"] == 1 and counts["level"] == 2
+    assert sorted(parts[0]["values"]["note"]) == ["a", "b"] and sorted(parts[1]["values"]["note"]) == ["a", "b"]
+    merged = checks._combine_profiles(parts, 3)
+    assert merged["values"]["id"] is None and merged["values"]["amount"] is None
+    assert merged["values"]["code"].tolist() == [7] and sorted(merged["values"]["level"]) == ["rare", "x"]
+    assert checks._combine_profiles(parts, 1)["values"]["level"] is None  # 'rare' only in the second part
+    assert merged["rows"] == 12 and merged["missing"]["note"] == 4
 
 
 def test_hostile_partitions_quality_and_contract(hostile: pd.DataFrame) -> None:
@@ -223,7 +228,7 @@ FRAMES = st.integers(min_value=0, max_value=40).flatmap(lambda n: st.tuples(
     st.lists(st.sampled_from(["a", "b", "c", None, " "]), min_size=n, max_size=n),
     st.lists(st.one_of(st.none(), st.sampled_from([0.0, -0.0, 1.5, 2.0, np.inf])), min_size=n, max_size=n),
     st.lists(st.integers(0, 3), min_size=n, max_size=n),
-    st.lists(st.integers(0, n), max_size=4),
+    st.lists(st.integers(0, n), max_size=7),
 ))
 
 
@@ -234,7 +239,10 @@ def test_merged_partition_summaries_equal_the_whole_frame(drawn, cap: int) -> No
     frame = pd.DataFrame({"t": pd.Series(text, dtype="object"), "c": pd.Categorical(text),
                           "f": pd.Series(numbers, dtype="float64"), "i": pd.Series(small, dtype="int64")})
     scaled = split_at(frame, sorted(cuts))
-    same_profile(profile_frame_dask(scaled, id_columns=["i"], distinct_cap=cap), profile_frame(frame, id_columns=["i"]))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checks, "TREE_WIDTH", 2)  # a tree of merges several levels deep
+        same_profile(profile_frame_dask(scaled, id_columns=["i"], distinct_cap=cap),
+                     profile_frame(frame, id_columns=["i"]))
     if len(frame):
         columns = ["c", "f", "i"]
         assert infer_contract_dask(scaled, columns).to_json() == infer_contract(frame, columns).to_json()
@@ -288,14 +296,14 @@ def test_phase0_profiles_the_raw_parquet_set_per_partition_on_the_cluster(client
     local = profile_dataset(config)
     assert local.numeric_text_columns == ["TotalCharges"] and local.time_max.startswith("2020-10-20")
     monkeypatch.setenv("KIT_CLUSTER", client.scheduler.address)
-    calls, real = [], checks._over_partitions
+    calls, real = [], checks._reduced
 
-    def spy(frame, fn, arg, on):
+    def spy(frame, fn, arg, combine, combine_arg, on):
         """Record where the per-partition summaries run."""
         calls.append((frame.npartitions, on))
-        return real(frame, fn, arg, on)
+        return real(frame, fn, arg, combine, combine_arg, on)
 
-    monkeypatch.setattr(checks, "_over_partitions", spy)
+    monkeypatch.setattr(checks, "_reduced", spy)
     try:
         scaled = profile_dataset(config)
     finally:

@@ -4,11 +4,13 @@ Each function here gives what its in-memory counterpart gives on ``frame.compute
 same QualityReport, the same contract JSON, the same ContractReport). How each figure merges:
 
 * Counts (rows, missing, blank strings, infinite values, failed contract checks) are sums.
-* Distinct values (constant and id-like columns, high-cardinality levels): each partition sends its distinct
-  non-missing values when it holds at most ``distinct_cap`` of them, and the client counts their union exactly.
-  A column with more than ``distinct_cap`` distinct values in one partition, or in the union, is counted again
-  by Dask's own exact distributed ``nunique`` (hash-partitioned, so no process holds every value): the count
-  is still exact; the cap only bounds what travels to the client (at most partitions x cap values per column).
+* The per-partition summaries merge in a tree on the workers (``TREE_WIDTH`` at a time): the client receives
+  one merged summary, whatever the number of partitions.
+* Distinct values (constant and id-like columns, high-cardinality levels): a partition keeps its distinct
+  non-missing values when it holds at most ``distinct_cap`` of them, the tree unites them while the union stays
+  within the cap, and their count is exact. A column beyond the cap (in one partition or in a union) is
+  counted by Dask's own exact distributed ``nunique`` (hash-partitioned, so no process holds every value):
+  still exact; the cap bounds what a merge holds and what reaches the client (``distinct_cap`` values a column).
 * Duplicate rows: each row is hashed (64 bits, pandas' ``hash_pandas_object``, which hashes -0.0 and 0.0, and
   every NaN, alike, as ``DataFrame.duplicated`` compares them), and the duplicates are the rows minus the
   distinct hashes, counted by Dask's distributed ``nunique``. Two different rows with the same hash would hide one duplicate
@@ -53,6 +55,8 @@ DISTINCT_CAP = 50_000
 HEAD_ROWS = 200
 """The rows the numeric-text screen looks at first (as kit.profile.numeric_text_mask)."""
 STYLES = (None, *SEPARATOR_STYLES)
+TREE_WIDTH = 8
+"""Partition summaries merged at a time on the workers (a tree: the client receives one merged summary)."""
 
 
 # ---------------------------------------------------------------- profile
@@ -98,30 +102,52 @@ def _distinct_rows(frame: Any, columns: list[str]) -> Any:
     return frame.map_partitions(_row_hashes, columns, meta=pd.Series(dtype="uint64")).nunique()
 
 
-def _merge_distinct(parts: list[dict[str, Any]], columns: list[str], cap: int) -> tuple[dict[str, int], list[str]]:
-    """Exact distinct counts of the columns every partition sent in full (their union within the cap), and the
-    columns left for Dask's distributed count."""
-    counts, over = {}, []
-    for name in columns:  # a loop over columns
-        sent = [p["values"][name] for p in parts]
-        union = pd.unique(np.concatenate(sent)) if sent and all(v is not None for v in sent) else None
-        if union is None or len(union) > cap:
-            over.append(name)
-        else:
-            counts[name] = int(pd.Series(union).nunique())
-    return counts, over
+def _union(sent: list[np.ndarray | None], cap: int) -> np.ndarray | None:
+    """The distinct values of several parts (None when a part sent none, or there are more than ``cap``)."""
+    if any(v is None for v in sent):
+        return None
+    union = pd.unique(np.concatenate(sent)) if len(sent) > 1 else sent[0]
+    return None if len(union) > cap else union
 
 
-def _numeric_text(parts: list[dict[str, Any]], candidates: list[str], text: list[str],
-                  styles: dict[str, str | None], columns: list[str]) -> pd.Series:
+def _combine_profiles(parts: list[dict[str, Any]], cap: int) -> dict[str, Any]:
+    """Several partitions' counts (see :func:`_profile_part`) as one: sums, unions within the cap, votes or-ed."""
+    first = parts[0]
+
+    def total(key: str) -> pd.Series:
+        """The sum of one per-column count over the parts."""
+        return sum((p[key] for p in parts[1:]), first[key]).astype("int64")
+
+    return {
+        "rows": sum(p["rows"] for p in parts), "missing": total("missing"), "blanks": total("blanks"),
+        "infinite": total("infinite"),
+        "values": {c: _union([p["values"][c] for p in parts], cap) for c in first["values"]},
+        "votes": {c: tuple(any(p["votes"][c][i] for p in parts) for i in range(3)) for c in first["votes"]},
+        "numeric": {c: {style: tuple(sum(p["numeric"][c][style][i] for p in parts) for i in range(2))
+                        for style in STYLES} for c in first["numeric"]},
+    }
+
+
+def _reduced(frame: Any, fn: Any, arg: Any, combine: Any, combine_arg: Any, client: Any | None) -> Any:
+    """``fn(partition, arg)`` for every partition, merged by ``combine(parts, combine_arg)`` in a tree on the
+    workers (TREE_WIDTH parts at a time), so the client receives one merged summary."""
+    import dask
+
+    level, width = [dask.delayed(fn)(part, arg) for part in frame.to_delayed()], TREE_WIDTH
+    while len(level) > 1:
+        level = [dask.delayed(combine)(level[i:i + width], combine_arg) for i in range(0, len(level), width)]
+    return _compute(client, level[0])[0]
+
+
+def _numeric_text(merged: dict[str, Any], candidates: list[str], styles: dict[str, str | None],
+                  columns: list[str]) -> pd.Series:
     """kit.profile.numeric_text_mask from the merged counts: parsed / non-blank values in the column's style."""
     mask = pd.Series(False, index=columns)
-    if not text or not candidates:
+    if not candidates:
         return mask
-    filled = pd.Series({c: sum(p["numeric"][c][styles[c] if styles[c] in SEPARATOR_STYLES else None][0]
-                               for p in parts) for c in candidates}, dtype="int64")
-    parsed = pd.Series({c: sum(p["numeric"][c][styles[c] if styles[c] in SEPARATOR_STYLES else None][1]
-                               for p in parts) for c in candidates}, dtype="int64")
+    counts = {c: merged["numeric"][c][styles[c] if styles[c] in SEPARATOR_STYLES else None] for c in candidates}
+    filled = pd.Series({c: n[0] for c, n in counts.items()}, dtype="int64")
+    parsed = pd.Series({c: n[1] for c, n in counts.items()}, dtype="int64")
     numeric = (parsed / filled.where(filled > 0)) >= NUMERIC_TEXT_SHARE
     mask[numeric.index] = numeric.fillna(False).astype(bool)
     return mask
@@ -151,24 +177,21 @@ def profile_frame_dask(frame: Any, id_columns: Sequence[str] = (), time_column: 
     (head,) = _compute(client, frame[text].head(HEAD_ROWS, npartitions=-1, compute=False)) if text else (None,)
     screen = numeric_share(head) if text else pd.Series(dtype="float64")
     candidates = list(screen.index[screen >= NUMERIC_TEXT_SHARE])
-    parts = _over_partitions(frame, _profile_part, (distinct_cap, candidates), client)
-    distinct, over = _merge_distinct(parts, columns, distinct_cap)
+    merged = _reduced(frame, _profile_part, (distinct_cap, candidates), _combine_profiles, distinct_cap, client)
+    distinct = {c: int(pd.Series(v).nunique()) for c, v in merged["values"].items() if v is not None}
+    over = [c for c in columns if c not in distinct]  # beyond the cap: Dask's exact distributed count
     rest = [c for c in columns if c not in set(id_columns)]
     lazy = [frame[c].nunique() for c in over] + [_distinct_rows(frame, columns)]
     lazy += [_distinct_rows(frame, rest)] if rest else []
     counted = _compute(client, *lazy)
     distinct.update({c: int(n) for c, n in zip(over, counted, strict=False)})
-    rows = sum(p["rows"] for p in parts)
-    missing = sum((p["missing"] for p in parts[1:]), parts[0]["missing"]).astype("int64")
+    rows, missing = merged["rows"], merged["missing"]
     distinct_s = pd.Series(distinct, dtype="int64").reindex(columns)
-    votes = {c: tuple(any(p["votes"][c][i] for p in parts) for i in range(3)) for c in text}
-    styles = {c: style_of_votes(v) for c, v in votes.items()}
+    styles = {c: style_of_votes(v) for c, v in merged["votes"].items()}
     counts = FrameCounts(
         rows=rows, dtypes=meta.dtypes, missing=missing, distinct=distinct_s,
-        constant=(distinct_s + (missing > 0).astype("int64")) <= 1,
-        blanks=sum((p["blanks"] for p in parts[1:]), parts[0]["blanks"]).astype("int64"),
-        infinite=sum((p["infinite"] for p in parts[1:]), parts[0]["infinite"]).astype("int64"),
-        numeric_text=_numeric_text(parts, candidates, text, styles, columns),
+        constant=(distinct_s + (missing > 0).astype("int64")) <= 1, blanks=merged["blanks"],
+        infinite=merged["infinite"], numeric_text=_numeric_text(merged, candidates, styles, columns),
         duplicate_rows=rows - int(counted[len(over)]) if rows else 0,
         duplicate_rest=rows - int(counted[len(over) + 1]) if rest and rows else 0)
     extra = _time_facts_dask(frame, time_column, now, time_format, client) if time_column else {}
