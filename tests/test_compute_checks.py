@@ -187,9 +187,11 @@ def test_hostile_partitions_quality_and_contract(hostile: pd.DataFrame) -> None:
     for rows in (None, np.array([9, 0, 11, 4, 5, 8, 2])):
         local = quality_report(frame, spec, features, y, rows=rows)
         assert quality_report_dask(scaled_frame, spec, features, y, rows=rows).to_dict() == local.to_dict()
-    contract = infer_contract(frame.iloc[:8], features)  # 'rare' and 'note' all missing in rows 4-7
-    assert infer_contract_dask(split_at(frame.iloc[:8], [4, 4]), features).to_json() == contract.to_json()
-    batch = frame.drop(columns=["code"]).assign(amount=frame["amount"] * 3)
+    contract = infer_contract(frame.iloc[:10], features)
+    assert contract.columns["level"].checks[0].statistics["allowed_values"] == ["rare", "x"]
+    # 'note' all missing in one partition, 'rare' only in the last, an empty partition
+    assert infer_contract_dask(split_at(frame.iloc[:10], [4, 4, 8]), features).to_json() == contract.to_json()
+    batch = frame.drop(columns=["code"]).assign(amount=frame["amount"] * 3, level=["x"] * 11 + ["new"])
     local_check = validate(contract, batch)
     assert set(local_check.failures["kind"]) == {"missing column", "new category", "out of range"}
     for cuts in ([4, 8], [3, 3, 6, 9], [12]):
