@@ -124,16 +124,44 @@ def test_separator_style_is_decided_over_all_partitions() -> None:
     same_profile(profile_frame_dask(split_at(frame, [4, 8])), local)
 
 
-def test_time_column_from_timestamps_and_from_text() -> None:
-    """A timestamp column merges its range; a text one is parsed whole: both give the local time facts."""
-    stamps = pd.date_range("2024-01-01", periods=30, freq="17h")
-    frame = pd.DataFrame({"at": stamps, "day": stamps.strftime("%d/%m/%Y").astype("object"), "x": np.arange(30.0)})
-    frame.loc[[3, 20], "at"] = pd.NaT
+TIME_COLUMNS = {  # values of 24 rows, time_format
+    # the format pandas infers from the first value (%m/%d/%Y) holds for the whole column, also in the partition
+    # that starts with 13/02/2024 (alone, pandas would read that one as %d/%m/%Y)
+    "day_month": (["01/02/2024"] * 6 + ["13/02/2024", "14/03/2024"] + ["02/03/2024"] * 16, None),
+    "iso_blank_bad": (["2024-01-05", "", "bad date", None] * 6, None),
+    "iso_time_zone": (["2024-01-05T10:00:00+02:00", "2024-02-05T10:00:00+02:00", None] * 8, None),
+    "float_not_whole": ([20240105.0] * 8 + [20240106.5] + [20240107.0] * 15, "%Y%m%d"),  # floats stay floats
+    "float_whole": ([20240105.0, np.nan] * 12, "%Y%m%d"),  # whole floats read as integers
+    "year": ([2019, 2020, 2021] * 8, "year"),
+    "year_bad": ([2019, 2020, 2021] * 7 + [20.5, 2022, 1999], "year"),
+    "unix_text": (["1700000000", "1700003600", None] * 8, "unix_seconds"),
+    "unix_out_of_range": ([1.7e9] * 20 + [1e30] * 4, "unix_seconds"),
+    "numbers_no_format": ([np.nan, 5.0, 7.0, 8.0, 9.0] * 4 + [1.0] * 4, None),
+    "number_text_no_format": (["2019", "2020", " 2021 ", None] * 6, None),
+}
+
+
+@pytest.mark.parametrize("case", list(TIME_COLUMNS))
+def test_time_column_parsed_per_partition_as_the_whole_column(case: str) -> None:
+    """Each partition parses its part of the time column as the whole column is parsed; errors name the same values."""
+    values, time_format = TIME_COLUMNS[case]
+    kind = "object" if isinstance(values[0], str) else None
+    frame = pd.DataFrame({"t": pd.Series(values, dtype=kind), "x": np.arange(24)})
+    now = pd.Timestamp("2024-06-01")
+    local = profile_frame(frame, time_column="t", now=now, time_format=time_format)
+    assert local.time_error or local.time_max or local.time_unparsed == 24  # floats not whole: none parse
+    for cuts in ([6, 12, 18], [0, 8, 8, 20], [23]):
+        same_profile(profile_frame_dask(split_at(frame, cuts), time_column="t", now=now, time_format=time_format), local)
+
+
+def test_time_column_stored_as_timestamps_merges_its_range() -> None:
+    stamps = pd.Series(pd.date_range("2024-01-01", periods=30, freq="17h"))
+    stamps[[3, 20]] = pd.NaT
+    frame = pd.DataFrame({"at": stamps, "x": np.arange(30.0)})
     now = pd.Timestamp("2024-03-01")
-    for column in ("at", "day"):
-        local = profile_frame(frame, time_column=column, now=now)
-        assert local.time_max is not None
-        same_profile(profile_frame_dask(split_at(frame, [10, 10, 25]), time_column=column, now=now), local)
+    local = profile_frame(frame, time_column="at", now=now)
+    assert local.time_max.startswith("2024-01-21") and local.time_unparsed == 0
+    same_profile(profile_frame_dask(split_at(frame, [10, 10, 25]), time_column="at", now=now), local)
 
 
 # ------------------------------------------------------------------ hostile partitions

@@ -26,8 +26,12 @@ same QualityReport, the same contract JSON, the same ContractReport). How each f
   (a missing column, a wrong dtype) is counted once, as pandera counts it on the whole frame. A column that
   cannot be made numbers in one partition cannot on the whole frame either, where its range check then fails
   on the text (a type error the report drops): its out-of-range values found in other partitions are dropped.
-* A time column stored as timestamps merges its minimum and maximum; a text or number column is parsed as one
-  series on the client (its format is inferred from the whole column): that one column is gathered.
+* A time column: each partition parses its values as the whole column would be parsed (the decisions that
+  depend on the whole column, such as the date format pandas infers from the column's first value or whether
+  its floats are whole, are taken first over every partition); earliest and latest merge with min and max,
+  unparsed values are a sum. A column stored as timestamps merges its minimum and maximum directly. Only a
+  column whose parse fails (values out of a format's range, text that is all numbers) is gathered, so the
+  message names the same values.
 
 ``frame`` is a Dask DataFrame indexed by global row position (as ``kit.compute.lazy.load_lazy`` gives) with
 the same categories in every partition. ``client=None`` computes in-process (Dask's synchronous scheduler).
@@ -153,15 +157,83 @@ def _numeric_text(merged: dict[str, Any], candidates: list[str], styles: dict[st
     return mask
 
 
+_NUMBER_TEXT = r"[+-]?\d+(\.\d*)?"
+"""Text kit.timeparse refuses as dates without a time_format (numbers stored as text)."""
+
+
+def _time_first(values: pd.Series, time_format: str | None) -> dict[str, Any]:
+    """What a time column's parse decides over the whole column, for one partition: its first values, whether
+    its floats are whole (they are then read as integers), whether its text is all numbers, and the date format
+    pandas would infer from its first value (pandas infers one format from the first value of a column)."""
+    import warnings
+
+    from pandas._libs import tslib
+    from pandas.core.tools.datetimes import _guess_datetime_format_for_array
+
+    out: dict[str, Any] = {"notna": int(values.notna().sum()), "head": values.dropna().head(3)}
+    if pd.api.types.is_float_dtype(values):
+        out["whole"] = bool((values.dropna() == values.dropna().round()).all())
+    elif time_format is None and not (pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)):
+        text = values.astype("string").str.strip()  # kit.timeparse._as_text of a column that is not float
+        out["numbers"] = (bool(text.dropna().str.fullmatch(_NUMBER_TEXT).all()), bool(text.notna().any()))
+        array = text.to_numpy(dtype=object)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            out["guess"] = (tslib.first_non_null(array) != -1, _guess_datetime_format_for_array(array))
+    return out
+
+
+def _time_part(values: pd.Series, plan: tuple[str | None, bool]) -> dict[str, Any]:
+    """One partition of a time column parsed as the whole column is (``plan``: the format, and whether floats
+    stay floats): its earliest and latest time and the values that do not parse, or that parsing failed."""
+    from kit.timeparse import parse_time
+
+    time_format, as_object = plan
+    try:
+        parsed = parse_time(values.astype(object) if as_object else values, time_format)
+    except DataError:
+        return {"error": True}
+    return {"error": False, "unparsed": int((parsed.isna() & values.notna()).sum()), "min": parsed.min(),
+            "max": parsed.max()}
+
+
+def _time_plan(first: list[dict[str, Any]], dtype: Any, time_format: str | None) -> tuple[str | None, bool] | None:
+    """How every partition parses the time column as the whole column would be, or None when the whole column's
+    parse fails (numbers stored as text without a format)."""
+    if "numbers" in first[0]:  # text without a format: refused when all numbers, else the first value's format
+        if all(p["numbers"][0] for p in first) and any(p["numbers"][1] for p in first):
+            return None
+        guess = next((p["guess"][1] for p in first if p["guess"][0]), None)
+        return (guess or "mixed"), False
+    pattern = time_format is not None and time_format not in ("year", "unix_seconds", "unix_milliseconds")
+    whole = all(p.get("whole", True) for p in first)
+    return time_format, bool(pattern and pd.api.types.is_float_dtype(dtype) and not whole)
+
+
 def _time_facts_dask(frame: Any, name: str, now: Any, time_format: str | None, client: Any | None) -> dict[str, Any]:
-    """kit.profile.time_facts of a time column: from its merged minimum and maximum when it holds timestamps,
-    else from the column gathered to the client (a text or number column's format is inferred from all of it)."""
+    """kit.profile.time_facts of a time column from per-partition parses that decide as the whole column does
+    (a timestamp column: its merged minimum and maximum). Only a column whose parse fails (a number column
+    without time_format, text that is all numbers, values out of a format's range) is gathered to the client,
+    so that the message names the same values."""
     column = frame[name]
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+    dtype = frame._meta[name].dtype
+    if time_format is None and pd.api.types.is_datetime64_any_dtype(dtype):
         low, high = _compute(client, column.min(), column.max())
-        return time_facts(pd.Series([low, high], dtype=column.dtype, name=name), now, time_format)
-    (values,) = _compute(client, column)
-    return time_facts(values, now, time_format)
+        return time_facts(pd.Series([low, high], dtype=dtype, name=name), now, None)
+    first = _over_partitions(column, _time_first, time_format, client)
+    if time_format is None and (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype)):
+        head = pd.concat([p["head"] for p in first]).head(3)  # refused: the message shows the first three values
+        facts = time_facts(head, now, None)
+        return facts | {"time_unparsed": sum(p["notna"] for p in first)}
+    plan = _time_plan(first, dtype, time_format)
+    parts = _over_partitions(column, _time_part, plan, client) if plan is not None else [{"error": True}]
+    if any(p["error"] for p in parts):
+        (values,) = _compute(client, column)
+        return time_facts(values, now, time_format)
+    lows, highs = [p["min"] for p in parts if not pd.isna(p["min"])], [p["max"] for p in parts if not pd.isna(p["max"])]
+    ends = [min(lows), max(highs)] if lows else [pd.NaT, pd.NaT]
+    facts = time_facts(pd.Series(ends, name=name), now, None)
+    return facts | {"time_unparsed": sum(p["unparsed"] for p in parts)}
 
 
 def profile_frame_dask(frame: Any, id_columns: Sequence[str] = (), time_column: str | None = None,
