@@ -55,7 +55,8 @@ from kit.profile import (
 from kit.schema import DatasetSpec
 
 DISTINCT_CAP = 50_000
-"""Most distinct values of a column one partition sends to the client; beyond it Dask counts them (exactly)."""
+"""Most distinct values of a column a partition's summary (or a merge of them) holds; beyond it Dask's distributed
+nunique counts the column (exactly)."""
 HEAD_ROWS = 200
 """The rows the numeric-text screen looks at first (as kit.profile.numeric_text_mask)."""
 STYLES = (None, *SEPARATOR_STYLES)
@@ -85,12 +86,11 @@ def _numeric_counts(values: pd.Series) -> dict[Any, tuple[int, int]]:
 
 def _profile_part(part: pd.DataFrame, what: tuple[int, list[str]]) -> dict[str, Any]:
     """One partition's counts: rows, missing, blanks, infinities, distinct values, separator votes, numeric text."""
-    cap, candidates = what
-    text = _text_columns(part)
+    cap, candidates = what  # candidates: text columns the head screen finds numeric (they alone get parsed)
     return {
         "rows": len(part), "missing": part.isna().sum().astype("int64"), "blanks": blank_string_counts(part),
         "infinite": infinite_counts(part), "values": {c: _distinct_values(part[c], cap) for c in part.columns},
-        "votes": {c: separator_votes(pd.Series(part[c].dropna().unique(), dtype="string")) for c in text},
+        "votes": {c: separator_votes(pd.Series(part[c].dropna().unique(), dtype="string")) for c in candidates},
         "numeric": {c: _numeric_counts(part[c]) for c in candidates},
     }
 
