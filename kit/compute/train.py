@@ -8,6 +8,7 @@ on (positive-weighted) validation rows and the same best-iteration truncation.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -204,8 +205,9 @@ def train_dask(client: Any, algorithm: str, X_train: Any, y_train: Any, X_valid:
     params = model_params(algorithm, overrides, seed, task, len(meta.get("classes") or []))
     Xtr, ytr = _aligned(client, _prepared(X_train, features, categories, names), y_train)
     Xva, yva = _aligned(client, _prepared(X_valid, features, categories, names), y_valid)
-    booster = FITS[algorithm](client, Xtr, ytr, Xva, yva, params, settings.max_trees, settings.early_stopping_rounds,
-                              pos_weight, task)
+    with client.as_current() if client is not None else contextlib.nullcontext():  # xgboost.dask looks it up
+        booster = FITS[algorithm](client, Xtr, ytr, Xva, yva, params, settings.max_trees,
+                                  settings.early_stopping_rounds, pos_weight, task)
     trees = int(booster.num_boosted_rounds()) if algorithm == "xgboost" else int(booster.best_iteration or booster.current_iteration())
     model = ScoringModel(algorithm, booster, features, categories, **meta, booster_features=names)
     model.info = {"params": _with_weight(params, pos_weight), "trees": trees, "library_version": _version(algorithm),

@@ -86,11 +86,11 @@ def labelled(lazy: Any, positions: np.ndarray, features: list[str], y: Any, dtyp
     return rows.map_partitions(_with_labels, y, meta=meta)
 
 
-def shared_labels(client: Any, y: np.ndarray) -> Any:
-    """The label array as the workers see it: scattered once to the cluster (in-process: the array itself)."""
-    if client is None:
-        return y
-    return client.scatter(y, broadcast=True, hash=False)
+def shared_labels(y: np.ndarray) -> Any:
+    """The label array as one task of the graphs that use it (recomputed, unlike scattered data, if a worker dies)."""
+    import dask
+
+    return dask.delayed(np.asarray(y), pure=True)
 
 
 def gather_scores(lazy: Any, score: Any, X: Any, order: np.ndarray, width: int = 1) -> np.ndarray:
@@ -135,7 +135,7 @@ def train_candidates_dask(
         cand.valid_proba = gather_scores(lazy, cand.baseline, X["valid"], parts["valid"], width)
         cand.extra["test_proba"] = gather_scores(lazy, cand.baseline, X["test"], parts["test"], width)
     weight = positive_weight(y_train, settings.imbalance) if task == "binary" else None
-    labels = shared_labels(lazy.client, y)
+    labels = shared_labels(y)
     rows = {name: labelled(lazy, parts[name], features, labels, kind) for name in ("train", "valid")}
     for algorithm in settings.algorithms:
         cand = _fit_boosted_dask(algorithm, lazy, rows, parts, y, X, settings, seed, weight, categories, meta, costs)
