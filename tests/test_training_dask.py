@@ -153,6 +153,11 @@ def test_gates_registration_and_saved_model_on_dask(demo) -> None:
     model = ScoringModel.load(folder)  # the native files, as the local engine writes them
     X_test = demo["local"].frame.iloc[dask_run.split.parts["test"]]
     np.testing.assert_allclose(model.predict_proba(X_test), dask_run.best.extra["test_proba"], rtol=1e-6)
+    # the registered version as the champion: scored per partition on this run's test rows, it is this model
+    dask_run._registry().set_champion(dask_run.model_name, "1", "test")
+    score, version, why = dask_run._champion_score()
+    assert version == "1" and why is None
+    assert score == pytest.approx(dask_run.leaderboard.set_index("candidate").loc[dask_run.best.name, "roc_auc"], rel=1e-6)
 
 
 def test_parquet_folder_gives_the_csv_split_and_hash(demo, cluster, mlflow_store_template, tmp_path: Path) -> None:
@@ -229,3 +234,54 @@ def test_baseline_sample_is_all_rows_when_small_else_seeded() -> None:
     assert len(drawn) == 100 == len(np.unique(drawn)) and (np.diff(drawn) > 0).all()
     np.testing.assert_array_equal(drawn, baseline_rows(np.arange(1000), 100, 42))  # the same seed, the same rows
     assert not np.array_equal(drawn, baseline_rows(np.arange(1000), 100, 43))
+
+
+def test_scores_come_back_in_the_split_order_and_labels_by_position() -> None:
+    """In-process (no client): a time-ordered part lists positions out of order; scores and labels follow it."""
+    import dask.dataframe as dd
+
+    from kit.compute.lazy import LazyData
+    from kit.training.dask_steps import LABEL, gather_scores, labelled, shared_labels
+
+    frame = pd.DataFrame({"a": np.arange(12, dtype=float) * 10, "b": np.arange(12) % 3})
+    data = LazyData(dd.from_pandas(frame, npartitions=3, sort=True), 12, [], None)
+    order = np.array([7, 2, 11, 0, 5])  # e.g. the test rows sorted by time
+    got = gather_scores(data, lambda rows: rows["a"].to_numpy(), data.subset(order), order)
+    np.testing.assert_array_equal(got, frame["a"].to_numpy()[order])
+    wide = gather_scores(data, lambda rows: rows[["a", "b"]].to_numpy(), data.subset(order), order, width=2)
+    np.testing.assert_array_equal(wide, frame[["a", "b"]].to_numpy()[order])
+    y = np.arange(12) * 3 % 5
+    rows = labelled(data, order, ["a"], shared_labels(y), np.int64)
+    (out,) = data.compute(rows)
+    assert list(out.index) == sorted(order) and list(out.columns) == ["a", LABEL]
+    np.testing.assert_array_equal(out[LABEL].to_numpy(), y[np.sort(order)])
+
+
+@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
+def test_multiclass_boosters_on_dask_within_bound_of_local(cluster, algorithm: str) -> None:
+    """Adult marital status (3 classes): train_dask with the multiclass objective, macro F1 near the local one."""
+    import dask.dataframe as dd
+    from distributed import Client
+    from sklearn.metrics import f1_score
+    from types import SimpleNamespace
+
+    import task_models as tm
+    from kit.compute.train import train_dask
+    from kit.training.pipeline import _fit_boosted, infer_categories
+
+    data = tm.adult_marital()
+    settings = SimpleNamespace(max_trees=150, early_stopping_rounds=15, tuning=SimpleNamespace(trials=0, seconds=None),
+                               selection_metric=None, threshold=None)
+    meta = {"task": "multiclass", "classes": data.classes}
+    lazy = lambda X, y, n: (dd.from_pandas(X.reset_index(drop=True), npartitions=n, sort=False),  # noqa: E731
+                            dd.from_pandas(pd.Series(y, name="y"), npartitions=n, sort=False))
+    with Client(cluster, set_as_default=False) as client:
+        model = train_dask(client, algorithm, *lazy(data.X_train, data.y_train, 3), *lazy(data.X_valid, data.y_valid, 2),
+                           settings, seed=7, pos_weight=None, **meta)
+    assert model.task == "multiclass" and "scale_pos_weight" not in model.info["params"]
+    assert model.info["params"]["num_class"] == 3 if algorithm == "xgboost" else model.booster.num_model_per_iteration() == 3
+    assert 5 <= model.info["trees"] <= settings.max_trees  # xgboost may use them all at learning rate 0.05
+    local = _fit_boosted(algorithm, data.X_train, data.y_train, data.X_valid, data.y_valid, settings, 7, None,
+                         list(data.X_train.columns), infer_categories(data.X_train), meta).model
+    f1 = {name: f1_score(data.y_test, m.predict(data.X_test), average="macro") for name, m in (("dask", model), ("local", local))}
+    assert abs(f1["dask"] - f1["local"]) <= 0.02 and f1["dask"] > 0.6

@@ -225,21 +225,24 @@ def model_test_scores(lazy: Any, model: Any, positions: np.ndarray, width: int) 
     return gather_scores(lazy, _scorer(model), lazy.subset(positions), positions, width)
 
 
-def engine_record(client: Any, facts: dict[str, Any], partitions: int) -> dict[str, Any]:
-    """The artifact's ``engine``: the cluster, where each step ran, and the baselines' sample."""
+def engine_record(client: Any, spec: Any, partitions: int) -> dict[str, Any]:
+    """The artifact's ``engine``: the cluster, where each step ran (the baselines' sample is added by the training)."""
     workers = client.scheduler_info().get("workers", {}) if client is not None else {}
+    load = ("workers (each Parquet file read and cleaned by one plan decided over every file); the target column "
+            "gathered to the client" if partitions > 1 else
+            "client (one file: read and cleaned as locally), then held on the workers as one partition; the target "
+            "column gathered")
     return {
         "name": "dask", "workers": len(workers), "partitions": int(partitions),
         "steps": {
-            "load": "workers (per partition); the target column gathered to the client",
-            "split": "client (on the gathered target" + (" and time column)" if facts.get("time_column") else ")"),
+            "load": load,
+            "split": "client (on the gathered target" + (" and time column)" if spec.time_column else ")"),
             "data hash": "workers (per partition)",
-            "quality report": "workers (per partition, summaries merged)",
-            "contract": "workers (inferred and checked per partition)",
-            "baselines": "client (sampled training rows gathered)",
+            "quality report": "workers (kit.compute.checks: per partition, summaries merged)",
+            "contract": "workers (kit.compute.checks: inferred and checked per partition)",
+            "baselines": "client (the sampled training rows gathered; see baseline_sample)",
             "boosters": "workers (xgboost.dask / lightgbm.dask on every training row)",
-            "scores": "workers (per partition, gathered as arrays)",
-            "thresholds, metrics, selection, gates": "client (on the gathered arrays)",
+            "scores": "workers (every candidate's validation and test scores per partition, gathered as arrays)",
+            "thresholds, metrics, selection, gates": "client (on the gathered arrays, as locally)",
         },
-        **{k: v for k, v in facts.items() if k != "time_column"},
     }

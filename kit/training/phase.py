@@ -201,8 +201,7 @@ class TrainingRun:
             self.frame = self.lazy.frame  # lazy: a Dask DataFrame indexed by row position
             self.notes += self.lazy.notes
             self.rows, labels, dtypes = self.lazy.rows, self.lazy.column(self.spec.target), self.lazy.frame.dtypes
-            self.engine = dask_steps.engine_record(self.client, {"time_column": self.spec.time_column},
-                                                   self.lazy.frame.npartitions)
+            self.engine = dask_steps.engine_record(self.client, self.spec, self.lazy.frame.npartitions)
         if self.rows < self.settings.min_rows:
             raise DataError(
                 f"{self.spec.path.name}: {self.rows} labelled rows, fewer than training.min_rows "
