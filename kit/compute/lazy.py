@@ -26,21 +26,32 @@ _CLIENTS: dict[str, Any] = {}  # one client per scheduler address for the kernel
 
 
 def phase_client(config: Any) -> Any | None:
-    """The run's cluster client for a phase (None on the local engine); one per address for the kernel's life."""
-    from kit.compute.engine import ENV, _connect, effective
+    """The run's cluster client for a phase (None on the local engine); one per address for the kernel's life.
+
+    Inside a chain the run's cluster is in KIT_CLUSTER. A notebook run on its own with ``engine: dask`` and no
+    address starts a local cluster of the section's size for the kernel's life (stopped when the kernel exits).
+    """
+    from kit.compute.engine import _connect, _start_local, effective
 
     section = effective(config.compute)
     if section.engine == "local":
         return None
-    if not section.address:
-        from kit.errors import ConfigError
-
-        raise ConfigError("compute.engine is dask without an address, and no run holds a cluster: run the chain "
-                          f"(python -m kit run), which starts one, or set compute.address / {ENV}")
-    client = _CLIENTS.get(section.address)
-    if client is None or client.status not in ("running", "connecting"):
-        client = _CLIENTS[section.address] = _connect(section.address)
+    address = section.address or _own_cluster(section, _start_local)
+    client = _CLIENTS.get(address)
+    if client is None or client.status not in ("running", "connecting", "newly-created"):
+        client = _CLIENTS[address] = _connect(address)
     return client
+
+
+def _own_cluster(section: Any, start: Any) -> str:
+    """The address of this kernel's own local cluster (started on first use, closed at exit)."""
+    key = f"own:{section.n_workers}:{section.threads_per_worker}:{section.memory_limit}"
+    if key not in _CLIENTS:
+        import atexit
+
+        cluster = _CLIENTS[key] = start(section)
+        atexit.register(cluster.close)
+    return _CLIENTS[key].scheduler_address
 
 
 def compute(client: Any | None, *collections: Any) -> tuple:
@@ -349,3 +360,16 @@ def load_split_lazy(ctx_or_run_dir: Any, part: str, client: Any | None) -> tuple
     labels = data.column(spec.target)
     y = encode_task_target(labels, spec.positive_class, record.get("task", "binary")).y[rows]
     return data.subset(rows).drop(columns=[spec.target]), y, data
+
+
+
+def engine_markdown(config: Any) -> str:
+    """Where this phase computes, one Markdown line: local, or the Dask cluster with its workers and dashboard link."""
+    from dataclasses import asdict
+
+    from kit.compute.engine import dashboard_markdown, describe, effective
+
+    client = phase_client(config)
+    if client is None:
+        return dashboard_markdown({"engine": "local"})
+    return dashboard_markdown(asdict(describe(client, started_by_kit=not effective(config.compute).address)))
