@@ -8,7 +8,6 @@ AUC may differ from the local boosters' by at most ``AUC_BOUND`` (regression: th
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -26,9 +25,6 @@ DEMO = ROOT / "data" / "configs" / "demo.yaml"
 BIKE_DAY = Path("/work/shared/data/bike_sharing/day.csv")
 AUC_BOUND = 0.01
 RMSE_SHARE = 0.02
-CHECKS = importlib.util.find_spec("kit.compute.checks") is not None
-NEEDS_CHECKS = pytest.mark.skipif(not CHECKS, reason="kit.compute.checks (quality report and contract on Dask) comes "
-                                                     "from the dask-checks branch, not merged here yet")
 
 
 @pytest.fixture(scope="module")
@@ -60,18 +56,13 @@ def demo_config(folder: Path, store: Path, address: str | None = None, dataset: 
     return path
 
 
-def run_steps(config: Path, run_dir: Path, features_from: TrainingRun | None = None) -> tuple[TrainingRun, dict]:
-    """The notebook's steps in order; without kit.compute.checks on a Dask run, stop before the quality report
-    and take the feature list from ``features_from`` (the local run), then train only."""
+def run_steps(config: Path, run_dir: Path) -> tuple[TrainingRun, dict]:
+    """The notebook's steps in order; returns the run and its artifact."""
     ctx = start(config, run_dir, interactive=False)
     run = TrainingRun(ctx)
     run.inputs()
     run.summary = run.load()
     run.make_split()
-    if run.client is not None and not CHECKS:
-        run.features = list(features_from.features)
-        run.train()
-        return run, {}
     run.check_quality()
     run.build_contract()
     run.train()
@@ -88,7 +79,7 @@ def demo(cluster, mlflow_store_template, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("dtrain")
     local, local_art = run_steps(demo_config(root / "local", mlflow_store_template), root / "local" / "run")
     dask_run, dask_art = run_steps(demo_config(root / "dask", mlflow_store_template, cluster.scheduler_address),
-                                   root / "dask" / "run", features_from=local)
+                                   root / "dask" / "run")
     return {"local": local, "local_art": local_art, "dask": dask_run, "dask_art": dask_art}
 
 
@@ -129,7 +120,6 @@ def test_candidates_on_dask_match_local(demo) -> None:
     assert abs(dask_run.metrics.loc["roc_auc", "value"] - local.metrics.loc["roc_auc", "value"]) <= AUC_BOUND
 
 
-@NEEDS_CHECKS
 def test_quality_and_contract_on_dask_equal_local(demo) -> None:
     local, dask_run = demo["local"], demo["dask"]
     assert dask_run.quality.excluded == local.quality.excluded
@@ -138,7 +128,6 @@ def test_quality_and_contract_on_dask_equal_local(demo) -> None:
     assert dask_run.contract_check.to_dict() == local.contract_check.to_dict()
 
 
-@NEEDS_CHECKS
 def test_gates_registration_and_saved_model_on_dask(demo) -> None:
     from kit.training.scoring import ScoringModel
 
@@ -185,7 +174,7 @@ def test_regression_on_dask_within_bound_of_local(cluster, mlflow_store_template
     local, _ = run_steps(demo_config(tmp_path / "l", mlflow_store_template, dataset=dataset, training=training),
                          tmp_path / "l" / "run")
     dask_run, _ = run_steps(demo_config(tmp_path / "d", mlflow_store_template, cluster.scheduler_address, dataset=dataset,
-                                        training=training), tmp_path / "d" / "run", features_from=local)
+                                        training=training), tmp_path / "d" / "run")
     assert dask_run.task == local.task == "regression"
     boards = {r: run.leaderboard.set_index("candidate") for r, run in (("local", local), ("dask", dask_run))}
     pd.testing.assert_series_equal(boards["dask"].loc["ridge", ["rmse", "mae", "r2"]].astype(float),
