@@ -175,7 +175,7 @@ def test_regression_on_dask_within_bound_of_local(cluster, mlflow_store_template
                          tmp_path / "l" / "run")
     dask_run, _ = run_steps(demo_config(tmp_path / "d", mlflow_store_template, cluster.scheduler_address, dataset=dataset,
                                         training=training), tmp_path / "d" / "run")
-    assert dask_run.task == local.task == "regression"
+    assert dask_run.task == local.task == "regression" and dask_run.features == local.features
     boards = {r: run.leaderboard.set_index("candidate") for r, run in (("local", local), ("dask", dask_run))}
     pd.testing.assert_series_equal(boards["dask"].loc["ridge", ["rmse", "mae", "r2"]].astype(float),
                                    boards["local"].loc["ridge", ["rmse", "mae", "r2"]].astype(float), rtol=1e-9)
