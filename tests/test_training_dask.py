@@ -274,3 +274,28 @@ def test_multiclass_boosters_on_dask_within_bound_of_local(cluster, algorithm: s
                          list(data.X_train.columns), infer_categories(data.X_train), meta).model
     f1 = {name: f1_score(data.y_test, m.predict(data.X_test), average="macro") for name, m in (("dask", model), ("local", local))}
     assert abs(f1["dask"] - f1["local"]) <= 0.02 and f1["dask"] > 0.6
+
+
+def test_baselines_on_a_stated_seeded_sample_of_a_large_training_part(demo, monkeypatch) -> None:
+    """Above the cap the baselines see a seeded sample (stated in the engine record and a training note); the
+    boosters are not involved, so none is trained here."""
+    from kit.training import dask_steps
+
+    run = demo["dask"]
+    monkeypatch.setattr(dask_steps, "baseline_cap", lambda: 1000)
+    settings = run.settings.model_copy(update={"algorithms": []})
+    meta = {"target": run.spec.target, "positive_class": run.target.positive_class,
+            "negative_class": run.target.negative_class, "task": run.task, "classes": run.target.classes}
+    candidates, facts = dask_steps.train_candidates_dask(run.lazy, run.split.parts, run.y, run.features, settings,
+                                                         run.seed, **meta)
+    sample = dask_steps.baseline_rows(run.split.parts["train"], 1000, run.seed)
+    assert facts["baseline_sample"] == {"rows": 1000, "of_training_rows": len(run.split.parts["train"]), "seed": 42,
+                                        "all_rows": False, "cap": 1000}
+    assert set(sample) <= set(run.split.parts["train"])
+    majority = next(c for c in candidates if c.name == "majority")
+    assert majority.params["positive_rate"] == pytest.approx(run.y[sample].mean())  # the sample's rate, not all rows'
+    assert len(majority.valid_proba) == len(run.split.parts["valid"])  # scored on every validation row
+    assert len(majority.extra["test_proba"]) == len(run.split.parts["test"])
+    note = dask_steps.sample_notes(facts)
+    assert len(note) == 1 and "1,000 of the 4,225 training rows (seed 42" in note[0]
+    assert dask_steps.sample_notes(run.engine) == []  # the demo's baselines saw every training row

@@ -146,6 +146,16 @@ def train_candidates_dask(
     return candidates, facts
 
 
+def sample_notes(facts: dict[str, Any]) -> list[str]:
+    """A training note when the baselines saw a sample of the training rows (nothing when they saw every row)."""
+    sample = facts["baseline_sample"]
+    if sample["all_rows"]:
+        return []
+    return [f"the baselines were fitted on a seeded sample of {sample['rows']:,} of the {sample['of_training_rows']:,} "
+            f"training rows (seed {sample['seed']}; dask.baseline_sample_rows in kit/content/training.yaml), the "
+            "boosters on every training row; every candidate is scored on every validation and test row"]
+
+
 def _baselines_on_sample(lazy: Any, sample: np.ndarray, y: np.ndarray, features: list[str],
                          categories: dict[str, list[Any]], seed: int, task: str, n_classes: int) -> list[Any]:
     """The task's two baselines fitted on the sampled training rows (gathered to the client), as the local path

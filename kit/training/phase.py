@@ -323,6 +323,10 @@ class TrainingRun:
             self.engine.update(facts)
             Xte = None  # evaluate takes the test scores computed on the workers
         self.training_notes = [n for c in self.candidates for n in c.notes]
+        if self.client is not None:
+            from kit.training.dask_steps import sample_notes
+
+            self.training_notes += sample_notes(self.engine)
         self.notes += self.training_notes
         set_thresholds(self.candidates, yva, self.costs, self.settings.threshold)
         self.leaderboard = evaluate(self.candidates, Xte, yte, self.metric, yva)
