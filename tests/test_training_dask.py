@@ -113,6 +113,7 @@ def test_candidates_on_dask_match_local(demo) -> None:
     for name in ("xgboost", "lightgbm"):
         cand = by_name["dask"][name]
         assert cand.model.info["engine"] == "dask" and 5 <= cand.trees < dask_run.settings.max_trees
+        assert cand.params == by_name["local"][name].params  # the same parameters, seed and positive weight
         assert abs(boards["dask"].loc[name, "roc_auc"] - boards["local"].loc[name, "roc_auc"]) <= AUC_BOUND
         # the gathered test scores are the model's own scores of the test rows, in the split's order
         X_test = local.frame.iloc[local.split.parts["test"]]
@@ -299,3 +300,23 @@ def test_baselines_on_a_stated_seeded_sample_of_a_large_training_part(demo, monk
     note = dask_steps.sample_notes(facts)
     assert len(note) == 1 and "1,000 of the 4,225 training rows (seed 42" in note[0]
     assert dask_steps.sample_notes(run.engine) == []  # the demo's baselines saw every training row
+
+
+def test_a_search_on_dask_tries_the_local_draws(demo) -> None:
+    """training.tuning.trials on Dask: the same seeded draws as locally, each trained on the cluster."""
+    from kit.training.dask_steps import train_candidates_dask
+    from kit.training.pipeline import _sample_params
+    from kit import content
+
+    run = demo["dask"]
+    settings = run.settings.model_copy(update={"algorithms": ["xgboost"],
+                                               "tuning": run.settings.tuning.model_copy(update={"trials": 1})})
+    meta = {"target": run.spec.target, "positive_class": run.target.positive_class,
+            "negative_class": run.target.negative_class, "task": run.task, "classes": run.target.classes}
+    candidates, _ = train_candidates_dask(run.lazy, run.split.parts, run.y, run.features, settings, run.seed, **meta)
+    booster = candidates[-1]
+    drawn = _sample_params(content.load("training")["tuning_space"]["xgboost"], np.random.default_rng(run.seed))
+    default = content.load("training")["models"]["xgboost"]
+    assert booster.name == "xgboost" and booster.trials == 2
+    assert booster.params["learning_rate"] in (default["learning_rate"], drawn["learning_rate"])
+    assert booster.params["max_depth"] in (default["max_depth"], drawn["max_depth"])
