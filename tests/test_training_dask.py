@@ -150,21 +150,27 @@ def test_gates_registration_and_saved_model_on_dask(demo) -> None:
     assert score == pytest.approx(dask_run.leaderboard.set_index("candidate").loc[dask_run.best.name, "roc_auc"], rel=1e-6)
 
 
-def test_parquet_folder_gives_the_csv_split_and_hash(demo, cluster, mlflow_store_template, tmp_path: Path) -> None:
-    """The telco rows as 3 Parquet files: the same cleaned rows, so the same split positions and data hash."""
+def test_parquet_folder_of_three_files_trains_like_the_csv(demo, cluster, mlflow_store_template, tmp_path: Path) -> None:
+    """The telco rows as 3 Parquet files: the same cleaned rows, so the same split positions and data hash, and the
+    phase on three partitions ends like the local one."""
     raw = pd.read_csv(ROOT / "data" / "telco_churn" / "Telco-Customer-Churn.csv")
     folder = tmp_path / "telco"
     folder.mkdir()
     for i, rows in enumerate(np.array_split(np.arange(len(raw)), 3)):
         raw.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False)
     config = demo_config(tmp_path / "cfg", mlflow_store_template, cluster.scheduler_address, dataset={"path": str(folder)})
-    run = TrainingRun(start(config, tmp_path / "run", interactive=False))
-    run.load()
-    run.make_split()
-    assert run.lazy.frame.npartitions == 3 and run.engine["partitions"] == 3
+    run, art = run_steps(config, tmp_path / "run")
+    assert run.lazy.frame.npartitions == 3 and art["engine"]["partitions"] == 3
     local = demo["local"]
     assert run.split.data_hash == local.split.data_hash and run.split.index_hash == local.split.index_hash
     np.testing.assert_array_equal(run.y, local.y)
+    # and the whole phase on the three partitions: the same features, gates and (within the bound) test AUC
+    assert run.features == local.features and art["quality"] == demo["local_art"]["quality"]
+    assert {k: g["passed"] for k, g in art["gates"].items()} == {k: g["passed"] for k, g in demo["local_art"]["gates"].items()}
+    assert abs(run.metrics.loc["roc_auc", "value"] - local.metrics.loc["roc_auc", "value"]) <= AUC_BOUND
+    board = run.leaderboard.set_index("candidate")
+    assert board.loc["logistic_regression", "roc_auc"] == pytest.approx(
+        local.leaderboard.set_index("candidate").loc["logistic_regression", "roc_auc"], rel=1e-9)
 
 
 def test_regression_on_dask_within_bound_of_local(cluster, mlflow_store_template, tmp_path: Path) -> None:
