@@ -96,11 +96,19 @@ def shared_labels(y: np.ndarray) -> Any:
 def gather_scores(lazy: Any, score: Any, X: Any, order: np.ndarray, width: int = 1) -> np.ndarray:
     """``score`` on every partition of ``X`` (on the workers), gathered and put in ``order`` (the split part's order):
     n scores, or n x ``width`` class probabilities."""
+    return gather_many(lazy, [(score, X, order)], width)[0]
+
+
+def gather_many(lazy: Any, jobs: list[tuple[Any, Any, np.ndarray]], width: int = 1) -> list[np.ndarray]:
+    """Several ``(score, rows, order)`` scorings in one pass over the data (one compute), each as gather_scores."""
     from kit.compute.train import scores_dask
 
-    (frame,) = lazy.compute(scores_dask(score, X, width))
-    values = frame.loc[np.asarray(order, dtype=np.int64)].to_numpy(dtype="float64")
-    return values[:, 0] if width == 1 else values
+    frames = lazy.compute(*(scores_dask(score, X, width) for score, X, _ in jobs))
+    out = []
+    for frame, (_, _, order) in zip(frames, jobs):  # a few scorings, not rows
+        values = frame.loc[np.asarray(order, dtype=np.int64)].to_numpy(dtype="float64")
+        out.append(values[:, 0] if width == 1 else values)
+    return out
 
 
 def score_width(task: str, classes: list[Any] | None) -> int:
@@ -131,9 +139,9 @@ def train_candidates_dask(
     width = score_width(task, classes)
     sample = baseline_rows(parts["train"], baseline_cap(), seed)
     candidates = _baselines_on_sample(lazy, sample, y, features, categories, seed, task, len(classes or []))
-    for cand in candidates:  # two baselines: their scores per partition of the validation and test rows
-        cand.valid_proba = gather_scores(lazy, cand.baseline, X["valid"], parts["valid"], width)
-        cand.extra["test_proba"] = gather_scores(lazy, cand.baseline, X["test"], parts["test"], width)
+    scores = gather_many(lazy, [(c.baseline, X[p], parts[p]) for c in candidates for p in ("valid", "test")], width)
+    for cand, valid, test in zip(candidates, scores[::2], scores[1::2]):  # two baselines, scored in one pass
+        cand.valid_proba, cand.extra["test_proba"] = valid, test
     weight = positive_weight(y_train, settings.imbalance) if task == "binary" else None
     labels = shared_labels(y)
     rows = {name: labelled(lazy, parts[name], features, labels, kind) for name in ("train", "valid")}
@@ -201,19 +209,19 @@ def _fit_boosted_dask(algorithm: str, lazy: Any, rows: dict[str, Any], parts: di
             break
         model = train_dask(lazy.client, algorithm, rows["train"], LABEL, rows["valid"], LABEL, settings, seed, weight,
                            overrides, categories=categories, **meta)
-        proba = gather_scores(lazy, _scorer(model), X["valid"], parts["valid"], width)
+        proba, test = gather_many(lazy, [(_scorer(model), X[p], parts[p]) for p in ("valid", "test")], width)
         threshold = decision_threshold(y_valid, proba, costs, settings.threshold) if task == "binary" else 0.5
         metrics = task_metrics(task, y_valid, proba, threshold)
         tried += 1
         if best is None or sign * metrics[metric] > best[0]:
-            best = (sign * metrics[metric], model, proba, threshold, metrics)
-    _, model, proba, threshold, metrics = best
+            best = (sign * metrics[metric], model, proba, threshold, metrics, test)
+    _, model, proba, threshold, metrics, test = best
     info = model.info
     model.info = {k: info[k] for k in ("params", "trees", "library_version", "notes")} | {"engine": "dask"}
     cand = Candidate(algorithm, "model", info["params"], proba, time.perf_counter() - t0,
                      model=model, trees=info["trees"], trials=tried, notes=list(info["notes"]),
                      metric_cache={metrics_key(y_valid, threshold): metrics}, task=task)
-    cand.extra["test_proba"] = gather_scores(lazy, _scorer(model), X["test"], parts["test"], width)
+    cand.extra["test_proba"] = test  # scored with the validation rows (one pass); never used to choose
     return cand
 
 
