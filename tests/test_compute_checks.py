@@ -124,16 +124,44 @@ def test_separator_style_is_decided_over_all_partitions() -> None:
     same_profile(profile_frame_dask(split_at(frame, [4, 8])), local)
 
 
-def test_time_column_from_timestamps_and_from_text() -> None:
-    """A timestamp column merges its range; a text one is parsed whole: both give the local time facts."""
-    stamps = pd.date_range("2024-01-01", periods=30, freq="17h")
-    frame = pd.DataFrame({"at": stamps, "day": stamps.strftime("%d/%m/%Y").astype("object"), "x": np.arange(30.0)})
-    frame.loc[[3, 20], "at"] = pd.NaT
+TIME_COLUMNS = {  # values of 24 rows, time_format
+    # the format pandas infers from the first value (%m/%d/%Y) holds for the whole column, also in the partition
+    # that starts with 13/02/2024 (alone, pandas would read that one as %d/%m/%Y)
+    "day_month": (["01/02/2024"] * 6 + ["13/02/2024", "14/03/2024"] + ["02/03/2024"] * 16, None),
+    "iso_blank_bad": (["2024-01-05", "", "bad date", None] * 6, None),
+    "iso_time_zone": (["2024-01-05T10:00:00+02:00", "2024-02-05T10:00:00+02:00", None] * 8, None),
+    "float_not_whole": ([20240105.0] * 8 + [20240106.5] + [20240107.0] * 15, "%Y%m%d"),  # floats stay floats
+    "float_whole": ([20240105.0, np.nan] * 12, "%Y%m%d"),  # whole floats read as integers
+    "year": ([2019, 2020, 2021] * 8, "year"),
+    "year_bad": ([2019, 2020, 2021] * 7 + [20.5, 2022, 1999], "year"),
+    "unix_text": (["1700000000", "1700003600", None] * 8, "unix_seconds"),
+    "unix_out_of_range": ([1.7e9] * 20 + [1e30] * 4, "unix_seconds"),
+    "numbers_no_format": ([np.nan, 5.0, 7.0, 8.0, 9.0] * 4 + [1.0] * 4, None),
+    "number_text_no_format": (["2019", "2020", " 2021 ", None] * 6, None),
+}
+
+
+@pytest.mark.parametrize("case", list(TIME_COLUMNS))
+def test_time_column_parsed_per_partition_as_the_whole_column(case: str) -> None:
+    """Each partition parses its part of the time column as the whole column is parsed; errors name the same values."""
+    values, time_format = TIME_COLUMNS[case]
+    kind = "object" if isinstance(values[0], str) else None
+    frame = pd.DataFrame({"t": pd.Series(values, dtype=kind), "x": np.arange(24)})
+    now = pd.Timestamp("2024-06-01")
+    local = profile_frame(frame, time_column="t", now=now, time_format=time_format)
+    assert local.time_error or local.time_max or local.time_unparsed == 24  # floats not whole: none parse
+    for cuts in ([6, 12, 18], [0, 8, 8, 20], [23]):
+        same_profile(profile_frame_dask(split_at(frame, cuts), time_column="t", now=now, time_format=time_format), local)
+
+
+def test_time_column_stored_as_timestamps_merges_its_range() -> None:
+    stamps = pd.Series(pd.date_range("2024-01-01", periods=30, freq="17h"))
+    stamps[[3, 20]] = pd.NaT
+    frame = pd.DataFrame({"at": stamps, "x": np.arange(30.0)})
     now = pd.Timestamp("2024-03-01")
-    for column in ("at", "day"):
-        local = profile_frame(frame, time_column=column, now=now)
-        assert local.time_max is not None
-        same_profile(profile_frame_dask(split_at(frame, [10, 10, 25]), time_column=column, now=now), local)
+    local = profile_frame(frame, time_column="at", now=now)
+    assert local.time_max.startswith("2024-01-21") and local.time_unparsed == 0
+    same_profile(profile_frame_dask(split_at(frame, [10, 10, 25]), time_column="at", now=now), local)
 
 
 # ------------------------------------------------------------------ hostile partitions
@@ -166,11 +194,16 @@ def test_hostile_partitions_profile(hostile: pd.DataFrame) -> None:
 
 
 def test_beyond_the_cap_a_column_is_counted_by_dask(hostile: pd.DataFrame) -> None:
-    """A partition with more distinct values than the cap sends none; the column goes to Dask's count."""
+    """A partition with more distinct values than the cap sends none, and a union beyond the cap is dropped in the
+    merge: such a column goes to Dask's exact count; the others are counted from the values sent."""
     parts = [checks._profile_part(hostile.iloc[a:b], (3, [])) for a, b in ((0, 6), (6, 12))]
     assert parts[0]["values"]["id"] is None and parts[0]["values"]["code"].tolist() == [7]
-    counts, over = checks._merge_distinct(parts, list(hostile.columns), 3)
-    assert "id" in over and "amount" in over and counts["code"] == 1 and counts["level"] == 2
+    assert sorted(parts[0]["values"]["note"]) == ["a", "b"] and sorted(parts[1]["values"]["note"]) == ["a", "b"]
+    merged = checks._combine_profiles(parts, 3)
+    assert merged["values"]["id"] is None and merged["values"]["amount"] is None
+    assert merged["values"]["code"].tolist() == [7] and sorted(merged["values"]["level"]) == ["rare", "x"]
+    assert checks._combine_profiles(parts, 1)["values"]["level"] is None  # 'rare' only in the second part
+    assert merged["rows"] == 12 and merged["missing"]["note"] == 4
 
 
 def test_hostile_partitions_quality_and_contract(hostile: pd.DataFrame) -> None:
@@ -182,13 +215,26 @@ def test_hostile_partitions_quality_and_contract(hostile: pd.DataFrame) -> None:
     for rows in (None, np.array([9, 0, 11, 4, 5, 8, 2])):
         local = quality_report(frame, spec, features, y, rows=rows)
         assert quality_report_dask(scaled_frame, spec, features, y, rows=rows).to_dict() == local.to_dict()
-    contract = infer_contract(frame.iloc[:8], features)  # 'rare' and 'note' all missing in rows 4-7
-    assert infer_contract_dask(split_at(frame.iloc[:8], [4, 4]), features).to_json() == contract.to_json()
-    batch = frame.drop(columns=["code"]).assign(amount=frame["amount"] * 3)
+    contract = infer_contract(frame.iloc[:10], features)
+    assert contract.columns["level"].checks[0].statistics["allowed_values"] == ["rare", "x"]
+    # 'note' all missing in one partition, 'rare' only in the last, an empty partition
+    assert infer_contract_dask(split_at(frame.iloc[:10], [4, 4, 8]), features).to_json() == contract.to_json()
+    batch = frame.drop(columns=["code"]).assign(amount=frame["amount"] * 3, level=["x"] * 11 + ["new"])
     local_check = validate(contract, batch)
     assert set(local_check.failures["kind"]) == {"missing column", "new category", "out of range"}
     for cuts in ([4, 8], [3, 3, 6, 9], [12]):
         assert validate_dask(contract, split_at(batch, cuts)).to_dict() == local_check.to_dict()
+
+
+def test_a_column_that_is_not_numbers_in_one_partition_gets_no_range_check(hostile: pd.DataFrame) -> None:
+    """'x' makes the whole column uncoercible, so pandera's range check fails on text (dropped), not on 800."""
+    contract = infer_contract(hostile, ["amount", "level"])
+    batch = hostile.assign(amount=pd.Series(["1", "2", "x", "4", "5", "6", "7", "800", "9", "y", "1", "2"],
+                                            dtype="object"), level=["x"] * 11 + ["new"])
+    local = validate(contract, batch)
+    assert local.failures[["kind", "count"]].values.tolist() == [["dtype", 4], ["new category", 1]]
+    for cuts in ([4, 8], [3, 3, 6, 10]):
+        assert validate_dask(contract, split_at(batch, cuts)).to_dict() == local.to_dict()
 
 
 def test_missing_column_counts_once_not_once_per_partition(hostile: pd.DataFrame) -> None:
@@ -212,7 +258,7 @@ FRAMES = st.integers(min_value=0, max_value=40).flatmap(lambda n: st.tuples(
     st.lists(st.sampled_from(["a", "b", "c", None, " "]), min_size=n, max_size=n),
     st.lists(st.one_of(st.none(), st.sampled_from([0.0, -0.0, 1.5, 2.0, np.inf])), min_size=n, max_size=n),
     st.lists(st.integers(0, 3), min_size=n, max_size=n),
-    st.lists(st.integers(0, n), max_size=4),
+    st.lists(st.integers(0, n), max_size=7),
 ))
 
 
@@ -223,7 +269,10 @@ def test_merged_partition_summaries_equal_the_whole_frame(drawn, cap: int) -> No
     frame = pd.DataFrame({"t": pd.Series(text, dtype="object"), "c": pd.Categorical(text),
                           "f": pd.Series(numbers, dtype="float64"), "i": pd.Series(small, dtype="int64")})
     scaled = split_at(frame, sorted(cuts))
-    same_profile(profile_frame_dask(scaled, id_columns=["i"], distinct_cap=cap), profile_frame(frame, id_columns=["i"]))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checks, "TREE_WIDTH", 2)  # a tree of merges several levels deep
+        same_profile(profile_frame_dask(scaled, id_columns=["i"], distinct_cap=cap),
+                     profile_frame(frame, id_columns=["i"]))
     if len(frame):
         columns = ["c", "f", "i"]
         assert infer_contract_dask(scaled, columns).to_json() == infer_contract(frame, columns).to_json()
@@ -277,14 +326,14 @@ def test_phase0_profiles_the_raw_parquet_set_per_partition_on_the_cluster(client
     local = profile_dataset(config)
     assert local.numeric_text_columns == ["TotalCharges"] and local.time_max.startswith("2020-10-20")
     monkeypatch.setenv("KIT_CLUSTER", client.scheduler.address)
-    calls, real = [], checks._over_partitions
+    calls, real = [], checks._reduced
 
-    def spy(frame, fn, arg, on):
+    def spy(frame, fn, arg, combine, combine_arg, on):
         """Record where the per-partition summaries run."""
         calls.append((frame.npartitions, on))
-        return real(frame, fn, arg, on)
+        return real(frame, fn, arg, combine, combine_arg, on)
 
-    monkeypatch.setattr(checks, "_over_partitions", spy)
+    monkeypatch.setattr(checks, "_reduced", spy)
     try:
         scaled = profile_dataset(config)
     finally:

@@ -4,14 +4,16 @@ Each function here gives what its in-memory counterpart gives on ``frame.compute
 same QualityReport, the same contract JSON, the same ContractReport). How each figure merges:
 
 * Counts (rows, missing, blank strings, infinite values, failed contract checks) are sums.
-* Distinct values (constant and id-like columns, high-cardinality levels): each partition sends its distinct
-  non-missing values when it holds at most ``distinct_cap`` of them, and the client counts their union exactly.
-  A column with more than ``distinct_cap`` distinct values in one partition, or in the union, is counted again
-  by Dask's own exact distributed ``nunique`` (hash-partitioned, so no process holds every value): the count
-  is still exact; the cap only bounds what travels to the client (at most partitions x cap values per column).
-* Duplicate rows: each row is hashed (64 bits, pandas' ``hash_pandas_object``; -0.0 and NaN normalised so
-  hashing agrees with ``DataFrame.duplicated``), and the duplicates are the rows minus the distinct hashes,
-  counted by Dask's distributed ``nunique``. Two different rows with the same hash would hide one duplicate
+* The per-partition summaries merge in a tree on the workers (``TREE_WIDTH`` at a time): the client receives
+  one merged summary, whatever the number of partitions.
+* Distinct values (constant and id-like columns, high-cardinality levels): a partition keeps its distinct
+  non-missing values when it holds at most ``distinct_cap`` of them, the tree unites them while the union stays
+  within the cap, and their count is exact. A column beyond the cap (in one partition or in a union) is
+  counted by Dask's own exact distributed ``nunique`` (hash-partitioned, so no process holds every value):
+  still exact; the cap bounds what a merge holds and what reaches the client (``distinct_cap`` values a column).
+* Duplicate rows: each row is hashed (64 bits, pandas' ``hash_pandas_object``, which hashes -0.0 and 0.0, and
+  every NaN, alike, as ``DataFrame.duplicated`` compares them), and the duplicates are the rows minus the
+  distinct hashes, counted by Dask's distributed ``nunique``. Two different rows with the same hash would hide one duplicate
   less: for n distinct rows the chance of any collision is about n^2 / 2^65 (3e-6 at 10 million rows).
 * Numbers stored as text: the separator style of a column is decided by "any" votes, which merge with "or";
   each partition counts its parsed values in every style and the merge keeps the counts of the column's style.
@@ -21,9 +23,15 @@ same QualityReport, the same contract JSON, the same ContractReport). How each f
 * The contract: nullability ("any"), levels (union) and ranges (min of minima, max of maxima).
 * Contract validation: pandera on each partition; counts of failing rows are sums, the examples (the first three
   distinct values, sorted) the first three of the partitions' first three, and a failure of a whole column
-  (a missing column, a wrong dtype) is counted once, as pandera counts it on the whole frame.
-* A time column stored as timestamps merges its minimum and maximum; a text or number column is parsed as one
-  series on the client (its format is inferred from the whole column): that one column is gathered.
+  (a missing column, a wrong dtype) is counted once, as pandera counts it on the whole frame. A column that
+  cannot be made numbers in one partition cannot on the whole frame either, where its range check then fails
+  on the text (a type error the report drops): its out-of-range values found in other partitions are dropped.
+* A time column: each partition parses its values as the whole column would be parsed (the decisions that
+  depend on the whole column, such as the date format pandas infers from the column's first value or whether
+  its floats are whole, are taken first over every partition); earliest and latest merge with min and max,
+  unparsed values are a sum. A column stored as timestamps merges its minimum and maximum directly. Only a
+  column whose parse fails (values out of a format's range, text that is all numbers) is gathered, so the
+  message names the same values.
 
 ``frame`` is a Dask DataFrame indexed by global row position (as ``kit.compute.lazy.load_lazy`` gives) with
 the same categories in every partition. ``client=None`` computes in-process (Dask's synchronous scheduler).
@@ -51,6 +59,8 @@ DISTINCT_CAP = 50_000
 HEAD_ROWS = 200
 """The rows the numeric-text screen looks at first (as kit.profile.numeric_text_mask)."""
 STYLES = (None, *SEPARATOR_STYLES)
+TREE_WIDTH = 8
+"""Partition summaries merged at a time on the workers (a tree: the client receives one merged summary)."""
 
 
 # ---------------------------------------------------------------- profile
@@ -86,13 +96,9 @@ def _profile_part(part: pd.DataFrame, what: tuple[int, list[str]]) -> dict[str, 
 
 
 def _row_hashes(part: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """A 64-bit hash of each row's values in ``columns`` (equal rows, as DataFrame.duplicated sees them, hash alike)."""
-    sub = part[columns].copy()
-    for name in sub.columns:
-        if pd.api.types.is_float_dtype(sub[name]) and not isinstance(sub[name].dtype, pd.CategoricalDtype):
-            values = sub[name] + 0.0  # -0.0 becomes 0.0, as duplicated() compares them equal
-            sub[name] = values.where(values.notna())  # one NaN bit pattern
-    return pd.util.hash_pandas_object(sub, index=False)
+    """A 64-bit hash of each row's values in ``columns`` (pandas hashes 0.0 and -0.0, and every NaN, alike, as
+    DataFrame.duplicated compares them; a category hashes by its value, not its code)."""
+    return pd.util.hash_pandas_object(part[columns], index=False)
 
 
 def _distinct_rows(frame: Any, columns: list[str]) -> Any:
@@ -100,44 +106,134 @@ def _distinct_rows(frame: Any, columns: list[str]) -> Any:
     return frame.map_partitions(_row_hashes, columns, meta=pd.Series(dtype="uint64")).nunique()
 
 
-def _merge_distinct(parts: list[dict[str, Any]], columns: list[str], cap: int) -> tuple[dict[str, int], list[str]]:
-    """Exact distinct counts of the columns every partition sent in full (their union within the cap), and the
-    columns left for Dask's distributed count."""
-    counts, over = {}, []
-    for name in columns:  # a loop over columns
-        sent = [p["values"][name] for p in parts]
-        union = pd.unique(np.concatenate(sent)) if sent and all(v is not None for v in sent) else None
-        if union is None or len(union) > cap:
-            over.append(name)
-        else:
-            counts[name] = int(pd.Series(union).nunique())
-    return counts, over
+def _union(sent: list[np.ndarray | None], cap: int) -> np.ndarray | None:
+    """The distinct values of several parts (None when a part sent none, or there are more than ``cap``)."""
+    if any(v is None for v in sent):
+        return None
+    union = pd.unique(np.concatenate(sent)) if len(sent) > 1 else sent[0]
+    return None if len(union) > cap else union
 
 
-def _numeric_text(parts: list[dict[str, Any]], candidates: list[str], text: list[str],
-                  styles: dict[str, str | None], columns: list[str]) -> pd.Series:
+def _combine_profiles(parts: list[dict[str, Any]], cap: int) -> dict[str, Any]:
+    """Several partitions' counts (see :func:`_profile_part`) as one: sums, unions within the cap, votes or-ed."""
+    first = parts[0]
+
+    def total(key: str) -> pd.Series:
+        """The sum of one per-column count over the parts."""
+        return sum((p[key] for p in parts[1:]), first[key]).astype("int64")
+
+    return {
+        "rows": sum(p["rows"] for p in parts), "missing": total("missing"), "blanks": total("blanks"),
+        "infinite": total("infinite"),
+        "values": {c: _union([p["values"][c] for p in parts], cap) for c in first["values"]},
+        "votes": {c: tuple(any(p["votes"][c][i] for p in parts) for i in range(3)) for c in first["votes"]},
+        "numeric": {c: {style: tuple(sum(p["numeric"][c][style][i] for p in parts) for i in range(2))
+                        for style in STYLES} for c in first["numeric"]},
+    }
+
+
+def _reduced(frame: Any, fn: Any, arg: Any, combine: Any, combine_arg: Any, client: Any | None) -> Any:
+    """``fn(partition, arg)`` for every partition, merged by ``combine(parts, combine_arg)`` in a tree on the
+    workers (TREE_WIDTH parts at a time), so the client receives one merged summary."""
+    import dask
+
+    level, width = [dask.delayed(fn)(part, arg) for part in frame.to_delayed()], TREE_WIDTH
+    while len(level) > 1:
+        level = [dask.delayed(combine)(level[i:i + width], combine_arg) for i in range(0, len(level), width)]
+    return _compute(client, level[0])[0]
+
+
+def _numeric_text(merged: dict[str, Any], candidates: list[str], styles: dict[str, str | None],
+                  columns: list[str]) -> pd.Series:
     """kit.profile.numeric_text_mask from the merged counts: parsed / non-blank values in the column's style."""
     mask = pd.Series(False, index=columns)
-    if not text or not candidates:
+    if not candidates:
         return mask
-    filled = pd.Series({c: sum(p["numeric"][c][styles[c] if styles[c] in SEPARATOR_STYLES else None][0]
-                               for p in parts) for c in candidates}, dtype="int64")
-    parsed = pd.Series({c: sum(p["numeric"][c][styles[c] if styles[c] in SEPARATOR_STYLES else None][1]
-                               for p in parts) for c in candidates}, dtype="int64")
+    counts = {c: merged["numeric"][c][styles[c] if styles[c] in SEPARATOR_STYLES else None] for c in candidates}
+    filled = pd.Series({c: n[0] for c, n in counts.items()}, dtype="int64")
+    parsed = pd.Series({c: n[1] for c, n in counts.items()}, dtype="int64")
     numeric = (parsed / filled.where(filled > 0)) >= NUMERIC_TEXT_SHARE
     mask[numeric.index] = numeric.fillna(False).astype(bool)
     return mask
 
 
+_NUMBER_TEXT = r"[+-]?\d+(\.\d*)?"
+"""Text kit.timeparse refuses as dates without a time_format (numbers stored as text)."""
+
+
+def _time_first(values: pd.Series, time_format: str | None) -> dict[str, Any]:
+    """What a time column's parse decides over the whole column, for one partition: its first values, whether
+    its floats are whole (they are then read as integers), whether its text is all numbers, and the date format
+    pandas would infer from its first value (pandas infers one format from the first value of a column)."""
+    import warnings
+
+    from pandas._libs import tslib
+    from pandas.core.tools.datetimes import _guess_datetime_format_for_array
+
+    out: dict[str, Any] = {"notna": int(values.notna().sum()), "head": values.dropna().head(3)}
+    if pd.api.types.is_float_dtype(values):
+        out["whole"] = bool((values.dropna() == values.dropna().round()).all())
+    elif time_format is None and not (pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)):
+        text = values.astype("string").str.strip()  # kit.timeparse._as_text of a column that is not float
+        out["numbers"] = (bool(text.dropna().str.fullmatch(_NUMBER_TEXT).all()), bool(text.notna().any()))
+        array = text.to_numpy(dtype=object)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            out["guess"] = (tslib.first_non_null(array) != -1, _guess_datetime_format_for_array(array))
+    return out
+
+
+def _time_part(values: pd.Series, plan: tuple[str | None, bool]) -> dict[str, Any]:
+    """One partition of a time column parsed as the whole column is (``plan``: the format, and whether floats
+    stay floats): its earliest and latest time and the values that do not parse, or that parsing failed."""
+    from kit.timeparse import parse_time
+
+    time_format, as_object = plan
+    try:
+        parsed = parse_time(values.astype(object) if as_object else values, time_format)
+    except DataError:
+        return {"error": True}
+    return {"error": False, "unparsed": int((parsed.isna() & values.notna()).sum()), "min": parsed.min(),
+            "max": parsed.max()}
+
+
+def _time_plan(first: list[dict[str, Any]], dtype: Any, time_format: str | None) -> tuple[str | None, bool] | None:
+    """How every partition parses the time column as the whole column would be, or None when the whole column's
+    parse fails (numbers stored as text without a format)."""
+    if "numbers" in first[0]:  # text without a format: refused when all numbers, else the first value's format
+        if all(p["numbers"][0] for p in first) and any(p["numbers"][1] for p in first):
+            return None
+        guess = next((p["guess"][1] for p in first if p["guess"][0]), None)
+        return (guess or "mixed"), False
+    pattern = time_format is not None and time_format not in ("year", "unix_seconds", "unix_milliseconds")
+    whole = all(p.get("whole", True) for p in first)
+    return time_format, bool(pattern and pd.api.types.is_float_dtype(dtype) and not whole)
+
+
 def _time_facts_dask(frame: Any, name: str, now: Any, time_format: str | None, client: Any | None) -> dict[str, Any]:
-    """kit.profile.time_facts of a time column: from its merged minimum and maximum when it holds timestamps,
-    else from the column gathered to the client (a text or number column's format is inferred from all of it)."""
+    """kit.profile.time_facts of a time column from per-partition parses that decide as the whole column does
+    (a timestamp column: its merged minimum and maximum). Only a column whose parse fails (a number column
+    without time_format, text that is all numbers, values out of a format's range) is gathered to the client,
+    so that the message names the same values."""
     column = frame[name]
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+    dtype = frame._meta[name].dtype
+    if time_format is None and pd.api.types.is_datetime64_any_dtype(dtype):
         low, high = _compute(client, column.min(), column.max())
-        return time_facts(pd.Series([low, high], dtype=column.dtype, name=name), now, time_format)
-    (values,) = _compute(client, column)
-    return time_facts(values, now, time_format)
+        return time_facts(pd.Series([low, high], dtype=dtype, name=name), now, None)
+    first = _over_partitions(column, _time_first, time_format, client)
+    if time_format is None and (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype)):
+        head = pd.concat([p["head"] for p in first]).head(3)  # refused: the message shows the first three values
+        facts = time_facts(head, now, None)
+        return facts | {"time_unparsed": sum(p["notna"] for p in first)}
+    plan = _time_plan(first, dtype, time_format)
+    parts = _over_partitions(column, _time_part, plan, client) if plan is not None else [{"error": True}]
+    if any(p["error"] for p in parts):
+        (values,) = _compute(client, column)
+        return time_facts(values, now, time_format)
+    lows, highs = [p["min"] for p in parts if not pd.isna(p["min"])], [p["max"] for p in parts if not pd.isna(p["max"])]
+    ends = [min(lows), max(highs)] if lows else [pd.NaT, pd.NaT]
+    facts = time_facts(pd.Series(ends, name=name), now, None)
+    return facts | {"time_unparsed": sum(p["unparsed"] for p in parts)}
 
 
 def profile_frame_dask(frame: Any, id_columns: Sequence[str] = (), time_column: str | None = None,
@@ -153,24 +249,21 @@ def profile_frame_dask(frame: Any, id_columns: Sequence[str] = (), time_column: 
     (head,) = _compute(client, frame[text].head(HEAD_ROWS, npartitions=-1, compute=False)) if text else (None,)
     screen = numeric_share(head) if text else pd.Series(dtype="float64")
     candidates = list(screen.index[screen >= NUMERIC_TEXT_SHARE])
-    parts = _over_partitions(frame, _profile_part, (distinct_cap, candidates), client)
-    distinct, over = _merge_distinct(parts, columns, distinct_cap)
+    merged = _reduced(frame, _profile_part, (distinct_cap, candidates), _combine_profiles, distinct_cap, client)
+    distinct = {c: int(pd.Series(v).nunique()) for c, v in merged["values"].items() if v is not None}
+    over = [c for c in columns if c not in distinct]  # beyond the cap: Dask's exact distributed count
     rest = [c for c in columns if c not in set(id_columns)]
     lazy = [frame[c].nunique() for c in over] + [_distinct_rows(frame, columns)]
     lazy += [_distinct_rows(frame, rest)] if rest else []
     counted = _compute(client, *lazy)
     distinct.update({c: int(n) for c, n in zip(over, counted, strict=False)})
-    rows = sum(p["rows"] for p in parts)
-    missing = sum((p["missing"] for p in parts[1:]), parts[0]["missing"]).astype("int64")
+    rows, missing = merged["rows"], merged["missing"]
     distinct_s = pd.Series(distinct, dtype="int64").reindex(columns)
-    votes = {c: tuple(any(p["votes"][c][i] for p in parts) for i in range(3)) for c in text}
-    styles = {c: style_of_votes(v) for c, v in votes.items()}
+    styles = {c: style_of_votes(v) for c, v in merged["votes"].items()}
     counts = FrameCounts(
         rows=rows, dtypes=meta.dtypes, missing=missing, distinct=distinct_s,
-        constant=(distinct_s + (missing > 0).astype("int64")) <= 1,
-        blanks=sum((p["blanks"] for p in parts[1:]), parts[0]["blanks"]).astype("int64"),
-        infinite=sum((p["infinite"] for p in parts[1:]), parts[0]["infinite"]).astype("int64"),
-        numeric_text=_numeric_text(parts, candidates, text, styles, columns),
+        constant=(distinct_s + (missing > 0).astype("int64")) <= 1, blanks=merged["blanks"],
+        infinite=merged["infinite"], numeric_text=_numeric_text(merged, candidates, styles, columns),
         duplicate_rows=rows - int(counted[len(over)]) if rows else 0,
         duplicate_rest=rows - int(counted[len(over) + 1]) if rest and rows else 0)
     extra = _time_facts_dask(frame, time_column, now, time_format, client) if time_column else {}
@@ -210,16 +303,17 @@ def take_rows(frame: Any, positions: np.ndarray, columns: list[str], client: Any
     return rows.loc[positions]
 
 
-def near_constant_dask(frame: Any, columns: list[str], limit: float, client: Any | None = None) -> dict[str, float]:
-    """kit.training.quality.near_constant_shares on a Dask frame: the top value's share from merged value counts."""
+def near_constant_dask(frame: Any, rows: np.ndarray, columns: list[str], limit: float,
+                       client: Any | None = None) -> dict[str, float]:
+    """kit.training.quality.near_constant_shares of ``columns`` over the rows at positions ``rows``: the top value's
+    share from Dask's merged value counts."""
     from kit.training.quality import shares_above
 
-    if not columns:
+    if not columns or not len(rows):
         return {}
-    lazy = [frame[c].value_counts(dropna=False).max() for c in columns] + [frame.index.size]
-    *tops, n = _compute(client, *lazy)
-    if not n:
-        return {}
+    picked = rows_at(frame[columns], rows)  # only the columns screened are read
+    tops = _compute(client, *[picked[c].value_counts(dropna=False).max() for c in columns])
+    n = len(np.unique(rows))
     return shares_above(pd.Series([top / n for top in tops], index=columns, dtype="float64"), limit)
 
 
@@ -236,7 +330,7 @@ def quality_report_dask(
     rows = np.arange(len(y)) if rows is None else np.asarray(rows)
     source = QualitySource(
         dtypes=frame._meta.dtypes, profile=lambda ids: profile_frame_dask(frame, id_columns=ids, client=client),
-        near_constant=lambda cols, limit: near_constant_dask(rows_at(frame, rows), cols, limit, client),
+        near_constant=lambda cols, limit: near_constant_dask(frame, rows, cols, limit, client),
         take=lambda positions, cols: take_rows(frame, positions, cols, client))
     return screen_quality(source, spec, features, y, drop_leaky, seed, rows, leakage_auc, task, classes)
 
@@ -299,6 +393,8 @@ def _merge_failures(parts: list[dict[str, Any]]) -> pd.DataFrame:
     if not tables:
         return failed[0]["empty"]
     merged = pd.concat(tables, ignore_index=True)
+    uncoerced = merged.loc[merged["kind"].eq("dtype"), "column"]  # on the whole frame their range check errors
+    merged = merged[~(merged["kind"].eq("out of range") & merged["column"].isin(uncoerced))]
     table = merged.groupby(["column", "kind"], sort=True).agg(
         count=("count", "sum"), examples=("examples", lambda v: sorted(set().union(*v))[:3])).reset_index()
     table["count"] = table["count"].astype("int64")
