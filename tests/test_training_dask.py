@@ -326,3 +326,24 @@ def test_a_search_on_dask_tries_the_local_draws(demo) -> None:
     assert booster.name == "xgboost" and booster.trials == 2
     assert booster.params["learning_rate"] in (default["learning_rate"], drawn["learning_rate"])
     assert booster.params["max_depth"] in (default["max_depth"], drawn["max_depth"])
+
+
+def test_local_engine_runs_without_dask(mlflow_store_template, tmp_path: Path) -> None:
+    """compute.engine local (the default): the phase never imports dask and records the local engine."""
+    import subprocess
+    import sys
+
+    config = demo_config(tmp_path / "cfg", mlflow_store_template, training={"track": False, "bootstrap": 20})
+    script = f"""
+import sys
+from kit.notebook import start
+from kit.training.phase import TrainingRun
+run = TrainingRun(start({str(config)!r}, {str(tmp_path / "run")!r}, interactive=False))
+for step in ("inputs", "load", "make_split", "check_quality", "build_contract", "train", "check_gates", "register"):
+    getattr(run, step)()
+assert run.artifact()["engine"] == {{"name": "local"}}, run.engine
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed"))
+assert not loaded, loaded
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
