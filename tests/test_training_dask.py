@@ -347,3 +347,20 @@ assert not loaded, loaded
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_parquet_sets_sha256_covers_every_file(tmp_path: Path) -> None:
+    """The artifact's dataset sha256 of a Parquet folder: each file's name and bytes (a single file: its sha256)."""
+    import hashlib
+
+    from kit.training.dask_steps import dataset_sha256
+
+    frame = pd.DataFrame({"a": range(6), "y": [0, 1] * 3})
+    for i in range(2):
+        frame.iloc[3 * i: 3 * i + 3].to_parquet(tmp_path / f"part-{i}.parquet", index=False)
+    first = dataset_sha256(tmp_path)
+    assert dataset_sha256(tmp_path / "*.parquet") == first  # the folder and its glob name the same files
+    single = tmp_path / "part-0.parquet"
+    assert dataset_sha256(single) == hashlib.sha256(single.read_bytes()).hexdigest()
+    frame.iloc[3:].assign(a=99).to_parquet(tmp_path / "part-1.parquet", index=False)
+    assert dataset_sha256(tmp_path) != first  # one file changed
