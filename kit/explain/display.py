@@ -80,6 +80,11 @@ def importance_table(glob: Any, top: int = 10) -> pd.DataFrame:
     return table.round({"mean_abs_shap": 4, "mean_shap": 4, "share": 3, **{c: 4 for c in per_class}}).set_index("rank")
 
 
+def _sample(glob: Any, inputs: Any) -> pd.DataFrame:
+    """The booster-ready rows of the SHAP sample (gathered once on the Dask engine)."""
+    return glob.sample if getattr(glob, "sample", None) is not None else inputs.prepared.iloc[glob.positions]
+
+
 def beeswarm(glob: Any, inputs: Any, top: int = 10) -> Any:
     """Beeswarm: each dot a row's SHAP value for a feature, coloured by the feature's value (low blue, high red)."""
     features = glob.importance["feature"].head(top).tolist()[::-1]
@@ -87,7 +92,7 @@ def beeswarm(glob: Any, inputs: Any, top: int = 10) -> Any:
     rng = np.random.default_rng(inputs.seed)
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(features) + 1.5))
     for i, feature in enumerate(features):  # one scatter per feature (a handful), never per row
-        raw = inputs.prepared.iloc[glob.positions][feature]
+        raw = _sample(glob, inputs)[feature]
         codes = raw.cat.codes.where(raw.notna()).astype(float) if isinstance(raw.dtype, pd.CategoricalDtype) else raw.astype(float)
         colour = (codes.rank(pct=True)).to_numpy()
         y = i + rng.uniform(-0.3, 0.3, len(values))
@@ -133,7 +138,7 @@ def dependence(glob: Any, inputs: Any) -> Any:
     features = glob.importance["feature"].head(n).tolist()
     fig, axes = plt.subplots(1, len(features), figsize=(4.2 * len(features), 3.6), squeeze=False)
     for ax, feature in zip(axes[0], features):  # one panel per top feature
-        raw = inputs.prepared.iloc[glob.positions][feature]
+        raw = _sample(glob, inputs)[feature]
         shap_values = glob.contributions.values[feature].to_numpy()
         if isinstance(raw.dtype, pd.CategoricalDtype):
             frame = pd.DataFrame({"level": raw.astype(str).to_numpy(), "shap": shap_values})
@@ -145,7 +150,7 @@ def dependence(glob: Any, inputs: Any) -> Any:
             ax.set_xlabel(escape.label(feature))
         ax.axvline(0, color="#bbb", lw=0.8) if isinstance(raw.dtype, pd.CategoricalDtype) else ax.axhline(0, color="#bbb", lw=0.8)
         ax.set_title(escape.label(feature))
-    axes[0][0].set_ylabel(escape.label(f"SHAP value ({shap_unit(inputs)})")) if not isinstance(inputs.prepared[features[0]].dtype, pd.CategoricalDtype) else None
+    axes[0][0].set_ylabel(escape.label(f"SHAP value ({shap_unit(inputs)})")) if not isinstance(_sample(glob, inputs)[features[0]].dtype, pd.CategoricalDtype) else None
     return _finish(fig, inputs.out_dir, "dependence")
 
 
