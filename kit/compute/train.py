@@ -54,11 +54,23 @@ def _weights(y: Any, pos_weight: float) -> Any | None:
                             meta=("weight", "f8"))
 
 
+def _as_float32(part: pd.DataFrame) -> pd.DataFrame:
+    """A partition's float64 columns as float32 (what XGBoost stores them as anyway)."""
+    wide = [c for c in part.columns if part[c].dtype == "float64"]
+    return part.astype(dict.fromkeys(wide, "float32")) if wide else part
+
+
+def _single_precision(X: Any) -> Any:
+    """The booster input with float32 numbers: half the worker memory, the same XGBoost model (it bins float32)."""
+    return X.map_partitions(_as_float32, meta=_as_float32(X._meta))
+
+
 def fit_xgboost_dask(client: Any, Xtr: Any, ytr: Any, Xva: Any, yva: Any, params: dict[str, Any], max_trees: int,
                      early_stopping: int, pos_weight: float = 1.0) -> Any:
     """xgboost.dask.train with early stopping on the validation rows; keep only the best trees."""
     from xgboost import dask as dxgb
 
+    Xtr, Xva = _single_precision(Xtr), _single_precision(Xva)
     dtrain = dxgb.DaskQuantileDMatrix(client, Xtr, ytr, enable_categorical=True)
     dvalid = dxgb.DaskQuantileDMatrix(client, Xva, yva, weight=_weights(yva, pos_weight), enable_categorical=True,
                                       ref=dtrain)
