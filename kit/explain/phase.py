@@ -263,12 +263,15 @@ def load_inputs_dask(ctx: Any, client: Any) -> ExplainInputs:
     X, y, lazy = load_split_lazy(ctx, "test", client)
     check_sensitive(X, list(spec.sensitive))
     task = task_of(model, training)
-    rows, output = dask_rows(model, X, lazy, task, [*spec.sensitive, *spec.id_columns[:1]])
+    order = recorded_positions(ctx, "test")
+    rows, output = dask_rows(model, X, lazy, task, [*spec.sensitive, *spec.id_columns[:1]], order)
+    y = y[np.searchsorted(np.sort(order), order)]  # the recorded order, as load_split gives it
     valid = None
     if task == "regression":  # the interval calibration fits on the validation rows: they are gathered (stated)
         X_valid, y_valid, _ = load_split_lazy(ctx, "valid", client)
+        valid_order = recorded_positions(ctx, "valid")
         (frame,) = lazy.compute(X_valid)
-        valid = (frame, encoded_y(y_valid, task))
+        valid = (frame.loc[valid_order], encoded_y(y_valid[np.searchsorted(np.sort(valid_order), valid_order)], task))
         rows.count("validation rows (interval calibration)", len(frame))
     return ExplainInputs(
         model=model, X=None, prepared=None, y=encoded_y(y, task), proba=output,
@@ -277,8 +280,20 @@ def load_inputs_dask(ctx: Any, client: Any) -> ExplainInputs:
     )
 
 
-def dask_rows(model: Any, X: Any, lazy: Any, task: str, small: list[str]) -> tuple[DaskRows, np.ndarray]:
-    """The test rows as a :class:`DaskRows` and the model's output for every row, computed per partition."""
+def recorded_positions(ctx: Any, part: str) -> np.ndarray:
+    """The dataset positions of a split part in the order training recorded them (the local engine's row order)."""
+    from kit.training.data import SPLIT_FILE
+
+    record = json.loads((Path(ctx.run_dir) / "artifacts" / SPLIT_FILE).read_text(encoding="utf-8"))
+    return np.asarray(record["positions"][part], dtype=np.int64)
+
+
+def dask_rows(model: Any, X: Any, lazy: Any, task: str, small: list[str], order: np.ndarray | None = None) -> tuple[DaskRows, np.ndarray]:
+    """The test rows as a :class:`DaskRows` and the model's output for every row, computed per partition.
+
+    ``order`` puts the rows in the recorded order (dataset positions; default: position order), so that a test
+    position means the same row on both engines.
+    """
     width = len(model.classes or []) if task == "multiclass" else 1
     meta = pd.DataFrame({f"out{k}": pd.Series(dtype="f8") for k in range(width)})
     output = X.map_partitions(_partition_output, model, task, width, meta=meta)
@@ -288,8 +303,11 @@ def dask_rows(model: Any, X: Any, lazy: Any, task: str, small: list[str]) -> tup
     else:
         (out,) = lazy.compute(output)
         kept = pd.DataFrame(index=out.index)
+    kept = kept.set_axis(out.index, axis=0)
+    if order is not None:
+        out, kept = out.loc[order], kept.loc[order]
     values = out.to_numpy(dtype=float)
-    rows = DaskRows(frame=X, index=out.index.to_numpy(dtype=np.int64), small=kept.set_axis(out.index, axis=0), lazy=lazy)
+    rows = DaskRows(frame=X, index=out.index.to_numpy(dtype=np.int64), small=kept, lazy=lazy)
     return rows, values if task == "multiclass" else values[:, 0]
 
 
