@@ -162,6 +162,37 @@ def test_high_tier_reason_codes_for_every_row_and_the_refit_stated_as_local_only
     assert any("not measured on the Dask engine" in f for c in fair["columns"] for f in c["findings"])
 
 
+def _reorder_test_split(root) -> np.ndarray:
+    """Record the test rows in a seeded non-sorted order (as a time-ordered split records them); returns it."""
+    from kit.training.data import PARTS, SPLIT_FILE, index_hash
+
+    path = root / "artifacts" / SPLIT_FILE
+    record = json.loads(path.read_text(encoding="utf-8"))
+    test = np.random.default_rng(3).permutation(record["positions"]["test"])
+    record["positions"]["test"] = test.tolist()
+    record["index_hash"] = index_hash({p: np.asarray(record["positions"][p]) for p in PARTS})
+    path.write_text(json.dumps(record), encoding="utf-8")
+    return test
+
+
+def test_rows_come_in_the_recorded_order_when_it_is_not_position_order(telco_runs, client, tmp_path):
+    inputs = {}
+    for name, sections in (("local", SMALL), ("dask", {**SMALL, "compute": {"engine": "dask", "address": client.scheduler.address}})):
+        root = tmp_path / name
+        config = telco_runs.copy(root, "xgboost", sections)
+        order = _reorder_test_split(root)
+        inputs[name] = phase.load_inputs(start(config, root, interactive=False))
+    local, dask = inputs["local"], inputs["dask"]
+    np.testing.assert_array_equal(local.X.index.to_numpy(), order)  # the local engine keeps the recorded order
+    np.testing.assert_array_equal(dask.rows.index, order)
+    assert dask.ids.tolist() == local.ids.tolist()
+    np.testing.assert_array_equal(dask.y, local.y)
+    np.testing.assert_array_equal(dask.proba, local.proba)
+    positions = np.array([5, 0, 77])
+    pd.testing.assert_frame_equal(dask.raw_rows(positions), local.X.iloc[positions])
+    pd.testing.assert_frame_equal(dask.column("gender").to_frame(), local.X[["gender"]])
+
+
 # ---- regression and multiclass champions on three partitions -----------------------------------------
 def task_pair(task: str, client, out_dir) -> tuple[phase.ExplainInputs, phase.ExplainInputs]:
     """The same regression or multiclass champion's inputs: rows in memory, and rows in three Dask partitions."""
