@@ -155,6 +155,7 @@ def test_high_tier_reason_codes_for_every_row_and_the_refit_stated_as_local_only
     a, b = phase.export_reason_codes(local_high), phase.export_reason_codes(dask_high)
     assert b.rows == a.rows == len(local.y) and b.scope == "every scored row (high tier)"
     pd.testing.assert_frame_equal(b.table, a.table)
+    assert "reason codes" not in dask.rows.gathered or dask.rows.gathered["reason codes"] < len(local.y)  # on the workers
     fair = phase.assess_fairness(dask_high)
     phase.check_sensitive_inputs(dask_high, fair)
     record = fair["sensitive_inputs"]
@@ -217,6 +218,9 @@ def test_regression_and_multiclass_on_three_partitions(task, client, tmp_path):
     pd.testing.assert_frame_equal(a.importance, b.importance)
     ra, rb = phase.export_reason_codes(local), phase.export_reason_codes(dask)
     pd.testing.assert_frame_equal(ra.table, rb.table)
+    high = [phase.export_reason_codes(dataclasses.replace(i, tier="high")) for i in (local, dask)]  # every row, per partition
+    assert high[1].rows == len(local.y)
+    pd.testing.assert_frame_equal(high[0].table, high[1].table)
     fa, fb = phase.assess_fairness(local), phase.assess_fairness(dask)
     assert _plain(fa) == _plain(fb)
     qa, qb = phase.build_review_queue(local, ra), phase.build_review_queue(dask, rb)

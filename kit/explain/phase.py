@@ -401,11 +401,37 @@ def class_importance_dask(model: Any, frame: Any, lazy: Any) -> pd.DataFrame:
 
 def row_contributions(inputs: ExplainInputs, positions: np.ndarray) -> shapley.Contributions:
     """Exact contributions of the rows at ``positions``: towards the predicted class for a multiclass model."""
-    prepared = inputs.prepared_rows(positions)
-    if inputs.task == "multiclass":
-        per_class = shapley.exact_class_contributions(inputs.model.booster, prepared, inputs.classes)
+    return contributions_toward(inputs.model, inputs.prepared_rows(positions), inputs.task)
+
+
+def contributions_toward(model: Any, prepared: pd.DataFrame, task: str) -> shapley.Contributions:
+    """Exact contributions of booster-ready rows: towards each row's predicted class for a multiclass model."""
+    if task == "multiclass":
+        per_class = shapley.exact_class_contributions(model.booster, prepared, list(model.classes or []))
         return per_class.for_classes(per_class.predicted())
-    return shapley.exact_contributions(inputs.model.booster, prepared)
+    return shapley.exact_contributions(model.booster, prepared)
+
+
+def _partition_reasons(part: pd.DataFrame, model: Any, task: str, top_k: int) -> pd.DataFrame | None:
+    """One partition's reason codes (exact contributions computed on the worker)."""
+    if not len(part):
+        return None
+    return reason_codes(contributions_toward(model, model.prepare(part), task), part, top_k=top_k)
+
+
+def reason_table(inputs: ExplainInputs, positions: np.ndarray, top_k: int) -> pd.DataFrame:
+    """The reason codes of the rows at ``positions``: from the rows in memory or gathered, or, for every row on the
+    Dask engine, computed per partition on the workers (only the reason codes come back)."""
+    if inputs.rows is None or len(positions) < inputs.n_rows:
+        if inputs.rows is not None:
+            inputs.rows.count("reason codes", len(positions))
+        return reason_codes(row_contributions(inputs, positions), inputs.raw_rows(positions), top_k=top_k)
+    import dask
+
+    parts = inputs.rows.lazy.compute(*[dask.delayed(_partition_reasons)(part, inputs.model, inputs.task, top_k)
+                                       for part in inputs.rows.frame.to_delayed()])
+    table = pd.concat([p for p in parts if p is not None])
+    return table.loc[inputs.rows.index[np.asarray(positions, dtype=np.int64)]]
 
 
 def chosen_rows(inputs: ExplainInputs) -> dict[str, int]:
@@ -463,10 +489,7 @@ def export_reason_codes(inputs: ExplainInputs) -> ReasonCodes:
     """Compute reason codes for the rows that need them and write reason_codes.csv."""
     positions, scope = reason_code_rows(inputs)
     k = inputs.settings.reason_codes
-    contribs = row_contributions(inputs, positions)
-    table = reason_codes(contribs, inputs.raw_rows(positions), top_k=k)
-    if inputs.rows is not None:
-        inputs.rows.count("reason codes", len(positions))
+    table = reason_table(inputs, positions, k)
     if inputs.task == "regression":
         table.insert(0, "prediction", np.round(inputs.proba[positions], 6))
     else:
@@ -918,7 +941,8 @@ def engine_record(inputs: ExplainInputs, glob: GlobalExplanation) -> dict[str, A
         "name": "dask", "partitions": int(inputs.rows.frame.npartitions),
         "scheduler": getattr(getattr(client, "scheduler", None), "address", None) if client is not None else "in-process",
         "on_workers": ["model output for every test row"] + (["exact SHAP of every test row (sums merged)"] if importance == EVERY_ROW else [])
-                      + (["prediction interval widths"] if inputs.task == "regression" else []),
+                      + (["prediction interval widths"] if inputs.task == "regression" else [])
+                      + (["reason codes of every test row"] if inputs.tier == "high" else []),
         "gathered_to_client": {"labels, outputs, row ids, sensitive columns": inputs.n_rows, **inputs.rows.gathered},
         "shap": shap,
     }
