@@ -124,6 +124,8 @@ def test_artifact_states_the_engine_and_the_rows_gathered(runs):
     assert local["engine"]["name"] == "local" and dask["engine"]["name"] == "dask"
     assert dask["shap"]["sample_rows"] == dask["shap"]["importance_rows"] == sample < n
     assert dask["shap"]["sample_seed"] == 7 and f"seeded sample of {sample:,} of {n:,} test rows (seed 7)" == dask["engine"]["shap"]
+    assert runs["dask3"]["facts"]["explanations"]["importance_over"] == dask["engine"]["shap"]
+    assert "**Engine**: Dask, 3 partition(s)" in display.inputs_summary(runs["dask3"]["inputs"]).data
     gathered = dask["engine"]["gathered_to_client"]
     assert gathered["SHAP sample"] == sample
     assert gathered["reason codes"] == dask["reason_codes"]["rows"] == dask["review_queue"]["size"] < n
@@ -137,6 +139,7 @@ def test_shap_over_every_row_on_dask_equals_every_row_in_process_and_treeexplain
     on_dask = phase.explain_global(dataclasses.replace(dask, settings=settings))
     in_process = phase.explain_global(dataclasses.replace(local, settings=settings))
     assert on_dask.importance_rows == in_process.importance_rows == phase.EVERY_ROW
+    assert phase.shap_rows_text(dask, on_dask).startswith(f"importance over every test row ({len(local.y):,})")
     assert on_dask.importance["feature"].tolist() == in_process.importance["feature"].tolist()
     cols = ["mean_abs_shap", "mean_shap", "share"]
     np.testing.assert_allclose(on_dask.importance[cols], in_process.importance[cols], rtol=1e-6, atol=1e-9)

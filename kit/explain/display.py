@@ -40,6 +40,9 @@ def inputs_summary(inputs: Any) -> Markdown:
         f"**Sensitive columns**: {escape.md(', '.join(inputs.spec.sensitive) or 'none')}",
         f"**Explainability tier**: {escape.md(inputs.tier)} (from {escape.md(inputs.tier_source)})",
     ]
+    if getattr(inputs, "rows", None) is not None:
+        lines.append(f"**Engine**: Dask, {inputs.rows.frame.npartitions} partition(s): the test rows stay on the cluster; "
+                     "the model's output is computed per partition and only the rows a step needs are gathered")
     if task != "binary":
         reason = (inputs.training.get("task") or {}).get("reason") or ""
         lines.insert(1, f"**Task**: {task}" + (f" ({escape.md(reason)})" if reason else ""))

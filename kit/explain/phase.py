@@ -756,6 +756,7 @@ def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
         "explanations": {
             "top_drivers": glob.importance["feature"].head(5).tolist(),
             "sample_rows": len(glob.positions),
+            "importance_over": shap_rows_text(inputs, glob),
             "stability_spearman": glob.stability["spearman"],
             "reason_codes": reasons.scope, "reason_code_rows": reasons.rows,
             "review_queue_size": queue["summary"]["size"],
@@ -929,11 +930,20 @@ def explain_artifact(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
     }
 
 
+def shap_rows_text(inputs: ExplainInputs, glob: GlobalExplanation) -> str:
+    """What the importance table is computed over, in words: every test row, or the seeded sample and its size."""
+    if glob.importance_rows == EVERY_ROW:
+        return (f"importance over every test row ({inputs.n_rows:,}); stability and figures on a seeded sample of "
+                f"{len(glob.positions):,} (seed {inputs.seed})")
+    if len(glob.positions) == inputs.n_rows:
+        return f"every test row ({inputs.n_rows:,}): the time budget allows them all"
+    return f"seeded sample of {len(glob.positions):,} of {inputs.n_rows:,} test rows (seed {inputs.seed})"
+
+
 def engine_record(inputs: ExplainInputs, glob: GlobalExplanation) -> dict[str, Any]:
     """Where phase 3 ran and what it computed where: the rows gathered to the client, by step, and the SHAP rows."""
     importance = glob.importance_rows or len(glob.positions)
-    shap = (f"importance over every test row ({inputs.n_rows:,})" if importance == EVERY_ROW
-            else f"seeded sample of {len(glob.positions):,} of {inputs.n_rows:,} test rows (seed {inputs.seed})")
+    shap = shap_rows_text(inputs, glob)
     if inputs.rows is None:
         return {"name": "local", "where": "in process", "shap": shap}
     client = inputs.rows.lazy.client
