@@ -197,16 +197,21 @@ def test_rows_come_in_the_recorded_order_when_it_is_not_position_order(telco_run
     pd.testing.assert_frame_equal(dask.column("gender").to_frame(), local.X[["gender"]])
 
 
-# ---- regression and multiclass champions on three partitions -----------------------------------------
+# ---- regression and multiclass champions on three partitions (one without test rows) -----------------------------------------
 def task_pair(task: str, client, out_dir) -> tuple[phase.ExplainInputs, phase.ExplainInputs]:
     """The same regression or multiclass champion's inputs: rows in memory, and rows in three Dask partitions."""
     from test_explain_tasks import task_inputs
 
     base = task_inputs(task, out_dir, tier="medium", review={"share": 0.05})
-    X = base.X.reset_index(drop=True)  # positions as the index, as the lazy dataset has them
-    local = dataclasses.replace(base, X=X, prepared=base.model.prepare(X), ids=phase.row_ids(X, []))
-    lazy = LazyData(dd.from_pandas(X, npartitions=3, sort=True), len(X), [], client)
-    rows, output = phase.dask_rows(base.model, lazy.frame, lazy, task, list(base.spec.sensitive))
+    dataset = base.X.reset_index(drop=True)  # positions as the index, as the lazy dataset has them
+    test = np.arange(len(dataset) // 2, len(dataset))  # the later rows: the first partition holds no test row
+    X = dataset.iloc[test]
+    local = dataclasses.replace(base, X=X, prepared=base.model.prepare(X), ids=phase.row_ids(X, []), y=base.y[test],
+                                proba=phase.model_output(base.model, X, task))
+    lazy = LazyData(dd.from_pandas(dataset, npartitions=3, sort=True), len(dataset), [], client)
+    frame = lazy.subset(test)
+    assert lazy.compute(frame.map_partitions(len))[0].tolist()[0] == 0  # an empty partition, as a time split gives
+    rows, output = phase.dask_rows(base.model, frame, lazy, task, list(base.spec.sensitive))
     dask = dataclasses.replace(local, X=None, prepared=None, rows=rows, proba=output, ids=phase.row_ids(rows.small, []),
                                out_dir=out_dir / "dask", cache={})
     return local, dask

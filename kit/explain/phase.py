@@ -241,14 +241,9 @@ def _run_facts(ctx: Any, training: dict[str, Any], champion: dict[str, Any], mod
 
 def _phase_client(config: Any) -> Any | None:
     """The run's cluster client for phase 3, or None on the local engine (dask is not imported then)."""
-    from kit.compute.engine import effective
-
-    section = getattr(config, "compute", None)
-    if section is None or effective(section).engine == "local":
-        return None
     from kit.compute.lazy import phase_client
 
-    return phase_client(config)
+    return None if getattr(config, "compute", None) is None else phase_client(config)
 
 
 def load_inputs_dask(ctx: Any, client: Any) -> ExplainInputs:
@@ -605,6 +600,8 @@ def test_intervals(inputs: ExplainInputs, calibration: dict[str, Any]) -> pd.Dat
 
 def _partition_scale(part: pd.DataFrame, model: Any, scale_model: Any, floor: float) -> pd.Series:
     """The interval scale model's difficulty of one partition's rows (see review.predicted_scale)."""
+    if not len(part):  # a partition without test rows (the boosters refuse empty input)
+        return pd.Series(index=part.index, dtype=float)
     return pd.Series(review.predicted_scale(scale_model, model.prepare(part), floor), index=part.index, dtype=float)
 
 
