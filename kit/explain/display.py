@@ -153,7 +153,8 @@ def dependence(glob: Any, inputs: Any) -> Any:
             ax.set_xlabel(escape.label(feature))
         ax.axvline(0, color="#bbb", lw=0.8) if isinstance(raw.dtype, pd.CategoricalDtype) else ax.axhline(0, color="#bbb", lw=0.8)
         ax.set_title(escape.label(feature))
-    axes[0][0].set_ylabel(escape.label(f"SHAP value ({shap_unit(inputs)})")) if not isinstance(_sample(glob, inputs)[features[0]].dtype, pd.CategoricalDtype) else None
+    if not isinstance(_sample(glob, inputs)[features[0]].dtype, pd.CategoricalDtype):
+        axes[0][0].set_ylabel(escape.label(f"SHAP value ({shap_unit(inputs)})"))
     return _finish(fig, inputs.out_dir, "dependence")
 
 

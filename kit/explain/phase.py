@@ -104,7 +104,7 @@ class DaskRows:
     small: pd.DataFrame  # the sensitive columns of every test row, gathered once, indexed like ``frame``
     lazy: Any  # kit.compute.lazy.LazyData the rows come from (compute, take)
     gathered: dict[str, int] = field(default_factory=dict)  # rows gathered to the client, by step
-    _last: tuple[bytes, pd.DataFrame] | None = None
+    _last: tuple[bytes, pd.DataFrame] | None = field(default=None, repr=False)  # the last rows gathered (steps reuse them)
 
     def take(self, positions: np.ndarray) -> pd.DataFrame:
         """Gather the test rows at ``positions`` (test order) from the cluster, in the order given."""
@@ -283,7 +283,8 @@ def recorded_positions(ctx: Any, part: str) -> np.ndarray:
     return np.asarray(record["positions"][part], dtype=np.int64)
 
 
-def dask_rows(model: Any, X: Any, lazy: Any, task: str, small: list[str], order: np.ndarray | None = None) -> tuple[DaskRows, np.ndarray]:
+def dask_rows(model: Any, X: Any, lazy: Any, task: str, small: list[str],
+              order: np.ndarray | None = None) -> tuple[DaskRows, np.ndarray]:
     """The test rows as a :class:`DaskRows` and the model's output for every row, computed per partition.
 
     ``order`` puts the rows in the recorded order (dataset positions; default: position order), so that a test
@@ -947,7 +948,8 @@ def engine_record(inputs: ExplainInputs, glob: GlobalExplanation) -> dict[str, A
     return {
         "name": "dask", "partitions": int(inputs.rows.frame.npartitions),
         "scheduler": getattr(getattr(client, "scheduler", None), "address", None) if client is not None else "in-process",
-        "on_workers": ["model output for every test row"] + (["exact SHAP of every test row (sums merged)"] if importance == EVERY_ROW else [])
+        "on_workers": ["model output for every test row"]
+                      + (["exact SHAP of every test row (sums merged)"] if importance == EVERY_ROW else [])
                       + (["prediction interval widths"] if inputs.task == "regression" else [])
                       + (["reason codes of every test row"] if inputs.tier == "high" else []),
         "gathered_to_client": {"labels, outputs, row ids, sensitive columns": inputs.n_rows, **inputs.rows.gathered},
