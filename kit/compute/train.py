@@ -260,6 +260,8 @@ def _partition_contributions(part: pd.DataFrame, model: Any) -> pd.DataFrame:
     """Exact SHAP contributions (the booster's own pred_contribs) of one partition, base value last."""
     from kit.explain.shapley import exact_contributions
 
+    if not len(part):  # a partition without rows (e.g. a split part's subset): the boosters refuse empty input
+        return pd.DataFrame({c: pd.Series(dtype="f8") for c in [*model.features, "__base__"]}, index=part.index)
     contribs = exact_contributions(model.booster, model.prepare(part).set_axis(model.booster_features, axis=1))
     out = contribs.values.set_axis(model.features, axis=1)
     out["__base__"] = contribs.base
