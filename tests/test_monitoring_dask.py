@@ -185,21 +185,6 @@ def test_parquet_folder_batch_matches_one_csv_batch(runs, tmp_path: Path) -> Non
                                   exact.quality.drop(columns=["batch"]))
 
 
-def test_failures_merge_as_one_validation() -> None:
-    from kit.monitoring.quality import contract_issues
-
-    parts = [pd.DataFrame({"column": ["a", "b"], "kind": ["new category", "missing column"], "count": [2, 1],
-                           "examples": [["x", "z"], ["b"]]}),
-             pd.DataFrame({"column": ["a", "b"], "kind": ["new category", "missing column"], "count": [3, 1],
-                           "examples": [["w", "y", "z"], ["b"]]}),
-             pd.DataFrame(columns=["column", "kind", "count", "examples"])]
-    merged = run.merge_failures(parts).set_index("column")
-    assert merged.loc["a", "count"] == 5 and merged.loc["a", "examples"] == ["w", "x", "y"]
-    assert merged.loc["b", "count"] == 1  # a missing column counts once, not once per partition
-    assert run.merge_failures([parts[2]]).empty
-    assert len(contract_issues(run.merge_failures(parts), 100, run.MonitoringSection().alerts)) == 2
-
-
 def test_large_parts_are_seeded_stated_samples_in_recorded_order() -> None:
     import dask.dataframe as dd
 

@@ -727,44 +727,21 @@ def monitor_batch(setup: Setup, batch: Batch, settings: MonitoringSection, seed:
 
 
 def batch_quality(setup: Setup, batch: Batch, settings: Any) -> tuple[list[str], list[dict[str, object]]]:
-    """Usable features and data-quality findings: the contract checked on the batch (per partition for a lazy one,
-    failure counts summed)."""
+    """Usable features and data-quality findings: the contract checked on the batch (a lazy one per partition by
+    kit.compute.checks.validate_dask: the same counts and examples as one validation)."""
     if not isinstance(batch, LazyBatch):
         return schema_issues(setup.profile, setup.contract, batch.frame, settings)
-    from kit.compute.drift import gather_partitions
+    from kit.compute.checks import validate_dask
     from kit.monitoring.quality import STRUCTURAL, contract_issues, issue, text_in_numeric
 
     if batch.rows == 0:
         return [], [issue("empty_batch", None, 0.0, 1.0, "the batch has no rows")]
-    failures = merge_failures(gather_partitions(batch.lazy, _partition_failures, setup.contract, setup.client))
-    found = contract_issues(failures, batch.rows, settings)
+    report = validate_dask(setup.contract, batch.lazy, setup.client)
+    found = contract_issues(report.failures, report.rows, settings)
     flagged = {(i["check"], i["feature"]) for i in found}
     found += [i for i in text_in_numeric(setup.profile, batch.frame) if (i["check"], i["feature"]) not in flagged]
     broken = {i["feature"] for i in found if i["check"] in STRUCTURAL}
     return [n for n in setup.profile.features if n not in broken], found
-
-
-def _partition_failures(part: pd.DataFrame, contract: Any) -> pd.DataFrame:
-    """The contract's failure table of one partition."""
-    from kit.training.contract import validate
-
-    return validate(contract, part).failures
-
-
-WHOLE_COLUMN = ("missing column", "dtype")  # failures of a whole column: once per partition, counted once
-
-
-def merge_failures(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Per-partition contract failure tables as one: counts summed (a whole-column failure counted once), the
-    first three example values of the union (as one validation would list them)."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return pd.DataFrame(columns=["column", "kind", "count", "examples"])
-    grouped = pd.concat(parts, ignore_index=True).groupby(["column", "kind"], sort=True)
-    merged = grouped.agg(count=("count", "sum"), most=("count", "max"),
-                         examples=("examples", lambda e: sorted({v for x in e for v in x})[:3])).reset_index()
-    merged["count"] = merged["count"].where(~merged["kind"].isin(WHOLE_COLUMN), merged["most"])
-    return merged.drop(columns=["most"])
 
 
 def batch_drift(setup: Setup, batch: Batch, usable: list[str], alpha: float) -> pd.DataFrame:
