@@ -33,17 +33,18 @@ def client():
 def three_partitions():
     """The split parts as kit.compute.lazy loads them (the Telco CSV: one partition), each cut in 3 partitions, so
     the reference profile and scores really merge over partitions."""
-    real = run._lazy_split
+    real = run._lazy_splits
 
-    def split(ctx, part, client):
-        X, y = real(ctx, part, client)
-        assert X.npartitions == 1 and X.known_divisions
-        out = X.repartition(npartitions=3)
-        assert out.npartitions == 3 and out.known_divisions
-        return out, y
+    def splits(ctx, client):
+        out = {}
+        for part, (X, y) in real(ctx, client).items():
+            assert X.npartitions == 1 and X.known_divisions
+            out[part] = (X.repartition(npartitions=3), y)
+            assert out[part][0].npartitions == 3 and out[part][0].known_divisions
+        return out
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run, "_lazy_split", split)
+        patch.setattr(run, "_lazy_splits", splits)
         yield
 
 

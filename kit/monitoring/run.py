@@ -188,12 +188,24 @@ def _assemble(ctx: Any, training: dict[str, Any], champion: dict[str, Any], mode
 
 # ---------------------------------------------------------------- the Dask engine
 
-def _lazy_split(ctx: Any, part: str, client: Any) -> tuple[Any, np.ndarray]:
-    """(X lazy in position order, y) of one recorded part (kit.compute.lazy.load_split_lazy)."""
-    from kit.compute.lazy import load_split_lazy
+def _lazy_splits(ctx: Any, client: Any) -> dict[str, tuple[Any, np.ndarray]]:
+    """{part: (X lazy in position order, y)} of the recorded train, valid and test parts: the dataset loaded and
+    verified once (kit.compute.lazy.load_split_lazy for train), the other parts cut from it."""
+    import json
 
-    X, y, _ = load_split_lazy(ctx, part, client)
-    return X, y
+    from kit.compute.lazy import load_split_lazy
+    from kit.schema import DatasetSpec
+    from kit.training.data import SPLIT_FILE, encode_task_target
+
+    X, y, data = load_split_lazy(ctx, "train", client)
+    record = json.loads((Path(ctx.run_dir) / "artifacts" / SPLIT_FILE).read_text(encoding="utf-8"))
+    spec = DatasetSpec.model_validate(record["dataset_spec"])
+    labels = encode_task_target(data.column(spec.target), spec.positive_class, record.get("task", "binary")).y
+    out = {"train": (X, y)}
+    for part in ("valid", "test"):
+        rows = np.sort(np.asarray(record["positions"][part], dtype=np.int64))
+        out[part] = (data.subset(rows).drop(columns=[spec.target]), labels[rows])
+    return out
 
 
 def _recorded_positions(ctx: Any, part: str) -> np.ndarray:
@@ -221,7 +233,8 @@ def load_setup_dask(ctx: Any, client: Any) -> Setup:
     training, champion = _champion(ctx)
     own = ScoringModel.load(Path(ctx.run_dir) / champion["model_dir"])
     cap, seed = int(dask_settings()["gather_rows"]), int(ctx.config.seed)
-    X_train, y_train = _lazy_split(ctx, "train", client)
+    splits = _lazy_splits(ctx, client)
+    X_train, y_train = splits["train"]
     model, watched, metrics = watched_model(ctx, champion, own, list(X_train.columns))
     d = ctx.config.monitoring.drift
     profile = profile_reference_dask(X_train, model.features, d.bins, d.epsilon, d.min_rows_per_bin, client)
@@ -229,7 +242,7 @@ def load_setup_dask(ctx: Any, client: Any) -> Setup:
     parts, samples, periods = {}, {}, {}
     time_column = trained_spec(ctx.run_dir, ctx.config).time_column
     for i, part in enumerate(("train", "valid", "test")):
-        X, y = (X_train, y_train) if part == "train" else _lazy_split(ctx, part, client)
+        X, y = splits[part]
         parts[part], samples[SPLIT_ROLE[part]] = gather_rows(X, y, _recorded_positions(ctx, part), cap, seed + i, client)
         if time_column in X.columns and samples[SPLIT_ROLE[part]]["sample"]:  # a sample may miss the first or last day
             periods[SPLIT_ROLE[part]] = time_range(X, time_column, client)
