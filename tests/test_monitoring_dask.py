@@ -291,3 +291,25 @@ def test_a_sampled_split_keeps_its_whole_time_range_for_the_overlap_check(runs) 
     found = run.training_overlap(setup, [batch], synthetic=True)
     assert found["overlapping_rows"] == 50 and found["training_period"][0] == first
     assert run.training_overlap(dataclasses.replace(setup, engine={"name": "dask"}), [batch], True)["overlapping_rows"] < 50
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_regression_and_multiclass_runs_monitor_alike_on_both_engines(task, client, three_partitions, tmp_path) -> None:
+    from task_runs import TASK_RUNS
+
+    local_path = TASK_RUNS.copy(tmp_path / "local", task)
+    remote_path = TASK_RUNS.copy(tmp_path / "dask", task,
+                                 sections={"compute": {"engine": "dask", "address": client.scheduler.address}})
+    ctxs = [start(p, p.parent, interactive=False) for p in (local_path, remote_path)]
+    local, remote = (run.load_setup(c) for c in ctxs)
+    assert remote.engine["name"] == "dask" and remote.task == local.task == task
+    pd.testing.assert_frame_equal(remote.held_out, local.held_out, check_dtype=False)
+    settings = ctxs[0].config.monitoring
+    batches = run.production_batches(ctxs[0], local)[0]
+    mine, exact = (run.monitor(s, batches, settings, 7) for s in (remote, local))
+    for batch in batches:
+        assert_same_drift(mine.drift[batch.name], exact.drift[batch.name], batch.frame, local.reference)
+    pd.testing.assert_frame_equal(mine.measured, exact.measured)
+    pd.testing.assert_frame_equal(mine.score_drift, exact.score_drift)
+    key = ["batch", "rule", "feature", "severity"]
+    pd.testing.assert_frame_equal(mine.alerts[key], exact.alerts[key])
