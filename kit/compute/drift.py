@@ -178,7 +178,8 @@ def _over_partitions(frame: Any, fn: Any, arg: Any, client: Any | None) -> list[
     """``fn(partition, arg)`` for every partition of a Dask DataFrame, on the cluster (or dask's own scheduler)."""
     import dask
 
-    tasks = [dask.delayed(fn)(part, arg) for part in frame.to_delayed()]
+    shared = dask.delayed(arg, traverse=False)  # one key in the graph (a model, the edges), not a copy per task
+    tasks = [dask.delayed(fn)(part, shared) for part in frame.to_delayed()]
     if client is None:
         return list(dask.compute(*tasks, scheduler="sync"))
     return client.gather(client.compute(tasks))
