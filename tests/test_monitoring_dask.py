@@ -313,3 +313,29 @@ def test_regression_and_multiclass_runs_monitor_alike_on_both_engines(task, clie
     pd.testing.assert_frame_equal(mine.score_drift, exact.score_drift)
     key = ["batch", "rule", "feature", "severity"]
     pd.testing.assert_frame_equal(mine.alerts[key], exact.alerts[key])
+
+
+def test_local_engine_monitors_without_dask(tmp_path: Path) -> None:
+    """compute.engine local (the default): monitoring never imports dask and records the local engine."""
+    import subprocess
+    import sys
+
+    config = TELCO_RUNS.copy(tmp_path / "run")
+    script = f"""
+import sys
+from kit.monitoring import run
+from kit.notebook import start
+ctx = start({str(config)!r}, {str(config.parent)!r}, interactive=False)
+setup = run.load_setup(ctx)
+batches, log = run.production_batches(ctx, setup)
+result = run.monitor(setup, batches, ctx.config.monitoring, ctx.config.seed)
+outcome = {{"decision": "none", "triggered": False, "reason": ""}}
+artifact = run.build_artifact(setup, result, outcome, {{}}, {{"p99_ms": 1.0, "budget_ms": 100.0}}, log, ctx.config.monitoring)
+assert artifact["engine"] == {{"name": "local"}} and artifact["drift_method"]["name"] == "exact", artifact["engine"]
+assert "ks_bound" not in next(iter(result.drift.values())).columns
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed"))
+assert not loaded, loaded
+"""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
