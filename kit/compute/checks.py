@@ -1,4 +1,4 @@
-"""Profiling, the quality report and the data contract on Dask: summaries per partition, merged on the workers.
+"""Profiling, the quality report and the data contract on Dask: summaries per partition, merged on the client.
 
 Each function here gives what its in-memory counterpart gives on ``frame.compute()`` (the same DataProfile, the
 same QualityReport, the same contract JSON, the same ContractReport). How each figure merges:
@@ -8,15 +8,13 @@ same QualityReport, the same contract JSON, the same ContractReport). How each f
   one merged summary, whatever the number of partitions.
 * Distinct values (constant and id-like columns, high-cardinality levels): a partition keeps its distinct
   non-missing values when it holds at most ``distinct_cap`` of them, the tree unites them while the union stays
-  within the cap, and their count is exact. A column beyond the cap (in one partition or in a union) is counted
-  on the workers by a distributed drop of duplicates (hash-partitioned, so no process holds every value):
-  numbers by their 64-bit hash, a bijection of their bits (exact), other values by Dask's own ``nunique`` of
-  the values (exact). The cap bounds what a merge holds and what reaches the client.
+  within the cap, and their count is exact. A column beyond the cap (in one partition or in a union) is
+  counted by Dask's own exact distributed ``nunique`` (hash-partitioned, so no process holds every value):
+  still exact; the cap bounds what a merge holds and what reaches the client (``distinct_cap`` values a column).
 * Duplicate rows: each row is hashed (64 bits, pandas' ``hash_pandas_object``, which hashes -0.0 and 0.0, and
   every NaN, alike, as ``DataFrame.duplicated`` compares them), and the duplicates are the rows minus the
-  distinct hashes. Two different rows with the same hash would hide one duplicate less: for n distinct rows
-  the chance of any collision is about n^2 / 2^65 (3e-6 at 10 million rows). The row hashes and the numbers
-  beyond the cap go through one shuffle together (each partition drops its own duplicates first).
+  distinct hashes, counted by Dask's distributed ``nunique``. Two different rows with the same hash would hide one duplicate
+  less: for n distinct rows the chance of any collision is about n^2 / 2^65 (3e-6 at 10 million rows).
 * Numbers stored as text: the separator style of a column is decided by "any" votes, which merge with "or";
   each partition counts its parsed values in every style and the merge keeps the counts of the column's style.
 * Near-constant shares over the training rows: Dask's ``value_counts`` (a tree of per-partition counts).
@@ -97,33 +95,15 @@ def _profile_part(part: pd.DataFrame, what: tuple[int, list[str]]) -> dict[str, 
     }
 
 
-ALL_ROWS, ROWS_BUT_IDS = -1, -2
-"""Keys of the row hashes among the value hashes (column keys are 0, 1, ...)."""
+def _row_hashes(part: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """A 64-bit hash of each row's values in ``columns`` (pandas hashes 0.0 and -0.0, and every NaN, alike, as
+    DataFrame.duplicated compares them; a category hashes by its value, not its code)."""
+    return pd.util.hash_pandas_object(part[columns], index=False)
 
 
-def _hash_pairs(part: pd.DataFrame, what: tuple[list[str], list[str], list[str]]) -> pd.DataFrame:
-    """One partition's distinct (key, 64-bit hash) pairs: its rows (all columns, and all but the ids) and the
-    non-missing values of the numeric columns to count. pandas hashes 0.0 and -0.0, and every NaN, alike, as
-    DataFrame.duplicated compares them, a category by its value; a number's hash is a bijection of its 64 bits,
-    so numeric values never collide."""
-    columns, rest, numeric = what
-    keyed = [(ALL_ROWS, part[columns])] + ([(ROWS_BUT_IDS, part[rest])] if rest else [])
-    keyed += [(i, part[c].dropna()) for i, c in enumerate(numeric)]
-    return pd.concat([pd.DataFrame({"key": np.full(len(v), k, dtype="int32"),
-                                    "hash": pd.util.hash_pandas_object(v, index=False).to_numpy()})
-                      for k, v in keyed], ignore_index=True).drop_duplicates()
-
-
-def _distinct_hashes(frame: Any, columns: list[str], rest: list[str], numeric: list[str]) -> Any:
-    """Lazy count of distinct hashes per key (see :func:`_hash_pairs`): one distributed shuffle for them all."""
-    meta = pd.DataFrame({"key": pd.Series(dtype="int32"), "hash": pd.Series(dtype="uint64")})
-    pairs = frame.map_partitions(_hash_pairs, (columns, rest, numeric), meta=meta)
-    return pairs.drop_duplicates(split_out=True)["key"].value_counts()
-
-
-def _is_plain_number(dtype: Any) -> bool:
-    """A numpy bool, integer, float, datetime or timedelta dtype: its values hash without collisions."""
-    return isinstance(dtype, np.dtype) and dtype.kind in "biufmM"
+def _distinct_rows(frame: Any, columns: list[str]) -> Any:
+    """Lazy count of the distinct rows of ``columns`` (distinct row hashes; exact up to 64-bit collisions)."""
+    return frame.map_partitions(_row_hashes, columns, meta=pd.Series(dtype="uint64")).nunique()
 
 
 def _union(sent: list[np.ndarray | None], cap: int) -> np.ndarray | None:
@@ -273,12 +253,10 @@ def profile_frame_dask(frame: Any, id_columns: Sequence[str] = (), time_column: 
     distinct = {c: int(pd.Series(v).nunique()) for c, v in merged["values"].items() if v is not None}
     over = [c for c in columns if c not in distinct]  # beyond the cap: Dask's exact distributed count
     rest = [c for c in columns if c not in set(id_columns)]
-    numeric = [c for c in over if _is_plain_number(meta[c].dtype)]
-    other = [c for c in over if c not in numeric]
-    hashed, *counted = _compute(client, _distinct_hashes(frame, columns, rest, numeric),
-                                *[frame[c].nunique() for c in other])
-    distinct.update({c: int(hashed.get(i, 0)) for i, c in enumerate(numeric)})
-    distinct.update({c: int(n) for c, n in zip(other, counted, strict=True)})
+    lazy = [frame[c].nunique() for c in over] + [_distinct_rows(frame, columns)]
+    lazy += [_distinct_rows(frame, rest)] if rest else []
+    counted = _compute(client, *lazy)
+    distinct.update({c: int(n) for c, n in zip(over, counted, strict=False)})
     rows, missing = merged["rows"], merged["missing"]
     distinct_s = pd.Series(distinct, dtype="int64").reindex(columns)
     styles = {c: style_of_votes(v) for c, v in merged["votes"].items()}
@@ -286,8 +264,8 @@ def profile_frame_dask(frame: Any, id_columns: Sequence[str] = (), time_column: 
         rows=rows, dtypes=meta.dtypes, missing=missing, distinct=distinct_s,
         constant=(distinct_s + (missing > 0).astype("int64")) <= 1, blanks=merged["blanks"],
         infinite=merged["infinite"], numeric_text=_numeric_text(merged, candidates, styles, columns),
-        duplicate_rows=rows - int(hashed.get(ALL_ROWS, 0)),
-        duplicate_rest=rows - int(hashed.get(ROWS_BUT_IDS, 0)) if rest else 0)
+        duplicate_rows=rows - int(counted[len(over)]) if rows else 0,
+        duplicate_rest=rows - int(counted[len(over) + 1]) if rest and rows else 0)
     extra = _time_facts_dask(frame, time_column, now, time_format, client) if time_column else {}
     return assemble_profile(counts, id_columns, time_column, extra,
                             lambda cols: {c: styles[c] for c in cols if styles.get(c) is not None})
