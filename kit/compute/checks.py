@@ -1,4 +1,4 @@
-"""Profiling, the quality report and the data contract on Dask: summaries per partition, merged on the client.
+"""Profiling, the quality report and the data contract on Dask: summaries per partition, merged on the workers.
 
 Each function here gives what its in-memory counterpart gives on ``frame.compute()`` (the same DataProfile, the
 same QualityReport, the same contract JSON, the same ContractReport). How each figure merges:

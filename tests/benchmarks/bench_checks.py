@@ -56,7 +56,8 @@ def steps(folder: Path, client: object | None) -> dict[str, tuple[float, object]
         from kit.training.data import load_dataset
         from kit.training.quality import quality_report
 
-        out["profile"] = (time.time() - start, profile_frame(read_table(folder, None)))
+        profile = profile_frame(read_table(folder, None))
+        out["profile"] = (time.time() - start, profile)
         start = time.time()
         frame = load_dataset(spec, show_warnings=False)
         y = frame["y"].to_numpy().astype(np.int64)
