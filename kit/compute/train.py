@@ -66,6 +66,43 @@ def _single_precision(X: Any) -> Any:
     return X.map_partitions(_as_float32, meta=_as_float32(X._meta))
 
 
+def _identity(part: Any) -> Any:
+    """The partition itself (a task that places a copy where it runs)."""
+    return part
+
+
+def spread_over_workers(client: Any, frames: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """Each (features, labels) pair computed and held on the workers so that every worker the boosters use holds
+    rows of every pair, with empty partitions left out.
+
+    The boosters train on the workers that hold data, each with its own share of every matrix: a worker whose
+    share of the validation rows is empty breaks XGBoost with categorical features ("A worker cannot have empty
+    input"), and a split part often leaves a file's partition empty. Partitions are computed round-robin over
+    the workers (each pair's features and labels together, where the file is read), then the non-empty ones are
+    placed round-robin over the first k workers, k the smallest number of non-empty partitions of any pair.
+    """
+    import dask.dataframe as dd
+
+    workers = sorted(client.scheduler_info()["workers"])
+    held = []
+    for X, y in frames:
+        pairs = [client.compute([x, label], workers=[workers[i % len(workers)]])
+                 for i, (x, label) in enumerate(zip(X.to_delayed(), y.to_delayed()))]
+        lengths = client.gather([client.submit(len, pair[1], pure=False) for pair in pairs])
+        held.append([pair for pair, n in zip(pairs, lengths) if n])
+    k = min(len(workers), *(len(pairs) for pairs in held))
+    if k == 0:
+        raise DataError("no rows to train on: the training or validation rows are empty on the cluster; check "
+                        "the split (training.valid_size, training.test_size) and the data")
+    out = []
+    for (X, y), pairs in zip(frames, held):
+        placed = [[client.submit(_identity, f, workers=[workers[j % k]], pure=False) for f in pair]
+                  for j, pair in enumerate(pairs)]
+        out.append((dd.from_delayed([p[0] for p in placed], meta=X._meta, verify_meta=False),
+                    dd.from_delayed([p[1] for p in placed], meta=y._meta, verify_meta=False)))
+    return out
+
+
 def fit_xgboost_dask(client: Any, Xtr: Any, ytr: Any, Xva: Any, yva: Any, params: dict[str, Any], max_trees: int,
                      early_stopping: int, pos_weight: float | None = 1.0, task: str = "binary") -> Any:
     """xgboost.dask.train with early stopping on the validation rows; keep only the best trees (the task's
@@ -74,7 +111,7 @@ def fit_xgboost_dask(client: Any, Xtr: Any, ytr: Any, Xva: Any, yva: Any, params
 
     from kit.training.pipeline import _with_weight
 
-    Xtr, Xva = _single_precision(Xtr), _single_precision(Xva)
+    (Xtr, ytr), (Xva, yva) = spread_over_workers(client, [(_single_precision(Xtr), ytr), (_single_precision(Xva), yva)])
     dtrain = dxgb.DaskQuantileDMatrix(client, Xtr, ytr, enable_categorical=True)
     dvalid = dxgb.DaskQuantileDMatrix(client, Xva, yva, weight=_weights(yva, pos_weight), enable_categorical=True,
                                       ref=dtrain)
@@ -103,6 +140,7 @@ def fit_lightgbm_dask(client: Any, Xtr: Any, ytr: Any, Xva: Any, yva: Any, param
     if task == "multiclass":  # the classifier encodes the labels it sees; codes stay codes only when all occur
         params = {k: v for k, v in params.items() if k != "num_class"}  # the classifier sets it from the labels
     model = estimator(client=client, n_estimators=max_trees, **_with_weight(params, pos_weight))
+    [(Xtr, ytr)] = spread_over_workers(client, [(Xtr, ytr)])
     model.fit(Xtr, ytr)
     booster = model.booster_
     losses = validation_loss_path(booster, Xva, yva, _weights(yva, pos_weight), client, task)
