@@ -28,7 +28,7 @@ from kit.errors import KitError
 
 T = TypeVar("T")
 _LOCAL = threading.local()  # .guarded: this thread already runs under a guard (nested entry points run directly)
-_BROKEN = re.compile(r"Missing required workers|Socket (recv|send) error|Connect(ing)? to .* failed|"
+_BROKEN = re.compile(r"Missing required workers|Invalid worker address|workers? died|Socket (recv|send) error|Connect(ing)? to .* failed|"
                      r"Connection (reset|refused|closed)|Broken pipe|ring all(reduce|gather)|all(reduce|gather) "
                      r"failed|Poll error|Stream is closed|tracker|communicator", re.IGNORECASE)
 """Messages of a broken collective or connection (XGBoost, LightGBM, distributed) when a worker died."""
@@ -86,14 +86,17 @@ def _error(message: str, died: list[str] | tuple[str, ...] = (), retryable: bool
 
 
 def _scheduler_view(client: Any) -> dict[str, Any]:
-    """The scheduler's workers (address -> memory limit) and how long its oldest task has waited for a worker."""
+    """The scheduler's workers (address -> memory limit) and its tasks waiting for a worker: key -> (seconds,
+    whether it can never run: pinned to workers that are all gone, as a booster's training tasks are)."""
 
     def view(dask_scheduler: Any) -> dict[str, Any]:  # runs on the scheduler (pickled by value: no kit needed there)
         import time as clock
 
-        waiting = min(dask_scheduler.unrunnable.values(), default=None)
-        return {"workers": {a: int(w.memory_limit or 0) for a, w in dask_scheduler.workers.items()},
-                "stuck": 0.0 if waiting is None else clock.monotonic() - waiting}
+        now, workers = clock.monotonic(), dask_scheduler.workers
+        return {"workers": {a: int(w.memory_limit or 0) for a, w in workers.items()},
+                "waiting": {str(t.key): (now - since, bool(t.worker_restrictions) and not t.loose_restrictions
+                                         and not any(w in workers for w in t.worker_restrictions))
+                            for t, since in dask_scheduler.unrunnable.items()}}
 
     return client.run_on_scheduler(view)
 
@@ -104,7 +107,8 @@ class Watch:
     def __init__(self, client: Any, step: str) -> None:
         self.client, self.step = client, step
         self.address = getattr(client.scheduler, "address", "?")
-        self.start = self._view()["workers"]
+        view = self._view()
+        self.start, self.earlier = view["workers"], set(view["waiting"])  # tasks stuck before: not this step's
         self.futures = set(client.futures)
 
     def _view(self) -> dict[str, Any]:
@@ -123,9 +127,12 @@ class Watch:
         return sorted(set(self.start) - set(now))
 
     def check(self) -> None:
-        """Raise the ClusterError when a task has waited too long for a worker (none left, or its own died)."""
+        """Raise the ClusterError when a task of this step can never run (pinned to a dead worker), or has waited
+        ``stuck_after_seconds`` for a worker (none left)."""
         view = self._view()
-        if view["stuck"] <= float(settings()["stuck_after_seconds"]):
+        mine = [wait for key, wait in view["waiting"].items() if key not in self.earlier]
+        stuck, hopeless = max((age for age, _ in mine), default=0.0), any(never for _, never in mine)
+        if stuck <= float(settings()["stuck_after_seconds"]) and not (hopeless and view["workers"]):
             return
         died, left = self.gone(view["workers"]), sorted(view["workers"])
         if not left:
@@ -133,8 +140,8 @@ class Watch:
                          f"({self._named(died)} died, none came back in {settings()['stuck_after_seconds']} s); "
                          f"{_fix(list(self.start.values()))}, and check the cluster's workers are running",
                          died=died, cause="no worker left")
-        raise _error(f"compute (Dask): {self._named(died)} died during {self.step} and its tasks waited "
-                     f"{view['stuck']:.0f} s for it (the rest of the step needs exactly that worker); "
+        raise _error(f"compute (Dask): {self._named(died)} died during {self.step}, which has tasks that can "
+                     "run only there (a booster's training runs one task pinned to each of its workers); "
                      f"{_fix(list(self.start.values()))}", died=died, retryable=True, cause="stuck on a dead worker")
 
     def _named(self, died: list[str]) -> str:
@@ -171,7 +178,9 @@ class Watch:
         keys = set(self.client.futures) - self.futures
         try:
             if keys:
-                self.client.cancel(list(keys), force=True)
+                from distributed import Future
+
+                self.client.cancel([Future(k, self.client) for k in keys], force=True)
             survivors = sorted(set(self.start) & set(self._view()["workers"]))
             if survivors:
                 self.client.restart_workers(survivors, timeout=float(settings()["stuck_after_seconds"]),
@@ -191,7 +200,7 @@ def _is_broken(exc: BaseException) -> bool:
     name = type(exc).__name__
     if name in ("CommClosedError", "StreamClosedError", "FutureCancelledError"):
         return True
-    if name in ("XGBoostError", "LightGBMError", "RuntimeError", "OSError", "ConnectionError",
+    if name in ("XGBoostError", "LightGBMError", "RuntimeError", "ValueError", "OSError", "ConnectionError",
                 "ConnectionResetError", "BrokenPipeError"):
         return bool(_BROKEN.search(str(exc)))
     return False
