@@ -102,29 +102,31 @@ def _scheduler_view(client: Any) -> dict[str, Any]:
 
 
 class Watch:
-    """What the scheduler showed when a step started, and the checks made while it runs."""
+    """The workers seen while a step runs, and the checks made meanwhile."""
 
     def __init__(self, client: Any, step: str) -> None:
         self.client, self.step = client, step
         self.address = getattr(client.scheduler, "address", "?")
+        self.known: dict[str, int] = {}  # every worker seen during the step (address -> memory limit)
         view = self._view()
-        self.start, self.earlier = view["workers"], set(view["waiting"])  # tasks stuck before: not this step's
-        self.futures = set(client.futures)
+        self.earlier = set(view["waiting"])  # tasks stuck before the step began: not this step's
 
     def _view(self) -> dict[str, Any]:
         """The scheduler's view, or the ClusterError for a scheduler that no longer answers."""
         try:
             if self.client.status in ("closing", "closed"):
                 raise OSError(f"client {self.client.status}")
-            return _scheduler_view(self.client)
+            view = _scheduler_view(self.client)
         except (OSError, TimeoutError) as exc:  # CommClosedError is an OSError
             raise _error(f"compute (Dask): the scheduler at {self.address} stopped answering during {self.step} "
                          f"({_one_line(exc)}); restart the cluster (or fix compute.address / KIT_CLUSTER) and run "
                          "again", cause=_one_line(exc)) from None
+        self.known.update(view["workers"])
+        return view
 
     def gone(self, now: dict[str, int]) -> list[str]:
-        """Workers there at the start and gone now (a worker the nanny restarts comes back at a new address)."""
-        return sorted(set(self.start) - set(now))
+        """Workers seen during the step and gone now (a worker the nanny restarts comes back at a new address)."""
+        return sorted(set(self.known) - set(now))
 
     def check(self) -> None:
         """Raise the ClusterError when a task of this step can never run (pinned to a dead worker), or has waited
@@ -138,11 +140,11 @@ class Watch:
         if not left:
             raise _error(f"compute (Dask): no worker left in the cluster at {self.address} during {self.step} "
                          f"({self._named(died)} died, none came back in {settings()['stuck_after_seconds']} s); "
-                         f"{_fix(list(self.start.values()))}, and check the cluster's workers are running",
+                         f"{_fix(list(self.known.values()))}, and check the cluster's workers are running",
                          died=died, cause="no worker left")
         raise _error(f"compute (Dask): {self._named(died)} died during {self.step}, which has tasks that can "
                      "run only there (a booster's training runs one task pinned to each of its workers); "
-                     f"{_fix(list(self.start.values()))}", died=died, retryable=True, cause="stuck on a dead worker")
+                     f"{_fix(list(self.known.values()))}", died=died, retryable=True, cause="stuck on a dead worker")
 
     def _named(self, died: list[str]) -> str:
         """'worker tcp://...' or 'workers a, b' (or 'a worker' when the address is unknown)."""
@@ -159,7 +161,7 @@ class Watch:
         if broken is None:
             return None
         died = self.gone(self._view()["workers"])
-        memory = list(self.start.values())
+        memory = list(self.known.values())
         if killed is not None:
             last = getattr(getattr(killed, "last_worker", None), "address", "?")
             return _error(f"compute (Dask): task {_task_name(killed)} killed every worker that ran it "
@@ -169,19 +171,21 @@ class Watch:
                       f"{_fix(memory)}", died=died, retryable=True, cause=_one_line(broken))
 
     def abandon(self) -> None:
-        """Cancel the tasks this step left behind and restart the workers that took part in its collective.
+        """Cancel this step's tasks pinned to dead workers and restart the workers that took part in its collective.
 
         A broken collective leaves state behind in the survivors (LightGBM keeps its socket network open after
         an error, so the next training in that process fails with "Broken pipe"; a survivor may also wait for
-        the dead peer for ever): a fresh process is the only clean state.
+        the dead peer for ever): a fresh process is the only clean state. Only the pinned tasks are cancelled
+        (their keys are unique); the others have the keys a retry computes again.
         """
-        keys = set(self.client.futures) - self.futures
         try:
-            if keys:
+            view = self._view()
+            pinned = [k for k, (_, never) in view["waiting"].items() if never and k not in self.earlier]
+            if pinned:
                 from distributed import Future
 
-                self.client.cancel([Future(k, self.client) for k in keys], force=True)
-            survivors = sorted(set(self.start) & set(self._view()["workers"]))
+                self.client.cancel([Future(k, self.client) for k in pinned])
+            survivors = sorted(set(self.known) & set(view["workers"]))
             if survivors:
                 self.client.restart_workers(survivors, timeout=float(settings()["stuck_after_seconds"]),
                                             raise_for_error=False)
