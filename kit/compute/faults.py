@@ -20,6 +20,7 @@ import functools
 import inspect
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -110,6 +111,7 @@ class Watch:
         self.known: dict[str, int] = {}  # every worker seen during the step (address -> memory limit)
         view = self._view()
         self.earlier = set(view["waiting"])  # tasks stuck before the step began: not this step's
+        self.empty_since: float | None = None  # when the cluster was last seen to have lost its last worker
 
     def _view(self) -> dict[str, Any]:
         """The scheduler's view, or the ClusterError for a scheduler that no longer answers."""
@@ -134,6 +136,11 @@ class Watch:
         view = self._view()
         mine = [wait for key, wait in view["waiting"].items() if key not in self.earlier]
         stuck, hopeless = max((age for age, _ in mine), default=0.0), any(never for _, never in mine)
+        if view["workers"]:
+            self.empty_since = None
+        else:  # queued tasks do not count as waiting for a worker: time the empty cluster here
+            self.empty_since = self.empty_since or time.monotonic()
+            stuck = max(stuck, time.monotonic() - self.empty_since)
         if stuck <= float(settings()["stuck_after_seconds"]) and not (hopeless and view["workers"]):
             return
         died, left = self.gone(view["workers"]), sorted(view["workers"])
