@@ -286,3 +286,97 @@ def test_a_scheduler_that_dies_mid_run_is_a_cluster_error_not_a_hang(bare_cluste
     message = str(caught.value)
     assert message.startswith(f"compute (Dask): the scheduler at {address} stopped answering during the stand-in step")
     assert "restart the cluster (or fix compute.address / KIT_CLUSTER) and run again" in message
+
+
+# ---- the chain: a phase whose worker dies ends `failed` with the ClusterError; the earlier report stays ---------
+DYING_PHASE = '''
+import os, pathlib
+import dask.dataframe as dd, pandas as pd
+from kit.compute.engine import client_for
+from kit.compute.faults import compute
+
+def _work(part):
+    """Take the worker down when the test asks (as a partition too big for its memory would)."""
+    marks = os.environ.get("KIT_TEST_KILL_MARKS")
+    if marks:
+        pathlib.Path(marks, f"died-{os.getpid()}").touch()
+        os._exit(1)
+    return part
+
+data = pd.DataFrame({"x": range(400)})
+frame = dd.from_pandas(data, npartitions=4).map_partitions(_work, meta=data.iloc[:0])  # meta: not run in the kernel
+total = compute(client_for(ctx.config.compute), "the stand-in phase", frame["x"].sum())[0]
+assert total == sum(range(400))
+'''
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_phase_whose_workers_die_fails_the_run_and_keeps_the_earlier_report(tmp_path: Path, monkeypatch) -> None:
+    from kit.chain import run_chain
+    from tests.test_chain_faults import _leftovers, _with_body
+    from tests.test_chain_mechanics import make_config
+
+    notebooks = _with_body(tmp_path / "notebooks", DYING_PHASE)
+    config = make_config(tmp_path)
+    data = yaml.safe_load(config.read_text())
+    data["compute"] = {"engine": "dask", "n_workers": 2, "threads_per_worker": 1, "memory_limit": "1GiB"}
+    config.write_text(yaml.safe_dump(data))
+    monkeypatch.delenv("KIT_CLUSTER", raising=False)
+    out = tmp_path / "report"
+    good, landed = run_chain(config, out=out, notebook_dir=notebooks, progress=None)
+    assert good.status == "ok" and landed == out
+    before = _files(out)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    monkeypatch.setenv("KIT_TEST_KILL_MARKS", str(marks))  # the kit's workers and kernels inherit it
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):  # read by the cluster the kit starts
+        failed, landed = run_chain(config, out=out, notebook_dir=notebooks, progress=None, force=True)
+    assert len(list(marks.iterdir())) >= 1, failed.failed_phase()  # a worker process really died during the run
+    assert failed.status == "failed" and landed == tmp_path / "report.failed"
+    phase = failed.failed_phase()
+    assert phase.name == "use_cases"
+    assert phase.error.startswith("ClusterError: compute (Dask): task '")  # (dask fuses _work with its input)
+    assert "killed every worker that ran it (2 attempts" in phase.error and "during the stand-in phase" in phase.error
+    assert "compute.memory_limit, now 1.0 GiB per worker" in phase.error
+    index = (landed / "index.html").read_text()
+    assert "ClusterError: compute (Dask): task" in index and "killed every worker that ran it" in index
+    assert json.loads((landed / "manifest.json").read_text())["status"] == "failed"
+    assert _files(out) == before  # the earlier good report: not overwritten, not half-written
+    assert _leftovers(tmp_path) == []  # no build folder left behind
+
+
+@pytest.mark.skip(reason="needs the training phase on Dask (branch dask-train, which had no commits when this was "
+                  "written): after merging it, remove this mark; the test kills a worker under every training "
+                  "attempt of the real phase 2 and expects the run to end failed with the ClusterError")
+def test_the_training_phase_on_dask_fails_clearly_when_its_workers_die(tmp_path: Path, monkeypatch) -> None:
+    from distributed import Client
+
+    from kit.chain import run_chain
+
+    config = tmp_path / "demo.yaml"
+    data = yaml.safe_load((ROOT / "data" / "configs" / "demo.yaml").read_text())
+    data["dataset"]["path"] = str((ROOT / "data" / "configs" / data["dataset"]["path"]).resolve())
+    data["compute"] = {"engine": "dask", "n_workers": 2, "threads_per_worker": 1, "memory_limit": "1GiB"}
+    config.write_text(yaml.safe_dump(data))
+    monkeypatch.delenv("KIT_CLUSTER", raising=False)
+    box: dict[str, Killer] = {}
+
+    def kill_under_training() -> None:
+        """Join the cluster the chain starts (its address is published in KIT_CLUSTER) and kill twice."""
+        while not os.environ.get("KIT_CLUSTER"):
+            time.sleep(0.1)
+        with Client(os.environ["KIT_CLUSTER"], set_as_default=False) as c:
+            box["killer"] = Killer(c, lambda key: key.startswith(("fn-", "_train_part")), delay=0.3, times=2)
+            box["killer"].run()
+
+    threading.Thread(target=kill_under_training, daemon=True).start()
+    manifest, landed = run_chain(config, out=tmp_path / "r", progress=None)
+    assert len(box["killer"].kills) == 2  # a worker really died under each training attempt
+    failed = manifest.failed_phase()
+    assert manifest.status == "failed" and failed.name == "training"
+    assert failed.error.startswith("ClusterError: compute (Dask): ") and "training on Dask" in failed.error
+    assert "ClusterError" in (landed / "index.html").read_text()
