@@ -70,3 +70,12 @@ def start(config_path: str | Path, run_dir: str | Path, interactive: bool = Fals
     run_dir = Path(run_dir).expanduser().resolve()
     artifacts_dir(run_dir)
     return RunContext(config=config, run_dir=run_dir, interactive=interactive)
+
+
+def engine_view(ctx: RunContext) -> Any:
+    """Where this phase computes: in this process, or on the Dask cluster (with its dashboard link while it runs)."""
+    from IPython.display import Markdown
+
+    from kit.compute.lazy import engine_markdown
+
+    return Markdown(engine_markdown(ctx.config))

@@ -79,8 +79,12 @@ class DataProfile:
 
 def column_kinds(df: pd.DataFrame) -> pd.Series:
     """Kind of each column: numeric, boolean, datetime or text/categorical."""
-    dtypes = df.dtypes
-    kinds = pd.Series("text", index=df.columns, dtype=object)
+    return kinds_of(df.dtypes)
+
+
+def kinds_of(dtypes: pd.Series) -> pd.Series:
+    """:func:`column_kinds` from the columns' dtypes."""
+    kinds = pd.Series("text", index=dtypes.index, dtype=object)
     kinds[[pd.api.types.is_numeric_dtype(t) for t in dtypes]] = "numeric"
     kinds[[pd.api.types.is_bool_dtype(t) for t in dtypes]] = "boolean"
     kinds[[pd.api.types.is_datetime64_any_dtype(t) for t in dtypes]] = "datetime"
@@ -103,19 +107,20 @@ def numeric_text_mask(df: pd.DataFrame, share: float = NUMERIC_TEXT_SHARE) -> pd
     mask = pd.Series(False, index=df.columns)
     if text.empty:
         return mask
-    def numeric_share(frame: pd.DataFrame) -> pd.Series:
-        """Share of non-blank values per column that parse as numbers (with thousands/decimal separators too)."""
-        stripped = frame.astype("string").apply(lambda s: s.str.strip()).replace("", pd.NA)
-        parsed = stripped.apply(_parse_any)
-        filled = stripped.notna().sum()
-        return parsed.notna().sum() / filled.where(filled > 0)
-
     head = numeric_share(text.head(200))  # cheap screen: only plausible columns get the full check
     candidates = head.index[head >= share]
     if len(candidates):
         numeric = numeric_share(text[candidates]) >= share
         mask[numeric.index] = numeric.fillna(False).astype(bool)
     return mask
+
+
+def numeric_share(frame: pd.DataFrame) -> pd.Series:
+    """Share of non-blank values per column that parse as numbers (with thousands/decimal separators too)."""
+    stripped = frame.astype("string").apply(lambda s: s.str.strip()).replace("", pd.NA)
+    parsed = stripped.apply(_parse_any)
+    filled = stripped.notna().sum()
+    return parsed.notna().sum() / filled.where(filled > 0)
 
 
 _THOUSANDS_COMMA = r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
@@ -134,15 +139,27 @@ def separator_style(levels: pd.Series) -> str | None:
     Each value votes for a style when only that style reads it (1,234.5 or 1,234,567 for
     comma_thousands; 3,14 or 1.234,5 for decimal_comma); 1,234 alone could be either: 'ambiguous'.
     """
+    return style_of_votes(separator_votes(levels))
+
+
+def separator_votes(levels: pd.Series) -> tuple[bool, bool, bool]:
+    """Whether any value is written with separators, any reads only as comma_thousands, any only as decimal_comma
+    (each an 'any', so the votes of parts of a column combine with 'or')."""
     text = levels.dropna().astype("string").str.strip()
     plain = pd.to_numeric(text, errors="coerce").notna()
     comma = text.str.fullmatch(_THOUSANDS_COMMA).fillna(False).astype(bool)
     dot = text.str.fullmatch(_THOUSANDS_DOT).fillna(False).astype(bool)
-    if not ((comma | dot) & ~plain).any():
-        return None
     reads_comma = plain | comma
     reads_dot = dot | (plain & ~text.str.contains(".", regex=False))
-    only_comma, only_dot = (reads_comma & ~reads_dot).any(), (reads_dot & ~reads_comma).any()
+    return (bool(((comma | dot) & ~plain).any()), bool((reads_comma & ~reads_dot).any()),
+            bool((reads_dot & ~reads_comma).any()))
+
+
+def style_of_votes(votes: tuple[bool, bool, bool]) -> str | None:
+    """The separator style that :func:`separator_votes` point to (see :func:`separator_style`)."""
+    separated, only_comma, only_dot = votes
+    if not separated:
+        return None
     if only_comma and only_dot:
         return "mixed"
     if only_comma or only_dot:
@@ -160,7 +177,11 @@ def parse_separated(levels: pd.Series, style: str) -> pd.Series:
 def _parse_any(values: pd.Series) -> pd.Series:
     """Numbers from text, plain or in the one separator style the values use."""
     levels = pd.Series(values.dropna().unique(), dtype="string")
-    style = separator_style(levels)
+    return parse_in_style(values, separator_style(levels))
+
+
+def parse_in_style(values: pd.Series, style: str | None) -> pd.Series:
+    """Numbers from text in a separator style (plain when it is not a SEPARATOR_STYLES key)."""
     if style in SEPARATOR_STYLES:
         return parse_separated(values, style)
     return pd.to_numeric(values, errors="coerce")
@@ -184,9 +205,14 @@ def infinite_counts(df: pd.DataFrame) -> pd.Series:
 def id_like_mask(df: pd.DataFrame, distinct: pd.Series, kinds: pd.Series,
                  unique_share: float = ID_UNIQUE_SHARE) -> pd.Series:
     """True for integer or text columns whose non-missing values are (almost) all distinct."""
-    non_missing = df.notna().sum()
+    return id_like_from_counts(df.notna().sum(), distinct, df.dtypes, kinds, unique_share)
+
+
+def id_like_from_counts(non_missing: pd.Series, distinct: pd.Series, dtypes: pd.Series, kinds: pd.Series,
+                        unique_share: float = ID_UNIQUE_SHARE) -> pd.Series:
+    """:func:`id_like_mask` from the columns' non-missing and distinct counts and their dtypes."""
     share = distinct / non_missing.where(non_missing > 0)
-    is_float = pd.Series([pd.api.types.is_float_dtype(t) for t in df.dtypes], index=df.columns)
+    is_float = pd.Series([pd.api.types.is_float_dtype(t) for t in dtypes], index=dtypes.index)
     eligible = kinds.isin(["numeric", "text"]) & ~is_float & (non_missing > 1)
     return (eligible & (share >= unique_share)).fillna(False).astype(bool)
 
@@ -220,38 +246,61 @@ def profile_frame(df: pd.DataFrame, id_columns: Sequence[str] = (), time_column:
         if name not in df.columns:
             raise DataError(f"column {name!r} not in the data; columns are: {', '.join(map(str, df.columns))}")
     df = df.rename(columns=str)
-    rows = len(df)
-    kinds = column_kinds(df)
-    missing = df.isna().sum().astype("int64")
+    rest = df.drop(columns=list(id_columns))
+    counts = FrameCounts(
+        rows=len(df), dtypes=df.dtypes, missing=df.isna().sum().astype("int64"),
+        distinct=df.nunique(dropna=True).astype("int64"), constant=df.nunique(dropna=False) <= 1,
+        blanks=blank_string_counts(df), infinite=infinite_counts(df), numeric_text=numeric_text_mask(df),
+        duplicate_rows=int(df.duplicated().sum()), duplicate_rest=int(rest.duplicated().sum()) if rest.shape[1] else 0)
+    extra = time_facts(df[time_column], now, time_format) if time_column else {}
+    return assemble_profile(counts, id_columns, time_column, extra, lambda cols: separator_columns(df, cols))
+
+
+@dataclass(frozen=True)
+class FrameCounts:
+    """The per-column counts a profile is made of (whole-frame in memory, or merged over partitions on Dask)."""
+
+    rows: int
+    dtypes: pd.Series
+    missing: pd.Series
+    distinct: pd.Series
+    constant: pd.Series
+    blanks: pd.Series
+    infinite: pd.Series
+    numeric_text: pd.Series
+    duplicate_rows: int
+    duplicate_rest: int
+
+
+def assemble_profile(counts: FrameCounts, id_columns: Sequence[str], time_column: str | None, extra: dict[str, Any],
+                     styles: Any) -> DataProfile:
+    """The DataProfile of ``counts``; ``styles(columns)`` gives the separator style of numeric text columns."""
+    rows, missing, distinct = counts.rows, counts.missing, counts.distinct
+    kinds = kinds_of(counts.dtypes)
     missing_share = (missing / rows) if rows else missing.astype(float)
-    distinct = df.nunique(dropna=True).astype("int64")
-    constant = df.nunique(dropna=False) <= 1
-    id_like = id_like_mask(df, distinct, kinds)
+    id_like = id_like_from_counts(rows - missing, distinct, counts.dtypes, kinds)
     if time_column:
         id_like[time_column] = False  # timestamps are often unique, but they are not identifiers
-    blanks = blank_string_counts(df)
-    numeric_text = numeric_text_mask(df) & ~id_like
-    rest = df.drop(columns=list(id_columns))
-    dup_all = int(df.duplicated().sum())
-    dup_rest = int(rest.duplicated().sum()) if rest.shape[1] else 0
-    facts = pd.DataFrame({"dtype": df.dtypes.astype(str), "kind": kinds, "missing": missing,
+    blanks = counts.blanks
+    numeric_text = counts.numeric_text & ~id_like
+    size = rows * len(counts.dtypes)
+    facts = pd.DataFrame({"dtype": counts.dtypes.astype(str), "kind": kinds, "missing": missing,
                           "missing_share": missing_share.astype(float), "blank_strings": blanks,
-                          "distinct": distinct, "constant": constant, "id_like": id_like})
+                          "distinct": distinct, "constant": counts.constant, "id_like": id_like})
     profiles = [ColumnProfile(name=str(c), **row) for c, row in zip(facts.index, facts.to_dict("records"))]
-    extra = time_facts(df[time_column], now, time_format) if time_column else {}
     return DataProfile(
-        rows=rows, columns=df.shape[1], missing_cells=int(missing.sum()),
-        missing_cell_share=float(missing.sum() / df.size) if df.size else 0.0,
+        rows=rows, columns=len(counts.dtypes), missing_cells=int(missing.sum()),
+        missing_cell_share=float(missing.sum() / size) if size else 0.0,
         missing_share={c: float(v) for c, v in missing_share.items()},
         blank_strings={c: int(v) for c, v in blanks[blanks > 0].items()},
-        duplicate_rows=dup_all, duplicate_rows_ignoring_ids=dup_rest,
-        constant_columns=list(constant.index[constant]), id_like_columns=list(id_like.index[id_like]),
+        duplicate_rows=counts.duplicate_rows, duplicate_rows_ignoring_ids=counts.duplicate_rest,
+        constant_columns=list(counts.constant.index[counts.constant]), id_like_columns=list(id_like.index[id_like]),
         numeric_text_columns=list(numeric_text.index[numeric_text]),
         declared_id_columns=list(id_columns),
         kinds={k: int(v) for k, v in kinds.value_counts().sort_index().items()},
         column_profiles=profiles, time_column=time_column, **extra,
-        infinite_values={c: int(v) for c, v in infinite_counts(df).items() if v},
-        separator_number_columns=separator_columns(df, list(numeric_text.index[numeric_text])),
+        infinite_values={c: int(v) for c, v in counts.infinite.items() if v},
+        separator_number_columns=styles(list(numeric_text.index[numeric_text])),
     )
 
 

@@ -54,6 +54,11 @@ class NumericSketch:
 
     kind = "numeric"
 
+    @property
+    def missing_share(self) -> float:
+        """Share of missing values in the reference (exact: a sum of counts)."""
+        return float(self.counts[-1] / self.n_total) if self.n_total else 0.0
+
 
 @dataclass(frozen=True)
 class CategoricalSketch:
@@ -66,6 +71,11 @@ class CategoricalSketch:
 
     kind = "categorical"
 
+    @property
+    def missing_share(self) -> float:
+        """Share of missing values in the reference (exact: a sum of counts)."""
+        return float(self.counts[-1] / self.n_total) if self.n_total else 0.0
+
 
 @dataclass(frozen=True)
 class ScaledReference:
@@ -75,6 +85,10 @@ class ScaledReference:
     n_rows: int
     bins: int
     epsilon: float
+
+    def kinds(self) -> dict[str, str]:
+        """Feature name -> 'numeric' or 'categorical' (as ``ReferenceProfile.kinds``)."""
+        return {name: p.kind for name, p in self.features.items()}
 
 
 # ---------------------------------------------------------------- per-partition summaries (run on the workers)
@@ -165,7 +179,8 @@ def _over_partitions(frame: Any, fn: Any, arg: Any, client: Any | None) -> list[
     """``fn(partition, arg)`` for every partition of a Dask DataFrame, on the cluster (or dask's own scheduler)."""
     import dask
 
-    tasks = [dask.delayed(fn)(part, arg) for part in frame.to_delayed()]
+    shared = dask.delayed(arg, traverse=False)  # one key in the graph (a model, the edges), not a copy per task
+    tasks = [dask.delayed(fn)(part, shared) for part in frame.to_delayed()]
     if client is None:
         return list(dask.compute(*tasks, scheduler="sync"))
     return client.gather(client.compute(tasks))
@@ -320,19 +335,41 @@ def ecdf_bounds(fine_edges: np.ndarray, ref: tuple[np.ndarray, np.ndarray, np.nd
 def drift_table_dask(reference: ScaledReference, batch: Any, features: list[str] | None = None, alpha: float = 0.05,
                      client: Any | None = None) -> pd.DataFrame:
     """One row per feature, as ``kit.monitoring.drift.drift_table``, plus the KS and Wasserstein bounds."""
-    names = [f for f in (features or list(reference.features)) if f in batch.columns]
+    names, numeric, categorical = _split_names(reference, list(batch.columns), features)
+    args = {n: (s.fine_edges, s.edges, s.minimum, s.maximum) for n, s in numeric.items()}
+    parts = _over_partitions(batch, _batch_numeric, args, client) if numeric else []
+    counts = _over_partitions(batch, _category_counts, categorical, client) if categorical else []
+    return _drift_rows(reference, names, parts, counts, alpha)
+
+
+def drift_table_frame(reference: ScaledReference, batch: pd.DataFrame, features: list[str] | None = None,
+                      alpha: float = 0.05) -> pd.DataFrame:
+    """``drift_table_dask`` of an in-memory batch (one partition, in process): the same figures as the same rows
+    read lazily in any number of partitions (the per-partition summaries are sums)."""
+    names, numeric, categorical = _split_names(reference, list(batch.columns), features)
+    args = {n: (s.fine_edges, s.edges, s.minimum, s.maximum) for n, s in numeric.items()}
+    parts = [_batch_numeric(batch, args)] if numeric else []
+    counts = [_category_counts(batch, categorical)] if categorical else []
+    return _drift_rows(reference, names, parts, counts, alpha)
+
+
+def _split_names(reference: ScaledReference, columns: list[str], features: list[str] | None
+                 ) -> tuple[list[str], dict[str, NumericSketch], list[str]]:
+    """The monitored features the batch has, the numeric ones' sketches and the categorical ones' names."""
+    names = [f for f in (features or list(reference.features)) if f in columns]
     numeric = {n: reference.features[n] for n in names if reference.features[n].kind == "numeric"}
-    categorical = [n for n in names if n not in numeric]
+    return names, numeric, [n for n in names if n not in numeric]
+
+
+def _drift_rows(reference: ScaledReference, names: list[str], parts: list[dict], counts: list[dict],
+                alpha: float) -> pd.DataFrame:
+    """The drift table from the per-partition batch summaries (numeric ``parts``, categorical ``counts``)."""
     rows: dict[str, dict[str, Any]] = {}
-    if numeric:
-        args = {n: (s.fine_edges, s.edges, s.minimum, s.maximum) for n, s in numeric.items()}
-        parts = _over_partitions(batch, _batch_numeric, args, client)
-        for name, sketch in numeric.items():
-            rows[name] = _numeric_row(sketch, [p[name] for p in parts], reference.epsilon)
-    if categorical:
-        merged = _merge_categories(_over_partitions(batch, _category_counts, categorical, client))
-        for name in categorical:
-            rows[name] = _categorical_row(reference.features[name], *merged[name], reference.epsilon)
+    for name in (parts[0] if parts else {}):
+        rows[name] = _numeric_row(reference.features[name], [p[name] for p in parts], reference.epsilon)
+    merged = _merge_categories(counts) if counts else {}
+    for name, (found, n_missing) in merged.items():
+        rows[name] = _categorical_row(reference.features[name], found, n_missing, reference.epsilon)
     table = pd.DataFrame.from_dict({n: rows[n] for n in names}, orient="index")
     if table.empty:
         return table
@@ -341,6 +378,26 @@ def drift_table_dask(reference: ScaledReference, batch: Any, features: list[str]
     table["q_value"] = adjust_pvalues(table["p_value"].astype(float))
     table["significant"] = table["q_value"] < alpha
     return table
+
+
+def gather_partitions(frame: Any, fn: Any, arg: Any, client: Any | None = None) -> list[Any]:
+    """``fn(partition, arg)`` for every partition, run on the cluster; the results in partition order."""
+    return _over_partitions(frame, fn, arg, client)
+
+
+def method_note(drift: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """How KS and Wasserstein were computed: exact (local) or from the sketch, with the largest bounds seen."""
+    bounds = [d for d in drift.values() if not d.empty and "ks_bound" in d.columns]
+    if not bounds:
+        return {"name": "exact", "text": "exact (one sort per column; KS as scipy.stats.ks_2samp, Wasserstein as "
+                                         "scipy.stats.wasserstein_distance)"}
+    ks = float(np.nanmax([d["ks_bound"].astype(float).max() for d in bounds] + [0.0]))
+    w = float(np.nanmax([d["wasserstein_std_bound"].astype(float).max() for d in bounds
+                         if "wasserstein_std_bound" in d.columns] + [0.0]))
+    return {"name": "sketch", "grid": GRID, "ks_bound_max": ks, "wasserstein_std_bound_max": w,
+            "text": f"sketch ({GRID} fine bins, merged over partitions): KS within +{ks:.4f} (the statistic is a "
+                    f"lower bound), Wasserstein within ±{w:.4f} reference std; PSI, chi-square, missing and "
+                    "unseen shares exact"}
 
 
 def _numeric_row(sketch: NumericSketch, parts: list[tuple], epsilon: float) -> dict[str, Any]:
@@ -360,6 +417,7 @@ def _numeric_row(sketch: NumericSketch, parts: list[tuple], epsilon: float) -> d
         "missing_share": coarse[-1] / size if size else float("nan"),
         "out_of_range_share": outside / size if size else float("nan"), "unseen_share": float("nan"), "n": size,
         "ks_bound": shape["ks_bound"], "wasserstein_bound": shape["wasserstein_bound"],
+        "wasserstein_std_bound": shape["wasserstein_bound"] / scale,
     }
 
 
@@ -376,5 +434,5 @@ def _categorical_row(sketch: CategoricalSketch, counts: pd.Series, n_missing: in
         "wasserstein": float("nan"), "wasserstein_std": float("nan"),
         "missing_share": cur[-1] / n if n else float("nan"), "out_of_range_share": float("nan"),
         "unseen_share": cur[-2] / n if n else float("nan"), "unseen": list(unseen.index[:5]), "n": n,
-        "ks_bound": float("nan"), "wasserstein_bound": float("nan"),
+        "ks_bound": float("nan"), "wasserstein_bound": float("nan"), "wasserstein_std_bound": float("nan"),
     }

@@ -71,6 +71,11 @@ class ExplainSection(Section):
     )
     min_sample_rows: int = Field(default=200, ge=20, description="Global sample never smaller than this.")
     max_sample_rows: int = Field(default=20_000, ge=20, description="Global sample never larger than this.")
+    shap_all_rows: bool = Field(
+        default=False,
+        description="Compute the global importance over every test row (per partition on the Dask engine) instead of "
+                    "the time-budgeted sample; the sample still gives the stability measure and the figures.",
+    )
     dependence_features: int = Field(default=3, ge=0, le=10, description="Dependence plots for this many top features.")
     reason_codes: int = Field(default=3, ge=1, le=10, description="Features per row in the reason codes.")
     explain_rows: list[Scalar] = Field(

@@ -40,6 +40,9 @@ def inputs_summary(inputs: Any) -> Markdown:
         f"**Sensitive columns**: {escape.md(', '.join(inputs.spec.sensitive) or 'none')}",
         f"**Explainability tier**: {escape.md(inputs.tier)} (from {escape.md(inputs.tier_source)})",
     ]
+    if getattr(inputs, "rows", None) is not None:
+        lines.append(f"**Engine**: Dask, {inputs.rows.frame.npartitions} partition(s): the test rows stay on the cluster; "
+                     "the model's output is computed per partition and only the rows a step needs are gathered")
     if task != "binary":
         reason = (inputs.training.get("task") or {}).get("reason") or ""
         lines.insert(1, f"**Task**: {task}" + (f" ({escape.md(reason)})" if reason else ""))
@@ -80,6 +83,11 @@ def importance_table(glob: Any, top: int = 10) -> pd.DataFrame:
     return table.round({"mean_abs_shap": 4, "mean_shap": 4, "share": 3, **{c: 4 for c in per_class}}).set_index("rank")
 
 
+def _sample(glob: Any, inputs: Any) -> pd.DataFrame:
+    """The booster-ready rows of the SHAP sample (gathered once on the Dask engine)."""
+    return glob.sample if getattr(glob, "sample", None) is not None else inputs.prepared.iloc[glob.positions]
+
+
 def beeswarm(glob: Any, inputs: Any, top: int = 10) -> Any:
     """Beeswarm: each dot a row's SHAP value for a feature, coloured by the feature's value (low blue, high red)."""
     features = glob.importance["feature"].head(top).tolist()[::-1]
@@ -87,7 +95,7 @@ def beeswarm(glob: Any, inputs: Any, top: int = 10) -> Any:
     rng = np.random.default_rng(inputs.seed)
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(features) + 1.5))
     for i, feature in enumerate(features):  # one scatter per feature (a handful), never per row
-        raw = inputs.prepared.iloc[glob.positions][feature]
+        raw = _sample(glob, inputs)[feature]
         codes = raw.cat.codes.where(raw.notna()).astype(float) if isinstance(raw.dtype, pd.CategoricalDtype) else raw.astype(float)
         colour = (codes.rank(pct=True)).to_numpy()
         y = i + rng.uniform(-0.3, 0.3, len(values))
@@ -133,7 +141,7 @@ def dependence(glob: Any, inputs: Any) -> Any:
     features = glob.importance["feature"].head(n).tolist()
     fig, axes = plt.subplots(1, len(features), figsize=(4.2 * len(features), 3.6), squeeze=False)
     for ax, feature in zip(axes[0], features):  # one panel per top feature
-        raw = inputs.prepared.iloc[glob.positions][feature]
+        raw = _sample(glob, inputs)[feature]
         shap_values = glob.contributions.values[feature].to_numpy()
         if isinstance(raw.dtype, pd.CategoricalDtype):
             frame = pd.DataFrame({"level": raw.astype(str).to_numpy(), "shap": shap_values})
@@ -145,7 +153,8 @@ def dependence(glob: Any, inputs: Any) -> Any:
             ax.set_xlabel(escape.label(feature))
         ax.axvline(0, color="#bbb", lw=0.8) if isinstance(raw.dtype, pd.CategoricalDtype) else ax.axhline(0, color="#bbb", lw=0.8)
         ax.set_title(escape.label(feature))
-    axes[0][0].set_ylabel(escape.label(f"SHAP value ({shap_unit(inputs)})")) if not isinstance(inputs.prepared[features[0]].dtype, pd.CategoricalDtype) else None
+    if not isinstance(_sample(glob, inputs)[features[0]].dtype, pd.CategoricalDtype):
+        axes[0][0].set_ylabel(escape.label(f"SHAP value ({shap_unit(inputs)})"))
     return _finish(fig, inputs.out_dir, "dependence")
 
 

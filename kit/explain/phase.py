@@ -29,8 +29,8 @@ class ExplainInputs:
     """The champion and the test rows it is explained on."""
 
     model: Any  # kit.training.scoring.ScoringModel
-    X: pd.DataFrame
-    prepared: pd.DataFrame
+    X: pd.DataFrame | None  # the test rows in memory (local engine); None on Dask (see ``rows``)
+    prepared: pd.DataFrame | None
     y: np.ndarray
     proba: np.ndarray
     ids: pd.Series
@@ -48,6 +48,32 @@ class ExplainInputs:
     task: str = "binary"
     valid: tuple[pd.DataFrame, np.ndarray] | None = None  # validation rows (regression intervals), read when needed
     cache: dict[str, Any] = field(default_factory=dict)  # computed once per run (the uncertainty of each row)
+    rows: DaskRows | None = None  # Dask engine: the test rows stay on the cluster, gathered by position when needed
+
+    @property
+    def engine(self) -> str:
+        """'dask' when the test rows stay on a cluster, else 'local'."""
+        return "local" if self.rows is None else "dask"
+
+    @property
+    def n_rows(self) -> int:
+        """Number of test rows."""
+        return len(self.y)
+
+    def raw_rows(self, positions: np.ndarray) -> pd.DataFrame:
+        """The test rows at ``positions`` (every column but the target): in memory, or gathered from the cluster."""
+        positions = np.asarray(positions, dtype=np.int64)
+        return self.X.iloc[positions] if self.rows is None else self.rows.take(positions)
+
+    def prepared_rows(self, positions: np.ndarray) -> pd.DataFrame:
+        """The booster-ready test rows at ``positions``."""
+        if self.rows is None:
+            return self.prepared.iloc[np.asarray(positions, dtype=np.int64)]
+        return self.model.prepare(self.raw_rows(positions))
+
+    def column(self, name: str) -> pd.Series:
+        """One small column of every test row (a sensitive column), indexed like the test rows."""
+        return self.X[name] if self.rows is None else self.rows.small[name]
 
     @property
     def decisions(self) -> np.ndarray:
@@ -70,6 +96,31 @@ class ExplainInputs:
 
 
 @dataclass
+class DaskRows:
+    """The test rows on a Dask cluster: a lazy frame, each row's dataset position, and the few columns gathered."""
+
+    frame: Any  # dask DataFrame of the test rows (every column but the target), in position order
+    index: np.ndarray  # the dataset position of every test row (the frame's index), in test order
+    small: pd.DataFrame  # the sensitive columns of every test row, gathered once, indexed like ``frame``
+    lazy: Any  # kit.compute.lazy.LazyData the rows come from (compute, take)
+    gathered: dict[str, int] = field(default_factory=dict)  # rows gathered to the client, by step
+    _last: tuple[bytes, pd.DataFrame] | None = field(default=None, repr=False)  # the last rows gathered (steps reuse them)
+
+    def take(self, positions: np.ndarray) -> pd.DataFrame:
+        """Gather the test rows at ``positions`` (test order) from the cluster, in the order given."""
+        key = np.asarray(positions, dtype=np.int64).tobytes()
+        if self._last is None or self._last[0] != key:
+            wanted = self.index[np.asarray(positions, dtype=np.int64)]
+            rows = self.lazy.take(wanted, columns=list(self.frame.columns))
+            self._last = (key, rows.set_axis(pd.Index(wanted, name=self.frame.index.name), axis=0))
+        return self._last[1]
+
+    def count(self, step: str, rows: int) -> None:
+        """Record that ``step`` gathered ``rows`` test rows to the client."""
+        self.gathered[step] = int(rows)
+
+
+@dataclass
 class GlobalExplanation:
     """SHAP on a seeded, time-budgeted sample: importance and how stable its ranking is."""
 
@@ -80,6 +131,8 @@ class GlobalExplanation:
     seconds_per_row: float
     budget_seconds: float
     per_class: shapley.ClassContributions | None = None  # multiclass: every class's contributions
+    sample: pd.DataFrame | None = None  # the sample's booster-ready rows (the figures colour and place dots by them)
+    importance_rows: int | str = 0  # rows the importance table is computed over: the sample's size, or "every row"
 
 
 @dataclass
@@ -148,7 +201,13 @@ def row_ids(X: pd.DataFrame, id_columns: list[str]) -> pd.Series:
 
 
 def load_inputs(ctx: Any) -> ExplainInputs:
-    """Read the training artifact, the champion model and the test split; resolve the tier."""
+    """Read the training artifact, the champion model and the test split; resolve the tier.
+
+    On the Dask engine the test rows stay on the cluster (see :func:`load_inputs_dask`).
+    """
+    client = _phase_client(ctx.config)
+    if client is not None:
+        return load_inputs_dask(ctx, client)
     from kit.training.data import load_split
 
     training = ctx.read("training")
@@ -159,20 +218,102 @@ def load_inputs(ctx: Any) -> ExplainInputs:
     check_sensitive(X, list(spec.sensitive))
     prepared = model.prepare(X)
     task = task_of(model, training)
-    threshold = float(champion.get("threshold") or model.threshold)
-    use_cases = ctx.read("use_cases", required=False)
-    from kit.promotion import illustrative_pilot
-
-    tier, source = tiers.resolve_tier(ctx.config.explainability.tier, use_cases, illustrative_pilot(ctx.config, use_cases),
-                                      ctx.config.training.stakes)
     return ExplainInputs(
         model=model, X=X, prepared=prepared, y=encoded_y(y, task),
-        proba=model_output(model, X, task), ids=row_ids(X, list(spec.id_columns)), threshold=threshold,
-        champion=champion, training=training, spec=spec, tier=tier, tier_source=source,
-        settings=ctx.config.explainability, seed=int(ctx.config.seed),
-        out_dir=Path(ctx.run_dir) / OUT_DIR, config=ctx.config, use_cases=use_cases, task=task,
+        proba=model_output(model, X, task), ids=row_ids(X, list(spec.id_columns)),
         valid=_valid_rows(ctx, task) if task == "regression" else None,
+        **_run_facts(ctx, training, champion, model, spec, task),
     )
+
+
+def _run_facts(ctx: Any, training: dict[str, Any], champion: dict[str, Any], model: Any, spec: Any, task: str) -> dict[str, Any]:
+    """The inputs that do not depend on where the rows are: threshold, tier, settings, folders."""
+    from kit.promotion import illustrative_pilot
+
+    threshold = float(champion.get("threshold") or model.threshold)
+    use_cases = ctx.read("use_cases", required=False)
+    tier, source = tiers.resolve_tier(ctx.config.explainability.tier, use_cases, illustrative_pilot(ctx.config, use_cases),
+                                      ctx.config.training.stakes)
+    return dict(threshold=threshold, champion=champion, training=training, spec=spec, tier=tier, tier_source=source,
+                settings=ctx.config.explainability, seed=int(ctx.config.seed), out_dir=Path(ctx.run_dir) / OUT_DIR,
+                config=ctx.config, use_cases=use_cases, task=task)
+
+
+def _phase_client(config: Any) -> Any | None:
+    """The run's cluster client for phase 3, or None on the local engine (dask is not imported then)."""
+    from kit.compute.lazy import phase_client
+
+    return None if getattr(config, "compute", None) is None else phase_client(config)
+
+
+def load_inputs_dask(ctx: Any, client: Any) -> ExplainInputs:
+    """The Dask engine's inputs: the test rows stay on the cluster; the model's output for every row is computed
+    per partition on the workers, and only labels, outputs, row ids and the sensitive columns come back."""
+    from kit.compute.lazy import load_split_lazy
+
+    training = ctx.read("training")
+    champion = training.get("champion") or {}
+    model = _load_model(Path(ctx.run_dir), champion)
+    spec = _spec(ctx, training)
+    X, y, lazy = load_split_lazy(ctx, "test", client)
+    check_sensitive(X, list(spec.sensitive))
+    task = task_of(model, training)
+    order = recorded_positions(ctx, "test")
+    rows, output = dask_rows(model, X, lazy, task, [*spec.sensitive, *spec.id_columns[:1]], order)
+    y = y[np.searchsorted(np.sort(order), order)]  # the recorded order, as load_split gives it
+    valid = None
+    if task == "regression":  # the interval calibration fits on the validation rows: they are gathered (stated)
+        X_valid, y_valid, _ = load_split_lazy(ctx, "valid", client)
+        valid_order = recorded_positions(ctx, "valid")
+        (frame,) = lazy.compute(X_valid)
+        valid = (frame.loc[valid_order], encoded_y(y_valid[np.searchsorted(np.sort(valid_order), valid_order)], task))
+        rows.count("validation rows (interval calibration)", len(frame))
+    return ExplainInputs(
+        model=model, X=None, prepared=None, y=encoded_y(y, task), proba=output,
+        ids=row_ids(rows.small, list(spec.id_columns)), valid=valid, rows=rows,
+        **_run_facts(ctx, training, champion, model, spec, task),
+    )
+
+
+def recorded_positions(ctx: Any, part: str) -> np.ndarray:
+    """The dataset positions of a split part in the order training recorded them (the local engine's row order)."""
+    from kit.training.data import SPLIT_FILE
+
+    record = json.loads((Path(ctx.run_dir) / "artifacts" / SPLIT_FILE).read_text(encoding="utf-8"))
+    return np.asarray(record["positions"][part], dtype=np.int64)
+
+
+def dask_rows(model: Any, X: Any, lazy: Any, task: str, small: list[str],
+              order: np.ndarray | None = None) -> tuple[DaskRows, np.ndarray]:
+    """The test rows as a :class:`DaskRows` and the model's output for every row, computed per partition.
+
+    ``order`` puts the rows in the recorded order (dataset positions; default: position order), so that a test
+    position means the same row on both engines.
+    """
+    width = len(model.classes or []) if task == "multiclass" else 1
+    meta = pd.DataFrame({f"out{k}": pd.Series(dtype="f8") for k in range(width)})
+    output = X.map_partitions(_partition_output, model, task, width, meta=meta)
+    columns = [c for c in dict.fromkeys(small) if c in X.columns]
+    if columns:
+        out, kept = lazy.compute(output, X[columns])
+    else:
+        (out,) = lazy.compute(output)
+        kept = pd.DataFrame(index=out.index)
+    kept = kept.set_axis(out.index, axis=0)
+    if order is not None:
+        out, kept = out.loc[order], kept.loc[order]
+    values = out.to_numpy(dtype=float)
+    rows = DaskRows(frame=X, index=out.index.to_numpy(dtype=np.int64), small=kept, lazy=lazy)
+    return rows, values if task == "multiclass" else values[:, 0]
+
+
+def _partition_output(part: pd.DataFrame, model: Any, task: str, width: int) -> pd.DataFrame:
+    """The model's output (what :func:`model_output` gives) for one partition's rows, one column per output."""
+    columns = [f"out{k}" for k in range(width)]
+    if not len(part):
+        return pd.DataFrame({c: pd.Series(dtype="f8") for c in columns}, index=part.index)
+    values = np.asarray(model_output(model, part, task), dtype=float).reshape(len(part), width)
+    return pd.DataFrame(values, index=part.index, columns=columns)
 
 
 def _valid_rows(ctx: Any, task: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -184,37 +325,109 @@ def _valid_rows(ctx: Any, task: str) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def explain_global(inputs: ExplainInputs) -> GlobalExplanation:
-    """Exact SHAP on a seeded sample sized by the time budget; importance and half-sample stability."""
+    """Exact SHAP on a seeded sample sized by the time budget; importance and half-sample stability.
+
+    With ``explainability.shap_all_rows`` the importance table is computed over every test row (per partition
+    on the Dask engine); the sample still gives the stability measure and the figures.
+    """
     s = inputs.settings
     per_row = shapley.seconds_per_row(inputs.model.booster)
-    size = shapley.sample_size(s.time_budget_seconds, per_row, len(inputs.prepared), s.min_sample_rows, s.max_sample_rows)
-    positions = shapley.sample_positions(len(inputs.prepared), size, inputs.seed)
+    size = shapley.sample_size(s.time_budget_seconds, per_row, inputs.n_rows, s.min_sample_rows, s.max_sample_rows)
+    positions = shapley.sample_positions(inputs.n_rows, size, inputs.seed)
+    sample = inputs.prepared_rows(positions)
+    if inputs.rows is not None:
+        inputs.rows.count("SHAP sample", len(positions))
     if inputs.task == "multiclass":
-        per_class = _class_contributions(inputs, positions)
-        return GlobalExplanation(
-            contributions=per_class.for_classes(per_class.predicted()), positions=positions,
-            importance=shapley.class_importance(per_class), stability=shapley.importance_stability(per_class.total_abs(), inputs.seed),
-            seconds_per_row=per_row, budget_seconds=s.time_budget_seconds, per_class=per_class,
-        )
-    contribs = shapley.exact_contributions(inputs.model.booster, inputs.prepared.iloc[positions])
+        per_class = shapley.exact_class_contributions(inputs.model.booster, sample, inputs.classes)
+        contribs, importance = per_class.for_classes(per_class.predicted()), shapley.class_importance(per_class)
+        stability = shapley.importance_stability(per_class.total_abs(), inputs.seed)
+    else:
+        per_class = None
+        contribs = shapley.exact_contributions(inputs.model.booster, sample)
+        importance, stability = shapley.global_importance(contribs), shapley.importance_stability(contribs, inputs.seed)
+    if s.shap_all_rows:
+        importance = every_row_importance(inputs)
     return GlobalExplanation(
-        contributions=contribs, positions=positions, importance=shapley.global_importance(contribs),
-        stability=shapley.importance_stability(contribs, inputs.seed), seconds_per_row=per_row,
-        budget_seconds=s.time_budget_seconds,
+        contributions=contribs, positions=positions, importance=importance, stability=stability,
+        seconds_per_row=per_row, budget_seconds=s.time_budget_seconds, per_class=per_class, sample=sample,
+        importance_rows=EVERY_ROW if s.shap_all_rows else len(positions),
     )
 
 
-def _class_contributions(inputs: ExplainInputs, positions: np.ndarray) -> shapley.ClassContributions:
-    """Every class's exact contributions for the rows at ``positions`` (multiclass)."""
-    return shapley.exact_class_contributions(inputs.model.booster, inputs.prepared.iloc[positions], inputs.classes)
+EVERY_ROW = "every row"
+
+
+def every_row_importance(inputs: ExplainInputs) -> pd.DataFrame:
+    """The global importance table over every test row: in process, or per partition on the cluster and merged."""
+    model = inputs.model
+    if inputs.rows is None:
+        if inputs.task == "multiclass":
+            return shapley.class_importance(shapley.exact_class_contributions(model.booster, inputs.prepared, inputs.classes))
+        return shapley.global_importance(shapley.exact_contributions(model.booster, inputs.prepared))
+    if inputs.task != "multiclass":
+        from kit.compute.train import global_importance_dask
+
+        return global_importance_dask(model, inputs.rows.frame, inputs.rows.lazy.client)
+    return class_importance_dask(model, inputs.rows.frame, inputs.rows.lazy)
+
+
+def _class_sums(part: pd.DataFrame, model: Any) -> tuple[int, np.ndarray, np.ndarray, np.ndarray] | None:
+    """One partition's multiclass SHAP sums: rows, sum |SHAP| over classes, signed sum towards the predicted class,
+    and sum |SHAP| per class (classes x features)."""
+    if not len(part):
+        return None
+    per_class = shapley.exact_class_contributions(model.booster, model.prepare(part), model.classes)
+    toward = per_class.for_classes(per_class.predicted()).values.to_numpy().sum(axis=0)
+    by_class = np.stack([c.values.abs().to_numpy().sum(axis=0) for c in per_class.per_class])
+    return len(part), by_class.sum(axis=0), toward, by_class
+
+
+def class_importance_dask(model: Any, frame: Any, lazy: Any) -> pd.DataFrame:
+    """:func:`shapley.class_importance` over every row of a Dask DataFrame (sums merged over partitions)."""
+    import dask
+
+    parts = [p for p in lazy.compute(*[dask.delayed(_class_sums)(part, model) for part in frame.to_delayed()]) if p]
+    rows = sum(p[0] for p in parts)
+    total, toward, by_class = (sum(p[i] for p in parts) / rows for i in (1, 2, 3))
+    table = shapley.importance_table(list(model.features), total, toward)
+    for k, label in enumerate(model.classes):
+        table[f"class {label}"] = pd.Series(by_class[k], index=model.features).reindex(table["feature"]).to_numpy()
+    return table
 
 
 def row_contributions(inputs: ExplainInputs, positions: np.ndarray) -> shapley.Contributions:
     """Exact contributions of the rows at ``positions``: towards the predicted class for a multiclass model."""
-    if inputs.task == "multiclass":
-        per_class = _class_contributions(inputs, positions)
+    return contributions_toward(inputs.model, inputs.prepared_rows(positions), inputs.task)
+
+
+def contributions_toward(model: Any, prepared: pd.DataFrame, task: str) -> shapley.Contributions:
+    """Exact contributions of booster-ready rows: towards each row's predicted class for a multiclass model."""
+    if task == "multiclass":
+        per_class = shapley.exact_class_contributions(model.booster, prepared, list(model.classes or []))
         return per_class.for_classes(per_class.predicted())
-    return shapley.exact_contributions(inputs.model.booster, inputs.prepared.iloc[positions])
+    return shapley.exact_contributions(model.booster, prepared)
+
+
+def _partition_reasons(part: pd.DataFrame, model: Any, task: str, top_k: int) -> pd.DataFrame | None:
+    """One partition's reason codes (exact contributions computed on the worker)."""
+    if not len(part):
+        return None
+    return reason_codes(contributions_toward(model, model.prepare(part), task), part, top_k=top_k)
+
+
+def reason_table(inputs: ExplainInputs, positions: np.ndarray, top_k: int) -> pd.DataFrame:
+    """The reason codes of the rows at ``positions``: from the rows in memory or gathered, or, for every row on the
+    Dask engine, computed per partition on the workers (only the reason codes come back)."""
+    if inputs.rows is None or len(positions) < inputs.n_rows:
+        if inputs.rows is not None:
+            inputs.rows.count("reason codes", len(positions))
+        return reason_codes(row_contributions(inputs, positions), inputs.raw_rows(positions), top_k=top_k)
+    import dask
+
+    parts = inputs.rows.lazy.compute(*[dask.delayed(_partition_reasons)(part, inputs.model, inputs.task, top_k)
+                                       for part in inputs.rows.frame.to_delayed()])
+    table = pd.concat([p for p in parts if p is not None])
+    return table.loc[inputs.rows.index[np.asarray(positions, dtype=np.int64)]]
 
 
 def chosen_rows(inputs: ExplainInputs) -> dict[str, int]:
@@ -249,10 +462,12 @@ def local_explanations(inputs: ExplainInputs) -> dict[str, Any]:
     chosen = chosen_rows(inputs)
     positions = np.array(list(chosen.values()))
     contribs = row_contributions(inputs, positions)
+    if inputs.rows is not None:
+        inputs.rows.count("local explanations", len(positions))
     local = {
         "labels": list(chosen), "positions": positions, "contributions": contribs,
         "ids": inputs.ids.iloc[positions].tolist(), "proba": inputs.score[positions],
-        "values": inputs.X.iloc[positions], "task": inputs.task, "target": inputs.spec.target,
+        "values": inputs.raw_rows(positions), "task": inputs.task, "target": inputs.spec.target,
     }
     if inputs.task == "multiclass":
         local["predicted"] = [inputs.classes[k] for k in inputs.decisions[positions]]
@@ -270,8 +485,7 @@ def export_reason_codes(inputs: ExplainInputs) -> ReasonCodes:
     """Compute reason codes for the rows that need them and write reason_codes.csv."""
     positions, scope = reason_code_rows(inputs)
     k = inputs.settings.reason_codes
-    contribs = row_contributions(inputs, positions)
-    table = reason_codes(contribs, inputs.X, top_k=k)
+    table = reason_table(inputs, positions, k)
     if inputs.task == "regression":
         table.insert(0, "prediction", np.round(inputs.proba[positions], 6))
     else:
@@ -294,14 +508,14 @@ def assess_fairness(inputs: ExplainInputs) -> dict[str, Any]:
     check_group_labels(inputs.settings.fairness.group_labels, list(inputs.spec.sensitive))
     if inputs.task != "binary":
         columns = [
-            fairness.assess_task_column(inputs.task, col, inputs.X[col], inputs.y, inputs.decisions, inputs.classes,
+            fairness.assess_task_column(inputs.task, col, inputs.column(col), inputs.y, inputs.decisions, inputs.classes,
                                         inputs.settings.fairness, inputs.seed + i)
             for i, col in enumerate(inputs.spec.sensitive)
         ]
         return {"columns": columns, "gate": fairness.fairness_gate(columns), "task": inputs.task}
     columns = [
         fairness.assess_column(
-            col, inputs.X[col], inputs.y, inputs.decisions, inputs.proba, inputs.settings.fairness, inputs.seed + i
+            col, inputs.column(col), inputs.y, inputs.decisions, inputs.proba, inputs.settings.fairness, inputs.seed + i
         )
         for i, col in enumerate(inputs.spec.sensitive)
     ]
@@ -326,7 +540,7 @@ def build_review_queue(inputs: ExplainInputs, reasons: ReasonCodes) -> dict[str,
     """The review queue sized by the reviewers' capacity (CSV with reason codes), its summary and the size curve."""
     if inputs.task != "binary":
         return _ranked_queue(inputs, reasons)
-    reason_cols = reasons.table.drop(columns=["row_id", "probability"])  # indexed like inputs.X
+    reason_cols = reasons.table.drop(columns=["row_id", "probability"])  # indexed like the test rows
     positions = review_positions(inputs)
     queue = review.review_queue(inputs.ids, inputs.proba, inputs.y, inputs.threshold, positions, reason_cols)
     path = inputs.out_dir / "review_queue.csv"
@@ -365,11 +579,31 @@ def _uncertainty(inputs: ExplainInputs) -> dict[str, Any]:
     coverage = inputs.settings.review.coverage or float(review.content.load("explain")["review"]["coverage"])
     residuals = y_valid - inputs.model.predict(X_valid)
     calibration = review.calibrate_intervals(inputs.model.prepare(X_valid), residuals, coverage, inputs.seed)
-    intervals = review.prediction_intervals(calibration, inputs.prepared, inputs.proba)
+    intervals = test_intervals(inputs, calibration)
     return {"uncertainty": intervals["width"].to_numpy(), "error": np.abs(inputs.y - inputs.proba), "error_name": "mean absolute error",
             "by": f"width of the {coverage:.0%} prediction interval (widest first)", "intervals": intervals,
             "calibration": {k: v for k, v in calibration.items() if k != "model"},
             "coverage_test": review.interval_coverage(intervals, inputs.y)}
+
+
+def test_intervals(inputs: ExplainInputs, calibration: dict[str, Any]) -> pd.DataFrame:
+    """Every test row's prediction interval (regression): in process, or its width per partition on the cluster."""
+    if inputs.rows is None:
+        return review.prediction_intervals(calibration, inputs.prepared, inputs.proba)
+    scale = inputs.rows.frame.map_partitions(_partition_scale, inputs.model, calibration["model"], calibration["floor"],
+                                             meta=("scale", "f8"))
+    (scale,) = inputs.rows.lazy.compute(scale)
+    half = calibration["q"] * scale.to_numpy(dtype=float)
+    prediction = np.asarray(inputs.proba, dtype=float)
+    return pd.DataFrame({"prediction": prediction, "low": prediction - half, "high": prediction + half, "width": 2 * half},
+                        index=pd.Index(inputs.rows.index, name=inputs.rows.frame.index.name))
+
+
+def _partition_scale(part: pd.DataFrame, model: Any, scale_model: Any, floor: float) -> pd.Series:
+    """The interval scale model's difficulty of one partition's rows (see review.predicted_scale)."""
+    if not len(part):  # a partition without test rows (the boosters refuse empty input)
+        return pd.Series(index=part.index, dtype=float)
+    return pd.Series(review.predicted_scale(scale_model, model.prepare(part), floor), index=part.index, dtype=float)
 
 
 def _ranked_queue(inputs: ExplainInputs, reasons: ReasonCodes) -> dict[str, Any]:
@@ -520,6 +754,7 @@ def model_card_facts(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
         "explanations": {
             "top_drivers": glob.importance["feature"].head(5).tolist(),
             "sample_rows": len(glob.positions),
+            "importance_over": shap_rows_text(inputs, glob),
             "stability_spearman": glob.stability["spearman"],
             "reason_codes": reasons.scope, "reason_code_rows": reasons.rows,
             "review_queue_size": queue["summary"]["size"],
@@ -670,7 +905,9 @@ def explain_artifact(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
                      "fairness_rule": fairness_rule(inputs.task)}} if inputs.task != "binary" else {}),
         "global_importance": glob.importance.drop(columns=["rank"]),
         "shap": {"method": "exact TreeSHAP (booster's own contributions)", **_shap_units(inputs), "sample_rows": len(glob.positions),
+                 "sample_seed": inputs.seed, "importance_rows": glob.importance_rows or len(glob.positions),
                  "test_rows": len(inputs.y), "seconds_per_row": glob.seconds_per_row, "budget_seconds": glob.budget_seconds},
+        "engine": engine_record(inputs, glob),
         "stability": {k: v for k, v in glob.stability.items() if k not in ("half_a", "half_b")},
         "tier": inputs.tier,
         "tier_source": inputs.tier_source,
@@ -688,6 +925,35 @@ def explain_artifact(inputs: ExplainInputs, glob: GlobalExplanation, reasons: Re
         **({"promotion": promotion} if promotion else {}),
         "headline": head,
         "headline_status": status,
+    }
+
+
+def shap_rows_text(inputs: ExplainInputs, glob: GlobalExplanation) -> str:
+    """What the importance table is computed over, in words: every test row, or the seeded sample and its size."""
+    if glob.importance_rows == EVERY_ROW:
+        return (f"importance over every test row ({inputs.n_rows:,}); stability and figures on a seeded sample of "
+                f"{len(glob.positions):,} (seed {inputs.seed})")
+    if len(glob.positions) == inputs.n_rows:
+        return f"every test row ({inputs.n_rows:,}): the time budget allows them all"
+    return f"seeded sample of {len(glob.positions):,} of {inputs.n_rows:,} test rows (seed {inputs.seed})"
+
+
+def engine_record(inputs: ExplainInputs, glob: GlobalExplanation) -> dict[str, Any]:
+    """Where phase 3 ran and what it computed where: the rows gathered to the client, by step, and the SHAP rows."""
+    importance = glob.importance_rows or len(glob.positions)
+    shap = shap_rows_text(inputs, glob)
+    if inputs.rows is None:
+        return {"name": "local", "where": "in process", "shap": shap}
+    client = inputs.rows.lazy.client
+    return {
+        "name": "dask", "partitions": int(inputs.rows.frame.npartitions),
+        "scheduler": getattr(getattr(client, "scheduler", None), "address", None) if client is not None else "in-process",
+        "on_workers": ["model output for every test row"]
+                      + (["exact SHAP of every test row (sums merged)"] if importance == EVERY_ROW else [])
+                      + (["prediction interval widths"] if inputs.task == "regression" else [])
+                      + (["reason codes of every test row"] if inputs.tier == "high" else []),
+        "gathered_to_client": {"labels, outputs, row ids, sensitive columns": inputs.n_rows, **inputs.rows.gathered},
+        "shap": shap,
     }
 
 
@@ -744,19 +1010,37 @@ def check_sensitive_inputs(inputs: ExplainInputs, fair: dict[str, Any]) -> pd.Da
         record["note"] = f"sensitive columns {', '.join(inputs.spec.sensitive) or '(none)'}: {state}"
         return pd.DataFrame({"sensitive inputs": [record["note"]]})
     table, seconds = None, None
-    if inputs.tier in sensitive.rules()["compare_tiers"]:
+    compare = inputs.tier in sensitive.rules()["compare_tiers"]
+    if compare and inputs.rows is not None:  # the refit needs the whole training split in this process
+        record["not_compared"] = (f"not measured on the Dask engine (the refit without them runs in process on the whole "
+                                  f"training split); run phase 3 on the local engine to measure it")
+    elif compare:
         table, seconds = _sensitive_comparison(inputs, used, fair["columns"])
         record |= {"compared": True, "seconds": round(seconds, 3), "comparison": table.reset_index().round(4)}
         inputs.out_dir.mkdir(parents=True, exist_ok=True)
         table.round(6).to_csv(inputs.out_dir / "sensitive_inputs.csv")
     record["note"] = sensitive.summary(used, table, seconds)
+    findings = {c: _input_finding(inputs, c, used, table, seconds, record.get("not_compared")) for c in used}
+    if "not_compared" in record:
+        record["note"] = f"sensitive columns {', '.join(used)} are model inputs; their effect is {record['not_compared']}"
     for column in fair["columns"]:  # replaces an earlier run's note, so a re-run cell does not repeat it
         if column["column"] in used:
             kept = [f for f in column["findings"] if not f.startswith(f"{column['column']!r} is a model input")]
-            column["findings"] = [*kept, sensitive.finding(column["column"], used, table, inputs.tier, seconds)]
+            column["findings"] = [*kept, findings[column["column"]]]
     if table is None:
-        return pd.DataFrame({"sensitive inputs": [sensitive.finding(c, used, None, inputs.tier, None) for c in used]})
+        return pd.DataFrame({"sensitive inputs": list(findings.values())})
     return table
+
+
+def _input_finding(inputs: ExplainInputs, column: str, used: list[str], table: pd.DataFrame | None, seconds: float | None,
+                   not_compared: str | None) -> str:
+    """The finding of one sensitive input column: what leaving the sensitive inputs out changes, or why it was not measured."""
+    from kit.explain import sensitive
+
+    if not_compared is None:
+        return sensitive.finding(column, used, table, inputs.tier, seconds)
+    fix = "to keep sensitive columns out of training set dataset.sensitive_as_input: exclude"
+    return f"{column!r} is a model input at the {inputs.tier} tier; the effect of removing it is {not_compared}; {fix}"
 
 
 def _sensitive_note_only(inputs: ExplainInputs, fair: dict[str, Any], used: list[str], record: dict[str, Any]) -> pd.DataFrame:

@@ -286,10 +286,13 @@ def sample_positions(n_rows: int, size: int, seed: int) -> np.ndarray:
 def global_importance(contribs: Contributions) -> pd.DataFrame:
     """Mean |SHAP| per feature (and signed mean, share of total), most important first."""
     values = contribs.values
-    mean_abs = values.abs().mean()
-    table = pd.DataFrame(
-        {"feature": values.columns, "mean_abs_shap": mean_abs.to_numpy(), "mean_shap": values.mean().to_numpy()}
-    )
+    return importance_table(list(values.columns), values.abs().mean().to_numpy(), values.mean().to_numpy())
+
+
+def importance_table(features: list[str], mean_abs: np.ndarray, mean_shap: np.ndarray) -> pd.DataFrame:
+    """The importance table from each feature's mean |SHAP| and mean SHAP (also merged over partitions)."""
+    table = pd.DataFrame({"feature": features, "mean_abs_shap": np.asarray(mean_abs, dtype=float),
+                          "mean_shap": np.asarray(mean_shap, dtype=float)})
     total = table["mean_abs_shap"].sum()
     table["share"] = table["mean_abs_shap"] / total if total > 0 else 0.0
     table = table.sort_values("mean_abs_shap", ascending=False, kind="stable").reset_index(drop=True)

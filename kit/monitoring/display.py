@@ -100,7 +100,7 @@ def drift_summary(result: Monitoring, batch: str | None = None) -> pd.DataFrame:
     batch = batch or worst(result)[0]
     table = result.drift[batch].sort_values("psi", ascending=False)
     cols = ["kind", "psi", "test", "statistic", "p_value", "q_value", "wasserstein_std", "missing_share", "out_of_range_share", "unseen_share"]
-    return table[cols + [c for c in ["note"] if c in table.columns]].head(12).round(4)
+    return table[cols + [c for c in ["ks_bound", "note"] if c in table.columns]].head(12).round(4)  # ks_bound: Dask
 
 
 def alert_table(alerts: pd.DataFrame, limit: int = 25) -> pd.DataFrame:

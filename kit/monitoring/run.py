@@ -26,6 +26,23 @@ TARGET = "__target__"
 
 
 @dataclass
+class LazyBatch(Batch):
+    """A production batch read lazily (a Parquet folder or glob) on the Dask engine. ``lazy`` holds every row on the
+    cluster (features, no target); ``frame`` the rows gathered for retraining: all of them, or a seeded sample
+    (``sample`` says which); ``labels`` every row's encoded label (None: unlabelled)."""
+
+    lazy: Any = None
+    rows: int = 0
+    labels: np.ndarray | None = field(default=None, repr=False)
+    sample: dict[str, Any] = field(default_factory=dict)
+
+
+def batch_rows(batch: Batch) -> int:
+    """Rows of a batch (a lazy batch's every row, not only the gathered ones)."""
+    return batch.rows if isinstance(batch, LazyBatch) else len(batch.frame)
+
+
+@dataclass
 class Setup:
     """Everything monitoring compares against: champion, reference rows and their profile."""
 
@@ -50,6 +67,13 @@ class Setup:
     time_format: str | None = None
     estimator: dict[str, Any] = field(default_factory=lambda: {"task": "binary", "shown": True})
     calendar: list[str] = field(default_factory=list)
+    engine: dict[str, Any] = field(default_factory=lambda: {"name": "local"})
+    client: Any = field(default=None, repr=False)  # the Dask client (None: local engine)
+
+    @property
+    def reference_rows(self) -> int:
+        """Rows of the reference (training) split: all of them, also when only a sample was gathered."""
+        return int(self.engine.get("reference_rows", len(self.reference)))
 
     @property
     def task(self) -> str:
@@ -82,6 +106,7 @@ class Monitoring:
     task: str = "binary"
     estimate: dict[str, Any] = field(default_factory=dict)
     calendar: list[str] = field(default_factory=list)
+    samples: dict[str, dict[str, Any]] = field(default_factory=dict)  # lazy batches: rows gathered for retraining
 
 
 def test_metrics(champion: dict[str, Any]) -> dict[str, float]:
@@ -105,32 +130,51 @@ def rank_features(model: Any, explain: dict[str, Any] | None) -> tuple[list[str]
 
 def load_setup(ctx: Any) -> Setup:
     """Load the model to watch (the registry's champion, else this run's candidate), its data contract,
-    the training split (reference = train rows); profile the reference once."""
-    from kit.training.contract import CONTRACT_FILE, load_contract
-    from kit.training.data import load_split, trained_spec
+    the training split (reference = train rows); profile the reference once (per partition on the Dask engine)."""
+    from kit.compute.lazy import phase_client
+    from kit.training.data import load_split
     from kit.training.scoring import ScoringModel
 
-    training = ctx.read("training")
-    champion = training.get("champion") or {}
-    if not champion.get("model_dir"):
-        raise ArtifactError("training artifact: no champion.model_dir; re-run the training phase so a champion is saved")
+    client = phase_client(ctx.config)
+    if client is not None:
+        return load_setup_dask(ctx, client)
+    training, champion = _champion(ctx)
     own = ScoringModel.load(Path(ctx.run_dir) / champion["model_dir"])
     X_train, y_train = load_split(ctx, part="train")
     X_valid, y_valid = load_split(ctx, part="valid")
     X_test, y_test = load_split(ctx, part="test")
     model, watched, metrics = watched_model(ctx, champion, own, list(X_train.columns))
-    contract = load_contract(Path(ctx.run_dir) / (training.get("contract") or {}).get("path", f"artifacts/{CONTRACT_FILE}"))
     reference = X_train.assign(**{TARGET: y_train})
-    held_out = X_test.assign(**{TARGET: y_test})
+    d = ctx.config.monitoring.drift
+    profile = profile_reference(reference, model.features, d.bins, d.epsilon, d.min_rows_per_bin)
+    return _assemble(ctx, training, champion, model, watched, metrics, reference, X_valid.assign(**{TARGET: y_valid}),
+                     X_test.assign(**{TARGET: y_test}), profile, tasks.predictions(model, reference)[0])
+
+
+def _champion(ctx: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The training artifact and its champion record (a champion without a saved model is an ArtifactError)."""
+    training = ctx.read("training")
+    champion = training.get("champion") or {}
+    if not champion.get("model_dir"):
+        raise ArtifactError("training artifact: no champion.model_dir; re-run the training phase so a champion is saved")
+    return training, champion
+
+
+def _assemble(ctx: Any, training: dict[str, Any], champion: dict[str, Any], model: Any, watched: dict[str, Any],
+              metrics: dict[str, float], reference: pd.DataFrame, validation: pd.DataFrame, held_out: pd.DataFrame,
+              profile: Any, reference_scores: np.ndarray, **engine: Any) -> Setup:
+    """The Setup from the loaded parts (both engines)."""
+    from kit.training.contract import CONTRACT_FILE, load_contract
+    from kit.training.data import trained_spec
+
     settings: MonitoringSection = ctx.config.monitoring
-    profile = profile_reference(reference, model.features, settings.drift.bins, settings.drift.epsilon, settings.drift.min_rows_per_bin)
+    contract = load_contract(Path(ctx.run_dir) / (training.get("contract") or {}).get("path", f"artifacts/{CONTRACT_FILE}"))
     ranked, _ = rank_features(model, ctx.read("explain", required=False))
     dataset = trained_spec(ctx.run_dir, ctx.config)
-    validation = X_valid.assign(**{TARGET: y_valid})
     return Setup(
         model=model, champion=champion, test_metrics=metrics, reference=reference,
         held_out=held_out, profile=profile, ranked=ranked, key_features=ranked[: settings.alerts.top_k],
-        reference_scores=tasks.predictions(model, reference)[0], validation=validation,
+        reference_scores=reference_scores, validation=validation,
         estimator=tasks.fit_estimator(model, validation, held_out, TARGET, settings.performance),
         contract=contract, training=ctx.config.training, costs=training.get("costs"),
         registry={"name": champion.get("model_name") or champion.get("name"), "version": watched.get("version"),
@@ -138,7 +182,139 @@ def load_setup(ctx: Any) -> Setup:
                   "uri": champion.get("tracking_uri"), "experiment": (training.get("registry") or {}).get("experiment")},
         sensitive=list(dataset.sensitive), target_name=dataset.target, time_column=dataset.time_column, watched=watched,
         time_format=dataset.time_format, calendar=calendar_features_of(model.features, dataset.time_column),
+        engine=engine.get("record") or {"name": "local"}, client=engine.get("client"),
     )
+
+
+# ---------------------------------------------------------------- the Dask engine
+
+def _lazy_splits(ctx: Any, client: Any) -> dict[str, tuple[Any, np.ndarray]]:
+    """{part: (X lazy in position order, y)} of the recorded train, valid and test parts: the dataset loaded and
+    verified once (kit.compute.lazy.load_split_lazy for train), the other parts cut from it."""
+    import json
+
+    from kit.compute.lazy import load_split_lazy
+    from kit.schema import DatasetSpec
+    from kit.training.data import SPLIT_FILE, encode_task_target
+
+    X, y, data = load_split_lazy(ctx, "train", client)
+    record = json.loads((Path(ctx.run_dir) / "artifacts" / SPLIT_FILE).read_text(encoding="utf-8"))
+    spec = DatasetSpec.model_validate(record["dataset_spec"])
+    labels = encode_task_target(data.column(spec.target), spec.positive_class, record.get("task", "binary")).y
+    out = {"train": (X, y)}
+    for part in ("valid", "test"):
+        rows = np.sort(np.asarray(record["positions"][part], dtype=np.int64))
+        out[part] = (data.subset(rows).drop(columns=[spec.target]), labels[rows])
+    return out
+
+
+def _recorded_positions(ctx: Any, part: str) -> np.ndarray:
+    """The recorded row positions of a split part, in the order the local engine reads them."""
+    import json
+
+    from kit.training.data import SPLIT_FILE
+
+    record = json.loads((Path(ctx.run_dir) / "artifacts" / SPLIT_FILE).read_text(encoding="utf-8"))
+    return np.asarray(record["positions"][part], dtype=np.int64)
+
+
+def dask_settings() -> dict[str, Any]:
+    """What the Dask engine gathers to the client (kit/content/monitoring.yaml, ``dask``)."""
+    return content.load("monitoring")["dask"]
+
+
+def load_setup_dask(ctx: Any, client: Any) -> Setup:
+    """``load_setup`` on the Dask engine: the reference profile and scores computed per partition on the cluster;
+    the reference, validation and held-out rows gathered whole when small, else as seeded, stated samples."""
+    from kit.compute.drift import gather_partitions, profile_reference_dask
+    from kit.training.data import trained_spec
+    from kit.training.scoring import ScoringModel
+
+    training, champion = _champion(ctx)
+    own = ScoringModel.load(Path(ctx.run_dir) / champion["model_dir"])
+    cap, seed = int(dask_settings()["gather_rows"]), int(ctx.config.seed)
+    splits = _lazy_splits(ctx, client)
+    X_train, y_train = splits["train"]
+    model, watched, metrics = watched_model(ctx, champion, own, list(X_train.columns))
+    d = ctx.config.monitoring.drift
+    profile = profile_reference_dask(X_train, model.features, d.bins, d.epsilon, d.min_rows_per_bin, client)
+    scores = _concat(gather_partitions(X_train, _partition_predictions, model, client))[0]
+    parts, samples, periods = {}, {}, {}
+    time_column = trained_spec(ctx.run_dir, ctx.config).time_column
+    for i, part in enumerate(("train", "valid", "test")):
+        X, y = splits[part]
+        parts[part], samples[SPLIT_ROLE[part]] = gather_rows(X, y, _recorded_positions(ctx, part), cap, seed + i, client)
+        if time_column in X.columns and samples[SPLIT_ROLE[part]]["sample"]:  # a sample may miss the first or last day
+            periods[SPLIT_ROLE[part]] = time_range(X, time_column, client)
+    record = {"name": "dask", "reference_rows": int(len(y_train)),
+              "ran_on_cluster": ["reference profile (profile_reference_dask, per partition)",
+                                 "reference scores (per partition, gathered)",
+                                 "Parquet-folder batches: drift (drift_table_dask), contract checks and scores per partition"],
+              "ran_in_process": ["in-memory batches (scenario batches, single files): drift from the same sketch "
+                                 "(drift_table_frame), contract checks and scores",
+                                 "performance, alerts, retraining and replay on the gathered labels, predictions and rows"],
+              "samples": samples, "gather_rows": cap} | ({"time_ranges": periods} if periods else {})
+    return _assemble(ctx, training, champion, model, watched, metrics, parts["train"], parts["valid"], parts["test"],
+                     profile, scores, record=record, client=client)
+
+
+SPLIT_ROLE = {"train": "reference", "valid": "validation", "test": "held_out"}
+
+
+def time_range(X: Any, column: str, client: Any) -> list[str | None]:
+    """[first, last] time of a lazy split part's time column (ISO text; None when no value reads as a time)."""
+    from kit.compute.drift import gather_partitions
+
+    ends = pd.Series([t for pair in gather_partitions(X, _partition_time_range, column, client) for t in pair])
+    ends = ends.dropna()
+    return [ends.min().isoformat(), ends.max().isoformat()] if len(ends) else [None, None]
+
+
+def _partition_time_range(part: pd.DataFrame, column: str) -> tuple[Any, Any]:
+    """First and last time of a partition's time column (read as training_overlap reads it)."""
+    times = pd.to_datetime(part[column].astype("string"), errors="coerce")
+    return times.min(), times.max()
+
+
+def gather_rows(X: Any, y: np.ndarray, order: np.ndarray, cap: int, seed: int, client: Any
+                ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The rows of a lazy split part with their labels (``TARGET``), in the recorded ``order``: all of them when at
+    most ``cap``, else a seeded sample of ``cap`` rows (uniform, without replacement); and what was gathered."""
+    from kit.compute.drift import gather_partitions
+
+    n = len(y)
+    index = np.concatenate(gather_partitions(X, _partition_index, None, client)) if n else np.empty(0, np.int64)
+    labels = pd.Series(y, index=index)
+    wanted = index if n <= cap else np.sort(np.random.default_rng(seed).choice(index, cap, replace=False))
+    rows = pd.concat(gather_partitions(X, _partition_rows, wanted, client))
+    keep = order[np.isin(order, wanted)]
+    frame = rows.loc[keep].assign(**{TARGET: labels.loc[keep].to_numpy()})
+    note = ({"rows": n, "gathered": n, "sample": False} if n <= cap else
+            {"rows": n, "gathered": int(cap), "sample": True, "seed": int(seed),
+             "method": "uniform without replacement (numpy default_rng(seed).choice over the row positions)"})
+    return frame, note
+
+
+def _partition_index(part: pd.DataFrame, _: Any) -> np.ndarray:
+    """A partition's row positions."""
+    return part.index.to_numpy(dtype=np.int64)
+
+
+def _partition_rows(part: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
+    """The partition's rows at the ``wanted`` positions."""
+    return part[part.index.isin(wanted)]
+
+
+def _partition_predictions(part: pd.DataFrame, model: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """The watched model's predictions of one partition (``tasks.predictions``)."""
+    return tasks.predictions(model, part)
+
+
+def _concat(pieces: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-partition (values, proba) joined in partition order."""
+    values = np.concatenate([p[0] for p in pieces])
+    proba = None if pieces[0][1] is None else np.concatenate([p[1] for p in pieces])
+    return values, proba
 
 
 def calendar_features_of(features: list[str], time_column: str | None) -> list[str]:
@@ -211,10 +387,24 @@ def setup_summary(setup: Setup) -> pd.DataFrame:
         "watched model": f"{setup.watched.get('name') or '?'} v{setup.watched.get('version') or '?'} ({setup.model.algorithm}), {role}",
         "why this model": setup.watched.get("note", ""),
         **figures,
-        "reference rows": len(setup.reference),
+        "reference rows": setup.reference_rows,
         "held-out rows": len(setup.held_out),
         "key features (top-k)": ", ".join(setup.key_features),
+        **engine_rows(setup),
     }})
+
+
+def engine_rows(setup: Setup) -> dict[str, str]:
+    """Where monitoring runs and how drift is computed, as summary rows (the samples gathered, when any)."""
+    from kit.compute.drift import GRID
+
+    if setup.engine.get("name") != "dask":
+        return {"engine": "local (in-process)", "drift method": "exact (one sort per column)"}
+    sampled = [f"{k} {v['gathered']:,} of {v['rows']:,} rows (seed {v['seed']})"
+               for k, v in setup.engine.get("samples", {}).items() if v.get("sample")]
+    return {"engine": "dask (per partition on the cluster)",
+            "drift method": f"sketch, {GRID} bins: KS within +ks_bound",  # the headline gives the bounds seen
+            "gathered samples": "; ".join(sampled) or "none (all rows gathered)"}
 
 
 def scenario_batches(setup: Setup, settings: MonitoringSection, seed: int, time_column: str | None = None) -> Scenario:
@@ -230,16 +420,22 @@ def scenario_batches(setup: Setup, settings: MonitoringSection, seed: int, time_
 
 
 def file_batches(settings: MonitoringSection, target: str, positive_class: Any, model: Any = None,
-                 spec: Any = None) -> list[Batch]:
+                 spec: Any = None, client: Any = None, seed: int = 0) -> list[Batch]:
     """Real production batches: one file each, or one file cut by its time column and frequency; each file gets
-    the calendar and lag features the model was trained with (``spec``: the trained dataset spec)."""
+    the calendar and lag features the model was trained with (``spec``: the trained dataset spec). On the Dask
+    engine (``client``) a Parquet folder or glob is a ``LazyBatch`` read lazily; a single file stays in memory."""
+    from kit.compute.data import is_parquet_set
     from kit.data import read_table
 
     source = settings.production
     derive = lambda frame, name: time_features(frame, spec, list(getattr(model, "features", [])), name)  # noqa: E731
     if source.files:
-        return [_labelled(p.stem, derive(read_table(p, source.read_options), p.name), target, positive_class, model)
-                for p in source.files]
+        return [lazy_batch(p, source.read_options, target, positive_class, model, spec, client, seed + i)
+                if client is not None and is_parquet_set(p) else
+                _labelled(p.stem, derive(read_table(p, source.read_options), p.name), target, positive_class, model)
+                for i, p in enumerate(source.files)]
+    if client is not None and is_parquet_set(source.path):
+        return lazy_period_batches(source, target, positive_class, model, spec, client, seed)
     frame = derive(read_table(source.path, source.read_options), source.path.name)
     if source.time_column not in frame.columns:
         raise DataError(f"monitoring.production.time_column: {source.time_column!r} not in {source.path.name}")
@@ -256,6 +452,132 @@ def file_batches(settings: MonitoringSection, target: str, positive_class: Any, 
         batch.partial = _partial(batch.stamps, key, first=i == 0, last=i == len(groups) - 1)
         batches.append(batch)
     return batches
+
+
+def lazy_batch(path: Path, read_options: dict[str, Any], target: str, positive_class: Any, model: Any, spec: Any,
+               client: Any, seed: int) -> LazyBatch:
+    """A Parquet folder or glob as one batch on the cluster: rows counted and labels gathered per partition, the
+    features left lazy, and the rows for retraining gathered (all, or a seeded sample of ``dask.batch_rows``)."""
+    from kit.compute.data import read_lazy
+    from kit.compute.drift import gather_partitions
+
+    frame = _lazy_time_features(read_lazy(path, read_options), spec, list(getattr(model, "features", [])), path.name)
+    sizes = np.asarray(gather_partitions(frame, _partition_length, None, client), dtype=np.int64)
+    raw = _lazy_labels(frame, target, client)
+    return _rows_batch(path.stem, frame.drop(columns=[target], errors="ignore"), sizes, np.arange(int(sizes.sum())), raw,
+                       model, positive_class, client, seed)
+
+
+def lazy_period_batches(source: Any, target: str, positive_class: Any, model: Any, spec: Any, client: Any,
+                        seed: int) -> list[LazyBatch]:
+    """A Parquet folder or glob cut into one batch per period of its time column, as ``file_batches`` cuts one file:
+    the time column and the labels gathered, each period's rows left lazy (only the files holding them are read)."""
+    from kit.compute.data import read_lazy
+    from kit.compute.drift import gather_partitions
+    from kit.timeparse import parse_time
+
+    name = source.path.name
+    frame = _lazy_time_features(read_lazy(source.path, source.read_options), spec, list(getattr(model, "features", [])), name)
+    if source.time_column not in frame.columns:
+        raise DataError(f"monitoring.production.time_column: {source.time_column!r} not in {name}")
+    sizes = np.asarray(gather_partitions(frame, _partition_length, None, client), dtype=np.int64)
+    times = pd.concat(gather_partitions(frame, _partition_column, source.time_column, client), ignore_index=True)
+    stamp = parse_time(times, source.time_format, "monitoring.production.time_column")
+    periods = stamp.dt.to_period(period_alias(source.frequency))
+    raw = _lazy_labels(frame, target, client)
+    features = frame.drop(columns=[source.time_column, target], errors="ignore")
+    groups = list(pd.Series(np.arange(len(stamp))).groupby(periods, sort=True))
+    batches = []
+    for i, (key, positions) in enumerate(groups):  # one batch per period (dozens at most)
+        rows = positions.to_numpy()
+        batch = _rows_batch(str(key), features, sizes, rows, raw, model, positive_class, client, seed + i)
+        batch.stamps = stamp.iloc[rows].reset_index(drop=True).rename("__stamp__")  # as file_batches names them
+        batch.partial = _partial(batch.stamps, key, first=i == 0, last=i == len(groups) - 1)
+        batches.append(batch)
+    return batches
+
+
+def _lazy_labels(frame: Any, target: str, client: Any) -> pd.Series | None:
+    """The target column of every row, gathered (None when the files have none)."""
+    from kit.compute.drift import gather_partitions
+
+    if target not in frame.columns:
+        return None
+    return pd.concat(gather_partitions(frame, _partition_column, target, client), ignore_index=True)
+
+
+def _rows_batch(name: str, frame: Any, sizes: np.ndarray, rows: np.ndarray, raw: pd.Series | None, model: Any,
+                positive_class: Any, client: Any, seed: int) -> LazyBatch:
+    """A LazyBatch of the rows at sorted global positions ``rows``: lazy on the cluster, labels encoded when every row
+    has one, and the rows for retraining gathered (all, or a seeded sample of ``dask.batch_rows``)."""
+    cap, n = int(dask_settings()["batch_rows"]), len(rows)
+    whole = n == int(sizes.sum())
+    labels = None
+    if raw is not None and not raw.iloc[rows].isna().any():
+        labels = encode_labels(raw.iloc[rows].reset_index(drop=True), model, positive_class, name)
+    chosen = np.arange(n) if n <= cap else np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
+    kept = _take_positions(frame, sizes, rows[chosen], client)
+    sample = ({"rows": n, "gathered": n, "sample": False} if n <= cap else
+              {"rows": n, "gathered": cap, "sample": True, "seed": int(seed),
+               "method": "uniform without replacement over the batch's rows"})
+    if labels is not None:
+        kept = kept.assign(**{TARGET: labels[chosen]})
+    lazy = frame if whole else _lazy_rows(frame, sizes, rows)
+    return LazyBatch(name, kept, labelled=labels is not None, lazy=lazy, rows=n, labels=labels, sample=sample)
+
+
+def _lazy_rows(frame: Any, sizes: np.ndarray, rows: np.ndarray) -> Any:
+    """A Dask DataFrame of the rows at sorted global positions ``rows``, over the partitions that hold any."""
+    import dask
+    import dask.dataframe as dd
+
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    pieces = [dask.delayed(_partition_take)(part, rows[(rows >= a) & (rows < b)] - a)
+              for part, a, b in zip(frame.to_delayed(), starts[:-1], starts[1:]) if ((rows >= a) & (rows < b)).any()]
+    return dd.from_delayed(pieces, meta=frame._meta, verify_meta=False) if pieces else dd.from_pandas(frame._meta, npartitions=1)
+
+
+def _lazy_time_features(frame: Any, spec: Any, features: list[str], name: str) -> Any:
+    """The model's calendar features added per partition; lag features must be in the files (they need history
+    across rows, which a partitioned batch does not keep in order), else a DataError naming the fix."""
+    if spec is None or not spec.time_column and not spec.lags:
+        return frame
+    from kit.training.features import lag_name
+
+    lags = [lag_name(spec.lags.column, k) for k in spec.lags.periods] if spec.lags else []
+    needed = [c for c in lags if c in features and c not in frame.columns]
+    if needed:
+        raise DataError(f"monitoring.production {name}: the model uses the lag features {needed}, which a Parquet "
+                        "folder batch must carry as columns (history across files is not kept in order); add them to "
+                        "the files, or give the batch as one file")
+    meta = time_features(frame._meta_nonempty, spec, features, name).iloc[:0]
+    return frame.map_partitions(time_features, spec, features, name, meta=meta)
+
+
+def _partition_length(part: pd.DataFrame, _: Any) -> int:
+    """Rows of a partition."""
+    return len(part)
+
+
+def _partition_column(part: pd.DataFrame, name: str) -> pd.Series:
+    """One column of a partition."""
+    return part[name]
+
+
+def _partition_take(part: pd.DataFrame, local: np.ndarray) -> pd.DataFrame:
+    """A partition's rows at the given positions inside it."""
+    return part.iloc[local]
+
+
+def _take_positions(frame: Any, sizes: np.ndarray, chosen: np.ndarray, client: Any) -> pd.DataFrame:
+    """The rows at sorted global ``chosen`` positions (partitions in order), gathered; index 0..len-1."""
+    import dask
+
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    tasks_ = [dask.delayed(_partition_take)(part, chosen[(chosen >= a) & (chosen < b)] - a)
+              for part, a, b in zip(frame.to_delayed(), starts[:-1], starts[1:])]
+    pieces = client.gather(client.compute(tasks_)) if client is not None else dask.compute(*tasks_, scheduler="sync")
+    return pd.concat(pieces, ignore_index=True)
 
 
 def time_features(frame: pd.DataFrame, spec: Any, features: list[str], name: str) -> pd.DataFrame:
@@ -349,7 +671,8 @@ def production_batches(ctx: Any, setup: Setup) -> tuple[list[Batch], pd.DataFram
         from kit.training.data import trained_spec
 
         spec = trained_spec(ctx.run_dir, ctx.config)
-        return file_batches(settings, setup.target_name, setup.model.positive_class, setup.model, spec), None
+        return file_batches(settings, setup.target_name, setup.model.positive_class, setup.model, spec,
+                            setup.client, ctx.config.seed), None
     scenario = scenario_batches(setup, settings, ctx.config.seed, setup.time_column)
     return scenario.batches, scenario.injections
 
@@ -366,6 +689,11 @@ def training_overlap(setup: Setup, batches: list[Batch], synthetic: bool = False
     split = pd.concat([f[column] for f in parts if column in f.columns])
     trained = pd.to_datetime(split.astype("string"), errors="coerce")
     start, end = trained.min(), trained.max()
+    sampled = setup.engine.get("time_ranges", {})  # Dask: a sampled part's whole range, computed on the cluster
+    roles = ("reference", "validation") if synthetic else ("reference", "validation", "held_out")
+    ends = [pd.Timestamp(t) for r in roles for t in sampled.get(r, []) if t is not None]
+    if ends:
+        start, end = pd.Series([start, *ends]).min(), pd.Series([end, *ends]).max()
     stamps = {b.name: _batch_times(b, column) for b in batches}
     per_batch = {name: int(t.between(start, end).sum()) for name, t in stamps.items() if t is not None}
     if not per_batch:
@@ -391,16 +719,16 @@ def _batch_times(batch: Batch, column: str) -> pd.Series | None:
 
 def monitor_batch(setup: Setup, batch: Batch, settings: MonitoringSection, seed: int, score_profile: Any) -> dict[str, Any]:
     """Quality, drift, predictions, performance and alerts of one batch."""
-    usable, issues = schema_issues(setup.profile, setup.contract, batch.frame, settings.alerts)
-    drift = drift_table(setup.profile, batch.frame, usable, settings.drift.fdr_alpha) if usable else pd.DataFrame()
+    usable, issues = batch_quality(setup, batch, settings.alerts)
+    drift = batch_drift(setup, batch, usable, settings.drift.fdr_alpha) if usable else pd.DataFrame()
     issues += missing_rise(setup.profile, drift, setup.nullable, settings.alerts)
     labelled = batch.labelled and TARGET in batch.frame
-    y = batch.frame[TARGET].to_numpy() if labelled else None
+    y = (batch.labels if isinstance(batch, LazyBatch) else batch.frame[TARGET].to_numpy()) if labelled else None
     counts = tasks.label_counts(setup.task, y, tasks.n_classes(setup.model))
     out: dict[str, Any] = {"drift": drift, "issues": issues, "measured": None, "expected": None, "score": None,
                            "counts": counts, "performance": "no labels" if y is None else "not scored"}
-    if len(usable) == len(setup.profile.features) and not batch.frame.empty:
-        values, proba = tasks.predictions(setup.model, batch.frame)
+    if len(usable) == len(setup.profile.features) and batch_rows(batch):
+        values, proba = batch_predictions(setup, batch)
         out["score"] = tasks.prediction_drift(score_profile, values, setup.profile.epsilon)
         out["expected"] = tasks.expected_figures(setup.estimator, values, proba, setup.model.threshold)
         if y is not None:
@@ -409,6 +737,47 @@ def monitor_batch(setup: Setup, batch: Batch, settings: MonitoringSection, seed:
             if out["performance"] == "measured":
                 out["measured"] = tasks.measure(setup.model, y, values, p, seed)
     return out
+
+
+def batch_quality(setup: Setup, batch: Batch, settings: Any) -> tuple[list[str], list[dict[str, object]]]:
+    """Usable features and data-quality findings: the contract checked on the batch (a lazy one per partition by
+    kit.compute.checks.validate_dask: the same counts and examples as one validation)."""
+    if not isinstance(batch, LazyBatch):
+        return schema_issues(setup.profile, setup.contract, batch.frame, settings)
+    from kit.compute.checks import validate_dask
+    from kit.monitoring.quality import STRUCTURAL, contract_issues, issue, text_in_numeric
+
+    if batch.rows == 0:
+        return [], [issue("empty_batch", None, 0.0, 1.0, "the batch has no rows")]
+    report = validate_dask(setup.contract, batch.lazy, setup.client)
+    found = contract_issues(report.failures, report.rows, settings)
+    flagged = {(i["check"], i["feature"]) for i in found}
+    found += [i for i in text_in_numeric(setup.profile, batch.frame) if (i["check"], i["feature"]) not in flagged]
+    broken = {i["feature"] for i in found if i["check"] in STRUCTURAL}
+    return [n for n in setup.profile.features if n not in broken], found
+
+
+def batch_drift(setup: Setup, batch: Batch, usable: list[str], alpha: float) -> pd.DataFrame:
+    """The batch's drift table: exact on the local engine; on Dask from the sketch (a lazy batch per partition on
+    the cluster, an in-memory one in process: the same figures for the same rows)."""
+    from kit.monitoring.drift import ReferenceProfile
+
+    if isinstance(setup.profile, ReferenceProfile):
+        return drift_table(setup.profile, batch.frame, usable, alpha)
+    from kit.compute.drift import drift_table_dask, drift_table_frame
+
+    if isinstance(batch, LazyBatch):
+        return drift_table_dask(setup.profile, batch.lazy, usable, alpha, setup.client)
+    return drift_table_frame(setup.profile, batch.frame, usable, alpha)
+
+
+def batch_predictions(setup: Setup, batch: Batch) -> tuple[np.ndarray, np.ndarray | None]:
+    """The watched model's predictions of every row of the batch (a lazy one scored per partition, gathered)."""
+    if not isinstance(batch, LazyBatch):
+        return tasks.predictions(setup.model, batch.frame)
+    from kit.compute.drift import gather_partitions
+
+    return _concat(gather_partitions(batch.lazy, _partition_predictions, setup.model, setup.client))
 
 
 def monitor(setup: Setup, batches: list[Batch], settings: MonitoringSection, seed: int = 0) -> Monitoring:
@@ -425,7 +794,7 @@ def monitor(setup: Setup, batches: list[Batch], settings: MonitoringSection, see
     ]
     counts = ["positives", "negatives"] if setup.task == "binary" else ["labelled_rows"]
     summary = pd.DataFrame({
-        "batch": [b.name for b in batches], "rows": [len(b.frame) for b in batches],
+        "batch": [b.name for b in batches], "rows": [batch_rows(b) for b in batches],
         "partial_period": [b.partial for b in batches],
         "labelled": [b.labelled for b in batches],
         **{k: [results[b.name]["counts"][k] for b in batches] for k in counts},
@@ -449,6 +818,7 @@ def monitor(setup: Setup, batches: list[Batch], settings: MonitoringSection, see
         task=setup.task,
         estimate=estimate,
         calendar=list(setup.calendar),
+        samples={b.name: b.sample for b in batches if isinstance(b, LazyBatch)},
     )
 
 
@@ -517,7 +887,7 @@ def _has_quality_failure(result: Monitoring, batch: str) -> bool:
 def size_problem(batch: Batch, cfg: Any, full_rows: float) -> str | None:
     """Why a batch is too small to drive a decision (None when big enough): below min_batch_rows, or a partial
     period with less than partial_min_share of a full period's rows (the median full batch)."""
-    rows = len(batch.frame)
+    rows = batch_rows(batch)
     if rows < cfg.min_batch_rows:
         return f"{rows} rows{' (partial period)' if batch.partial else ''} < min_batch_rows {cfg.min_batch_rows}"
     if batch.partial and np.isfinite(full_rows) and rows < cfg.partial_min_share * full_rows:
@@ -528,7 +898,7 @@ def size_problem(batch: Batch, cfg: Any, full_rows: float) -> str | None:
 
 def full_period_rows(batches: list[Batch]) -> float:
     """Median rows of the batches that cover their whole period (NaN when none does)."""
-    full = [len(b.frame) for b in batches if not b.partial]
+    full = [batch_rows(b) for b in batches if not b.partial]
     return float(np.median(full)) if full else float("nan")
 
 
@@ -542,10 +912,22 @@ def _serving_setup(setup: Setup, model: Any, rows: pd.DataFrame, figures: dict[s
     """The setup after a promotion: the challenger watched against the rows it was trained on."""
     from dataclasses import replace
 
+    from kit.monitoring.drift import ReferenceProfile
+
     d = settings.drift
-    profile = profile_reference(rows, model.features, d.bins, d.epsilon, d.min_rows_per_bin)
+    if isinstance(setup.profile, ReferenceProfile):
+        profile = profile_reference(rows, model.features, d.bins, d.epsilon, d.min_rows_per_bin)
+    else:  # the Dask engine: the same sketch as its reference, of the (gathered) rows the challenger learned from
+        import dask
+        import dask.dataframe as dd
+
+        from kit.compute.drift import profile_reference_dask
+
+        with dask.config.set({"dataframe.convert-string": False}):  # text stays as the local engine reads it
+            lazy = dd.from_pandas(rows, npartitions=1)
+        profile = profile_reference_dask(lazy, model.features, d.bins, d.epsilon, d.min_rows_per_bin)
     return replace(setup, model=model, reference=rows, profile=profile, test_metrics=figures,
-                   reference_scores=tasks.predictions(model, rows)[0])
+                   reference_scores=tasks.predictions(model, rows)[0], engine=setup.engine | {"reference_rows": len(rows)})
 
 
 def retrain(setup: Setup, batches: list[Batch], result: Monitoring, settings: MonitoringSection, seed: int = 0) -> dict[str, Any]:
@@ -564,7 +946,7 @@ def retrain(setup: Setup, batches: list[Batch], result: Monitoring, settings: Mo
         fired = fired_rules(state["alerts"], batch.name, cfg.trigger_rules)
         if not fired:
             continue
-        event = {"batch": batch.name, "rows": len(batch.frame), "partial_period": batch.partial, "fired": ", ".join(fired),
+        event = {"batch": batch.name, "rows": batch_rows(batch), "partial_period": batch.partial, "fired": ", ".join(fired),
                  "serving": state["since"] or "original", "trained_on": "", "judged_on": "", "serving_score": np.nan,
                  "challenger_score": np.nan, "delta": np.nan}
         window = [b for b in batches[i + 1:] if ready[b.name]][: cfg.evaluation_batches]
@@ -816,7 +1198,14 @@ def build_artifact(
                                      "(counts and intervals overstate the evidence)")
     if overlap.get("overlapping_rows"):
         headline["Training overlap"] = f"{overlap['overlapping_rows']:,} production rows inside the training period"
+    from kit.compute.drift import method_note
+
+    method = method_note(result.drift)
+    if method["name"] == "sketch":
+        headline["Drift method"] = method["text"]
     return {
+        "engine": setup.engine | ({"batch_samples": result.samples} if result.samples else {}),
+        "drift_method": method,
         "source": settings.production.model_dump(mode="json") if settings.production else {"scenario": settings.scenario, "synthetic": True},
         "synthetic": synthetic,
         "watched": setup.watched,

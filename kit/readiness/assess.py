@@ -216,7 +216,10 @@ def assess(section: ReadinessSection, profile: DataProfile | None = None,
 
 
 def profile_dataset(config: Any) -> DataProfile | None:
-    """Read and profile the config's dataset (None when there is none or profiling is off)."""
+    """Read and profile the config's dataset as stored, before any cleaning (None when there is none or profiling
+    is off). On the Dask engine the file is read lazily (a Parquet set one partition per file) and profiled per
+    partition on the cluster; only the summaries come back (kit.compute.checks: the same profile)."""
+    from kit.compute.lazy import phase_client
     from kit.data import read_table
 
     spec = config.dataset
@@ -224,9 +227,14 @@ def profile_dataset(config: Any) -> DataProfile | None:
         return None
     as_of = config.readiness.as_of
     now = dt.datetime.fromisoformat(as_of) if as_of else None
-    frame = read_table(spec.path, spec.read_options)
-    return profile_frame(frame, id_columns=spec.id_columns, time_column=spec.time_column, now=now,
-                         time_format=spec.time_format)
+    options = dict(id_columns=spec.id_columns, time_column=spec.time_column, now=now, time_format=spec.time_format)
+    client = phase_client(config)
+    if client is not None:
+        from kit.compute.checks import profile_frame_dask
+        from kit.compute.data import read_lazy
+
+        return profile_frame_dask(read_lazy(spec.path, spec.read_options), client=client, **options)
+    return profile_frame(read_table(spec.path, spec.read_options), **options)
 
 
 def headline(a: Assessment) -> tuple[dict[str, str], str]:

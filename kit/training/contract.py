@@ -50,20 +50,37 @@ def infer_contract(
     """
     from kit import content
 
-    pa = _pa()
     if range_margin is None:
         range_margin = content.load("training")["contract"]["range_margin"]
-    specs = {}
-    for col in columns:  # one schema entry per column
+    return contract_from_facts(column_facts(frame, columns), range_margin, name, unbounded)
+
+
+def column_facts(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, Any]]:
+    """What the contract needs of each column: nullable, and its sorted levels (text) or its min and max (numbers)."""
+    facts: dict[str, dict[str, Any]] = {}
+    for col in columns:  # one entry per column
         values = frame[col]
-        nullable = bool(values.isna().any())
+        facts[col] = {"nullable": bool(values.isna().any())}
         if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
-            levels = sorted(map(str, values.dropna().unique().tolist()))
-            specs[col] = pa.Column(str, checks=[pa.Check.isin(levels)], nullable=nullable, coerce=True)
+            facts[col]["levels"] = sorted(map(str, values.dropna().unique().tolist()))
+        else:
+            facts[col].update(low=float(values.min()), high=float(values.max()))
+    return facts
+
+
+def contract_from_facts(facts: dict[str, dict[str, Any]], range_margin: float, name: str = "training data",
+                        unbounded: list[str] | tuple[str, ...] = ()) -> Any:
+    """The pandera schema of :func:`column_facts` (levels checked by isin, ranges widened by ``range_margin``)."""
+    pa = _pa()
+    specs = {}
+    for col, fact in facts.items():  # one schema entry per column
+        nullable = fact["nullable"]
+        if "levels" in fact:
+            specs[col] = pa.Column(str, checks=[pa.Check.isin(fact["levels"])], nullable=nullable, coerce=True)
         elif col in unbounded:
             specs[col] = pa.Column("float64", nullable=nullable, coerce=True, description=UNBOUNDED)
         else:
-            low, high = float(values.min()), float(values.max())
+            low, high = fact["low"], fact["high"]
             pad = (high - low) * range_margin
             specs[col] = pa.Column(
                 "float64", checks=[pa.Check.in_range(low - pad, high + pad)], nullable=nullable, coerce=True
@@ -141,6 +158,14 @@ class ContractReport:
 
 def validate(schema: Any, df: pd.DataFrame) -> ContractReport:
     """Validate a batch against the contract; never raises for data problems, reports them."""
+    cases = failure_cases(schema, df)
+    if cases is None:
+        return ContractReport(passed=True, rows=len(df))
+    return ContractReport(passed=False, rows=len(df), failures=_failure_table(cases))
+
+
+def failure_cases(schema: Any, df: pd.DataFrame) -> pd.DataFrame | None:
+    """pandera's failure cases of a batch (categoricals compared as text, like in the contract); None when it passes."""
     pa = _pa()
     batch = df.copy()
     for name in schema.columns:  # categoricals compare as text, like in the contract
@@ -149,12 +174,17 @@ def validate(schema: Any, df: pd.DataFrame) -> ContractReport:
     try:
         schema.validate(batch, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        return ContractReport(passed=False, rows=len(df), failures=_failure_table(exc.failure_cases))
-    return ContractReport(passed=True, rows=len(df))
+        return exc.failure_cases
+    return None
 
 
 def _failure_table(cases: pd.DataFrame) -> pd.DataFrame:
     """Summarise pandera's failure cases: column, kind, count and a few example values."""
+    return summarise_failures(classify_failures(cases))
+
+
+def classify_failures(cases: pd.DataFrame) -> pd.DataFrame:
+    """pandera's failure cases with their kind, the column they concern and the value as text (type errors dropped)."""
     cases = cases.copy()
     check = cases["check"].astype(str)
     base = check.str.extract(r"^([a-z_]+)", expand=False).fillna(check)
@@ -163,10 +193,12 @@ def _failure_table(cases: pd.DataFrame) -> pd.DataFrame:
     cases["column"] = cases["column"].where(~whole_frame, cases["failure_case"]).astype(str)
     cases["value"] = cases["failure_case"].astype(str)
     # a value that is not a number fails the dtype check and, as a side effect, the range check
-    cases = cases[~cases["value"].str.startswith("TypeError(")]
+    return cases[~cases["value"].str.startswith("TypeError(")]
+
+
+def summarise_failures(cases: pd.DataFrame) -> pd.DataFrame:
+    """Classified failure cases per column and kind: how many, and the first three distinct values (sorted)."""
     table = cases.groupby(["column", "kind"], sort=True).agg(
         count=("value", "size"), examples=("value", lambda v: sorted(set(v))[:3])
     ).reset_index()
     return table
-
-

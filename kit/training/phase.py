@@ -75,6 +75,17 @@ def default_model_name(run_name: str | None, target: str, features: list[str] | 
     return re.sub(r"[^a-z0-9]+", "-", f"{run_name or 'kit'}-{target}".lower()).strip("-") + tail
 
 
+def run_client(config: Any) -> Any | None:
+    """The run's Dask client, or None on the local engine (decided without importing dask)."""
+    from kit.compute.engine import effective
+
+    if effective(config.compute).engine == "local":
+        return None
+    from kit.compute.lazy import phase_client
+
+    return phase_client(config)
+
+
 def _source(settings: Any, key: str) -> str:
     """'config' when the user set ``training.<key>``, else 'default'."""
     return f"config (training.{key})" if key in settings.model_fields_set else "default"
@@ -142,6 +153,8 @@ class TrainingRun:
         }
         self.gates: dict[str, dict[str, Any]] = {}
         self.outcome: dict[str, Any] = {}
+        self.client = run_client(self.config)  # None: every step runs in this process, as always
+        self.engine: dict[str, Any] = {"name": "local"}
 
     @property
     def model_name(self) -> str:
@@ -175,25 +188,35 @@ class TrainingRun:
         """Load and type the data, encode the target; returns a per-dtype summary."""
         from kit.data import file_sha256
 
-        with warnings.catch_warnings():  # the same notes are shown by the notebook and kept in the artifact
-            warnings.simplefilter("ignore", tdata.DataWarning)
-            self.frame = tdata.load_dataset(self.spec)
-        self.notes += self.frame.attrs.get("kit_notes", [])
-        if len(self.frame) < self.settings.min_rows:
+        if self.client is None:
+            with warnings.catch_warnings():  # the same notes are shown by the notebook and kept in the artifact
+                warnings.simplefilter("ignore", tdata.DataWarning)
+                self.frame = tdata.load_dataset(self.spec)
+            self.notes += self.frame.attrs.get("kit_notes", [])
+            self.rows, labels, dtypes = len(self.frame), self.frame[self.spec.target], self.frame.dtypes
+        else:  # the rows stay on the workers; only the target column comes back
+            from kit.training import dask_steps
+
+            self.lazy = dask_steps.load_frame(self.spec, self.client)
+            self.frame = self.lazy.frame  # lazy: a Dask DataFrame indexed by row position
+            self.notes += self.lazy.notes
+            self.rows, labels, dtypes = self.lazy.rows, self.lazy.column(self.spec.target), self.lazy.frame.dtypes
+            self.engine = dask_steps.engine_record(self.client, self.spec, self.lazy.frame.npartitions)
+        if self.rows < self.settings.min_rows:
             raise DataError(
-                f"{self.spec.path.name}: {len(self.frame)} labelled rows, fewer than training.min_rows "
+                f"{self.spec.path.name}: {self.rows} labelled rows, fewer than training.min_rows "
                 f"({self.settings.min_rows}); add data or lower training.min_rows (not below 50)"
             )
-        self.target = tdata.encode_task_target(self.frame[self.spec.target], self.spec.positive_class,
+        self.target = tdata.encode_task_target(labels, self.spec.positive_class,
                                                self.task if self.decision else self.spec.task)
         if self.decision is None:
             self.decision = TaskDecision(self.target.task, self.target.reason)
             self.task, self.metric = self.target.task, selection_metric(self.settings, self.target.task)
         self.y = self.target.y
-        self.sha256 = file_sha256(self.spec.path)
-        kinds = self.frame.dtypes.astype(str).value_counts()
+        self.sha256 = file_sha256(self.spec.path) if self.client is None else dask_steps.dataset_sha256(self.spec.path)
+        kinds = dtypes.astype(str).value_counts()
         return pd.DataFrame({
-            "rows": [len(self.frame)], "columns": [self.frame.shape[1]], **self._target_facts(),
+            "rows": [self.rows], "columns": [len(dtypes)], **self._target_facts(),
             "column types": [", ".join(f"{k}: {v}" for k, v in kinds.items())],
         })
 
@@ -222,9 +245,17 @@ class TrainingRun:
         if not hasattr(self, "split"):
             raise KitError("run.make_split() comes before run.check_quality(): the leakage screen looks only at training rows")
         candidates = tdata.feature_columns(self.frame, self.spec)
-        self.quality = quality_report(self.frame, self.spec, candidates, self.y, self.settings.drop_leaky, self.seed,
-                                      rows=self.split.parts["train"], leakage_auc=self.settings.leakage_auc,
-                                      task=self.task, classes=self.target.classes)
+        if self.client is None:
+            self.quality = quality_report(self.frame, self.spec, candidates, self.y, self.settings.drop_leaky, self.seed,
+                                          rows=self.split.parts["train"], leakage_auc=self.settings.leakage_auc,
+                                          task=self.task, classes=self.target.classes)
+        else:
+            from kit.compute.checks import quality_report_dask
+
+            self.quality = quality_report_dask(self.lazy.frame, self.spec, candidates, self.y, self.settings.drop_leaky,
+                                               self.seed, rows=self.split.parts["train"],
+                                               leakage_auc=self.settings.leakage_auc, task=self.task,
+                                               classes=self.target.classes, client=self.client)
         self.notes += self.quality.notes
         self.features = [c for c in candidates if c not in self.quality.excluded]
         if not self.features:
@@ -234,24 +265,46 @@ class TrainingRun:
     def make_split(self) -> pd.DataFrame:
         """Draw and record the train/valid/test split (artifacts/split.json)."""
         s = self.settings
-        self.split = tdata.make_split(self.frame, self.y, s.valid_size, s.test_size, self.seed, self.spec.time_column,
-                                      self.spec.time_format, self.spec.rows_in_time_order, self.task)
+        if self.client is None:
+            self.split = tdata.make_split(self.frame, self.y, s.valid_size, s.test_size, self.seed, self.spec.time_column,
+                                          self.spec.time_format, self.spec.rows_in_time_order, self.task)
+        else:  # the same positions from the gathered target (and time column); the hash computed per partition
+            from kit.training import dask_steps
+
+            columns = dask_steps.split_columns(self.lazy, self.spec.time_column)
+            self.split = tdata.make_split(pd.DataFrame() if columns is None else columns, self.y, s.valid_size,
+                                          s.test_size, self.seed, self.spec.time_column, self.spec.time_format,
+                                          self.spec.rows_in_time_order, self.task)
+            self.split.data_hash = self.lazy.data_hash()
         self.split_path = tdata.save_split(self.ctx.run_dir, self.split, self.spec)
         return self.split.summary(self.y)
 
     def part(self, name: str) -> tuple[pd.DataFrame, np.ndarray]:
-        """(features, labels) of one split part."""
+        """(features, labels) of one split part (on Dask the features are lazy, in row-position order)."""
         idx = self.split.parts[name]
+        if self.client is not None:
+            return self.lazy.subset(idx)[self.features], self.y[idx]
         return self.frame.iloc[idx][self.features], self.y[idx]
 
     # ---- 2. contract ----------------------------------------------------------------------
     def build_contract(self) -> pd.DataFrame:
         """Infer the contract on training rows, save it, and validate the test rows with it."""
         X_train, _ = self.part("train")
-        self.contract = infer_contract(X_train, self.features, name=f"{self.model_name} features",
-                                       unbounded=target_lag_columns(self.spec))
+        if self.client is None:
+            self.contract = infer_contract(X_train, self.features, name=f"{self.model_name} features",
+                                           unbounded=target_lag_columns(self.spec))
+        else:
+            from kit.compute.checks import infer_contract_dask
+
+            self.contract = infer_contract_dask(X_train, self.features, name=f"{self.model_name} features",
+                                                unbounded=target_lag_columns(self.spec), client=self.client)
         self.contract_path = save_contract(self.contract, self.ctx.artifacts / "contract.json")
-        self.contract_check = validate(self.contract, self.part("test")[0])
+        if self.client is None:
+            self.contract_check = validate(self.contract, self.part("test")[0])
+        else:
+            from kit.compute.checks import validate_dask
+
+            self.contract_check = validate_dask(self.contract, self.part("test")[0], client=self.client)
         return contract_summary(self.contract)
 
     # ---- 3. candidates --------------------------------------------------------------------
@@ -260,8 +313,20 @@ class TrainingRun:
         (Xtr, ytr), (Xva, yva), (Xte, yte) = self.part("train"), self.part("valid"), self.part("test")
         meta = {"target": self.spec.target, "positive_class": self.target.positive_class,
                 "negative_class": self.target.negative_class, "task": self.task, "classes": self.target.classes}
-        self.candidates = train_candidates(Xtr, ytr, Xva, yva, self.settings, self.seed, costs=self.costs, **meta)
+        if self.client is None:
+            self.candidates = train_candidates(Xtr, ytr, Xva, yva, self.settings, self.seed, costs=self.costs, **meta)
+        else:  # boosters on the cluster, baselines on a stated sample; every score computed per partition
+            from kit.training.dask_steps import train_candidates_dask
+
+            self.candidates, facts = train_candidates_dask(self.lazy, self.split.parts, self.y, self.features,
+                                                           self.settings, self.seed, costs=self.costs, **meta)
+            self.engine.update(facts)
+            Xte = None  # evaluate takes the test scores computed on the workers
         self.training_notes = [n for c in self.candidates for n in c.notes]
+        if self.client is not None:
+            from kit.training.dask_steps import sample_notes
+
+            self.training_notes += sample_notes(self.engine)
         self.notes += self.training_notes
         set_thresholds(self.candidates, yva, self.costs, self.settings.threshold)
         self.leaderboard = evaluate(self.candidates, Xte, yte, self.metric, yva)
@@ -334,6 +399,12 @@ class TrainingRun:
             extra, gone = sorted(set(model.features) - set(self.features)), sorted(set(self.features) - set(model.features))
             return None, version, f"other features (only the champion has {extra or 'none'}; only this model has {gone or 'none'})"
         try:
+            if self.client is not None:
+                from kit.training.dask_steps import model_test_scores, score_width
+
+                y_test, positions = self.part("test")[1], self.split.parts["test"]
+                predicted = model_test_scores(self.lazy, model, positions, score_width(self.task, self.target.classes))
+                return task_metrics(self.task, y_test, predicted, model.threshold)[self.metric], version, None
             X_test, y_test = self.frame.iloc[self.split.parts["test"]], self.part("test")[1]
             predicted = model.predict(X_test) if self.task == "regression" else model.predict_proba(X_test)
             scores = task_metrics(self.task, y_test, predicted, model.threshold)
@@ -465,7 +536,7 @@ class TrainingRun:
         head_name, head_value = self.headline_metric()
         return {
             "task": self.task_decision(),
-            "dataset": {"name": self.spec.name, "path": str(self.spec.path), "sha256": self.sha256, "rows": len(self.frame),
+            "dataset": {"name": self.spec.name, "path": str(self.spec.path), "sha256": self.sha256, "rows": self.rows,
                         "target": self.spec.target, "positive_class": self.target.positive_class,
                         "negative_class": self.target.negative_class, "spec": self.spec.model_dump(mode="json")},
             "contract": {"path": str(self.contract_path.relative_to(self.ctx.run_dir)), "columns": len(self.features),
@@ -492,6 +563,7 @@ class TrainingRun:
                 "Gates": f"{passed}/{len(self.gates)} passed" + (f"; failed: {', '.join(tgates.failed(self.gates))}" if passed < len(self.gates) else ""),
             },
             "headline_status": status,
+            "engine": self.engine,
         }
 
 

@@ -434,13 +434,13 @@ def select_best(candidates: list[Candidate], y_valid: np.ndarray, metric: str = 
     return models[int(np.argmax(scores))]
 
 
-def evaluate(candidates: list[Candidate], X_test: pd.DataFrame, y_test: np.ndarray, selection_metric: str = "roc_auc",
+def evaluate(candidates: list[Candidate], X_test: pd.DataFrame | None, y_test: np.ndarray, selection_metric: str = "roc_auc",
              y_valid: np.ndarray | None = None) -> pd.DataFrame:
     """Leaderboard: test metrics of every candidate at its own threshold (plus its validation score), best first
-    on the selection metric."""
+    on the selection metric. ``X_test`` None: each candidate's ``extra["test_proba"]`` is already computed (Dask)."""
     rows = []
     for cand in candidates:
-        proba = cand.scores(X_test)
+        proba = cand.extra["test_proba"] if X_test is None else cand.scores(X_test)
         cand.extra["test_proba"] = proba
         row = {"candidate": cand.name, "kind": cand.kind, **_board_metrics(cand.task, y_test, proba, cand.threshold)}
         if y_valid is not None:

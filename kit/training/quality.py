@@ -26,6 +26,7 @@ or out-of-range numbers, so the contract gate fails on data that did not change.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from kit import content
-from kit.profile import profile_frame
+from kit.profile import DataProfile, profile_frame
 from kit.schema import DatasetSpec
 from kit.training.metrics import multiclass_matrix, regression_matrix, roc_auc_rows
 
@@ -216,6 +217,11 @@ def near_constant_shares(frame: pd.DataFrame, limit: float) -> dict[str, float]:
     if frame.empty:
         return {}
     shares = frame.apply(lambda s: s.value_counts(dropna=False, normalize=True, sort=True).iloc[0])
+    return shares_above(shares, limit)
+
+
+def shares_above(shares: pd.Series, limit: float) -> dict[str, float]:
+    """The columns whose top-value share is above ``limit``, largest first."""
     return {str(c): float(v) for c, v in shares[shares > limit].sort_values(ascending=False).items()}
 
 
@@ -239,28 +245,50 @@ def quality_report(
     ``leakage_auc`` is the absolute leak cut-off of the binary task (``training.leakage_auc``; content
     default); the other tasks take theirs from ``quality.leakage_by_task``.
     """
+    rows = np.arange(len(y)) if rows is None else np.asarray(rows)
+    source = QualitySource(
+        dtypes=frame.dtypes, profile=lambda ids: profile_frame(frame, id_columns=ids),
+        near_constant=lambda cols, limit: near_constant_shares(frame.iloc[rows][cols], limit),
+        take=lambda positions, cols: frame.iloc[positions][cols])
+    return screen_quality(source, spec, features, y, drop_leaky, seed, rows, leakage_auc, task, classes)
+
+
+@dataclass(frozen=True)
+class QualitySource:
+    """What the quality report reads from the data (in memory, or per partition on Dask): the dtypes, the profile
+    (given the id columns), the near-constant shares of columns over the training rows, and rows taken by position."""
+
+    dtypes: pd.Series
+    profile: Callable[[list[str]], DataProfile]
+    near_constant: Callable[[list[str], float], dict[str, float]]
+    take: Callable[[np.ndarray, list[str]], pd.DataFrame]
+
+
+def screen_quality(
+    source: QualitySource, spec: DatasetSpec, features: list[str], y: np.ndarray, drop_leaky: bool, seed: int,
+    rows: np.ndarray, leakage_auc: float | None, task: str, classes: list[Any] | None,
+) -> QualityReport:
+    """The quality report from what ``source`` reads (see :func:`quality_report`)."""
     rules = content.load("training")["quality"]
     if task == "binary":
         cutoff, lead_min = (rules["leakage_auc"] if leakage_auc is None else leakage_auc), rules["leakage_lead_min_auc"]
     else:
         cutoff, lead_min = rules["leakage_by_task"][task]["cutoff"], rules["leakage_by_task"][task]["lead_min"]
     column, label = LEAK_COLUMN[task], LEAK_METRIC_LABEL[task]
-    profile = profile_frame(frame, id_columns=[c for c in spec.id_columns if c in frame.columns])
+    profile = source.profile([c for c in spec.id_columns if c in source.dtypes.index])
     missing = pd.DataFrame({"column": list(profile.missing_share), "missing_share": list(profile.missing_share.values())})
     missing = missing.sort_values("missing_share", ascending=False, kind="stable").reset_index(drop=True)
-    post_outcome = [c for c in spec.post_outcome_columns if c in frame.columns]
+    post_outcome = [c for c in spec.post_outcome_columns if c in source.dtypes.index]
     features = [c for c in features if c not in post_outcome]
     constant = [c for c in profile.constant_columns if c in features]
     id_like = [c for c in profile.id_like_columns if c in features]
-    cats = [c for c in features if isinstance(frame[c].dtype, pd.CategoricalDtype)]
-    levels = frame[cats].nunique() if cats else pd.Series(dtype="int64")
-    high_card = {c: int(n) for c, n in levels[levels > rules["high_cardinality_levels"]].items()}
-    rows = np.arange(len(y)) if rows is None else np.asarray(rows)
-    near = near_constant_shares(frame.iloc[rows][[c for c in features if c not in constant + id_like]],
-                                rules["near_constant_share"])
+    cats = [c for c in features if isinstance(source.dtypes[c], pd.CategoricalDtype)]
+    distinct = {p.name: p.distinct for p in profile.column_profiles}
+    high_card = {c: int(distinct[c]) for c in cats if distinct[c] > rules["high_cardinality_levels"]}
+    near = source.near_constant([c for c in features if c not in constant + id_like], rules["near_constant_share"])
     screened = [c for c in features if c not in constant + id_like + list(near)]
     sample = rows[_sample_rows(len(rows), rules["leakage_sample_rows"], seed)]
-    auc = single_feature_scores(frame.iloc[sample][screened], y[sample], seed, task)
+    auc = single_feature_scores(source.take(sample, screened), y[sample], seed, task)
     floor = no_information_score(y[sample], task)
     leakage = pd.DataFrame({"feature": auc.index, column: auc.to_numpy()})
     leakage["flagged"] = leakage[column] >= cutoff
