@@ -80,8 +80,7 @@ def killed_during(killer: Killer, start: float, end: float, times: int = 1) -> l
     return [victim for _, victim, _ in killer.kills]
 
 
-@pytest.fixture(scope="module")
-def client():
+def _cluster():
     """Two worker processes under nannies (a killed worker comes back at a new address), 1 GiB each; a task may
     lose one worker and run again (allowed-failures 1), so a task that kills every worker fails fast."""
     from distributed import Client, LocalCluster
@@ -90,6 +89,10 @@ def client():
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                          memory_limit="1GiB", silence_logs=50) as cluster, Client(cluster) as c:
         yield c
+
+
+client = pytest.fixture(scope="module", name="client")(_cluster)
+own_client = pytest.fixture(name="own_client")(_cluster)  # for the test that may leave its cluster without workers
 
 
 def _ready(client, n: int = 2) -> None:
@@ -142,18 +145,18 @@ def test_training_is_retried_on_the_workers_left_when_one_dies_mid_training(clie
     assert roc_auc_score(yte, model.predict_proba(Xte)) > 0.8  # a valid booster, trained on every row again
 
 
-def test_training_that_loses_a_worker_twice_is_a_cluster_error(client, telco) -> None:  # noqa: F811
+def test_training_that_loses_a_worker_twice_is_a_cluster_error(own_client, telco) -> None:  # noqa: F811
     """LightGBM: XGBoost's tracker runs in the scheduler's process (here: the test's) and was seen to abort it
     (SIGABRT in xgboost.tracker.wait_for) when its workers died twice in a row."""
     from kit.compute.train import train_dask
 
-    _ready(client)
+    _ready(own_client)
     (Xtr, ytr), (Xva, yva) = telco["train"], telco["valid"]
-    killer = Killer(client, TRAINING_TASK["lightgbm"], delay=0.3, times=2)
+    killer = Killer(own_client, TRAINING_TASK["lightgbm"], delay=0.3, times=2)
     killer.start()
     start = time.monotonic()
     with pytest.raises(ClusterError) as caught:
-        train_dask(client, "lightgbm", *lazy(Xtr, ytr, 4), *lazy(Xva, yva, 2), LONG, seed=7, pos_weight=1.0)
+        train_dask(own_client, "lightgbm", *lazy(Xtr, ytr, 4), *lazy(Xva, yva, 2), LONG, seed=7, pos_weight=1.0)
     end = time.monotonic()
     killer.stop()
     first, second = killed_during(killer, start, end, times=2)
@@ -247,7 +250,7 @@ def _slow(part: pd.DataFrame) -> pd.DataFrame:
 def test_killing_every_worker_is_a_cluster_error_not_a_hang(bare_cluster, monkeypatch) -> None:
     client, _ = bare_cluster
     monkeypatch.setattr(faults, "settings", lambda: {"poll_seconds": 0.2, "stuck_after_seconds": 3,
-                                                     "training_retries": 1})
+                                                     "restart_seconds": 10, "training_retries": 1})
     frame = dd.from_pandas(pd.DataFrame({"x": np.arange(2000)}), npartitions=20).map_partitions(_slow)
     killer = Killer(client, lambda key: "_slow" in key, every=True)
     killer.start()

@@ -95,6 +95,7 @@ def _scheduler_view(client: Any) -> dict[str, Any]:
 
         now, workers = clock.monotonic(), dask_scheduler.workers
         return {"workers": {a: int(w.memory_limit or 0) for a, w in workers.items()},
+                "nannied": [a for a, w in workers.items() if w.nanny],
                 "waiting": {str(t.key): (now - since, bool(t.worker_restrictions) and not t.loose_restrictions
                                          and not any(w in workers for w in t.worker_restrictions))
                             for t, since in dask_scheduler.unrunnable.items()}}
@@ -192,9 +193,9 @@ class Watch:
                 from distributed import Future
 
                 self.client.cancel([Future(k, self.client) for k in pinned])
-            survivors = sorted(set(self.known) & set(view["workers"]))
+            survivors = sorted(set(self.known) & set(view["nannied"]))  # without a nanny: it would only stop
             if survivors:
-                self.client.restart_workers(survivors, timeout=float(settings()["stuck_after_seconds"]),
+                self.client.restart_workers(survivors, timeout=float(settings()["restart_seconds"]),
                                             raise_for_error=False)
         except (OSError, TimeoutError, ClusterError):  # the cluster is going away: nothing left to clean
             pass
