@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kit.compute.faults import guarded
 from kit.errors import DataError
 from kit.monitoring.drift import adjust_pvalues, chi_square, is_numeric, ks_pvalue, psi
 
@@ -231,6 +232,7 @@ def _coarse_from_fine(edges: np.ndarray, fine_edges: np.ndarray, fine_counts: np
     return np.diff(np.concatenate([[0], upto, [cumulative[-1]]]))
 
 
+@guarded("the drift reference profile on Dask")
 def profile_reference_dask(frame: Any, features: list[str], bins: int = 10, epsilon: float = 1e-4,
                            min_rows_per_bin: int = 5, client: Any | None = None, grid: int = GRID) -> ScaledReference:
     """Profile the reference columns of a Dask DataFrame; only summaries (and a few fine bins' values) come back."""
@@ -329,6 +331,7 @@ def ecdf_bounds(fine_edges: np.ndarray, ref: tuple[np.ndarray, np.ndarray, np.nd
 
 # ---------------------------------------------------------------- batch drift
 
+@guarded("batch drift on Dask")
 def drift_table_dask(reference: ScaledReference, batch: Any, features: list[str] | None = None, alpha: float = 0.05,
                      client: Any | None = None) -> pd.DataFrame:
     """One row per feature, as ``kit.monitoring.drift.drift_table``, plus the KS and Wasserstein bounds."""

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kit.compute.faults import guarded, retried
 from kit.errors import DataError
 
 
@@ -212,6 +213,7 @@ def early_stopping_iteration(losses: np.ndarray, rounds: int) -> int:
 FITS = {"xgboost": fit_xgboost_dask, "lightgbm": fit_lightgbm_dask}
 
 
+@retried("training on Dask")
 def train_dask(client: Any, algorithm: str, X_train: Any, y_train: Any, X_valid: Any, y_valid: Any, settings: Any,
                seed: int, pos_weight: float | None, overrides: dict[str, Any] | None = None,
                categories: dict[str, list[Any]] | None = None, **meta: Any) -> Any:
@@ -312,6 +314,7 @@ def contributions_dask(model: Any, X: Any) -> Any:
     return X.map_partitions(_partition_contributions, model, meta=meta)
 
 
+@guarded("SHAP importance on Dask")
 def global_importance_dask(model: Any, X: Any, client: Any | None = None) -> pd.DataFrame:
     """Mean |SHAP| and mean SHAP per feature over every row (sums merged over partitions), as ``global_importance``."""
     contribs = contributions_dask(model, X)[model.features]
