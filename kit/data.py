@@ -89,3 +89,21 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def dataset_sha256(path: Path) -> str:
+    """sha256 of the data file, or of a Parquet set: every file's name (relative) and sha256, in sorted order."""
+    import hashlib
+
+    from kit.compute.data import is_parquet_set, parquet_files
+
+    path = Path(path)
+    if not is_parquet_set(path):
+        return file_sha256(path)
+    files = parquet_files(path)
+    root = path if path.is_dir() else Path(files[0]).parent
+    digest = hashlib.sha256()
+    for name in files:  # a loop over files, not rows
+        digest.update(f"{Path(name).relative_to(root) if path.is_dir() else Path(name).name}:{file_sha256(Path(name))}\n"
+                      .encode())
+    return digest.hexdigest()

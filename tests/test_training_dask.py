@@ -171,6 +171,11 @@ def test_parquet_folder_of_three_files_trains_like_the_csv(demo, cluster, mlflow
     board = run.leaderboard.set_index("candidate")
     assert board.loc["logistic_regression", "roc_auc"] == pytest.approx(
         local.leaderboard.set_index("candidate").loc["logistic_regression", "roc_auc"], rel=1e-9)
+    # the same folder on the local engine (it read the folder, then failed hashing it as one file: IsADirectoryError)
+    in_process, _ = run_steps(demo_config(tmp_path / "cfg-local", mlflow_store_template, dataset={"path": str(folder)}),
+                              tmp_path / "run-local")
+    assert in_process.client is None and in_process.sha256 == run.sha256
+    assert in_process.split.data_hash == run.split.data_hash
 
 
 def test_regression_on_dask_within_bound_of_local(cluster, mlflow_store_template, tmp_path: Path) -> None:

@@ -54,13 +54,12 @@ def _own_cluster(section: Any, start: Any) -> str:
     return _CLIENTS[key].scheduler_address
 
 
-def compute(client: Any | None, *collections: Any) -> tuple:
-    """Compute Dask collections on the cluster, or in this process (synchronously) without a client."""
-    import dask
+def compute(client: Any | None, *collections: Any, step: str = "reading the data on the cluster") -> tuple:
+    """Compute Dask collections on the cluster under the fault watch (a dead worker or scheduler is a ClusterError
+    naming the step), or in this process (synchronously) without a client."""
+    from kit.compute import faults
 
-    if client is None:
-        return dask.compute(*collections, scheduler="sync")
-    return tuple(client.gather(client.compute(list(collections))))
+    return faults.compute(client, step, *collections)
 
 
 @dataclass

@@ -81,6 +81,8 @@ def spread_over_workers(client: Any, frames: list[tuple[Any, Any]]) -> list[tupl
     input"), and a split part often leaves a file's partition empty. Partitions are computed round-robin over
     the workers (each pair's features and labels together, where the file is read), then the non-empty ones are
     placed round-robin over the first k workers, k the smallest number of non-empty partitions of any pair.
+    A worker dying under it leaves tasks that can only run there: the fault watch ends the step with a ClusterError
+    (allowing them elsewhere hung the retry in a test).
     """
     import dask.dataframe as dd
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kit import content
+from kit.data import dataset_sha256  # noqa: F401 - where the Dask path (and its tests) found it
 from kit.errors import DataError
 
 LABEL = "__y__"
@@ -39,25 +40,6 @@ def baseline_rows(train: np.ndarray, cap: int, seed: int) -> np.ndarray:
     if len(train) <= cap:
         return train
     return np.sort(np.random.default_rng(seed).choice(train, size=cap, replace=False))
-
-
-def dataset_sha256(path: Path) -> str:
-    """sha256 of the data file, or of a Parquet set: every file's name (relative) and sha256, in sorted order."""
-    import hashlib
-
-    from kit.compute.data import is_parquet_set, parquet_files
-    from kit.data import file_sha256
-
-    path = Path(path)
-    if not is_parquet_set(path):
-        return file_sha256(path)
-    files = parquet_files(path)
-    root = path if path.is_dir() else Path(files[0]).parent
-    digest = hashlib.sha256()
-    for name in files:  # a loop over files, not rows
-        digest.update(f"{Path(name).relative_to(root) if path.is_dir() else Path(name).name}:{file_sha256(Path(name))}\n"
-                      .encode())
-    return digest.hexdigest()
 
 
 def load_frame(spec: Any, client: Any) -> Any:
@@ -219,7 +201,7 @@ def _fit_boosted_dask(algorithm: str, lazy: Any, rows: dict[str, Any], parts: di
     info = model.info
     model.info = {k: info[k] for k in ("params", "trees", "library_version", "notes")} | {"engine": "dask"}
     cand = Candidate(algorithm, "model", info["params"], proba, time.perf_counter() - t0,
-                     model=model, trees=info["trees"], trials=tried, notes=list(info["notes"]),
+                     model=model, trees=info["trees"], trials=tried, notes=list(info["notes"]) + [info[k] for k in ("retried",) if info.get(k)],
                      metric_cache={metrics_key(y_valid, threshold): metrics}, task=task)
     cand.extra["test_proba"] = test  # scored with the validation rows (one pass); never used to choose
     return cand

@@ -186,7 +186,7 @@ class TrainingRun:
 
     def load(self) -> pd.DataFrame:
         """Load and type the data, encode the target; returns a per-dtype summary."""
-        from kit.data import file_sha256
+        from kit.data import dataset_sha256
 
         if self.client is None:
             with warnings.catch_warnings():  # the same notes are shown by the notebook and kept in the artifact
@@ -213,7 +213,7 @@ class TrainingRun:
             self.decision = TaskDecision(self.target.task, self.target.reason)
             self.task, self.metric = self.target.task, selection_metric(self.settings, self.target.task)
         self.y = self.target.y
-        self.sha256 = file_sha256(self.spec.path) if self.client is None else dask_steps.dataset_sha256(self.spec.path)
+        self.sha256 = dataset_sha256(self.spec.path)
         kinds = dtypes.astype(str).value_counts()
         return pd.DataFrame({
             "rows": [self.rows], "columns": [len(dtypes)], **self._target_facts(),
