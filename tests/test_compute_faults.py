@@ -352,9 +352,6 @@ def test_a_phase_whose_workers_die_fails_the_run_and_keeps_the_earlier_report(tm
     assert _leftovers(tmp_path) == []  # no build folder left behind
 
 
-@pytest.mark.skip(reason="known defect, left open: with a worker killed under xgboost.dask training inside the real "
-                  "training phase, the phase sometimes waits with no CPU instead of retrying or ending in a ClusterError "
-                  "(seen twice in 3 runs on 2026-12-03; the step-level kill tests above pass). Enable when fixed.")
 def test_the_training_phase_on_dask_fails_clearly_when_its_workers_die(tmp_path: Path, monkeypatch) -> None:
     from distributed import Client
 

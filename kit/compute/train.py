@@ -73,37 +73,38 @@ def _identity(part: Any) -> Any:
 
 
 def spread_over_workers(client: Any, frames: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-    """Each (features, labels) pair computed and held on the workers so that every worker the boosters use holds
-    rows of every pair, with empty partitions left out.
+    """Each (features, labels) pair computed and held on the workers, empty partitions left out, and moved only
+    when needed so that every worker holding rows of one pair holds rows of every pair.
 
     The boosters train on the workers that hold data, each with its own share of every matrix: a worker whose
     share of the validation rows is empty breaks XGBoost with categorical features ("A worker cannot have empty
-    input"), and a split part often leaves a file's partition empty. Partitions are computed round-robin over
-    the workers (each pair's features and labels together, where the file is read), then the non-empty ones are
-    placed round-robin over the first k workers, k the smallest number of non-empty partitions of any pair.
-    A worker dying under it leaves tasks that can only run there: the fault watch ends the step with a ClusterError
-    (allowing them elsewhere hung the retry in a test).
+    input"), and a split part often leaves a file's partition empty. When the scheduler's own placement already
+    covers every worker alike, nothing is pinned (a pinned task cannot move when its worker dies); otherwise the
+    non-empty partitions are placed round-robin over k workers, k the smallest number of non-empty partitions of
+    any pair, as a preference that a dying worker does not block.
     """
     import dask.dataframe as dd
+    from distributed import wait
 
-    workers = sorted(client.scheduler_info()["workers"])
     held = []
     for X, y in frames:
-        pairs = [client.compute([x, label], workers=[workers[i % len(workers)]])
-                 for i, (x, label) in enumerate(zip(X.to_delayed(), y.to_delayed()))]
+        pairs = [client.compute([x, label]) for x, label in zip(X.to_delayed(), y.to_delayed())]
+        wait([f for pair in pairs for f in pair])
         lengths = client.gather([client.submit(len, pair[1], pure=False) for pair in pairs])
         held.append([pair for pair, n in zip(pairs, lengths) if n])
-    k = min(len(workers), *(len(pairs) for pairs in held))
-    if k == 0:
+    if min(len(pairs) for pairs in held) == 0:
         raise DataError("no rows to train on: the training or validation rows are empty on the cluster; check "
                         "the split (training.valid_size, training.test_size) and the data")
-    out = []
-    for (X, y), pairs in zip(frames, held):
-        placed = [[client.submit(_identity, f, workers=[workers[j % k]], pure=False) for f in pair]
-                  for j, pair in enumerate(pairs)]
-        out.append((dd.from_delayed([p[0] for p in placed], meta=X._meta, verify_meta=False),
-                    dd.from_delayed([p[1] for p in placed], meta=y._meta, verify_meta=False)))
-    return out
+    where = client.who_has([f for pairs in held for pair in pairs for f in pair])
+    holders = [{w for pair in pairs for f in pair for w in where.get(f.key, ())} for pairs in held]
+    if any(h != holders[0] for h in holders):
+        workers = sorted(set().union(*holders))
+        k = min(len(workers), *(len(pairs) for pairs in held))
+        held = [[[client.submit(_identity, f, workers=[workers[j % k]], allow_other_workers=True, pure=False)
+                  for f in pair] for j, pair in enumerate(pairs)] for pairs in held]
+    return [(dd.from_delayed([p[0] for p in pairs], meta=X._meta, verify_meta=False),
+             dd.from_delayed([p[1] for p in pairs], meta=y._meta, verify_meta=False))
+            for (X, y), pairs in zip(frames, held)]
 
 
 def fit_xgboost_dask(client: Any, Xtr: Any, ytr: Any, Xva: Any, yva: Any, params: dict[str, Any], max_trees: int,
