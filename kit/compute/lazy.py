@@ -11,7 +11,6 @@ numbers converted, other text as categories with the same levels in every partit
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -337,38 +336,24 @@ def _calendar_plan(spec: DatasetSpec, files: list[str], kept: list[int], options
 # ---- the recorded split on the Dask engine -----------------------------------------------------------
 def load_split_lazy(ctx_or_run_dir: Any, part: str, client: Any | None) -> tuple[Any, np.ndarray, LazyData]:
     """(X lazily, y, the dataset) of one recorded split part, in position order: the Dask ``load_split``."""
-    from kit.errors import did_you_mean
-    from kit.training.data import PARTS, SPLIT_FILE, encode_task_target, index_hash
+    splits, data = load_splits_lazy(ctx_or_run_dir, client, (part,))
+    return (*splits[part], data)
 
-    if part not in PARTS:
-        raise DataError(f"split part {part!r} is unknown{did_you_mean(part, PARTS)}; use one of {list(PARTS)}")
-    run_dir = Path(getattr(ctx_or_run_dir, "run_dir", ctx_or_run_dir))
-    path = run_dir / "artifacts" / SPLIT_FILE
-    if not path.is_file():
-        raise DataError(f"{path}: no recorded split; run the training phase (02_training) for this run first")
-    record = json.loads(path.read_text(encoding="utf-8"))
-    spec = DatasetSpec.model_validate(record["dataset_spec"])
+
+def load_splits_lazy(ctx_or_run_dir: Any, client: Any | None,
+                     parts: tuple[str, ...] = ("train", "valid", "test")) -> tuple[dict[str, tuple[Any, np.ndarray]], LazyData]:
+    """{part: (X lazily, y)} of recorded split parts, in position order, and the dataset: loaded and verified once."""
+    from kit.training.data import encode_task_target, read_split_record, recorded_parts
+
+    record, spec = read_split_record(ctx_or_run_dir, *parts)
     data = load_lazy(spec, client)
     if data.data_hash() != record["data_hash"]:
         raise DataError(f"{spec.path}: the data changed since training recorded the split (hash differs); "
                         "re-run the training phase on the current data")
-    parts = {p: np.asarray(record["positions"][p], dtype=np.int64) for p in PARTS}
-    if index_hash(parts) != record["index_hash"]:
-        raise DataError(f"{path}: row positions do not match their recorded hash; re-run the training phase")
-    rows = np.sort(parts[part])
-    labels = data.column(spec.target)
-    y = encode_task_target(labels, spec.positive_class, record.get("task", "binary")).y[rows]
-    return data.subset(rows).drop(columns=[spec.target]), y, data
-
-
-
-def engine_markdown(config: Any) -> str:
-    """Where this phase computes, one Markdown line: local, or the Dask cluster with its workers and dashboard link."""
-    from dataclasses import asdict
-
-    from kit.compute.engine import dashboard_markdown, describe, effective
-
-    client = phase_client(config)
-    if client is None:
-        return dashboard_markdown({"engine": "local"})
-    return dashboard_markdown(asdict(describe(client, started_by_kit=not effective(config.compute).address)))
+    positions = recorded_parts(ctx_or_run_dir, record)
+    labels = encode_task_target(data.column(spec.target), spec.positive_class, record.get("task", "binary")).y
+    splits = {}
+    for part in parts:  # a loop over the split parts
+        rows = np.sort(positions[part])
+        splits[part] = (data.subset(rows).drop(columns=[spec.target]), labels[rows])
+    return splits, data

@@ -189,33 +189,18 @@ def _assemble(ctx: Any, training: dict[str, Any], champion: dict[str, Any], mode
 # ---------------------------------------------------------------- the Dask engine
 
 def _lazy_splits(ctx: Any, client: Any) -> dict[str, tuple[Any, np.ndarray]]:
-    """{part: (X lazy in position order, y)} of the recorded train, valid and test parts: the dataset loaded and
-    verified once (kit.compute.lazy.load_split_lazy for train), the other parts cut from it."""
-    import json
+    """{part: (X lazy in position order, y)} of the recorded train, valid and test parts (the dataset loaded and
+    verified once)."""
+    from kit.compute.lazy import load_splits_lazy
 
-    from kit.compute.lazy import load_split_lazy
-    from kit.schema import DatasetSpec
-    from kit.training.data import SPLIT_FILE, encode_task_target
-
-    X, y, data = load_split_lazy(ctx, "train", client)
-    record = json.loads((Path(ctx.run_dir) / "artifacts" / SPLIT_FILE).read_text(encoding="utf-8"))
-    spec = DatasetSpec.model_validate(record["dataset_spec"])
-    labels = encode_task_target(data.column(spec.target), spec.positive_class, record.get("task", "binary")).y
-    out = {"train": (X, y)}
-    for part in ("valid", "test"):
-        rows = np.sort(np.asarray(record["positions"][part], dtype=np.int64))
-        out[part] = (data.subset(rows).drop(columns=[spec.target]), labels[rows])
-    return out
+    return load_splits_lazy(ctx, client)[0]
 
 
 def _recorded_positions(ctx: Any, part: str) -> np.ndarray:
     """The recorded row positions of a split part, in the order the local engine reads them."""
-    import json
+    from kit.training.data import read_split_record
 
-    from kit.training.data import SPLIT_FILE
-
-    record = json.loads((Path(ctx.run_dir) / "artifacts" / SPLIT_FILE).read_text(encoding="utf-8"))
-    return np.asarray(record["positions"][part], dtype=np.int64)
+    return np.asarray(read_split_record(ctx, part)[0]["positions"][part], dtype=np.int64)
 
 
 def dask_settings() -> dict[str, Any]:

@@ -445,6 +445,32 @@ def trained_spec(run_dir: str | Path, config: Any) -> DatasetSpec:
     return config.dataset
 
 
+def read_split_record(ctx_or_run_dir: Any, *parts: str) -> tuple[dict[str, Any], DatasetSpec]:
+    """The recorded split (``artifacts/split.json``) and its dataset spec; an unknown part or no split is a DataError."""
+    for part in parts:
+        if part not in PARTS:
+            raise DataError(f"split part {part!r} is unknown{did_you_mean(part, PARTS)}; use one of {list(PARTS)}")
+    path = _split_path(ctx_or_run_dir)
+    if not path.is_file():
+        raise DataError(f"{path}: no recorded split; run the training phase (02_training) for this run first")
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return record, DatasetSpec.model_validate(record["dataset_spec"])
+
+
+def _split_path(ctx_or_run_dir: Any) -> Path:
+    """Where a run (or its context) keeps the recorded split."""
+    return Path(getattr(ctx_or_run_dir, "run_dir", ctx_or_run_dir)) / "artifacts" / SPLIT_FILE
+
+
+def recorded_parts(ctx_or_run_dir: Any, record: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Row positions of every part, checked against their recorded hash."""
+    parts = {p: np.asarray(record["positions"][p], dtype=np.int64) for p in PARTS}
+    if index_hash(parts) != record["index_hash"]:
+        raise DataError(f"{_split_path(ctx_or_run_dir)}: row positions do not match their recorded hash; "
+                        "re-run the training phase")
+    return parts
+
+
 def load_split(ctx_or_run_dir: Any, config: Any = None, part: str = "test") -> tuple[pd.DataFrame, np.ndarray]:
     """(X, y) of one recorded part (train, valid, test): the same rows training used, verified.
 
@@ -452,23 +478,14 @@ def load_split(ctx_or_run_dir: Any, config: Any = None, part: str = "test") -> t
     ``ScoringModel``, which selects its own features. ``config`` is accepted for symmetry
     with other phases; the dataset comes from the recorded split.
     """
-    if part not in PARTS:
-        raise DataError(f"split part {part!r} is unknown{did_you_mean(part, PARTS)}; use one of {list(PARTS)}")
-    run_dir = Path(getattr(ctx_or_run_dir, "run_dir", ctx_or_run_dir))
-    path = run_dir / "artifacts" / SPLIT_FILE
-    if not path.is_file():
-        raise DataError(f"{path}: no recorded split; run the training phase (02_training) for this run first")
-    record = json.loads(path.read_text(encoding="utf-8"))
-    spec = DatasetSpec.model_validate(record["dataset_spec"])
+    record, spec = read_split_record(ctx_or_run_dir, part)
     frame = load_dataset(spec, show_warnings=False)
     if frame_hash(frame) != record["data_hash"]:
         raise DataError(
             f"{spec.path}: the data changed since training recorded the split (hash differs); "
             "re-run the training phase on the current file"
         )
-    parts = {p: np.asarray(record["positions"][p], dtype=np.int64) for p in PARTS}
-    if index_hash(parts) != record["index_hash"]:
-        raise DataError(f"{path}: row positions do not match their recorded hash; re-run the training phase")
+    parts = recorded_parts(ctx_or_run_dir, record)
     target = encode_task_target(frame[spec.target], spec.positive_class, record.get("task", "binary"))
     rows = parts[part]
     X = frame.iloc[rows].drop(columns=[spec.target])
