@@ -357,3 +357,15 @@ def load_splits_lazy(ctx_or_run_dir: Any, client: Any | None,
         rows = np.sort(positions[part])
         splits[part] = (data.subset(rows).drop(columns=[spec.target]), labels[rows])
     return splits, data
+
+
+def engine_markdown(config: Any) -> str:
+    """Where this phase computes, one Markdown line: local, or the Dask cluster with its workers and dashboard link."""
+    from dataclasses import asdict
+
+    from kit.compute.engine import dashboard_markdown, describe, effective
+
+    client = phase_client(config)
+    if client is None:
+        return dashboard_markdown({"engine": "local"})
+    return dashboard_markdown(asdict(describe(client, started_by_kit=not effective(config.compute).address)))
