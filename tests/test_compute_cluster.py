@@ -179,11 +179,14 @@ def test_training_from_a_parquet_folder_with_the_label_as_a_column(client, telco
 
 
 def pinned(client, X: pd.DataFrame, y: np.ndarray, rows: list[slice]) -> tuple[dd.DataFrame, dd.Series]:
-    """``X``, ``y`` cut into partitions by ``rows``, partition i held by worker i % 2 (as files read where they lie)."""
+    """``X``, ``y`` cut into partitions by ``rows``, partition i held by worker i % 2 (as files read where they lie).
+
+    Scattered under fresh keys: with content-hashed keys, the xgboost case's data, released as the lightgbm case
+    scatters the same frames, could be forgotten by the scheduler under the new futures ("lost dependencies")."""
     workers = sorted(client.scheduler_info()["workers"])
     labels = pd.Series(y, index=X.index, name="y")
-    X_parts = [client.scatter(X.iloc[r], workers=[workers[i % 2]]) for i, r in enumerate(rows)]
-    y_parts = [client.scatter(labels.iloc[r], workers=[workers[i % 2]]) for i, r in enumerate(rows)]
+    X_parts = [client.scatter(X.iloc[r], workers=[workers[i % 2]], hash=False) for i, r in enumerate(rows)]
+    y_parts = [client.scatter(labels.iloc[r], workers=[workers[i % 2]], hash=False) for i, r in enumerate(rows)]
     return (dd.from_delayed(X_parts, meta=X.iloc[:0], verify_meta=False),
             dd.from_delayed(y_parts, meta=labels.iloc[:0], verify_meta=False))
 
