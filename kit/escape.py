@@ -1,8 +1,9 @@
-"""One place for escaping user strings, per output format: HTML, Markdown, matplotlib labels and pandas Stylers."""
+"""One place for escaping user strings, per output format: HTML, Markdown, matplotlib labels, pandas Stylers and CSV."""
 from __future__ import annotations
 
 import html as _html
 import re
+from pathlib import Path
 from typing import Any
 
 # ASCII punctuation that Markdown (CommonMark/GFM, Jupyter's renderers, nbconvert's mistune) gives a meaning:
@@ -66,3 +67,31 @@ def plain_tables() -> None:
 
     pd.set_option("display.html.use_mathjax", False)
     pd.set_option("styler.html.mathjax", False)
+
+
+# A spreadsheet opening a CSV runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(values: Any) -> Any:
+    """Text cells that a spreadsheet would run as a formula, prefixed with ``'`` so they read as the text they are."""
+    import pandas as pd
+
+    values = pd.Series(values, dtype=object)
+    text = values.astype("string")
+    risky = text.str.startswith(_FORMULA_START).fillna(False) & values.map(type).eq(str)
+    return values.mask(risky.to_numpy(bool), "'" + text.astype(object))
+
+
+def to_csv(frame: Any, path: str | Path, index: bool = False) -> Path:
+    """Write ``frame`` as CSV with every text cell, header and index label safe to open in a spreadsheet."""
+    import pandas as pd
+
+    safe = frame.reset_index() if index else frame.copy()
+    for column in safe.columns:
+        if pd.api.types.is_object_dtype(safe[column]) or isinstance(safe[column].dtype, (pd.CategoricalDtype,
+                                                                                           pd.StringDtype)):
+            safe[column] = csv_text(safe[column].to_numpy(dtype=object)).to_numpy()
+    safe.columns = csv_text([str(c) for c in safe.columns]).tolist()
+    safe.to_csv(path, index=False)
+    return Path(path)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kit import escape
 from kit.errors import ArtifactError, DataError, did_you_mean
 from kit.explain import card as card_mod
 from kit.explain import fairness, review, shapley, tiers
@@ -499,7 +500,7 @@ def export_reason_codes(inputs: ExplainInputs) -> ReasonCodes:
         table["reasons"] = "towards " + table["predicted"].astype(str) + ": " + table["reasons"]
     inputs.out_dir.mkdir(parents=True, exist_ok=True)
     path = inputs.out_dir / "reason_codes.csv"
-    table.to_csv(path, index=False)
+    escape.to_csv(table, path)
     return ReasonCodes(table=table, scope=scope, path=path, rows=len(table))
 
 
@@ -545,7 +546,7 @@ def build_review_queue(inputs: ExplainInputs, reasons: ReasonCodes) -> dict[str,
     queue = review.review_queue(inputs.ids, inputs.proba, inputs.y, inputs.threshold, positions, reason_cols)
     path = inputs.out_dir / "review_queue.csv"
     inputs.out_dir.mkdir(parents=True, exist_ok=True)
-    queue.to_csv(path, index=False)
+    escape.to_csv(queue, path)
     summary = review.queue_summary(inputs.proba, inputs.y, inputs.threshold, positions)
     capacity = review.capacity_share(inputs.settings.review)
     summary |= {"capacity": capacity, "max_distance": inputs.settings.review_band}
@@ -616,7 +617,7 @@ def _ranked_queue(inputs: ExplainInputs, reasons: ReasonCodes) -> dict[str, Any]
     queue = queue.join(reason_cols.drop(columns=["margin"], errors="ignore"), how="left").reset_index(drop=True)
     path = inputs.out_dir / "review_queue.csv"
     inputs.out_dir.mkdir(parents=True, exist_ok=True)
-    queue.to_csv(path, index=False)
+    escape.to_csv(queue, path)
     summary = review.ranked_summary(unsure["error"], positions, unsure["error_name"])
     summary |= {"by": unsure["by"], "capacity": capacity, "path": path}
     if inputs.task == "regression":
@@ -1018,7 +1019,7 @@ def check_sensitive_inputs(inputs: ExplainInputs, fair: dict[str, Any]) -> pd.Da
         table, seconds = _sensitive_comparison(inputs, used, fair["columns"])
         record |= {"compared": True, "seconds": round(seconds, 3), "comparison": table.reset_index().round(4)}
         inputs.out_dir.mkdir(parents=True, exist_ok=True)
-        table.round(6).to_csv(inputs.out_dir / "sensitive_inputs.csv")
+        escape.to_csv(table.round(6), inputs.out_dir / "sensitive_inputs.csv", index=True)
     record["note"] = sensitive.summary(used, table, seconds)
     findings = {c: _input_finding(inputs, c, used, table, seconds, record.get("not_compared")) for c in used}
     if "not_compared" in record:
