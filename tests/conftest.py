@@ -1,8 +1,11 @@
 """Shared fixtures. The MLflow store is migrated once per session; tests get a private copy."""
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +29,26 @@ def mlflow_tracking_uri(tmp_path: Path, mlflow_store_template: Path, monkeypatch
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     monkeypatch.setenv("KIT_TRACKING_URI", uri)
     return uri
+
+
+# ---- a Dask LocalCluster as the Dask tests use it (dask is imported only when a test asks for it) ----
+@contextlib.contextmanager
+def two_workers(**options: Any) -> Iterator[Any]:
+    """A LocalCluster of two worker processes, one thread and 1 GiB each (the machine has 2 cores)."""
+    from distributed import LocalCluster
+
+    settings = {"memory_limit": "1GiB", "silence_logs": 40} | options
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", **settings) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """A client of a two-worker LocalCluster, one per test module."""
+    from distributed import Client
+
+    with two_workers() as cluster, Client(cluster) as c:
+        yield c
 
 
 # ---- a real training run on the bundled Telco data (shared by explain and monitoring tests) ----

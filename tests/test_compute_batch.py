@@ -7,6 +7,7 @@ from pathlib import Path
 import dask
 import pytest
 
+from conftest import two_workers
 from tests.test_chain_faults import _leftovers, _worker_job
 from tests.test_chain_mechanics import make_config, make_notebooks
 
@@ -18,16 +19,13 @@ def notebooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_batch_on_a_cluster_isolates_failures_and_lists_every_run(notebooks: Path, tmp_path: Path, monkeypatch) -> None:
-    from distributed import LocalCluster
-
     from kit import batch
 
     monkeypatch.setenv("KIT_TEST_NOTEBOOKS", str(notebooks))
     monkeypatch.setattr(batch, "_run_one", _worker_job)  # 'die' kills its worker, 'boom' fails outside the kit
     configs = [make_config(tmp_path, name) for name in ("good", "die", "boom", "also_good")]
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                         silence_logs=50) as cluster:
+            two_workers(memory_limit="auto", silence_logs=50) as cluster:
         results = batch.run_batch(configs, out=tmp_path / "batch", show_progress=False, cluster=cluster.scheduler_address)
         assert len(cluster.scheduler.workers) >= 1  # the cluster lives on (the nanny restarts the killed worker)
     assert [r["status"] for r in results] == ["ok", "failed", "failed", "ok"]

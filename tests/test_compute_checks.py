@@ -280,16 +280,6 @@ def test_merged_partition_summaries_equal_the_whole_frame(drawn, cap: int) -> No
 
 # ------------------------------------------------------------------ on a LocalCluster (2 worker processes)
 
-@pytest.fixture(scope="module")
-def client():
-    """Two worker processes, one thread each."""
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      memory_limit="1GiB", silence_logs=40) as cluster, Client(cluster) as c:
-        yield c
-
-
 def test_on_a_local_cluster_every_check_equals_local(client, datasets) -> None:
     d = datasets["telco"]
     frame, spec, rows, features = d["frame"], d["spec"], d["rows"], d["features"]

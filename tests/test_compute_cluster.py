@@ -19,16 +19,6 @@ SETTINGS = SimpleNamespace(max_trees=200, early_stopping_rounds=20)
 
 
 @pytest.fixture(scope="module")
-def client():
-    """Two worker processes, one thread each, as the issue's proof asks."""
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      memory_limit="1GiB", silence_logs=40) as cluster, Client(cluster) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def telco() -> dict[str, pd.DataFrame | np.ndarray]:
     """Cleaned Telco rows split 60/20/20 by a seeded permutation: features and 0/1 labels."""
     spec = DatasetSpec(path=TELCO, target="Churn", positive_class="Yes", id_columns=["customerID"])

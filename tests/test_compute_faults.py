@@ -25,6 +25,7 @@ import pytest
 import yaml
 from sklearn.metrics import roc_auc_score
 
+from conftest import two_workers
 from kit.compute import faults
 from kit.compute.faults import ClusterError
 from tests.test_compute_cluster import lazy, telco  # noqa: F401  (the module-scoped Telco split fixture)
@@ -83,11 +84,10 @@ def killed_during(killer: Killer, start: float, end: float, times: int = 1) -> l
 def _cluster():
     """Two worker processes under nannies (a killed worker comes back at a new address), 1 GiB each; a task may
     lose one worker and run again (allowed-failures 1), so a task that kills every worker fails fast."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                         memory_limit="1GiB", silence_logs=50) as cluster, Client(cluster) as c:
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), two_workers(silence_logs=50) as cluster, \
+            Client(cluster) as c:
         yield c
 
 

@@ -110,16 +110,6 @@ def test_take_and_subset_are_the_local_iloc_rows(tmp_path: Path, telco: pd.DataF
     assert lazy.take(np.array([], dtype=int)).empty
 
 
-@pytest.fixture(scope="module")
-def client():
-    """Two worker processes, one thread each."""
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      memory_limit="1GiB", silence_logs=40) as cluster, Client(cluster) as c:
-        yield c
-
-
 @pytest.mark.parametrize("kind", ["csv", "parquet set"])
 def test_split_parts_on_the_cluster_are_the_local_parts(client, tmp_path: Path, telco: pd.DataFrame, kind: str) -> None:
     spec = spec_for(TELCO if kind == "csv" else write_set(telco, tmp_path / "set"))

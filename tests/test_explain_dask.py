@@ -25,16 +25,6 @@ from kit.notebook import start  # noqa: E402
 SMALL = {"explainability": {"fairness": {"bootstrap": 40}, "max_sample_rows": 400}}  # a true sample of the 1,409 test rows
 
 
-@pytest.fixture(scope="module")
-def client():
-    """Two worker processes, one thread each, as the issue's proof asks."""
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      memory_limit="1GiB", silence_logs=40) as cluster, Client(cluster) as c:
-        yield c
-
-
 def run_steps(ctx) -> dict:
     """Every step of notebook 03 that computes a figure, in order (figures drawn where the rows matter)."""
     inputs = phase.load_inputs(ctx)

@@ -20,16 +20,6 @@ EXACT = ["psi", "missing_share", "out_of_range_share", "unseen_share", "n"]
 
 
 @pytest.fixture(scope="module")
-def client():
-    """Two worker processes, one thread each (as tests/test_compute_cluster.py)."""
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      memory_limit="1GiB", silence_logs=40) as cluster, Client(cluster) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def three_partitions():
     """The split parts as kit.compute.lazy loads them (the Telco CSV: one partition), each cut in 3 partitions, so
     the reference profile and scores really merge over partitions."""

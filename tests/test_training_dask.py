@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import TRAINING_STEPS
+from conftest import TRAINING_STEPS, two_workers
 from kit.notebook import start
 from kit.training.phase import TrainingRun
 
@@ -31,10 +31,7 @@ RMSE_SHARE = 0.02
 @pytest.fixture(scope="module")
 def cluster():
     """Two worker processes, one thread each (the machine has 2 cores)."""
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      memory_limit="1GiB", silence_logs=40) as c:
+    with two_workers() as c:
         yield c
 
 
