@@ -30,13 +30,13 @@ import pandas as pd
 
 from kit.compute.faults import guarded
 from kit.errors import DataError
-from kit.monitoring.drift import adjust_pvalues, chi_square, is_numeric, ks_pvalue, psi
+from kit.monitoring.drift import CountedColumn, adjust_pvalues, chi_square, is_numeric, ks_pvalue, psi
 
 GRID = 2048  # fine bins of the sketch: the KS bound is about 1 / GRID when the batch resembles the reference
 
 
 @dataclass(frozen=True)
-class NumericSketch:
+class NumericSketch(CountedColumn):
     """A numeric reference column at scale: exact coarse bins, and the fine histogram for KS and Wasserstein."""
 
     name: str
@@ -54,14 +54,9 @@ class NumericSketch:
 
     kind = "numeric"
 
-    @property
-    def missing_share(self) -> float:
-        """Share of missing values in the reference (exact: a sum of counts)."""
-        return float(self.counts[-1] / self.n_total) if self.n_total else 0.0
-
 
 @dataclass(frozen=True)
-class CategoricalSketch:
+class CategoricalSketch(CountedColumn):
     """A categorical reference column at scale: category counts (merged exactly)."""
 
     name: str
@@ -70,11 +65,6 @@ class CategoricalSketch:
     n_total: int
 
     kind = "categorical"
-
-    @property
-    def missing_share(self) -> float:
-        """Share of missing values in the reference (exact: a sum of counts)."""
-        return float(self.counts[-1] / self.n_total) if self.n_total else 0.0
 
 
 @dataclass(frozen=True)

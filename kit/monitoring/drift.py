@@ -51,8 +51,20 @@ def scratch(name: str, size: int) -> np.ndarray:
     return buffer[:size]
 
 
+class CountedColumn:
+    """A reference column summarized as counts per bin or category, missing values last."""
+
+    counts: np.ndarray
+    n_total: int
+
+    @property
+    def missing_share(self) -> float:
+        """Share of missing values in the reference (a sum of counts: exact, merged over partitions too)."""
+        return float(self.counts[-1] / self.n_total) if self.n_total else 0.0
+
+
 @dataclass(frozen=True)
-class NumericProfile:
+class NumericProfile(CountedColumn):
     """A numeric reference column: sorted values, bin edges and bin proportions."""
 
     name: str
@@ -67,14 +79,9 @@ class NumericProfile:
 
     kind = "numeric"
 
-    @property
-    def missing_share(self) -> float:
-        """Share of missing values in the reference."""
-        return float(self.counts[-1] / self.n_total) if self.n_total else 0.0
-
 
 @dataclass(frozen=True)
-class CategoricalProfile:
+class CategoricalProfile(CountedColumn):
     """A categorical reference column: its categories and their counts."""
 
     name: str
@@ -83,11 +90,6 @@ class CategoricalProfile:
     n_total: int
 
     kind = "categorical"
-
-    @property
-    def missing_share(self) -> float:
-        """Share of missing values in the reference."""
-        return float(self.counts[-1] / self.n_total) if self.n_total else 0.0
 
 
 Profile = NumericProfile | CategoricalProfile
