@@ -115,3 +115,20 @@ def test_signoff_rechecks_the_promotion_test_and_the_index_shows_it(tmp_path: Pa
                                 for t in after["tests"]]}
     with pytest.raises(ArtifactError, match=r"re-checking infrastructure-4 changes its status \(missing -> automated\)"):
         recheck(stale, evidence_after, {"after": "sign-off"})
+
+
+def test_an_accepted_gate_is_named_and_the_fairness_finding_stays(tmp_path: Path, store: Registry) -> None:
+    # medium stakes: the failed fairness gate may be accepted with a recorded justification
+    _, run_dir, _ = chained_run(tmp_path, stakes="medium", sensitive=["personal_status_sex"])
+    before = read(run_dir / "ml_test_score.json")
+    assert entry(before, "infrastructure-4")["why"] == "7 gates decided the promotion: candidate (failed: fairness)"
+    assert entry(before, "model-7")["outcome"] == "failed"
+    result = promotion.give_signoff(run_dir, "Bo Chan, lending", "gap explained by loan purpose", accept=["fairness"])
+    assert result["status"] == "champion"
+    after = read(run_dir / "ml_test_score.json")
+    gates = entry(after, "infrastructure-4")
+    assert (gates["outcome"], gates["why"]) == (
+        "passed", "7 gates decided the promotion: champion (all passed; fairness accepted with a recorded justification)")
+    assert entry(after, "model-7") == entry(before, "model-7")  # the fairness gate did fail: a person accepted it
+    assert after["rechecked"][0]["by"] == "Bo Chan, lending" and after["rechecked"][0]["changed"] == ["infrastructure-4"]
+    assert "fairness accepted with a recorded justification" in (run_dir / "index.html").read_text()
