@@ -98,7 +98,8 @@ def _score_gap(gaps: list[dict[str, Any]]) -> str:
 def _score_rechecked(entries: Any) -> str:
     """When tests were scored again after the chain (a sign-off): which, after what, by whom, when."""
     lines = [f'Re-checked after the {_e(r.get("after"))} by {_e(r.get("by"))} at {_e(r.get("at"))}: '
-             f'{_e(", ".join(r.get("tests") or []))} ({_e(", ".join(r.get("changed") or []) or "nothing")} changed)'
+             + ", ".join(f'{_e(t)} ({"changed" if t in (r.get("changed") or []) else "unchanged"})'
+                         for t in r.get("tests") or [])
              for r in (entries if isinstance(entries, list) else []) if isinstance(r, dict)]
     return "".join(f'<p class="meta">{line}</p>' for line in lines)
 

@@ -102,7 +102,7 @@ def test_signoff_rechecks_the_promotion_test_and_the_index_shows_it(tmp_path: Pa
     index = (run_dir / "index.html").read_text()
     assert CHAMPION_WHY in index and AWAITING_WHY not in index
     assert "Re-checked after the sign-off by Ann Lee, &lt;credit&gt; risk at " in index
-    assert "infrastructure-4 (infrastructure-4 changed)" in index
+    assert "risk at " + signoff["at"] + ": infrastructure-4 (changed)</p>" in index
     assert not list(run_dir.glob(".ml_test_score.json.*"))  # written atomically, nothing left beside it
 
     # only the promotion checks read what a sign-off changes
