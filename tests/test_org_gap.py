@@ -116,5 +116,5 @@ def test_older_runs_and_runs_without_a_score_say_not_recorded(tmp_path: Path) ->
     assert rows["consumer-2026q3"]["recorded"] is True and rows["consumer-2026q3"]["count"] == 0
     card = gap_section(html)
     assert card.count(">not recorded</span>") == 3
-    assert "not recorded: no ML Test Score (ml_test_score.json) in this run" in card
+    assert ">not recorded</span></td><td colspan=\"4\" class=\"meta\">no ML Test Score (ml_test_score.json) in this run<" in card
     assert "agree on every item compared" in card and "0 disagreements" in card

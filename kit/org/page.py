@@ -206,7 +206,7 @@ def _breakable(value: Any) -> str:
 def _gap_rows(r: dict[str, Any], lead: list[str]) -> list[str]:
     """The table rows of one run's readiness gap: ``lead`` cells (spanning its rows), then one row per item."""
     if not r["recorded"]:
-        return [f'<tr>{"".join(lead)}<td colspan="4" class="meta">not recorded: {_e(r["why_not"])}</td></tr>']
+        return [f'<tr>{"".join(lead)}<td colspan="4" class="meta">{_e(r["why_not"])}</td></tr>']
     if not r["items"]:
         return [f'<tr>{"".join(lead)}<td colspan="4" class="meta">the self-assessment and the evidence agree on '
                 f'every item compared</td></tr>']
