@@ -2,18 +2,20 @@
 
 ``score`` is pure (an ``Evidence`` bundle in, the ``ml_test_score.json`` document out); the
 rubric lives in ``kit/content/ml_test_score.yaml``. ``collect_evidence`` and ``write_score`` are
-the only functions that read or write files; ``earlier_score`` reads an earlier run's score for
-phase 0.
+the only functions that read or write files, with ``recheck_run`` (after a sign-off: the tests that
+read the promotion decision, scored again by the pure ``recheck``); ``earlier_score`` reads an
+earlier run's score for phase 0.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from kit.content import load
+from kit.errors import ArtifactError
 
 FILE_NAME = "ml_test_score.json"
 ARTIFACTS = ("readiness", "training", "explain", "monitoring")
@@ -262,9 +264,10 @@ def check_gates_before_serving(ev: Evidence) -> Verdict:
     gates = promotion.get("gates") or {}
     if not gates:
         return Verdict(False, "no promotion decision with gates in explain.json")
-    failed = promotion.get("failed_gates") or []
+    failed, accepted = promotion.get("failed_gates") or [], promotion.get("accepted_gates") or []
+    kept = f"; {', '.join(accepted)} accepted with a recorded justification" if accepted else ""
     return Verdict(True, f"{len(gates)} gates decided the promotion: {promotion.get('status')} "
-                         + (f"(failed: {', '.join(failed)})" if failed else "(all passed)"),
+                         + (f"(failed: {', '.join(failed)}{kept})" if failed else f"(all passed{kept})"),
                    _pass(not failed))
 
 
@@ -450,17 +453,56 @@ def section_scores(tests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def totals(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sections, final score (the lowest section), weakest sections and band of a list of scored tests."""
+    sections = section_scores(tests)
+    final = min(s["points"] for s in sections.values())
+    meaning = band(final)
+    return {"final": final, "weakest": [k for k, s in sections.items() if s["points"] == final],
+            "band": {"meaning": meaning["meaning"], "process_cap": meaning["process_cap"], "status": meaning["status"]},
+            "sections": sections}
+
+
 def score(ev: Evidence) -> dict[str, Any]:
     """The ML Test Score document of a run (see the module docstring), without the readiness gap."""
     content = rubric()
     tests = [score_test(t, ev) for t in content["tests"]]
-    sections = section_scores(tests)
-    final = min(s["points"] for s in sections.values())
-    weakest = [k for k, s in sections.items() if s["points"] == final]
-    meaning = band(final)
-    return {"format": content["format"], "rubric": content["rubric"], "final": final, "weakest": weakest,
-            "band": {"meaning": meaning["meaning"], "process_cap": meaning["process_cap"], "status": meaning["status"]},
-            "sections": sections, "tests": tests, "readiness_gap": []}
+    return {"format": content["format"], "rubric": content["rubric"], **totals(tests), "tests": tests,
+            "readiness_gap": []}
+
+
+# ---- re-checking after a sign-off ------------------------------------------------------------------
+
+# The checks that read the promotion decision (explain.json's promotion block), which a sign-off rewrites;
+# no other check reads anything a sign-off changes (tests/test_signoff_score.py holds every check to that).
+PROMOTION_CHECKS = ("gates_before_serving",)
+
+
+def promotion_tests() -> list[str]:
+    """Ids of the tests whose check reads the promotion decision."""
+    return [t["id"] for t in rubric()["tests"] if t.get("check") in PROMOTION_CHECKS]
+
+
+def recheck(doc: Mapping[str, Any], ev: Evidence, after: Mapping[str, Any]) -> dict[str, Any]:
+    """The score document with the promotion tests scored again on ``ev`` and the totals re-derived.
+
+    ``after`` says what prompted it (e.g. a sign-off: by, at) and is appended to ``rechecked``. A test
+    whose status would change makes the readiness re-derivation stale, so it is refused (ArtifactError).
+    """
+    content = {t["id"]: t for t in rubric()["tests"]}
+    ids = set(promotion_tests())
+    tests = [score_test(content[t["id"]], ev) if t.get("id") in ids else dict(t) for t in doc["tests"]]
+    before = {t["id"]: t for t in doc["tests"] if t.get("id") in ids}
+    moved = [t["id"] for t in tests if t.get("id") in before and t.get("status") != before[t["id"]].get("status")]
+    if moved:
+        raise ArtifactError(f"{FILE_NAME}: re-checking {', '.join(moved)} changes its status "
+                            f"({', '.join(str(before[i].get('status')) for i in moved)} -> "
+                            f"{', '.join(t['status'] for t in tests if t.get('id') in moved)}), so the readiness gap "
+                            "would be stale; re-run the chain (python -m kit run CONFIG --out REPORT_DIR --force)")
+    changed = [t["id"] for t in tests if t.get("id") in before and t != before[t["id"]]]
+    earlier = doc.get("rechecked") if isinstance(doc.get("rechecked"), list) else []
+    entry = {**after, "tests": sorted(ids), "changed": changed}
+    return {**doc, **totals(tests), "tests": tests, "rechecked": [*earlier, entry]}
 
 
 # ---- readiness: the gap between the self-assessment and the evidence ----------------------------
@@ -557,16 +599,21 @@ def read_earlier(path: Path | None) -> dict[str, Any] | None:
             "training": _read_json(path / "artifacts" / "training.json"), "score": _read_json(path / FILE_NAME)}
 
 
-def collect_evidence(run_dir: Path, manifest: Mapping[str, Any] | None, config: Any) -> Evidence:
-    """Read what a run folder shows (artifacts, files present) and the earlier run the config names."""
+def folder_evidence(run_dir: Path, manifest: Mapping[str, Any] | None) -> Evidence:
+    """What a run folder shows by itself: its artifacts, manifest and files present (no config, no earlier run)."""
     run_dir = Path(run_dir)
     artifacts = {name: _read_json(run_dir / "artifacts" / f"{name}.json") for name in ARTIFACTS}
     explain = artifacts.get("explain") or {}
     candidates = ["artifacts/contract.json", (explain.get("reason_codes") or {}).get("path")]
     files = frozenset(c for c in candidates if c and (run_dir / c).is_file())
+    return Evidence(artifacts=artifacts, manifest=manifest, files=files)
+
+
+def collect_evidence(run_dir: Path, manifest: Mapping[str, Any] | None, config: Any) -> Evidence:
+    """Read what a run folder shows (artifacts, files present) and the earlier run the config names."""
     section = config.readiness
-    return Evidence(artifacts=artifacts, manifest=manifest, files=files, practices=dict(section.practices),
-                    earlier=read_earlier(section.earlier_run))
+    return replace(folder_evidence(run_dir, manifest), practices=dict(section.practices),
+                   earlier=read_earlier(section.earlier_run))
 
 
 def score_run(run_dir: Path, manifest: Mapping[str, Any] | None, config: Any) -> dict[str, Any]:
@@ -582,6 +629,41 @@ def write_score(run_dir: Path, manifest: Mapping[str, Any] | None, config: Any) 
     from kit.artifacts import write_json
 
     return write_json(Path(run_dir) / FILE_NAME, score_run(run_dir, manifest, config))
+
+
+def recorded_score(run_dir: Path) -> dict[str, Any] | None:
+    """A run's ml_test_score.json, None when it has none; an unreadable one is an ArtifactError naming the fix."""
+    path = Path(run_dir) / FILE_NAME
+    if not path.exists():
+        return None
+    doc = _read_json(path)
+    promotion = set(promotion_tests())
+    if doc is None or not isinstance(doc.get("tests"), list) or not all(isinstance(t, dict) for t in doc["tests"]):
+        raise ArtifactError(f"{path}: unreadable or not an ML Test Score; re-run the chain "
+                            "(python -m kit run CONFIG --out REPORT_DIR --force) to score the run again")
+    missing = promotion - {t.get("id") for t in doc["tests"]}
+    if missing:
+        raise ArtifactError(f"{path}: has no entry for {', '.join(sorted(missing))}; re-run the chain "
+                            "(python -m kit run CONFIG --out REPORT_DIR --force) to score the run again")
+    return doc
+
+
+def recheck_run(run_dir: Path, after: Mapping[str, Any], write: bool = True) -> dict[str, Any] | None:
+    """Re-check the promotion tests of a run's ml_test_score.json from its artifacts and rewrite it (atomically).
+
+    None when the run has no score (a phase run on its own); the re-checked document otherwise. With
+    ``write`` False nothing is written: a dry run that raises what the real one would.
+    """
+    from kit.artifacts import write_json
+
+    run_dir = Path(run_dir)
+    doc = recorded_score(run_dir)
+    if doc is None:
+        return None
+    updated = recheck(doc, folder_evidence(run_dir, _read_json(run_dir / "manifest.json")), after)
+    if write:
+        write_json(run_dir / FILE_NAME, updated)
+    return updated
 
 
 def earlier_score(config: Any) -> dict[str, Any] | None:

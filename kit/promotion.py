@@ -23,6 +23,7 @@ import pandas as pd
 from kit import content
 from kit.artifacts import read_artifact, to_jsonable, write_artifact
 from kit.errors import ArtifactError, KitError
+from kit.ml_test_score import recheck_run
 
 Gate = dict[str, Any]
 
@@ -270,8 +271,9 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def write_outcome(run_dir: str | Path, decision: dict[str, Any]) -> None:
-    """Write the final status into explain.json (promotion block), training.json, the model card and index.html."""
+def write_outcome(run_dir: str | Path, decision: dict[str, Any], index: bool = True) -> None:
+    """Write the final status into explain.json (promotion block), training.json, the model card and (unless
+    ``index`` is False, for a caller that refreshes it itself) index.html."""
     block = {**_plain(decision), "decided_time_utc": _now()}
     training = read_artifact(run_dir, "training")
     champ = training["champion"]
@@ -288,7 +290,8 @@ def write_outcome(run_dir: str | Path, decision: dict[str, Any]) -> None:
     write_artifact(run_dir, "explain", explain)
     _update_card(Path(run_dir), explain, decision)
     _note_monitoring(Path(run_dir), champ, decision)
-    _refresh_index(Path(run_dir))
+    if index:
+        _refresh_index(Path(run_dir))
 
 
 def _note_monitoring(run_dir: Path, champ: dict[str, Any], decision: dict[str, Any]) -> None:
@@ -386,8 +389,12 @@ def give_signoff(run_dir: str | Path, who: str, why: str, accept: list[str] | tu
     if digest != block.get("evidence_sha256"):
         raise PromotionError(f"{run_dir}: explain.json changed after phase 3 decided (evidence sha256 "
                              f"{digest[:12]}… vs {str(block.get('evidence_sha256'))[:12]}…); re-run phase 3, then sign off")
+    recheck_run(run_dir, {}, write=False)  # a score that cannot be re-checked stops here, before anything is recorded
     signoff = _registry(champ.get("tracking_uri")).record_signoff(champ["model_name"], version, who, why, digest, gates, list(accept))
     final = decide(gates, version, bool(block.get("signoff_required")), signoff, digest, acceptable, metric_evidence(training))
     apply_decision(final, champ["model_name"], champ.get("tracking_uri"), f"signed off by {who}")
-    write_outcome(run_dir, final)
+    write_outcome(run_dir, final, index=False)
+    recheck_run(run_dir, {"after": "sign-off", "by": signoff.get("by"), "at": signoff.get("at"),
+                          "status": final["status"]})
+    _refresh_index(run_dir)
     return {"model_name": champ["model_name"], "version": version, "status": final["status"], **signoff}

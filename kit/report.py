@@ -95,6 +95,15 @@ def _score_gap(gaps: list[dict[str, Any]]) -> str:
             f'<th>Evidence</th><th>Note</th></tr>{rows}</table>')
 
 
+def _score_rechecked(entries: Any) -> str:
+    """When tests were scored again after the chain (a sign-off): which, after what, by whom, when."""
+    lines = [f'Re-checked after the {_e(r.get("after"))} by {_e(r.get("by"))} at {_e(r.get("at"))}: '
+             + ", ".join(f'{_e(t)} ({"changed" if t in (r.get("changed") or []) else "unchanged"})'
+                         for t in r.get("tests") or [])
+             for r in (entries if isinstance(entries, list) else []) if isinstance(r, dict)]
+    return "".join(f'<p class="meta">{line}</p>' for line in lines)
+
+
 def _score_card(run_dir: Path) -> str:
     """The ML Test Score card: final score, sections, readiness re-derived, gaps and every test."""
     score = _read_score(run_dir)
@@ -115,7 +124,7 @@ def _score_card(run_dir: Path) -> str:
             f'{_badge(band.get("status", "skip"), band.get("meaning"))}</h2>'
             f'<p class="meta">{_e(score.get("rubric"))}: one point per automated test, half per manual test; '
             f'the final score is the lowest section. <a href="ml_test_score.json">ml_test_score.json</a></p>'
-            f'<table class="sections">{sections}</table>{facts}{_score_gap(score.get("readiness_gap") or [])}'
+            f'{_score_rechecked(score.get("rechecked"))}<table class="sections">{sections}</table>{facts}{_score_gap(score.get("readiness_gap") or [])}'
             f'{_score_tests(score.get("tests") or [])}</section>')
 
 def engine_fact(record: dict[str, Any]) -> str:

@@ -198,6 +198,42 @@ def models(table: pd.DataFrame, hrefs: dict[str, str]) -> str:
     return _table(["Unit", "Model", "Registry", "Gates", "Fairness", "ML Test Score", "Latest monitoring"], rows)
 
 
+def _breakable(value: Any) -> str:
+    """Escaped dotted text that may wrap after each dot (readiness.capabilities.model_registry)."""
+    return _e(value).replace(".", ".<wbr>")
+
+
+def _gap_rows(r: dict[str, Any], lead: list[str]) -> list[str]:
+    """The table rows of one run's readiness gap: ``lead`` cells (spanning its rows), then one row per item."""
+    if not r["recorded"]:
+        return [f'<tr>{"".join(lead)}<td colspan="4" class="meta">{_e(r["why_not"])}</td></tr>']
+    if not r["items"]:
+        return [f'<tr>{"".join(lead)}<td colspan="4" class="meta">the self-assessment and the evidence agree on '
+                f'every item compared</td></tr>']
+    span = len(r["items"])
+    lead = [c.replace("<td>", f'<td rowspan="{span}">', 1) for c in lead]
+    items = [f'<td class="gap-item">{_breakable(g["item"])}{" pillar" if g["kind"] == "pillar" else ""}</td>'
+             f'<td>{_e(g["declared"])}</td><td>{_e(g["evidence"])}</td><td class="meta">{_e(g["note"])}</td>'
+             for g in r["items"]]
+    return [f'<tr>{"".join(lead) if i == 0 else ""}{cells}</tr>' for i, cells in enumerate(items)]
+
+
+def readiness_gaps(table: pd.DataFrame, hrefs: dict[str, str]) -> str:
+    """Every run's disagreements between its readiness self-assessment and its own evidence, item by item."""
+    if table.empty:
+        return '<p class="meta">No run to compare.</p>'
+    rows = []
+    for r in table.to_dict("records"):
+        count = (_badge("skip", "not recorded") if not r["recorded"] else
+                 _badge("warn" if r["count"] else "ok", _count(r["count"], "disagreement")))
+        lead = [f'<td>{_link(hrefs.get(r["id"]), r["unit"])}</td>', f"<td>{_date(r['as_of'])}</td>", f"<td>{count}</td>"]
+        rows += _gap_rows(r, lead)
+    head = "".join(f"<th>{h}</th>" for h in ("Unit", "As of", "Disagreements", "Item", "Declared", "Evidence", "Note"))
+    return (f'<table class="compact gaps"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            '<p class="meta">Declared: the readiness answer in the run\'s config; evidence: the ML Test Score tests '
+            "(or the level and pillar) this run shows.</p>")
+
+
 def spread(ys: list[float], gap: float) -> list[float]:
     """Label positions near ``ys`` (in the same order) with at least ``gap`` between neighbours."""
     order = sorted(range(len(ys)), key=lambda i: ys[i])
@@ -297,14 +333,17 @@ def render(tables: dict[str, pd.DataFrame], skipped: list[tuple[str, str]], href
     summary = (f'{run_table["unit"].nunique()} units · {len(run_table)} runs ({failed} failed) · {span} · '
                f'{len(tables["models"])} models, {int((tables["models"]["status"] == "champion").sum())} champion(s)')
     nav = " · ".join(f'<a href="#{a}">{t}</a>' for a, t in (
-        ("readiness", "Readiness"), ("maturity", "Maturity"), ("blockers", "Blockers"), ("portfolio", "Portfolio"),
-        ("models", "Models"), ("trend", "Trend"), ("runs", "Runs")))
+        ("readiness", "Readiness"), ("maturity", "Maturity"), ("gap", "Self-assessment"), ("blockers", "Blockers"),
+        ("portfolio", "Portfolio"), ("models", "Models"), ("trend", "Trend"), ("runs", "Runs")))
     cards = [
         _section("Readiness pillars per unit", "Each unit's latest assessment, 1 (nascent) to 5 (advanced): "
                  "where the organization can scale ML now and where it must build first.",
                  heatmap(tables["pillars"], names, content["heat_stops"], hrefs), "readiness"),
         _section("Estimated vs declared maturity", "The level the evidence supports next to the level each unit "
                  "declared: most organizations overestimate by a level.", maturity(tables["pillars"]), "maturity"),
+        _section("Self-assessment against evidence", "Per run, each readiness answer its own evidence contradicts: "
+                 "a capability claimed but not shown, one shown but not claimed, or a level the evidence does not "
+                 "reach. Plan from the evidence.", readiness_gaps(tables["readiness_gap"], hrefs), "gap"),
         _section(f'Blockers across the organization ({len(tables["blockers"])})', "A pillar below 2 stops scaling "
                  "in that unit until it is fixed.", blockers(tables["blockers"]), "blockers"),
         _section("Combined use-case portfolio", "Every unit's candidates on one value × feasibility chart; "

@@ -124,6 +124,34 @@ def ml_test(score: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"final": _number(score.get("final")), "sections": sections, "tests": len(tests), **counts}
 
 
+def _gap_text(value: Any) -> str | None:
+    """A declared or evidenced value of a gap item as text ('false', '3', '3.4'); None when absent or not a scalar."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return f"{value:g}"
+    return value if isinstance(value, str) else None
+
+
+def _gap_item(entry: dict[str, Any]) -> dict[str, Any]:
+    """One disagreement: the pillar or config item, what the self-assessment declared and what the evidence shows."""
+    kind = "pillar" if entry.get("pillar") is not None else "item"
+    return {"item": _gap_text(entry.get(kind)) or "?", "kind": kind, "declared": _gap_text(entry.get("declared")),
+            "evidence": _gap_text(entry.get("evidence")), "note": _gap_text(entry.get("note"))}
+
+
+def readiness_gap(score: dict[str, Any] | None) -> dict[str, Any]:
+    """Where the run's readiness self-assessment and its evidence disagree (ml_test_score.json), or why not recorded."""
+    gaps = score.get("readiness_gap") if isinstance(score, dict) else None
+    if not isinstance(gaps, list):
+        why = ("no ML Test Score (ml_test_score.json) in this run" if not isinstance(score, dict) else
+               "ml_test_score.json from a kit that did not compare the self-assessment with the evidence"
+               if "readiness_gap" not in score else "readiness_gap in ml_test_score.json is not a list (damaged)")
+        return {"recorded": False, "count": None, "why_not": why, "items": [], "ignored": 0}
+    items = [_gap_item(g) for g in gaps if isinstance(g, dict)]
+    return {"recorded": True, "count": len(items), "why_not": None, "items": items, "ignored": len(gaps) - len(items)}
+
+
 def monitoring(artifact: dict[str, Any] | None, health_names: dict[str, str]) -> dict[str, Any] | None:
     """Latest monitoring health: headline status, alerts (critical), watched model and whether batches were synthetic."""
     if not isinstance(artifact, dict):
@@ -152,10 +180,14 @@ def summarize(manifest: dict[str, Any], artifacts: dict[str, Any], score: dict[s
         "portfolio": portfolio(artifacts.get("use_cases")) if artifacts.get("use_cases") else None,
         "model": model(artifacts.get("training"), artifacts.get("explain")),
         "ml_test": ml_test(score),
+        "readiness_gap": readiness_gap(score),
         "monitoring": monitoring(artifacts.get("monitoring"), health_names),
     }
     if phases.get("readiness") == "ok" and summary["readiness"] is None:
         notes.append("readiness phase ok but artifacts/readiness.json missing (half-copied run?)")
     if summary["model"] is not None and summary["ml_test"] is None:
         notes.append("no ML Test Score (ml_test_score.json) in this run")
+    if summary["readiness_gap"]["ignored"]:
+        notes.append(f"ml_test_score.json: {summary['readiness_gap']['ignored']} readiness_gap entries of an "
+                     "unexpected shape ignored")
     return {**summary, "notes": notes}

@@ -115,6 +115,17 @@ def models_table(summaries: list[dict[str, Any]], runs: pd.DataFrame) -> pd.Data
     return runs[["id", "unit", "run", "as_of", "latest"]].merge(frame, on="id", how="inner")
 
 
+GAP_COLUMNS = ["recorded", "count", "why_not", "items"]
+
+
+def gap_table(summaries: list[dict[str, Any]], runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: whether its readiness gap was recorded, how many items disagree, and the items."""
+    rows = [{"id": s["id"], **{c: s["readiness_gap"][c] for c in GAP_COLUMNS}} for s in summaries]
+    frame = pd.DataFrame(rows, columns=["id", *GAP_COLUMNS])
+    frame["count"] = frame["count"].astype("Int64")
+    return runs[["id", "unit", "run", "as_of", "latest", "status"]].merge(frame, on="id", how="inner")
+
+
 def trend_table(runs: pd.DataFrame, pillars: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     """For units with runs on two or more dates: one row per run with pillars, maturity, score and model health."""
     dated = runs.dropna(subset=["as_of"])
@@ -134,5 +145,6 @@ def rollup_tables(summaries: list[dict[str, Any]], pattern: str) -> dict[str, pd
     portfolio = portfolio_table(summaries, runs, pattern)
     return {
         "runs": runs, "pillars": pillars, "blockers": blockers_table(summaries, runs), "portfolio": portfolio,
-        "duplicates": duplicates_table(portfolio), "models": models, "trend": trend_table(runs, pillars, models),
+        "duplicates": duplicates_table(portfolio), "models": models, "readiness_gap": gap_table(summaries, runs),
+        "trend": trend_table(runs, pillars, models),
     }
