@@ -388,3 +388,58 @@ def test_the_training_phase_on_dask_fails_clearly_when_its_workers_die(tmp_path:
         training = json.loads((landed / "artifacts" / "training.json").read_text())
         assert any("retried after worker" in w and "training on Dask" in w for w in training["warnings"])
         assert manifest.failed_phase() is None
+
+
+# ---- a step whose tasks wait for inputs nothing computes any more: a ClusterError, not a hang ------------------
+class ScriptedScheduler:
+    """A client whose scheduler answers every look with the next scripted view (the last one repeats)."""
+
+    def __init__(self, views: list[dict]) -> None:
+        self.views, self.status, self.restarted = views, "running", []
+        self.scheduler = SimpleNamespace(address="tcp://scheduler:8786")
+
+    def restart_workers(self, workers: list[str], **kwargs) -> None:
+        """Record the workers the kit restarts after a broken collective."""
+        self.restarted += workers
+
+    def run_on_scheduler(self, fn: Callable) -> dict:
+        """The next view (the function is what the real scheduler would run)."""
+        return self.views.pop(0) if len(self.views) > 1 else self.views[0]
+
+
+def _view(stalled: list[str], workers: tuple[str, ...] = ("tcp://w1",)) -> dict:
+    """A scheduler view: workers of 1 GiB, nothing unrunnable, these tasks waiting for inputs while nothing runs."""
+    return {"workers": {w: 2**30 for w in workers}, "nannied": list(workers), "waiting": {}, "stalled": stalled}
+
+
+@pytest.mark.parametrize("collective", [False, True])
+def test_a_step_stalled_on_lost_inputs_is_a_cluster_error_not_a_hang(monkeypatch, collective: bool) -> None:
+    """Seen under load in a training retry: the cluster idle, the DMatrix's tasks 'waiting' on erred inputs, and
+    xgboost.dask waiting for them for ever."""
+    monkeypatch.setattr(faults, "settings", lambda: {"poll_seconds": 0.05, "stuck_after_seconds": 0.5,
+                                                     "restart_seconds": 1, "training_retries": 1})
+    client = ScriptedScheduler([_view(["old-stuck"], ("tcp://w1", "tcp://w2"))] * 3
+                               + [_view(["old-stuck", "first_valid-1", "finalize-2"])])
+    release = threading.Event()
+    start = time.monotonic()
+    with pytest.raises(ClusterError) as caught:
+        faults.run_guarded("training on Dask", client, release.wait, collective=collective)
+    release.set()
+    assert time.monotonic() - start < 10
+    message = str(caught.value)
+    assert message == ("compute (Dask): the cluster stopped making progress during training on Dask: 2 task(s) waited "
+                       "0.5 s for inputs that no worker computes (worker tcp://w2 died, and its data with it); give "
+                       "each worker more memory (compute.memory_limit, now 1.0 GiB per worker; running out of memory "
+                       "is the usual cause), use lighter partitions (more, smaller Parquet files) or fewer features, "
+                       "or run again")
+    assert caught.value.retryable and caught.value.died == ("tcp://w2",) and caught.value.workers_before == 2
+    assert client.restarted == (["tcp://w1"] if collective else [])  # a broken collective's survivor starts afresh
+
+
+def test_tasks_stalled_before_the_step_or_a_busy_cluster_do_not_stop_it(monkeypatch) -> None:
+    monkeypatch.setattr(faults, "settings", lambda: {"poll_seconds": 0.05, "stuck_after_seconds": 0.3,
+                                                     "restart_seconds": 1, "training_retries": 1})
+    client = ScriptedScheduler([_view(["someone-elses"])])  # stuck before the step began: not the step's own
+    assert faults.run_guarded("the stand-in step", client, lambda: time.sleep(1.0) or "done") == "done"
+    client = ScriptedScheduler([_view([]), _view(["mine"]), _view([])] * 20)  # waits, but never for long
+    assert faults.run_guarded("the stand-in step", client, lambda: time.sleep(1.0) or "done") == "done"

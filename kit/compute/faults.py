@@ -42,6 +42,7 @@ class ClusterError(KitError):
     died: tuple[str, ...] = ()     # addresses of the workers that left during the step
     retryable: bool = False        # workers are left: starting the step again can succeed
     cause: str = ""                # the distributed failure, one line
+    workers_before: int = 0        # workers in the cluster when the step began (a retry waits for them to come back)
 
 
 def settings() -> dict[str, float]:
@@ -87,18 +88,22 @@ def _error(message: str, died: list[str] | tuple[str, ...] = (), retryable: bool
 
 
 def _scheduler_view(client: Any) -> dict[str, Any]:
-    """The scheduler's workers (address -> memory limit) and its tasks waiting for a worker: key -> (seconds,
-    whether it can never run: pinned to workers that are all gone, as a booster's training tasks are)."""
+    """The scheduler's workers (address -> memory limit), its tasks waiting for a worker: key -> (seconds,
+    whether it can never run: pinned to workers that are all gone, as a booster's training tasks are), and, when
+    nothing runs or is queued anywhere, the tasks still waiting for inputs (which then nothing will compute)."""
 
     def view(dask_scheduler: Any) -> dict[str, Any]:  # runs on the scheduler (pickled by value: no kit needed there)
         import time as clock
 
         now, workers = clock.monotonic(), dask_scheduler.workers
+        busy = any(w.processing for w in workers.values()) or bool(dask_scheduler.queued) \
+            or bool(dask_scheduler.unrunnable)
         return {"workers": {a: int(w.memory_limit or 0) for a, w in workers.items()},
                 "nannied": [a for a, w in workers.items() if w.nanny],
                 "waiting": {str(t.key): (now - since, bool(t.worker_restrictions) and not t.loose_restrictions
                                          and not any(w in workers for w in t.worker_restrictions))
-                            for t, since in dask_scheduler.unrunnable.items()}}
+                            for t, since in dask_scheduler.unrunnable.items()},
+                "stalled": [] if busy else [str(t.key) for t in dask_scheduler.tasks.values() if t.state == "waiting"]}
 
     return client.run_on_scheduler(view)
 
@@ -111,8 +116,10 @@ class Watch:
         self.address = getattr(client.scheduler, "address", "?")
         self.known: dict[str, int] = {}  # every worker seen during the step (address -> memory limit)
         view = self._view()
-        self.earlier = set(view["waiting"])  # tasks stuck before the step began: not this step's
+        self.earlier = set(view["waiting"]) | set(view["stalled"])  # tasks stuck before the step began: not its own
+        self.workers_before = len(view["workers"])
         self.empty_since: float | None = None  # when the cluster was last seen to have lost its last worker
+        self.stalled_since: float | None = None  # since when nothing runs while tasks of this step wait for inputs
 
     def _view(self) -> dict[str, Any]:
         """The scheduler's view, or the ClusterError for a scheduler that no longer answers."""
@@ -142,6 +149,7 @@ class Watch:
         else:  # queued tasks do not count as waiting for a worker: time the empty cluster here
             self.empty_since = self.empty_since or time.monotonic()
             stuck = max(stuck, time.monotonic() - self.empty_since)
+        self._check_stalled(view)
         if stuck <= float(settings()["stuck_after_seconds"]) and not (hopeless and view["workers"]):
             return
         died, left = self.gone(view["workers"]), sorted(view["workers"])
@@ -153,6 +161,24 @@ class Watch:
         raise _error(f"compute (Dask): {self._named(died)} died during {self.step}, which has tasks that can "
                      "run only there (a booster's training runs one task pinned to each of its workers); "
                      f"{_fix(list(self.known.values()))}", died=died, retryable=True, cause="stuck on a dead worker")
+
+    def _check_stalled(self, view: dict[str, Any]) -> None:
+        """Raise the ClusterError when, for ``stuck_after_seconds``, no worker has run anything while tasks of this
+        step wait for inputs: data lost with a dead worker that nothing computes again (the step would wait for
+        ever)."""
+        stalled = [key for key in view["stalled"] if key not in self.earlier]
+        if not stalled or not view["workers"]:
+            self.stalled_since = None
+            return
+        self.stalled_since = self.stalled_since or time.monotonic()
+        limit = float(settings()["stuck_after_seconds"])
+        if time.monotonic() - self.stalled_since <= limit:
+            return
+        died = self.gone(view["workers"])
+        raise _error(f"compute (Dask): the cluster stopped making progress during {self.step}: {len(stalled)} "
+                     f"task(s) waited {limit:g} s for inputs that no worker computes ({self._named(died)} died, "
+                     f"and its data with it); {_fix(list(self.known.values()))}", died=died, retryable=True,
+                     cause="stalled on lost data")
 
     def _named(self, died: list[str]) -> str:
         """'worker tcp://...' or 'workers a, b' (or 'a worker' when the address is unknown)."""
@@ -235,7 +261,8 @@ def run_guarded(step: str, client: Any, call: Callable[[], T], collective: bool 
             runner.join(float(settings()["poll_seconds"]))
             if runner.is_alive():
                 watch.check()
-    except ClusterError:
+    except ClusterError as exc:
+        exc.workers_before = watch.workers_before
         if collective:
             watch.abandon()
         raise
@@ -244,6 +271,7 @@ def run_guarded(step: str, client: Any, call: Callable[[], T], collective: bool 
     error = watch.explain(box["error"])
     if error is None:
         raise box["error"]
+    error.workers_before = watch.workers_before
     if collective:
         watch.abandon()
     raise error from None
@@ -277,11 +305,16 @@ def retry_training(step: str, client: Any, call: Callable[[], T]) -> tuple[T, st
 
 
 def _wait_for_a_worker(client: Any, step: str, exc: ClusterError) -> None:
-    """Block until the cluster has a worker again (a ClusterError after ``stuck_after_seconds``)."""
+    """Block until the cluster has a worker again (a ClusterError after ``stuck_after_seconds``), and give the
+    workers a nanny restarts as long again to come back, so that the retry does not start while they join."""
     try:
         client.wait_for_workers(1, timeout=float(settings()["stuck_after_seconds"]))
     except (OSError, TimeoutError):
         raise _error(f"{exc} No worker came back to run {step} again.", exc.died, False, exc.cause) from None
+    try:
+        client.wait_for_workers(max(exc.workers_before, 1), timeout=float(settings()["stuck_after_seconds"]))
+    except (OSError, TimeoutError):
+        pass  # not all came back: train on the workers that are left
 
 
 def _client_of(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
