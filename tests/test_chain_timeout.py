@@ -178,3 +178,19 @@ def test_a_batch_with_a_hanging_config_finishes_the_others_on_the_same_worker(no
     page = (tmp_path / "batch" / "index.html").read_text()
     assert "1 passed, 1 failed" in page and f"ran over the {LIMIT} s cell timeout" in page
     assert _kernels_under(tmp_path) == []
+
+
+def test_a_kernel_that_dies_mid_notebook_is_marked_on_the_cell_that_ran_not_the_last(tmp_path: Path) -> None:
+    folder = make_notebooks(tmp_path / "notebooks")
+    path = folder / "01_use_cases.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    kill = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+    nb.cells[-1:] = [nbformat.v4.new_code_cell(kill), nbformat.v4.new_code_cell("print('never')"), nb.cells[-1]]
+    nbformat.write(nb, path)
+    manifest, landed = run_chain(make_config(tmp_path), out=tmp_path / "r", notebook_dir=folder, progress=None)
+    assert manifest.failed_phase().error.startswith("DeadKernelError")
+    executed = nbformat.read(landed / "01_use_cases.ipynb", as_version=4)
+    marked = [c.source for c in executed.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert marked == [kill]
+    later = [c for c in executed.cells if c.cell_type == "code" and c.source.startswith(("print('never')", "prior"))]
+    assert [(c.outputs, c.metadata.papermill.status) for c in later] == [([], "pending"), ([], "pending")]
