@@ -320,7 +320,10 @@ def _mark_dead_cell(nb: Any, exc: Exception, timeout: int | None = None) -> None
         ename, message = type(exc).__name__, (str(exc).strip().splitlines() or [""])[0]
         where = ("The kernel stopped during this cell (out of memory, killed, or crashed)" if running
                  else "Execution stopped before this cell ran") + "; the run's logs/ folder may say why. Later cells did not run."
-    cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+    outputs = cell.setdefault("outputs", [])
+    first_error = next((i for i, o in enumerate(outputs) if o.get("output_type") == "error"), len(outputs))
+    # before an error the stop itself caused (a kernel papermill started is interrupted on shutdown: KeyboardInterrupt)
+    outputs.insert(first_error, nbformat.v4.new_output(
         "error", ename=ename, evalue=message, traceback=[f"{ename}: {message}", where]))
     for later in code[code.index(cell) + 1:]:  # not run: pending, as papermill leaves the cells after a failure
         later.metadata.setdefault("papermill", {})["status"] = "pending"

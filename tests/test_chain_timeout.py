@@ -194,3 +194,18 @@ def test_a_kernel_that_dies_mid_notebook_is_marked_on_the_cell_that_ran_not_the_
     assert marked == [kill]
     later = [c for c in executed.cells if c.cell_type == "code" and c.source.startswith(("print('never')", "prior"))]
     assert [(c.outputs, c.metadata.papermill.status) for c in later] == [([], "pending"), ([], "pending")]
+
+
+def test_a_kernel_papermill_started_is_stopped_too_and_the_reason_is_still_the_timeout(
+        notebooks: Path, tmp_path: Path, monkeypatch) -> None:
+    # when the kernel started ahead of its phase is gone, papermill starts one, and stops it by interrupting it first
+    monkeypatch.setattr(chain, "_start_kernel", lambda *args, **kwargs: None)
+    start = time.perf_counter()
+    manifest, landed = run_chain(make_config(tmp_path, seed=HANG_SEED), out=tmp_path / "r", notebook_dir=notebooks,
+                                 progress=None, phases="use_cases", cell_timeout=LIMIT)
+    assert time.perf_counter() - start < QUICK
+    assert manifest.failed_phase().error == _reason(5)  # not the KeyboardInterrupt of that shutdown
+    executed = nbformat.read(landed / "01_use_cases.ipynb", as_version=4)
+    sleeping = next(c for c in executed.cells if c.source == SLEEP_CELL)
+    assert sleeping.outputs[0]["ename"] == "CellTimeoutError"
+    assert _kernels_under(tmp_path) == [] and _kernels_under(notebooks) == []  # papermill's kernel runs in notebooks/
