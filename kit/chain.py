@@ -279,7 +279,7 @@ def _engine() -> str:
     from papermill.execute import raise_for_execution_errors
 
     class KitEngine(NBClientEngine):
-        """nbclient execution that keeps a notebook whose kernel died and records the final run folder."""
+        """nbclient execution that keeps a notebook whose kernel died or whose cell timed out, and records the final run folder."""
 
         @classmethod
         def execute_notebook(cls, nb: Any, kernel_name: str, kit_output: str | None = None,
@@ -302,7 +302,7 @@ def _engine() -> str:
 
 
 def _mark_dead_cell(nb: Any, exc: Exception, timeout: int | None = None) -> None:
-    """Put the error that stopped execution into the cell that was running (else the first unrun one)."""
+    """Put the error that stopped execution (a dead kernel, a cell timeout) into the cell that was running."""
     import nbformat
 
     def started(cell: Any) -> bool:
