@@ -16,7 +16,8 @@ def _seconds(text: str) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise argparse.ArgumentTypeError(f"expected whole seconds (e.g. 7200), or 0 or none for no limit; found {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected whole seconds (e.g. 7200), or 0 or none for no limit; found {text!r}")
     return value
 
 

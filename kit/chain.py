@@ -174,7 +174,7 @@ def _log_path(run_dir: Path, phase: Phase) -> Path:
 
 
 def resolve_cell_timeout(config: RunConfig, override: int | None = None) -> int | None:
-    """Seconds a cell may run in this run (None: no limit): ``--cell-timeout``, else compute.cell_timeout, else the kit's."""
+    """Seconds a cell may run (None: no limit): ``--cell-timeout``, else compute.cell_timeout, else the kit's."""
     from kit.content import load
 
     seconds = override if override is not None else config.compute.cell_timeout
@@ -279,12 +279,12 @@ def _engine() -> str:
     from papermill.execute import raise_for_execution_errors
 
     class KitEngine(NBClientEngine):
-        """nbclient execution that keeps a notebook whose kernel died or whose cell timed out, and records the final run folder."""
+        """nbclient execution that keeps a notebook whose kernel died or cell timed out; records the final folder."""
 
         @classmethod
         def execute_notebook(cls, nb: Any, kernel_name: str, kit_output: str | None = None,
                              kit_rename: tuple[str, str] | None = None, **kwargs: Any) -> Any:
-            """Execute ``nb``; on a dead kernel or a cell timeout, mark the cell, write ``kit_output``, raise a cell error."""
+            """Execute ``nb``; on a dead kernel or cell timeout, mark the cell, write ``kit_output``, raise."""
             try:
                 return super().execute_notebook(nb, kernel_name, **kwargs)
             except Exception as exc:
@@ -319,7 +319,8 @@ def _mark_dead_cell(nb: Any, exc: Exception, timeout: int | None = None) -> None
     else:
         ename, message = type(exc).__name__, (str(exc).strip().splitlines() or [""])[0]
         where = ("The kernel stopped during this cell (out of memory, killed, or crashed)" if running
-                 else "Execution stopped before this cell ran") + "; the run's logs/ folder may say why. Later cells did not run."
+                 else "Execution stopped before this cell ran")
+        where += "; the run's logs/ folder may say why. Later cells did not run."
     outputs = cell.setdefault("outputs", [])
     first_error = next((i for i, o in enumerate(outputs) if o.get("output_type") == "error"), len(outputs))
     # before an error the stop itself caused (a kernel papermill started is interrupted on shutdown: KeyboardInterrupt)
