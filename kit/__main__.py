@@ -7,6 +7,28 @@ import sys
 from kit.errors import KitError
 
 
+def _seconds(text: str) -> int:
+    """A --cell-timeout value: whole seconds, with 0 or "none" for no limit."""
+    if text.strip().lower() == "none":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected whole seconds (e.g. 7200), or 0 or none for no limit; found {text!r}")
+    return value
+
+
+def _cell_timeout_help() -> str:
+    """Help of --cell-timeout, with the kit's default (kit/content/chain.yaml)."""
+    from kit.content import load
+
+    return ("seconds one notebook cell may run before its phase fails and its kernel is stopped; 0 or none: no limit "
+            f"(default: the config's compute.cell_timeout, else {load('chain')['cell_timeout_seconds']})")
+
+
 def _parser() -> argparse.ArgumentParser:
     """The kit's command-line interface."""
     parser = argparse.ArgumentParser(prog="python -m kit", description="ML scaling accelerator kit")
@@ -19,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="replace an existing report")
     run.add_argument("--no-input", action="store_true", help="HTML without code cells")
     run.add_argument("--cluster", help="run on the Dask cluster at this scheduler address (sets KIT_CLUSTER)")
+    run.add_argument("--cell-timeout", type=_seconds, metavar="SECONDS", help=_cell_timeout_help())
 
     batch = sub.add_parser("batch", help="run many configs in parallel into one folder")
     batch.add_argument("configs", nargs="+", help="run configs (YAML)")
@@ -29,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--phases", help="comma-separated subset, in chain order (default: all)")
     batch.add_argument("--cluster", help="fan the runs out over the Dask cluster at this scheduler address "
                        "(one run per task; --out must be on storage its workers share)")
+    batch.add_argument("--cell-timeout", type=_seconds, metavar="SECONDS", help=_cell_timeout_help())
 
     org = sub.add_parser("org", help="roll run folders (business units, dates) up into one organization page")
     org.add_argument("reports", nargs="+", help="run folders, or batch folders that hold them")
@@ -110,7 +134,7 @@ def _command(args: argparse.Namespace) -> int:
             from kit.chain import run_chain
 
             manifest, landed = run_chain(args.config, out=args.out, phases=args.phases,
-                                         force=args.force, no_input=args.no_input)
+                                         force=args.force, no_input=args.no_input, cell_timeout=args.cell_timeout)
             failed = manifest.failed_phase()
             if failed:
                 print(f"failed: phase {failed.name}: {failed.error} (report kept in {landed})", file=sys.stderr)
@@ -120,7 +144,8 @@ def _command(args: argparse.Namespace) -> int:
         from kit.batch import run_batch
 
         results = run_batch(args.configs, out=args.out, workers=args.workers,
-                            force=args.force, no_input=args.no_input, phases=args.phases, cluster=args.cluster)
+                            force=args.force, no_input=args.no_input, phases=args.phases, cluster=args.cluster,
+                            cell_timeout=args.cell_timeout)
         bad = [r for r in results if r["status"] != "ok"]
         for r in bad:
             print(f"failed: {r['name']}: {r['error']}", file=sys.stderr)

@@ -11,7 +11,7 @@ from typing import Any
 
 from kit.errors import KitError
 
-Job = tuple[str, str, bool, bool, str | None]
+Job = tuple[str, str, bool, bool, str | None, int | None]
 WORKER_DIED = ("worker process died while running this config (killed, out of memory, or crashed); "
                "run it alone with `python -m kit run` to see why")
 
@@ -23,15 +23,16 @@ def _outcome(job: Job, error: str, start: float | None = None, status: str = "fa
             "report": None, "error": error}
 
 
-def _run_one(config_path: str, out: str, force: bool, no_input: bool, phases: str | None) -> dict[str, Any]:
+def _run_one(config_path: str, out: str, force: bool, no_input: bool, phases: str | None,
+             cell_timeout: int | None = None) -> dict[str, Any]:
     """Run one config in a worker; report its outcome instead of raising (whatever went wrong)."""
     from kit.chain import exception_reason, run_chain
 
     start = time.perf_counter()
-    job = (config_path, out, force, no_input, phases)
+    job = (config_path, out, force, no_input, phases, cell_timeout)
     try:
         manifest, landed = run_chain(config_path, out=out, phases=phases, force=force,
-                                     no_input=no_input, progress=None)
+                                     no_input=no_input, progress=None, cell_timeout=cell_timeout)
         failed = manifest.failed_phase()
         return {
             "name": manifest.run_name, "config": config_path, "status": manifest.status,
@@ -106,13 +107,14 @@ def run_batch(
     phases: str | None = None,
     show_progress: bool = True,
     cluster: str | None = None,
+    cell_timeout: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run every config into ``out/<config name>/`` with ``workers`` processes; return outcomes.
 
     One failing config, for any reason (a worker killed included), does not stop the others, and
     ``out/index.html`` is always written, also when the batch is interrupted. With ``cluster`` (a Dask
     scheduler address) the runs are tasks on that cluster's workers instead, and ``out`` must be on storage
-    they share.
+    they share. ``cell_timeout`` (``--cell-timeout``) overrides every config's per-cell timeout.
     """
     from tqdm.auto import tqdm
 
@@ -132,7 +134,7 @@ def run_batch(
         from kit.chain import unwritable_destination
 
         raise unwritable_destination(out / "index.html", exc) from None
-    jobs: list[Job] = [(str(Path(p).resolve()), str(out / Path(p).stem), force, no_input, phases)
+    jobs: list[Job] = [(str(Path(p).resolve()), str(out / Path(p).stem), force, no_input, phases, cell_timeout)
                        for p in config_paths]
     results: dict[str, dict[str, Any]] = {}
     bar = tqdm(total=len(jobs), desc="runs", unit="run", disable=not show_progress)

@@ -173,21 +173,56 @@ def _log_path(run_dir: Path, phase: Phase) -> Path:
     return run_dir / "logs" / f"{phase.name}.log"
 
 
+def resolve_cell_timeout(config: RunConfig, override: int | None = None) -> int | None:
+    """Seconds a cell may run (None: no limit): ``--cell-timeout``, else compute.cell_timeout, else the kit's."""
+    from kit.content import load
+
+    seconds = override if override is not None else config.compute.cell_timeout
+    if seconds is None:
+        seconds = load("chain")["cell_timeout_seconds"]
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        raise ChainError(f"--cell-timeout: expected whole seconds, 0 for no limit; found {seconds!r}")
+    return seconds or None
+
+
+TIMEOUT_FIX = "raise it with --cell-timeout SECONDS (0: no limit) or compute.cell_timeout in the config"
+TIMEOUT_ENAME, TIMEOUT_VALUE = "CellTimeoutError", "this cell ran over the "  # the error the chain puts in the cell
+_TIMED_OUT = "Cell execution timed out"  # nbclient's message when no execute reply came within the timeout
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` is nbclient's cell timeout (not its wait for a finished cell's last output)."""
+    from nbclient.exceptions import CellTimeoutError
+
+    return isinstance(exc, CellTimeoutError) and _TIMED_OUT in str(exc)
+
+
+def timeout_reason(phase: Phase, error: Any, seconds: int | None) -> str:
+    """The one line for a phase whose cell ran over the timeout: phase, cell, limit and the fix."""
+    number = error.exec_count if error.exec_count is not None else error.cell_index + 1
+    first = next((line.strip() for line in (error.source or "").splitlines() if line.strip()), "")
+    code = f" (`{first[:40]}{'…' if len(first) > 40 else ''}`)" if first else ""
+    return (f"phase {phase.index} ({phase.name}): cell {number}{code} ran over the {seconds} s cell timeout and "
+            f"its kernel was stopped; {TIMEOUT_FIX}")
+
+
 def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path,
-             kernel: PhaseKernel | None = None, final_dir: Path | None = None) -> PhaseRecord:
+             kernel: PhaseKernel | None = None, final_dir: Path | None = None,
+             timeout: int | None = None) -> PhaseRecord:
     """Execute one phase notebook into ``run_dir`` (on ``kernel`` if one was started); never raises for a failing cell.
 
     The notebook records ``final_dir`` (where the report lands) as its ``run_dir``, and is kept,
-    failure shown, when its kernel dies mid-phase.
+    failure shown, when its kernel dies mid-phase or a cell runs over ``timeout`` seconds (its
+    kernel is then killed at once: a hung kernel would not answer a shutdown request).
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
-
 
     record = PhaseRecord(name=phase.name, notebook=phase.notebook)
     if kernel and not kernel.alive():  # died while waiting: let papermill start a fresh one
         kernel = None
     start = time.perf_counter()
+    timed_out = False
     try:
         # the kernel's stderr, and papermill's own messages (such as "kernel died"), go to the phase log
         with _stderr_to(_log_path(run_dir, phase)):
@@ -205,6 +240,7 @@ def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path,
                 progress_bar=False,
                 log_output=False,
                 request_save_on_cell_execute=False,  # one write at the end: ~10 ms less per cell
+                execution_timeout=timeout,
                 engine_name=_engine(),
                 kit_output=str(run_dir / phase.notebook),  # written by the engine if the kernel dies
                 kit_rename=(str(run_dir), str(final_dir or run_dir)),
@@ -213,14 +249,17 @@ def _execute(phase: Phase, config: RunConfig, run_dir: Path, notebook_dir: Path,
         record.status = "ok"
     except PapermillExecutionError as exc:
         record.status = "failed"
-        record.error = failure_reason(exc.ename, exc.evalue)
+        timed_out = exc.ename == TIMEOUT_ENAME and str(exc.evalue).startswith(TIMEOUT_VALUE)
+        record.error = timeout_reason(phase, exc, timeout) if timed_out else failure_reason(exc.ename, exc.evalue)
     except Exception as exc:  # kernel could not start, notebook unreadable: still a failed phase, not a crash
         if _enospc(exc) is not None:
             raise
         record.status = "failed"
         record.error = exception_reason(exc)
     finally:
-        if kernel:
+        if kernel and timed_out:
+            kernel.kill()
+        elif kernel:
             kernel.release()
     record.seconds = round(time.perf_counter() - start, 2)
     return record
@@ -240,18 +279,18 @@ def _engine() -> str:
     from papermill.execute import raise_for_execution_errors
 
     class KitEngine(NBClientEngine):
-        """nbclient execution that keeps a notebook whose kernel died and records the final run folder."""
+        """nbclient execution that keeps a notebook whose kernel died or cell timed out; records the final folder."""
 
         @classmethod
         def execute_notebook(cls, nb: Any, kernel_name: str, kit_output: str | None = None,
                              kit_rename: tuple[str, str] | None = None, **kwargs: Any) -> Any:
-            """Execute ``nb``; on a dead kernel, mark the cell, write ``kit_output`` and raise a cell error."""
+            """Execute ``nb``; on a dead kernel or cell timeout, mark the cell, write ``kit_output``, raise."""
             try:
                 return super().execute_notebook(nb, kernel_name, **kwargs)
             except Exception as exc:
                 if kit_output is None or _enospc(exc) is not None:
                     raise
-                _mark_dead_cell(nb, exc)
+                _mark_dead_cell(nb, exc, kwargs.get("execution_timeout"))
                 _rename_run_dir(nb, kit_rename)
                 raise_for_execution_errors(nb, kit_output)  # writes the notebook, raises PapermillExecutionError
                 raise
@@ -262,25 +301,33 @@ def _engine() -> str:
     return ENGINE_NAME
 
 
-def _mark_dead_cell(nb: Any, exc: Exception) -> None:
-    """Put the error that stopped execution into the cell that was running (else the first unrun one)."""
+def _mark_dead_cell(nb: Any, exc: Exception, timeout: int | None = None) -> None:
+    """Put the error that stopped execution (a dead kernel, a cell timeout) into the cell that was running."""
     import nbformat
 
-    def status(cell: Any) -> str:
-        return cell.get("metadata", {}).get("papermill", {}).get("status", "")
+    def started(cell: Any) -> bool:
+        return bool(cell.get("metadata", {}).get("papermill", {}).get("start_time"))
 
     code = [c for c in nb.cells if c.cell_type == "code"]
-    running = next((c for c in code if status(c) == "running"), None)
-    cell = running or next((c for c in code if status(c) == "pending"), code[-1] if code else None)
+    running = next((c for c in reversed(code) if started(c)), None)  # papermill marks every cell completed at the end
+    cell = running or (code[0] if code else None)
     if cell is None:
         return
-    message = (str(exc).strip().splitlines() or [""])[0]
-    where = ("The kernel stopped during this cell (out of memory, killed, or crashed)" if running
-             else "Execution stopped before this cell ran")
-    cell.setdefault("outputs", []).append(nbformat.v4.new_output(
-        "error", ename=type(exc).__name__, evalue=message,
-        traceback=[f"{type(exc).__name__}: {message}",
-                   f"{where}; the run's logs/ folder may say why. Later cells did not run."]))
+    if _timed_out(exc):
+        ename, message = TIMEOUT_ENAME, f"{TIMEOUT_VALUE}{timeout} s cell timeout"
+        where = f"Its kernel was stopped and later cells did not run; {TIMEOUT_FIX}."
+    else:
+        ename, message = type(exc).__name__, (str(exc).strip().splitlines() or [""])[0]
+        where = ("The kernel stopped during this cell (out of memory, killed, or crashed)" if running
+                 else "Execution stopped before this cell ran")
+        where += "; the run's logs/ folder may say why. Later cells did not run."
+    outputs = cell.setdefault("outputs", [])
+    first_error = next((i for i, o in enumerate(outputs) if o.get("output_type") == "error"), len(outputs))
+    # before an error the stop itself caused (a kernel papermill started is interrupted on shutdown: KeyboardInterrupt)
+    outputs.insert(first_error, nbformat.v4.new_output(
+        "error", ename=ename, evalue=message, traceback=[f"{ename}: {message}", where]))
+    for later in code[code.index(cell) + 1:]:  # not run: pending, as papermill leaves the cells after a failure
+        later.metadata.setdefault("papermill", {})["status"] = "pending"
     cell.metadata.setdefault("papermill", {})["status"] = "failed"
     cell.metadata.papermill["exception"] = True
 
@@ -505,14 +552,19 @@ def run_chain(
     no_input: bool = False,
     progress: Progress | None = print,
     notebook_dir: Path | None = None,
+    cell_timeout: int | None = None,
 ) -> tuple[Manifest, Path]:
-    """Run the chain for one config; return the manifest and where the report landed."""
+    """Run the chain for one config; return the manifest and where the report landed.
+
+    ``cell_timeout`` (``--cell-timeout``; 0: no limit) overrides the config's and the kit's per-cell timeout.
+    """
     notebook_dir = notebook_dir or NOTEBOOK_DIR
     _skip_iri_grammars()
     from kit.report import write_index
 
     say = progress or (lambda _msg: None)
     config = load_config(config_path)
+    timeout = resolve_cell_timeout(config, cell_timeout)
     selected = select_phases(phases, notebook_dir)
     if not selected:
         raise ChainError(f"{notebook_dir}: no phase notebooks found")
@@ -530,7 +582,7 @@ def run_chain(
             with open_engine(config.compute) as engine:
                 if engine.engine == "dask":
                     say(f"engine: {engine_line(vars(engine))}")
-                return _build(config, selected, out, force, no_input, say, notebook_dir, write_index)
+                return _build(config, selected, out, force, no_input, say, notebook_dir, write_index, timeout)
     except OSError as exc:
         full = _enospc(exc)
         if full is None:
@@ -558,7 +610,8 @@ def unwritable_destination(out: Path, exc: OSError) -> OSError | DestinationErro
 
 
 def _build(config: RunConfig, selected: list[Phase], out: Path, force: bool, no_input: bool, say: Progress,
-           notebook_dir: Path, write_index: Callable[[Path, Manifest], Path]) -> tuple[Manifest, Path]:
+           notebook_dir: Path, write_index: Callable[[Path, Manifest], Path],
+           timeout: int | None = None) -> tuple[Manifest, Path]:
     """Build the report in a temporary folder beside ``out`` and move it into place."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
@@ -567,7 +620,7 @@ def _build(config: RunConfig, selected: list[Phase], out: Path, force: bool, no_
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    options = {"phases": [p.name for p in selected], "no_input": no_input, "out": str(out)}
+    options = {"phases": [p.name for p in selected], "no_input": no_input, "out": str(out), "cell_timeout": timeout}
     kernels: list[PhaseKernel | None] = []
     try:
         kernels.append(_start_kernel(selected[0], tmp, notebook_dir))  # boots while the manifest is built
@@ -576,7 +629,7 @@ def _build(config: RunConfig, selected: list[Phase], out: Path, force: bool, no_
         for i, phase in enumerate(selected):
             if i + 1 < len(selected):  # the next phase's kernel boots on the other core meanwhile
                 kernels.append(_start_kernel(selected[i + 1], tmp, notebook_dir))
-            record = _execute(phase, config, tmp, notebook_dir, kernels[i], final_dir=out)
+            record = _execute(phase, config, tmp, notebook_dir, kernels[i], final_dir=out, timeout=timeout)
             manifest.phases[i] = record
             if (tmp / phase.notebook).is_file():
                 record.html = _export(tmp / phase.notebook, no_input, record)

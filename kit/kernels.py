@@ -56,6 +56,15 @@ class PhaseKernel:
         if self.alive():
             run_sync(self.manager.request_shutdown)()
 
+    def kill(self) -> None:
+        """Stop the kernel at once (a cell ran over its timeout: a hung kernel would not answer a shutdown request)."""
+        if self._closed:
+            return
+        self._released = True
+        for kc in self.manager.opened_clients:
+            kc.stop_channels()
+        self._kill()
+
     def close(self) -> None:
         """Wait for the kernel to exit (killed after a grace period, or at once if interrupted) and free its resources."""
         if self._closed:

@@ -106,7 +106,8 @@ def test_a_kernel_killed_mid_phase_keeps_the_notebook_with_the_failure_visible(t
 
 
 # ---- 3. batch: any failure fails one config, and the index is always written -------------------
-def _worker_job(config_path: str, out: str, force: bool, no_input: bool, phases: str | None) -> dict:
+def _worker_job(config_path: str, out: str, force: bool, no_input: bool, phases: str | None,
+                cell_timeout: int | None = None) -> dict:
     """A batch job for spawn workers: stand-in notebooks; 'die' kills its worker, 'boom' fails outside the kit."""
     import kit.batch
     import kit.chain
@@ -121,7 +122,7 @@ def _worker_job(config_path: str, out: str, force: bool, no_input: bool, phases:
             raise RuntimeError("disk controller on fire\nsecond line")
         kit.chain.write_json = broken
     try:
-        return kit.batch._run_one(config_path, out, force, no_input, phases)
+        return kit.batch._run_one(config_path, out, force, no_input, phases, cell_timeout)
     finally:
         kit.chain.NOTEBOOK_DIR, kit.chain.write_json = saved
 

@@ -127,11 +127,11 @@ def test_a_kernel_that_died_while_waiting_is_replaced(tmp_path: Path, started: l
     notebooks = make_notebooks(tmp_path / "notebooks")
     execute = chain._execute
 
-    def kill_the_next_kernel_first(phase, config, run_dir, notebook_dir, kernel=None, final_dir=None):
+    def kill_the_next_kernel_first(phase, config, run_dir, notebook_dir, kernel=None, final_dir=None, **options):
         if phase.name == "use_cases":
             kernel.manager.provisioner.process.kill()
             kernel.manager.provisioner.process.wait()
-        return execute(phase, config, run_dir, notebook_dir, kernel, final_dir)
+        return execute(phase, config, run_dir, notebook_dir, kernel, final_dir, **options)
 
     monkeypatch.setattr(chain, "_execute", kill_the_next_kernel_first)
     manifest, _ = chain.run_chain(make_config(tmp_path), out=tmp_path / "r", notebook_dir=notebooks, progress=None)

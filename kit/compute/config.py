@@ -28,6 +28,11 @@ class ComputeSection(Section):
         default="auto",
         description="Memory per worker of the local cluster: 'auto' (the machine's memory shared out) or a size such as '2GiB'.",
     )
+    cell_timeout: int | None = Field(
+        default=None, ge=0,
+        description="Seconds one notebook cell may run before its phase fails and its kernel is stopped (0: no limit); "
+        "unset: the kit's default (`cell_timeout_seconds` in kit/content/chain.yaml). --cell-timeout overrides it.",
+    )
 
     @model_validator(mode="after")
     def _address_means_dask(self) -> "ComputeSection":
