@@ -6,7 +6,8 @@ partition per Parquet file, with known divisions. A single file (CSV or Parquet:
 is cleaned in-process by :func:`kit.training.data.load_dataset` itself and becomes one partition, so it is the
 local frame exactly. A Parquet folder or glob is cleaned on the workers by one plan decided over every
 partition (the same rules: empty columns dropped, unlabelled rows dropped, infinities missing, text that holds
-numbers converted, other text as categories with the same levels in every partition, calendar features).
+numbers converted, plain or written with separators, other text as categories with the same levels in every
+partition, calendar features).
 """
 from __future__ import annotations
 
@@ -154,48 +155,38 @@ class CleaningPlan:
 
 
 def _raw_summary(part: pd.DataFrame, target: str) -> dict[str, Any]:
-    """What the plan needs from one raw partition: rows, missing counts, text level counts, infinite counts."""
+    """What the plan needs from one raw partition: rows, missing counts, text level counts, infinite counts.
+
+    Text levels are counted in order of first appearance (as ``load_dataset`` meets them row by row), so the
+    merged counts of the set name the same examples in its notes and errors.
+    """
     from kit.profile import infinite_counts
-    from kit.training.data import _is_text
+    from kit.training.data import _is_text, text_levels
 
     labelled = part.loc[part[target].notna().to_numpy()]  # levels and infinities of the rows kept, as locally
     text = [c for c in part.columns if c != target and _is_text(part[c])]
     return {
         "rows": len(part), "labelled": len(labelled),
         "missing": part.isna().sum(),
-        "levels": {c: labelled[c].value_counts(dropna=True) for c in text},
+        "levels": {c: text_levels(labelled[c])[1] for c in text},
         "infinite": infinite_counts(labelled.drop(columns=[target])),
     }
 
 
 def _merge_counts(series: list[pd.Series]) -> pd.Series:
-    """Counts per value summed over partitions."""
+    """Counts per value summed over partitions, in order of first appearance."""
     return pd.concat(series).groupby(level=0, sort=False).sum() if series else pd.Series(dtype="int64")
 
 
 def _text_decision(levels: pd.Series, col: str, never_feature: bool) -> tuple[str, Any, str]:
-    """('numbers', level -> value, note) or ('category', sorted levels, '') for a text column, by load_dataset's rules
-    (numbers written with thousands separators or decimal commas are not recognized in a Parquet set: its numbers
-    are stored as numbers)."""
-    from kit.training.data import _rules
+    """('numbers', level -> value, note) or ('category', sorted levels, '') for a text column: load_dataset's own
+    rule (:func:`kit.training.data.text_rule`, numbers written with separators included) on the set's counts."""
+    from kit.training.data import text_rule
 
-    rules = _rules()
-    text = pd.Series(levels.index, dtype="object").astype("string").str.strip()
-    blank = text.eq("").to_numpy(dtype=bool, na_value=True)
-    parsed = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    counts = levels.to_numpy()
-    nonblank = int(counts[~blank].sum())
-    share = float(counts[~np.isnan(parsed)].sum() / nonblank) if nonblank else 0.0
-    if share >= 1 - rules["numeric_text_tolerance"]:
-        blanks, lost = int(counts[blank].sum()), int(counts[~blank & np.isnan(parsed)].sum())
-        note = (f"column {col!r} holds numbers stored as text; converted to numbers ({blanks} blank and {lost} "
-                "non-numeric cells became missing)")
-        return "numbers", dict(zip(levels.index, parsed)), note
-    if share >= rules["numeric_text_min_share"] and not never_feature:
-        example = levels.index[np.isnan(parsed) & ~blank][0]
-        raise DataError(f"column {col!r}: {share:.0%} of its values are numbers but others are text (e.g. {example!r}); "
-                        "clean the column, or list it in dataset.drop_columns")
-    return "category", sorted(levels.index.tolist()), ""
+    numbers, note = text_rule(levels, col, never_feature)
+    if numbers is None:
+        return "category", sorted(levels.index.tolist()), ""
+    return "numbers", dict(zip(levels.index, numbers)), note
 
 
 def plan_cleaning(summaries: list[dict[str, Any]], spec: DatasetSpec, columns: list[str]) -> tuple[CleaningPlan, list[str]]:
@@ -244,12 +235,17 @@ def clean_partition(part: pd.DataFrame, plan: CleaningPlan, spec: DatasetSpec, o
     for col, values in plan.numbers.items():
         out[col] = out[col].map(values).astype("float64")
     for col, levels in plan.categories.items():
-        out[col] = pd.Categorical(out[col].astype("object"), categories=levels)
+        out[col] = out[col].astype(_category_dtype(levels, out[col].dtype))
     if plan.calendar is not None:
         from kit.training.features import _stamps, calendar_features
 
         out = pd.concat([out, calendar_features(_stamps(out, spec), spec.time_column, plan.calendar)], axis=1)
     return out
+
+
+def _category_dtype(levels: list[Any], dtype: Any) -> pd.CategoricalDtype:
+    """The dtype ``astype("category")`` gives a column of ``dtype`` holding ``levels`` (categories of the same type)."""
+    return pd.Series(levels, dtype=dtype).astype("category").dtype
 
 
 def _read_file(name: str, options: dict[str, Any]) -> pd.DataFrame:

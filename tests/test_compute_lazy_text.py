@@ -1,0 +1,136 @@
+"""Numbers written as text in a Parquet set on the Dask engine: load_lazy applies load_dataset's own text rule.
+
+Each test writes a hostile Parquet set (several files, the text written differently from file to file) and
+asserts that the lazy frame, computed in this process (no cluster), is the local engine's frame of the same
+set value for value and dtype for dtype, with the same notes and data hash; or that both engines refuse the
+set with the same message.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit.compute.lazy import load_lazy
+from kit.errors import DataError
+from kit.schema import DatasetSpec
+from kit.training.data import frame_hash, load_dataset
+
+TELCO = Path(__file__).resolve().parent.parent / "data" / "telco_churn" / "Telco-Customer-Churn.csv"
+
+
+def write_files(frames: list[pd.DataFrame], folder: Path) -> Path:
+    """Each frame as one Parquet file of ``folder``, in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        frame.to_parquet(folder / f"part-{i}.parquet", index=False)
+    return folder
+
+
+def split_rows(frame: pd.DataFrame, parts: int = 3) -> list[pd.DataFrame]:
+    """``frame`` cut into ``parts`` consecutive pieces."""
+    return [frame.iloc[rows] for rows in np.array_split(np.arange(len(frame)), parts)]
+
+
+@pytest.fixture(scope="module")
+def telco() -> pd.DataFrame:
+    """The first 900 rows of the bundled Telco data, with TotalCharges as the numbers it holds."""
+    frame = pd.read_csv(TELCO).head(900)
+    frame["TotalCharges"] = pd.to_numeric(frame["TotalCharges"], errors="coerce")
+    return frame
+
+
+def spec_for(path: Path, **extra) -> DatasetSpec:
+    """The demo's dataset spec on another path."""
+    return DatasetSpec(path=path, target="Churn", positive_class="Yes", **{"id_columns": ["customerID"], **extra})
+
+
+def assert_same_as_local(spec: DatasetSpec) -> pd.DataFrame:
+    """The lazy dataset equals load_dataset on the same files: frame (dtypes included), notes and hash."""
+    local = load_dataset(spec, show_warnings=False)
+    lazy = load_lazy(spec, None)
+    assert lazy.frame.npartitions > 1  # cleaned per file by the plan, not read whole
+    pd.testing.assert_frame_equal(lazy.frame.compute(scheduler="sync"), local)
+    assert lazy.notes == local.attrs["kit_notes"]
+    assert lazy.data_hash() == frame_hash(local)
+    return local
+
+
+def assert_same_refusal(spec: DatasetSpec) -> str:
+    """Both engines refuse the set with the same DataError; its message."""
+    with pytest.raises(DataError) as local:
+        load_dataset(spec, show_warnings=False)
+    with pytest.raises(DataError) as lazy:
+        load_lazy(spec, None)
+    assert str(lazy.value) == str(local.value)
+    return str(local.value)
+
+
+def thousands(values: pd.Series) -> pd.Series:
+    """Numbers as text with thousands separators and two decimals (1,889.50); blank where missing."""
+    return values.map(lambda v: "" if pd.isna(v) else f"{v:,.2f}").astype("string")
+
+
+def plain(values: pd.Series) -> pd.Series:
+    """Numbers as plain text (1889.5); blank where missing."""
+    return values.map(lambda v: "" if pd.isna(v) else repr(float(v))).astype("string")
+
+
+def test_thousands_separators_in_some_files_only_are_numbers_as_locally(tmp_path: Path, telco: pd.DataFrame) -> None:
+    first, middle, last = split_rows(telco)
+    files = [first.assign(TotalCharges=plain(first["TotalCharges"])),  # plain text: no separator in this file
+             middle.assign(TotalCharges=thousands(middle["TotalCharges"])),
+             last.assign(TotalCharges=thousands(last["TotalCharges"]))]
+    files[2].loc[files[2].index[:3], "Churn"] = None  # unlabelled rows: dropped before the rule, as locally
+    files[1].loc[files[1].index[5], "TotalCharges"] = None  # a missing cell besides the blank ones
+    local = assert_same_as_local(spec_for(write_files(files, tmp_path / "set")))
+    assert local["TotalCharges"].dtype == "float64" and len(local) == 897
+    expected = telco["TotalCharges"].round(2).mask(telco.index == middle.index[5]).drop(index=last.index[:3])
+    np.testing.assert_allclose(local["TotalCharges"], expected, equal_nan=True)
+    note = next(n for n in local.attrs["kit_notes"] if "'TotalCharges'" in n)
+    assert "written with thousands separators" in note and "became missing" in note
+
+
+def test_decimal_commas_over_files_are_numbers_as_locally(tmp_path: Path, telco: pd.DataFrame) -> None:
+    frame = telco.assign(MonthlyCharges=telco["MonthlyCharges"].map(lambda v: f"{v:.2f}".replace(".", ",")))
+    local = assert_same_as_local(spec_for(write_files(split_rows(frame), tmp_path / "set")))
+    np.testing.assert_allclose(local["MonthlyCharges"], telco["MonthlyCharges"].round(2))
+
+
+def test_a_value_breaking_the_rule_in_one_file_keeps_the_column_categorical_everywhere(
+        tmp_path: Path, telco: pd.DataFrame) -> None:
+    frame = telco.assign(TotalCharges=thousands(telco["TotalCharges"]))
+    frame.loc[880:899, "TotalCharges"] = "unknown"  # 20 text cells in the last file only: beyond the tolerance
+    folder = write_files(split_rows(frame), tmp_path / "set")
+    for extra in ({}, {"drop_columns": ["TotalCharges"]}, {"id_columns": ["customerID", "TotalCharges"]}):
+        local = assert_same_as_local(spec_for(folder, **extra))
+        categories = local["TotalCharges"].cat.categories  # one level set, in every partition
+        assert {"unknown", "1,889.50", "29.85"} <= set(categories) and len(categories) == local["TotalCharges"].nunique()
+
+
+def test_separators_that_read_two_ways_across_files_are_refused_as_locally(tmp_path: Path, telco: pd.DataFrame) -> None:
+    frame = telco.assign(Thousand=[f"{1 + i % 9},{i:03d}" for i in range(900)])  # 1,234: thousands or decimals?
+    assert "read two ways" in assert_same_refusal(spec_for(write_files(split_rows(frame), tmp_path / "ambiguous")))
+    frame.loc[:299, "Thousand"] = [f"{1 + i % 9}.{i:03d},5" for i in range(300)]  # 1.234,5 in the first file only
+    frame.loc[300:, "Thousand"] = [f"{1 + i % 9},{i:03d}.5" for i in range(300, 900)]  # 1,234.5 in the others
+    assert "both styles" in assert_same_refusal(spec_for(write_files(split_rows(frame), tmp_path / "mixed")))
+
+
+def test_the_first_non_number_in_row_order_is_the_example_as_locally(tmp_path: Path, telco: pd.DataFrame) -> None:
+    frame = telco.assign(Score=np.arange(900).astype(str))
+    frame.loc[[10, 11], "Score"] = " "  # a blank first: missing, not text ...
+    frame.loc[20, "Score"] = "x"  # ... then the first text ...
+    frame.loc[400:449, "Score"] = "n/a"  # ... and the most frequent text, in another file
+    message = assert_same_refusal(spec_for(write_files(split_rows(frame), tmp_path / "set")))
+    assert message.startswith("column 'Score': 94% of its values are numbers but others are text (e.g. 'x'); ")
+
+
+@pytest.mark.parametrize("blank", ["n/a", "NA", "-", "  "])
+def test_blank_words_and_percent_signs_follow_the_local_rule(tmp_path: Path, telco: pd.DataFrame, blank: str) -> None:
+    frame = telco.assign(Rate=[f"{i % 97}%" for i in range(900)], Load=thousands(telco["TotalCharges"] * 10))
+    frame.loc[[3, 450, 899], "Load"] = blank  # within the tolerance: missing, counted in the note
+    local = assert_same_as_local(spec_for(write_files(split_rows(frame), tmp_path / "set")))
+    assert isinstance(local["Rate"].dtype, pd.CategoricalDtype) and local["Load"].dtype == "float64"
+    assert local["Load"].iloc[[3, 450, 899]].isna().all()
