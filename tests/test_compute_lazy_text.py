@@ -134,3 +134,71 @@ def test_blank_words_and_percent_signs_follow_the_local_rule(tmp_path: Path, tel
     local = assert_same_as_local(spec_for(write_files(split_rows(frame), tmp_path / "set")))
     assert isinstance(local["Rate"].dtype, pd.CategoricalDtype) and local["Load"].dtype == "float64"
     assert local["Load"].iloc[[3, 450, 899]].isna().all()
+
+
+# ---- a column that reads differently from file to file ---------------------------------------------------
+def write_arrow_files(frames: list[pd.DataFrame], folder: Path) -> Path:
+    """Each frame as one Parquet file without pandas metadata (as Spark or pyarrow writers store them)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+        pq.write_table(table, folder / f"part-{i}.parquet")
+    return folder
+
+
+def test_integers_and_booleans_missing_in_one_file_only_read_as_the_whole_set(tmp_path: Path, telco: pd.DataFrame) -> None:
+    frame = telco.assign(tenure=telco["tenure"].astype("Int64"), Paperless=(telco["PaperlessBilling"] == "Yes")
+                         .astype("boolean"), Flag=pd.array([True, False] * 450, dtype="boolean"))
+    frame.loc[400, "tenure"] = None  # an integer column: float64 where a file has a missing value, int64 elsewhere
+    frame.loc[700, "Paperless"] = None  # a boolean one: object (text, so a category) where a file has a missing value
+    frame.loc[650, "Flag"] = None  # ... on an unlabelled row: the column is object in the set all the same
+    frame.loc[650, "Churn"] = None
+    local = assert_same_as_local(spec_for(write_arrow_files(split_rows(frame), tmp_path / "set")))
+    assert local["tenure"].dtype == "float64" and np.isnan(local["tenure"].iloc[400])
+    assert list(local["Paperless"].cat.categories) == [False, True] and local["Paperless"].isna().sum() == 1
+    assert isinstance(local["Flag"].dtype, pd.CategoricalDtype) and local["Flag"].notna().all()
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5])
+def test_a_numeric_target_with_unlabelled_rows_is_whole_only_when_every_file_is(tmp_path: Path, telco: pd.DataFrame,
+                                                                                fraction: float) -> None:
+    frame = telco.drop(columns="Churn").assign(Months=telco["tenure"].astype("float64"))
+    frame.loc[frame.index[-300:], "Months"] += fraction  # the last file's targets: whole numbers or not
+    frame.loc[[10, 20], "Months"] = np.nan  # unlabelled rows in the first file only
+    spec = DatasetSpec(path=write_files(split_rows(frame), tmp_path / "set"), target="Months", task="regression",
+                       id_columns=["customerID"])
+    local = assert_same_as_local(spec)
+    assert str(local["Months"].dtype) == ("Int64" if fraction == 0 else "float64")
+
+
+def test_an_integer_label_missing_in_one_file_only_is_an_integer_as_locally(tmp_path: Path, telco: pd.DataFrame) -> None:
+    frame = telco.assign(Churn=(telco["Churn"] == "Yes").astype("Int64"))
+    frame.loc[[700, 701], "Churn"] = None  # float64 in the last file only (no pandas metadata to say Int64)
+    spec = DatasetSpec(path=write_arrow_files(split_rows(frame), tmp_path / "set"), target="Churn", positive_class=1,
+                       id_columns=["customerID"])
+    local = assert_same_as_local(spec)
+    assert str(local["Churn"].dtype) == "Int64" and len(local) == 898
+
+
+def test_the_first_files_pandas_dtypes_hold_for_the_set_as_locally(tmp_path: Path, telco: pd.DataFrame) -> None:
+    files = split_rows(telco)
+    files[0] = files[0].astype({"Contract": "string", "tenure": "Int64"})  # pandas' own dtypes, in the first file
+    local = assert_same_as_local(spec_for(write_files(files, tmp_path / "set")))
+    assert local["Contract"].cat.categories.dtype == "string" and str(local["tenure"].dtype) == "Int64"
+
+
+def test_categorical_columns_with_other_categories_per_file_read_as_the_whole_set(tmp_path: Path,
+                                                                                  telco: pd.DataFrame) -> None:
+    files = split_rows(telco.drop(columns="Contract"))
+    contract = [["Two year", "Month-to-month"], ["One year", "Month-to-month"], ["Month-to-month", "Two year"]]
+    for i, levels in enumerate(contract):  # pandas categoricals: each file stores its own dictionary, in its order
+        files[i] = files[i].assign(Contract=pd.Categorical(np.resize(levels, len(files[i])), categories=levels))
+    files[1] = files[1].assign(Size=pd.Categorical(np.resize(["M", "L"], 300), categories=["S", "M", "L"], ordered=True))
+    files[0] = files[0].assign(Size=pd.Categorical(np.resize(["S", "M"], 300), categories=["S", "M"], ordered=True))
+    files[2] = files[2].assign(Size=pd.Categorical(np.resize(["S"], 300), categories=["S", "M", "L"], ordered=True))
+    local = assert_same_as_local(spec_for(write_files(files, tmp_path / "set")))
+    assert list(local["Contract"].cat.categories) == ["Two year", "Month-to-month", "One year"]  # first file's first
+    assert local["Size"].cat.ordered and list(local["Size"].cat.categories) == ["S", "M", "L"]
