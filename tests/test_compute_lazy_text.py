@@ -91,6 +91,16 @@ def test_thousands_separators_in_some_files_only_are_numbers_as_locally(tmp_path
     np.testing.assert_allclose(local["TotalCharges"], expected, equal_nan=True)
     note = next(n for n in local.attrs["kit_notes"] if "'TotalCharges'" in n)
     assert "written with thousands separators" in note and "became missing" in note
+    assert note.endswith("; store the column as numbers in the Parquet data to read them directly")  # no CSV option
+
+
+def test_a_single_parquet_file_names_no_csv_read_option(tmp_path: Path, telco: pd.DataFrame) -> None:
+    path = tmp_path / "one.parquet"
+    telco.assign(TotalCharges=thousands(telco["TotalCharges"])).to_parquet(path, index=False)
+    notes = load_lazy(spec_for(path), None).notes  # one file: load_dataset itself
+    assert notes == load_dataset(spec_for(path), show_warnings=False).attrs["kit_notes"]
+    note = next(n for n in notes if "'TotalCharges'" in n)
+    assert "read_options" not in note and note.endswith("store the column as numbers in the Parquet data to read them directly")
 
 
 def test_decimal_commas_over_files_are_numbers_as_locally(tmp_path: Path, telco: pd.DataFrame) -> None:
@@ -112,7 +122,13 @@ def test_a_value_breaking_the_rule_in_one_file_keeps_the_column_categorical_ever
 
 def test_separators_that_read_two_ways_across_files_are_refused_as_locally(tmp_path: Path, telco: pd.DataFrame) -> None:
     frame = telco.assign(Thousand=[f"{1 + i % 9},{i:03d}" for i in range(900)])  # 1,234: thousands or decimals?
-    assert "read two ways" in assert_same_refusal(spec_for(write_files(split_rows(frame), tmp_path / "ambiguous")))
+    folder = write_files(split_rows(frame), tmp_path / "ambiguous")
+    message = assert_same_refusal(spec_for(folder))
+    assert message == ("column 'Thousand': its numbers use separators that read two ways (e.g. ['1,000', '2,001']: "
+                       "thousands separators or decimal commas); store the column as numbers in the Parquet data, "
+                       "or list it in dataset.drop_columns")  # a Parquet set takes no thousands/decimal read option
+    local = assert_same_as_local(spec_for(folder, drop_columns=["Thousand"]))  # the fix named works
+    assert isinstance(local["Thousand"].dtype, pd.CategoricalDtype)
     frame.loc[:299, "Thousand"] = [f"{1 + i % 9}.{i:03d},5" for i in range(300)]  # 1.234,5 in the first file only
     frame.loc[300:, "Thousand"] = [f"{1 + i % 9},{i:03d}.5" for i in range(300, 900)]  # 1,234.5 in the others
     assert "both styles" in assert_same_refusal(spec_for(write_files(split_rows(frame), tmp_path / "mixed")))
@@ -149,7 +165,8 @@ def write_arrow_files(frames: list[pd.DataFrame], folder: Path) -> Path:
     return folder
 
 
-def test_integers_and_booleans_missing_in_one_file_only_read_as_the_whole_set(tmp_path: Path, telco: pd.DataFrame) -> None:
+def test_integers_and_booleans_missing_in_one_file_only_read_as_the_whole_set(tmp_path: Path,
+                                                                              telco: pd.DataFrame) -> None:
     frame = telco.assign(tenure=telco["tenure"].astype("Int64"), Paperless=(telco["PaperlessBilling"] == "Yes")
                          .astype("boolean"), Flag=pd.array([True, False] * 450, dtype="boolean"))
     frame.loc[400, "tenure"] = None  # an integer column: float64 where a file has a missing value, int64 elsewhere

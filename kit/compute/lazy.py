@@ -231,7 +231,7 @@ def _text_decision(levels: pd.Series, col: str, never_feature: bool) -> tuple[st
     rule (:func:`kit.training.data.text_rule`, numbers written with separators included) on the set's counts."""
     from kit.training.data import text_rule
 
-    numbers, note = text_rule(levels, col, never_feature)
+    numbers, note = text_rule(levels, col, never_feature, csv=False)
     if numbers is None:
         return "category", sorted(levels.index.tolist()), ""
     return "numbers", dict(zip(levels.index, numbers)), note
@@ -264,7 +264,8 @@ def plan_cleaning(summaries: list[dict[str, Any]], spec: DatasetSpec, columns: l
             notes.append(note)
         else:
             categories[col] = value
-    whole = bool(unlabelled) and pd.api.types.is_float_dtype(dtypes[spec.target]) and all(s["whole_target"] for s in summaries)
+    whole = (bool(unlabelled) and pd.api.types.is_float_dtype(dtypes[spec.target])
+             and all(s["whole_target"] for s in summaries))
     differ = {c: t for c, t in dtypes.items() if not all(_same_dtype(s["dtypes"][c], t) for s in summaries)}
     plan = CleaningPlan(drop=drop, numbers=numbers, categories=categories, infinite=list(infinite.index),
                         whole_target=whole, dtypes=differ)

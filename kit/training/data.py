@@ -70,7 +70,7 @@ def _rules() -> dict[str, Any]:
 
 
 def text_levels(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """A text column's cell codes (-1 where missing) and its distinct values with their counts, in order of appearance."""
+    """A text column's cell codes (-1 where missing) and its distinct values with their counts, in row order."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     counts = np.bincount(codes[codes >= 0], minlength=len(uniques)).astype("int64")
     return codes, pd.Series(counts, index=pd.Index(np.asarray(uniques, dtype=object), dtype=object), name=values.name)
@@ -103,19 +103,20 @@ def numeric_text_share(values: pd.Series) -> tuple[float, int, pd.Series]:
     return share, int(levels.to_numpy()[blank].sum()), level_cells(codes, parsed, values.index, values.name)
 
 
-def text_rule(levels: pd.Series, col: str, never_feature: bool) -> tuple[np.ndarray | None, str]:
+def text_rule(levels: pd.Series, col: str, never_feature: bool, csv: bool = True) -> tuple[np.ndarray | None, str]:
     """load_dataset's rule for one text column, from its distinct values and their counts in order of appearance.
 
     Returns each level as a number and the load note when the column holds numbers (plain, or written with
     separators), or (None, "") when it is a category; numbers mixed with text are a DataError naming the
-    first text in row order that is not a number (blank cells aside). Both engines apply it: the local one to a column, the
-    Dask engine to the counts summed over every file of a Parquet set.
+    first text in row order that is not a number (blank cells aside). ``csv``: the data is a CSV file, whose
+    reader takes the thousands/decimal options the notes suggest. Both engines apply it: the local one to a
+    column, the Dask engine to the counts summed over every file of a Parquet set.
     """
     rules = _rules()
     share, blank, parsed = numeric_levels(levels)
     how = ("stored as text", "")
     if share < 1 - rules["numeric_text_tolerance"] and not never_feature:
-        share, parsed, how = separated_numbers(levels, col, share, parsed)
+        share, parsed, how = separated_numbers(levels, col, share, parsed, csv)
     counts = levels.to_numpy(dtype="int64")
     blanks = int(counts[blank].sum())
     if share >= 1 - rules["numeric_text_tolerance"]:
@@ -152,9 +153,10 @@ def clean_frame(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, l
     notes += _infinities_as_missing(out, spec.target)
     text_cols = [c for c in out.columns if _is_text(out[c]) and c != spec.target]
     never_features = {*spec.id_columns, *spec.drop_columns}  # kept as they are: no error about their values
+    csv = _is_csv(spec.path)
     for col in text_cols:
         codes, levels = text_levels(out[col])
-        numbers, note = text_rule(levels, col, col in never_features)
+        numbers, note = text_rule(levels, col, col in never_features, csv)
         if numbers is None:
             out[col] = out[col].astype("category")
         else:
@@ -163,15 +165,15 @@ def clean_frame(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, l
     return out, notes
 
 
-def separated_numbers(levels: pd.Series, col: str, share: float,
-                      parsed: np.ndarray) -> tuple[float, np.ndarray, tuple[str, str]]:
+def separated_numbers(levels: pd.Series, col: str, share: float, parsed: np.ndarray,
+                      csv: bool = True) -> tuple[float, np.ndarray, tuple[str, str]]:
     """Numbers written with thousands separators or decimal commas, parsed when the style is clear.
 
     ``levels`` counts the cells of each distinct value (:func:`text_levels`). Returns the parse share, each
     level parsed and how they were written (for the load note, with the read option that reads them directly);
     the plain ``share`` and ``parsed`` come back unchanged when the column does not hold numbers written that
     way. Numbers whose separators read two ways (only values like 1,234, or both styles) are an error naming
-    the read option.
+    the read option (for a CSV file; Parquet readers take none: the fix is to store the column as numbers).
     """
     from kit.profile import SEPARATOR_STYLES, parse_separated, separator_style
 
@@ -190,14 +192,26 @@ def separated_numbers(levels: pd.Series, col: str, share: float,
     examples = text[text.str.contains(",", regex=False)].head(2).tolist()
     if style not in SEPARATOR_STYLES:
         what = "thousands separators or decimal commas" if style == "ambiguous" else "both styles in one column"
+        if not csv:
+            raise DataError(f"column {col!r}: its numbers use separators that read two ways (e.g. {examples}: {what}); "
+                            "store the column as numbers in the Parquet data, or list it in dataset.drop_columns")
         raise DataError(
             f"column {col!r}: its numbers use separators that read two ways (e.g. {examples}: {what}); say which in "
             f"dataset.read_options: {SEPARATOR_STYLES['comma_thousands']} for 1,234.5 or "
             f"{SEPARATOR_STYLES['decimal_comma']} for 1.234,5, or list it in dataset.drop_columns"
         )
     kind = "thousands separators" if style == "comma_thousands" else "decimal commas"
-    hint = f"; set dataset.read_options: {SEPARATOR_STYLES[style]} to read them as numbers directly"
+    hint = (f"; set dataset.read_options: {SEPARATOR_STYLES[style]} to read them as numbers directly" if csv
+            else "; store the column as numbers in the Parquet data to read them directly")
     return full, converted, (f"written with {kind} (e.g. {examples})", hint)
+
+
+def _is_csv(path: Path) -> bool:
+    """Whether the dataset is one text file, read by pandas.read_csv (which takes thousands and decimal options)."""
+    from kit.compute.data import is_parquet_set
+    from kit.data import _READERS
+
+    return not is_parquet_set(path) and _READERS.get(Path(path).suffix.lower()) == "csv"
 
 
 def _infinities_as_missing(frame: pd.DataFrame, target: str) -> list[str]:
