@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kit.compute.lazy import load_lazy
 from kit.errors import DataError
@@ -246,3 +248,31 @@ def test_adult_exported_with_thousands_separators_by_some_writers_equals_local(t
     np.testing.assert_array_equal(local["fnlwgt"], expected["fnlwgt"].to_numpy(dtype="float64"))
     np.testing.assert_array_equal(local["capital-gain"], expected["capital-gain"].to_numpy(dtype="float64"))
     assert "?" in local["workclass"].cat.categories and len(local) == len(adult) - 5
+
+
+# ---- a property over any text the files may hold -----------------------------------------------------------
+CELLS = ["1", " 2.5 ", "-7", "1e3", "1,234.5", "12,345", "1,000,000", "1.234,5", "3,14", "", " ", "n/a", "NA", "x",
+         "12%", None]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.sampled_from(CELLS), min_size=1, max_size=12), min_size=2, max_size=4),
+       st.lists(st.booleans(), min_size=4, max_size=4))
+def test_any_text_over_files_is_read_as_locally_or_refused_alike(tmp_path_factory, cells: list[list],
+                                                                 unlabelled: list[bool]) -> None:
+    folder = tmp_path_factory.mktemp("set")
+    frames = []
+    for i, part in enumerate(cells):  # one file per list; a first unlabelled row where drawn (its text is dropped)
+        labels = pd.array([None if unlabelled[i] and j == 0 else j % 2 for j in range(len(part))], dtype="Int64")
+        frames.append(pd.DataFrame({"x": pd.Series(part, dtype="string"), "y": labels}))
+    spec = DatasetSpec(path=write_files(frames, folder), target="y", positive_class=1)
+    try:
+        local = load_dataset(spec, show_warnings=False)
+    except DataError as exc:
+        with pytest.raises(DataError) as lazy:
+            load_lazy(spec, None)
+        assert str(lazy.value) == str(exc)
+        return
+    lazy = load_lazy(spec, None)
+    pd.testing.assert_frame_equal(lazy.frame.compute(scheduler="sync"), local)
+    assert lazy.notes == local.attrs["kit_notes"] and lazy.data_hash() == frame_hash(local)
