@@ -154,6 +154,17 @@ def test_blank_words_and_percent_signs_follow_the_local_rule(tmp_path: Path, tel
     assert local["Load"].iloc[[3, 450, 899]].isna().all()
 
 
+def test_numbers_as_text_in_one_file_and_numbers_in_another_are_refused_alike(tmp_path: Path,
+                                                                             telco: pd.DataFrame) -> None:
+    files = split_rows(telco.assign(Senior=(telco["SeniorCitizen"] == 1).map({True: "True", False: "False"})))
+    files[1] = files[1].assign(TotalCharges=plain(files[1]["TotalCharges"]))  # text here, float64 elsewhere
+    message = assert_same_refusal(spec_for(write_files(files, tmp_path / "mixed")))
+    assert "part-1.parquet: its columns or types differ from part-0.parquet's" in message
+    files[1] = files[1].assign(TotalCharges=telco["TotalCharges"].loc[files[1].index])
+    local = assert_same_as_local(spec_for(write_files(files, tmp_path / "mixed")))  # booleans as text: a category
+    assert list(local["Senior"].cat.categories) == ["False", "True"]
+
+
 # ---- a column that reads differently from file to file ---------------------------------------------------
 def write_arrow_files(frames: list[pd.DataFrame], folder: Path) -> Path:
     """Each frame as one Parquet file without pandas metadata (as Spark or pyarrow writers store them)."""
@@ -262,8 +273,9 @@ def test_any_text_over_files_is_read_as_locally_or_refused_alike(tmp_path_factor
                                                                  unlabelled: list[bool]) -> None:
     folder = tmp_path_factory.mktemp("set")
     frames = []
-    for i, part in enumerate(cells):  # one file per list; a first unlabelled row where drawn (its text is dropped)
-        labels = pd.array([None if unlabelled[i] and j == 0 else j % 2 for j in range(len(part))], dtype="Int64")
+    for i, part in enumerate(cells):  # one file per list; a first unlabelled row where drawn (its text is dropped),
+        # never in the first file (with no labelled row at all, load_lazy refuses early where load_dataset does later)
+        labels = pd.array([None if unlabelled[i] and i and j == 0 else j % 2 for j in range(len(part))], dtype="Int64")
         frames.append(pd.DataFrame({"x": pd.Series(part, dtype="string"), "y": labels}))
     spec = DatasetSpec(path=write_files(frames, folder), target="y", positive_class=1)
     try:
