@@ -288,3 +288,20 @@ def test_any_text_over_files_is_read_as_locally_or_refused_alike(tmp_path_factor
     lazy = load_lazy(spec, None)
     pd.testing.assert_frame_equal(lazy.frame.compute(scheduler="sync"), local)
     assert lazy.notes == local.attrs["kit_notes"] and lazy.data_hash() == frame_hash(local)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.tuples(st.sampled_from([True, False, None]), st.sampled_from([0, 7, -3, None]),
+                                   st.sampled_from([0.0, 1.0, 2.5, None])), min_size=1, max_size=8),
+                min_size=2, max_size=4))
+def test_any_missing_booleans_and_integers_over_files_read_as_locally(tmp_path_factory, rows: list[list]) -> None:
+    frames = []
+    for part in rows:  # one file per list, written without pandas metadata; the first row is always labelled
+        flags, counts, target = zip(*part)
+        frames.append(pd.DataFrame({"b": pd.array(flags, dtype="boolean"), "i": pd.array(counts, dtype="Int64"),
+                                    "y": pd.array((1.0, *target[1:]) if not frames else target, dtype="Float64")}))
+    spec = DatasetSpec(path=write_arrow_files(frames, tmp_path_factory.mktemp("set")), target="y", task="regression")
+    local = load_dataset(spec, show_warnings=False)
+    lazy = load_lazy(spec, None)
+    pd.testing.assert_frame_equal(lazy.frame.compute(scheduler="sync"), local)
+    assert lazy.notes == local.attrs["kit_notes"] and lazy.data_hash() == frame_hash(local)
