@@ -6,7 +6,8 @@ partition per Parquet file, with known divisions. A single file (CSV or Parquet:
 is cleaned in-process by :func:`kit.training.data.load_dataset` itself and becomes one partition, so it is the
 local frame exactly. A Parquet folder or glob is cleaned on the workers by one plan decided over every
 partition (the same rules: empty columns dropped, unlabelled rows dropped, infinities missing, text that holds
-numbers converted, other text as categories with the same levels in every partition, calendar features).
+numbers converted, plain or written with separators, other text as categories with the same levels in every
+partition, calendar features).
 """
 from __future__ import annotations
 
@@ -151,57 +152,96 @@ class CleaningPlan:
     infinite: list[str]
     whole_target: bool
     calendar: list[str] | None = None
+    dtypes: dict[str, Any] = field(default_factory=dict)  # column -> the set's dtype, where files read differently
 
 
 def _raw_summary(part: pd.DataFrame, target: str) -> dict[str, Any]:
-    """What the plan needs from one raw partition: rows, missing counts, text level counts, infinite counts."""
+    """What the plan needs from one raw partition: rows, missing counts, text level counts, infinite counts.
+
+    Text levels are counted in order of first appearance (as ``load_dataset`` meets them row by row), so the
+    merged counts of the set name the same examples in its notes and errors.
+    """
     from kit.profile import infinite_counts
-    from kit.training.data import _is_text
+    from kit.training.data import _is_text, text_levels, whole_numbers
 
     labelled = part.loc[part[target].notna().to_numpy()]  # levels and infinities of the rows kept, as locally
-    text = [c for c in part.columns if c != target and _is_text(part[c])]
+    # booleans too: a bool column with a missing value in another file is text (object) in the whole set
+    text = [c for c in part.columns if c != target and (_is_text(part[c]) or pd.api.types.is_bool_dtype(part[c]))]
+    labels = labelled[target]
+    numeric = pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels)
     return {
         "rows": len(part), "labelled": len(labelled),
-        "missing": part.isna().sum(),
-        "levels": {c: labelled[c].value_counts(dropna=True) for c in text},
+        "missing": part.isna().sum(), "dtypes": part.dtypes,
+        "levels": {c: text_levels(labelled[c])[1] for c in text},
         "infinite": infinite_counts(labelled.drop(columns=[target])),
+        "whole_target": numeric and str(whole_numbers(labels.astype("float64")).dtype) == "Int64",
     }
 
 
+def _set_dtypes(dtypes: list[pd.Series]) -> dict[str, Any]:
+    """The dtype of each column in the whole set, from each file's (the local engine reads the files as one table)."""
+    return {col: _common_dtype([d[col] for d in dtypes]) for col in dtypes[0].index}  # a loop over columns
+
+
+def _common_dtype(dtypes: list[Any]) -> Any:
+    """The dtype pyarrow gives a column read over every file from each file's: an integer column with a missing
+    value in some file is float64, a boolean one object, and a dictionary column has the first file's categories
+    followed by those the others add."""
+    first = dtypes[0]
+    if all(isinstance(t, pd.CategoricalDtype) for t in dtypes):
+        categories = pd.concat([t.categories.to_series() for t in dtypes]).unique()
+        return pd.CategoricalDtype(pd.Index(categories, dtype=first.categories.dtype), ordered=first.ordered)
+    if all(_same_dtype(t, first) for t in dtypes):
+        return first
+    if all(isinstance(t, np.dtype) for t in dtypes):
+        return np.result_type(*dtypes)
+    return np.dtype(object)
+
+
+def _same_dtype(a: Any, b: Any) -> bool:
+    """Equal dtypes, categories in the same order (pandas finds two unordered categoricals equal in any order)."""
+    if isinstance(a, pd.CategoricalDtype) and isinstance(b, pd.CategoricalDtype):
+        return a.ordered == b.ordered and a.categories.equals(b.categories)
+    return a == b
+
+
+def _as_in_set(part: pd.DataFrame, dtypes: dict[str, Any]) -> pd.DataFrame:
+    """A raw partition with the columns whose dtype differs from the set's cast to it (categories re-coded)."""
+    out = part.astype({c: t for c, t in dtypes.items() if not isinstance(t, pd.CategoricalDtype)})
+    for col, dtype in dtypes.items():  # a loop over columns
+        if isinstance(dtype, pd.CategoricalDtype):
+            out[col] = out[col].cat.set_categories(dtype.categories, ordered=dtype.ordered)
+    return out
+
+
+def _is_text_dtype(dtype: Any) -> bool:
+    """Whether load_dataset treats a column of this dtype as text."""
+    from kit.training.data import _is_text
+
+    return _is_text(pd.Series([], dtype=dtype))
+
+
 def _merge_counts(series: list[pd.Series]) -> pd.Series:
-    """Counts per value summed over partitions."""
+    """Counts per value summed over partitions, in order of first appearance."""
     return pd.concat(series).groupby(level=0, sort=False).sum() if series else pd.Series(dtype="int64")
 
 
 def _text_decision(levels: pd.Series, col: str, never_feature: bool) -> tuple[str, Any, str]:
-    """('numbers', level -> value, note) or ('category', sorted levels, '') for a text column, by load_dataset's rules
-    (numbers written with thousands separators or decimal commas are not recognized in a Parquet set: its numbers
-    are stored as numbers)."""
-    from kit.training.data import _rules
+    """('numbers', level -> value, note) or ('category', sorted levels, '') for a text column: load_dataset's own
+    rule (:func:`kit.training.data.text_rule`, numbers written with separators included) on the set's counts."""
+    from kit.training.data import text_rule
 
-    rules = _rules()
-    text = pd.Series(levels.index, dtype="object").astype("string").str.strip()
-    blank = text.eq("").to_numpy(dtype=bool, na_value=True)
-    parsed = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    counts = levels.to_numpy()
-    nonblank = int(counts[~blank].sum())
-    share = float(counts[~np.isnan(parsed)].sum() / nonblank) if nonblank else 0.0
-    if share >= 1 - rules["numeric_text_tolerance"]:
-        blanks, lost = int(counts[blank].sum()), int(counts[~blank & np.isnan(parsed)].sum())
-        note = (f"column {col!r} holds numbers stored as text; converted to numbers ({blanks} blank and {lost} "
-                "non-numeric cells became missing)")
-        return "numbers", dict(zip(levels.index, parsed)), note
-    if share >= rules["numeric_text_min_share"] and not never_feature:
-        example = levels.index[np.isnan(parsed) & ~blank][0]
-        raise DataError(f"column {col!r}: {share:.0%} of its values are numbers but others are text (e.g. {example!r}); "
-                        "clean the column, or list it in dataset.drop_columns")
-    return "category", sorted(levels.index.tolist()), ""
+    numbers, note = text_rule(levels, col, never_feature, csv=False)
+    if numbers is None:
+        return "category", sorted(levels.index.tolist()), ""
+    return "numbers", dict(zip(levels.index, numbers)), note
 
 
 def plan_cleaning(summaries: list[dict[str, Any]], spec: DatasetSpec, columns: list[str]) -> tuple[CleaningPlan, list[str]]:
     """The cleaning plan of a partitioned dataset and the load notes (the same wording as load_dataset's)."""
     rows = sum(s["rows"] for s in summaries)
     missing = sum(s["missing"] for s in summaries)
+    dtypes = _set_dtypes([s["dtypes"] for s in summaries])
     notes: list[str] = []
     drop = [c for c in columns if c != spec.target and missing[c] == rows]
     if drop:
@@ -215,7 +255,7 @@ def plan_cleaning(summaries: list[dict[str, Any]], spec: DatasetSpec, columns: l
               "as infinity); treated as missing: fix them at the source" for c, n in infinite.items()]
     numbers, categories = {}, {}
     never = {*spec.id_columns, *spec.drop_columns}
-    text = [c for c in summaries[0]["levels"] if c not in drop]
+    text = [c for c in columns if c != spec.target and c not in drop and _is_text_dtype(dtypes[c])]
     for col in text:  # a loop over columns, not rows
         levels = _merge_counts([s["levels"][col] for s in summaries])
         kind, value, note = _text_decision(levels, col, col in never)
@@ -224,27 +264,29 @@ def plan_cleaning(summaries: list[dict[str, Any]], spec: DatasetSpec, columns: l
             notes.append(note)
         else:
             categories[col] = value
+    whole = (bool(unlabelled) and pd.api.types.is_float_dtype(dtypes[spec.target])
+             and all(s["whole_target"] for s in summaries))
+    differ = {c: t for c, t in dtypes.items() if not all(_same_dtype(s["dtypes"][c], t) for s in summaries)}
     plan = CleaningPlan(drop=drop, numbers=numbers, categories=categories, infinite=list(infinite.index),
-                        whole_target=bool(unlabelled))
+                        whole_target=whole, dtypes=differ)
     return plan, notes
 
 
 def clean_partition(part: pd.DataFrame, plan: CleaningPlan, spec: DatasetSpec, offset: int) -> pd.DataFrame:
     """One raw partition cleaned by the plan, indexed by global row position from ``offset``."""
     from kit.profile import FLOAT32_MAX
-    from kit.training.data import whole_numbers
 
-    out = part.drop(columns=plan.drop)
+    out = _as_in_set(part, plan.dtypes).drop(columns=plan.drop)  # each column as the whole set reads it
     out = out.loc[out[spec.target].notna().to_numpy()]
     out.index = pd.RangeIndex(offset, offset + len(out))
-    if plan.whole_target:
-        out[spec.target] = whole_numbers(out[spec.target])
+    if plan.whole_target:  # whole numbers in every file: the labels as integers (load_dataset's whole_numbers)
+        out[spec.target] = out[spec.target].astype("Int64")
     for col in plan.infinite:
         out[col] = out[col].mask(out[col].abs() > FLOAT32_MAX)
     for col, values in plan.numbers.items():
         out[col] = out[col].map(values).astype("float64")
     for col, levels in plan.categories.items():
-        out[col] = pd.Categorical(out[col].astype("object"), categories=levels)
+        out[col] = out[col].astype(_category_dtype(levels, out[col].dtype))
     if plan.calendar is not None:
         from kit.training.features import _stamps, calendar_features
 
@@ -252,25 +294,33 @@ def clean_partition(part: pd.DataFrame, plan: CleaningPlan, spec: DatasetSpec, o
     return out
 
 
-def _read_file(name: str, options: dict[str, Any]) -> pd.DataFrame:
-    """One Parquet file of the set, read with the dataset's columns/filters options (strings as objects)."""
+def _category_dtype(levels: list[Any], dtype: Any) -> pd.CategoricalDtype:
+    """The dtype ``astype("category")`` gives a column of ``dtype`` holding ``levels`` (categories of the same type)."""
+    return pd.Series(levels, dtype=dtype).astype("category").dtype
+
+
+def _read_file(name: str, options: dict[str, Any], metadata: dict[bytes, bytes] | None = None) -> pd.DataFrame:
+    """One Parquet file of the set, read with the dataset's columns/filters options and the set's schema metadata
+    (the first file's, which the local engine reads the whole set with: it holds the pandas dtypes)."""
     import pyarrow.dataset as ds
 
     from kit.compute.data import _filter
 
     table = ds.dataset(name, format="parquet").to_table(columns=options.get("columns"),
                                                        filter=_filter(options.get("filters")))
-    return table.to_pandas()
+    return (table if metadata is None else table.replace_schema_metadata(metadata)).to_pandas()
 
 
-def _clean_file(name: str, offset: int, options: dict[str, Any], plan: CleaningPlan, spec: DatasetSpec) -> pd.DataFrame:
+def _clean_file(name: str, offset: int, options: dict[str, Any], plan: CleaningPlan, spec: DatasetSpec,
+                metadata: dict[bytes, bytes] | None = None) -> pd.DataFrame:
     """Read and clean one file of the set (a task on a worker)."""
-    return clean_partition(_read_file(name, options), plan, spec, offset)
+    return clean_partition(_read_file(name, options, metadata), plan, spec, offset)
 
 
-def _summarize_file(name: str, options: dict[str, Any], target: str) -> dict[str, Any]:
+def _summarize_file(name: str, options: dict[str, Any], target: str,
+                    metadata: dict[bytes, bytes] | None = None) -> dict[str, Any]:
     """The plan's summary of one raw file (a task on a worker)."""
-    part = _read_file(name, options)
+    part = _read_file(name, options, metadata)
     if target not in part.columns:
         from kit.errors import did_you_mean
 
@@ -291,6 +341,7 @@ def _many_partitions(spec: DatasetSpec, files: list[str], client: Any | None) ->
     """A Parquet set: summarized per file on the workers, planned once, cleaned per file lazily."""
     import dask
     import dask.dataframe as dd
+    import pyarrow.parquet as pq
 
     from kit.compute.data import _parquet_options, check_schemas
 
@@ -299,7 +350,8 @@ def _many_partitions(spec: DatasetSpec, files: list[str], client: Any | None) ->
     if spec.lags:
         raise DataError(f"dataset.lags: lag features need the rows before each row, across files; {spec.path} is "
                         f"{len(files)} Parquet files: merge them into one file, or add the lag columns to the data")
-    summaries = _run(client, _summarize_file, [(f, options, spec.target) for f in files])
+    metadata = pq.read_schema(files[0]).metadata
+    summaries = _run(client, _summarize_file, [(f, options, spec.target, metadata) for f in files])
     columns = list(summaries[0]["missing"].index)
     plan, notes = plan_cleaning(summaries, spec, columns)
     labelled = np.array([s["labelled"] for s in summaries], dtype=np.int64)
@@ -309,9 +361,9 @@ def _many_partitions(spec: DatasetSpec, files: list[str], client: Any | None) ->
     offsets = np.concatenate([[0], np.cumsum(labelled[kept])])
     rows = int(offsets[-1])
     if spec.calendar:
-        plan.calendar, note = _calendar_plan(spec, files, kept, options, plan, offsets, client)
+        plan.calendar, note = _calendar_plan(spec, files, kept, options, plan, offsets, client, metadata)
         notes.append(note)
-    items = [(files[i], int(offsets[k]), options, plan, spec) for k, i in enumerate(kept)]
+    items = [(files[i], int(offsets[k]), options, plan, spec, metadata) for k, i in enumerate(kept)]
     meta = _clean_file(*items[0]).iloc[:0]
     divisions = tuple(int(o) for o in offsets[:-1]) + (rows - 1,)
     with dask.config.set({"dataframe.convert-string": False}):  # the same string dtype as the local engine
@@ -320,14 +372,15 @@ def _many_partitions(spec: DatasetSpec, files: list[str], client: Any | None) ->
 
 
 def _calendar_plan(spec: DatasetSpec, files: list[str], kept: list[int], options: dict[str, Any], plan: CleaningPlan,
-                   offsets: np.ndarray, client: Any | None) -> tuple[list[str], str]:
+                   offsets: np.ndarray, client: Any | None,
+                   metadata: dict[bytes, bytes] | None = None) -> tuple[list[str], str]:
     """The calendar parts that vary over the whole time column (gathered: one column), and the load note."""
     from kit.training.features import _stamps, calendar_parts
 
     if not spec.time_column:
         raise DataError("dataset.calendar needs dataset.time_column; name the column that holds the date")
     column_options = {**options, "columns": [spec.time_column, spec.target]}
-    parts = _run(client, _read_file, [(files[i], column_options) for i in kept])
+    parts = _run(client, _read_file, [(files[i], column_options, metadata) for i in kept])
     times = pd.concat([p.loc[p[spec.target].notna()] for p in parts], ignore_index=True)
     chosen = calendar_parts(_stamps(times, spec), spec.calendar)
     return chosen, f"calendar features from {spec.time_column!r}: {', '.join(chosen) or 'none (nothing varies)'}"

@@ -69,25 +69,71 @@ def _rules() -> dict[str, Any]:
     return content.load("training")["reading"]
 
 
-def numeric_text_share(values: pd.Series) -> tuple[float, int, pd.Series]:
-    """Share of non-blank cells that parse as numbers, the blank count, and the parsed values.
-
-    Parsing runs once per distinct value (a text column repeats few values), weighted by counts.
-    """
+def text_levels(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """A text column's cell codes (-1 where missing) and its distinct values with their counts, in row order."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    text = pd.Series(uniques, dtype="object").astype("string").str.strip()
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques)).astype("int64")
+    return codes, pd.Series(counts, index=pd.Index(np.asarray(uniques, dtype=object), dtype=object), name=values.name)
+
+
+def level_cells(codes: np.ndarray, per_level: np.ndarray, index: pd.Index, name: Any) -> pd.Series:
+    """Per-level values spread back over the cells (NaN where a cell is missing)."""
+    cells = per_level[np.maximum(codes, 0)] if len(per_level) else np.full(len(codes), np.nan)
+    return pd.Series(np.where(codes >= 0, cells, np.nan), index=index, name=name)
+
+
+def numeric_levels(levels: pd.Series) -> tuple[float, np.ndarray, np.ndarray]:
+    """Share of non-blank cells whose value parses as a number, which levels are blank, and each level parsed.
+
+    ``levels`` counts the cells of each distinct value (:func:`text_levels`): parsing runs once per value.
+    """
+    text = pd.Series(levels.index, dtype="object").astype("string").str.strip()
     blank = text.eq("").to_numpy(dtype=bool, na_value=True)
-    parsed_levels = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    parsed = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    counts = levels.to_numpy(dtype="int64")
     nonblank = int(counts[~blank].sum())
-    share = float(counts[~np.isnan(parsed_levels)].sum() / nonblank) if nonblank else 0.0
-    parsed = np.where(codes >= 0, parsed_levels[np.maximum(codes, 0)], np.nan) if len(uniques) else np.full(len(codes), np.nan)
-    return share, int(counts[blank].sum()), pd.Series(parsed, index=values.index, name=values.name)
+    share = float(counts[~np.isnan(parsed)].sum() / nonblank) if nonblank else 0.0
+    return share, blank, parsed
+
+
+def numeric_text_share(values: pd.Series) -> tuple[float, int, pd.Series]:
+    """Share of non-blank cells that parse as numbers, the blank count, and the parsed values."""
+    codes, levels = text_levels(values)
+    share, blank, parsed = numeric_levels(levels)
+    return share, int(levels.to_numpy()[blank].sum()), level_cells(codes, parsed, values.index, values.name)
+
+
+def text_rule(levels: pd.Series, col: str, never_feature: bool, csv: bool = True) -> tuple[np.ndarray | None, str]:
+    """load_dataset's rule for one text column, from its distinct values and their counts in order of appearance.
+
+    Returns each level as a number and the load note when the column holds numbers (plain, or written with
+    separators), or (None, "") when it is a category; numbers mixed with text are a DataError naming the
+    first text in row order that is not a number (blank cells aside). ``csv``: the data is a CSV file, whose
+    reader takes the thousands/decimal options the notes suggest. Both engines apply it: the local one to a
+    column, the Dask engine to the counts summed over every file of a Parquet set.
+    """
+    rules = _rules()
+    share, blank, parsed = numeric_levels(levels)
+    how = ("stored as text", "")
+    if share < 1 - rules["numeric_text_tolerance"] and not never_feature:
+        share, parsed, how = separated_numbers(levels, col, share, parsed, csv)
+    counts = levels.to_numpy(dtype="int64")
+    blanks = int(counts[blank].sum())
+    if share >= 1 - rules["numeric_text_tolerance"]:
+        lost = int(counts[np.isnan(parsed)].sum()) - blanks
+        return parsed, (f"column {col!r} holds numbers {how[0]}; converted to numbers "
+                        f"({blanks} blank and {lost} non-numeric cells became missing){how[1]}")
+    if share >= rules["numeric_text_min_share"] and not never_feature:
+        example = levels.index[np.isnan(parsed) & ~blank][0]
+        raise DataError(
+            f"column {col!r}: {share:.0%} of its values are numbers but others are text "
+            f"(e.g. {example!r}); clean the column, or list it in dataset.drop_columns"
+        )
+    return None, ""
 
 
 def clean_frame(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, list[str]]:
     """Model-ready copy of a raw frame (typed columns, target rows present) and warnings to show."""
-    rules = _rules()
     if spec.target not in frame.columns:
         raise DataError(
             f"dataset.target: column {spec.target!r} is not in {spec.path.name}"
@@ -107,61 +153,65 @@ def clean_frame(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.DataFrame, l
     notes += _infinities_as_missing(out, spec.target)
     text_cols = [c for c in out.columns if _is_text(out[c]) and c != spec.target]
     never_features = {*spec.id_columns, *spec.drop_columns}  # kept as they are: no error about their values
+    csv = _is_csv(spec.path)
     for col in text_cols:
-        share, blanks, parsed = numeric_text_share(out[col])
-        how = ("stored as text", "")
-        if share < 1 - rules["numeric_text_tolerance"] and col not in never_features:
-            share, parsed, how = separated_numbers(out[col], col, share, parsed)
-        if share >= 1 - rules["numeric_text_tolerance"]:
-            lost = int(parsed.isna().sum() - out[col].isna().sum() - blanks)
-            notes.append(
-                f"column {col!r} holds numbers {how[0]}; converted to numbers "
-                f"({blanks} blank and {lost} non-numeric cells became missing){how[1]}"
-            )
-            out[col] = parsed.astype("float64")
-        elif share >= rules["numeric_text_min_share"] and col not in never_features:
-            example = out[col][parsed.isna() & out[col].notna()].iloc[0]
-            raise DataError(
-                f"column {col!r}: {share:.0%} of its values are numbers but others are text "
-                f"(e.g. {example!r}); clean the column, or list it in dataset.drop_columns"
-            )
-        else:
+        codes, levels = text_levels(out[col])
+        numbers, note = text_rule(levels, col, col in never_features, csv)
+        if numbers is None:
             out[col] = out[col].astype("category")
+        else:
+            notes.append(note)
+            out[col] = level_cells(codes, numbers, out.index, col)
     return out, notes
 
 
-def separated_numbers(values: pd.Series, col: str, share: float,
-                      parsed: pd.Series) -> tuple[float, pd.Series, tuple[str, str]]:
+def separated_numbers(levels: pd.Series, col: str, share: float, parsed: np.ndarray,
+                      csv: bool = True) -> tuple[float, np.ndarray, tuple[str, str]]:
     """Numbers written with thousands separators or decimal commas, parsed when the style is clear.
 
-    Returns the parse share, the parsed values and how they were written (for the load note, with
-    the read option that reads them directly); the plain ``share`` and ``parsed``
-    come back unchanged when the column does not hold numbers written that way. Numbers whose
-    separators read two ways (only values like 1,234, or both styles) are an error naming the read option.
+    ``levels`` counts the cells of each distinct value (:func:`text_levels`). Returns the parse share, each
+    level parsed and how they were written (for the load note, with the read option that reads them directly);
+    the plain ``share`` and ``parsed`` come back unchanged when the column does not hold numbers written that
+    way. Numbers whose separators read two ways (only values like 1,234, or both styles) are an error naming
+    the read option (for a CSV file; Parquet readers take none: the fix is to store the column as numbers).
     """
     from kit.profile import SEPARATOR_STYLES, parse_separated, separator_style
 
-    levels = pd.Series(values.dropna().unique(), dtype="string")
-    style = separator_style(levels)
+    text = pd.Series(levels.index, dtype="object").astype("string")
+    style = separator_style(text)
     if style is None:
         return share, parsed, ("", "")
-    nonblank = max(int(values.astype("string").str.strip().ne("").fillna(False).sum()), 1)
-    readings = {s: parse_separated(values, s) for s in SEPARATOR_STYLES if style in (s, "ambiguous", "mixed")}
+    counts = levels.to_numpy(dtype="int64")
+    nonblank = max(int(counts[text.str.strip().ne("").to_numpy(dtype=bool, na_value=False)].sum()), 1)
+    readings = {s: parse_separated(text, s) for s in SEPARATOR_STYLES if style in (s, "ambiguous", "mixed")}
     converted = readings[style] if style in SEPARATOR_STYLES else readings["comma_thousands"].fillna(readings["decimal_comma"])
-    full = float(converted.notna().sum() / nonblank)
+    converted = converted.to_numpy(dtype="float64", na_value=np.nan)
+    full = float(counts[~np.isnan(converted)].sum() / nonblank)
     if full < 1 - _rules()["numeric_text_tolerance"]:
         return share, parsed, ("", "")
-    examples = levels[levels.str.contains(",", regex=False)].head(2).tolist()
+    examples = text[text.str.contains(",", regex=False)].head(2).tolist()
     if style not in SEPARATOR_STYLES:
         what = "thousands separators or decimal commas" if style == "ambiguous" else "both styles in one column"
+        if not csv:
+            raise DataError(f"column {col!r}: its numbers use separators that read two ways (e.g. {examples}: {what}); "
+                            "store the column as numbers in the Parquet data, or list it in dataset.drop_columns")
         raise DataError(
             f"column {col!r}: its numbers use separators that read two ways (e.g. {examples}: {what}); say which in "
             f"dataset.read_options: {SEPARATOR_STYLES['comma_thousands']} for 1,234.5 or "
             f"{SEPARATOR_STYLES['decimal_comma']} for 1.234,5, or list it in dataset.drop_columns"
         )
     kind = "thousands separators" if style == "comma_thousands" else "decimal commas"
-    hint = f"; set dataset.read_options: {SEPARATOR_STYLES[style]} to read them as numbers directly"
-    return full, converted.rename(values.name), (f"written with {kind} (e.g. {examples})", hint)
+    hint = (f"; set dataset.read_options: {SEPARATOR_STYLES[style]} to read them as numbers directly" if csv
+            else "; store the column as numbers in the Parquet data to read them directly")
+    return full, converted, (f"written with {kind} (e.g. {examples})", hint)
+
+
+def _is_csv(path: Path) -> bool:
+    """Whether the dataset is one text file, read by pandas.read_csv (which takes thousands and decimal options)."""
+    from kit.compute.data import is_parquet_set
+    from kit.data import _READERS
+
+    return not is_parquet_set(path) and _READERS.get(Path(path).suffix.lower()) == "csv"
 
 
 def _infinities_as_missing(frame: pd.DataFrame, target: str) -> list[str]:
