@@ -114,12 +114,9 @@ def run_batch(
     One failing config, for any reason (a worker killed included), does not stop the others, and
     ``out/index.html`` is always written, also when the batch is interrupted. With ``cluster`` (a Dask
     scheduler address) the runs are tasks on that cluster's workers instead, and ``out`` must be on storage
-    they share. ``cell_timeout`` (``--cell-timeout``) overrides every config's per-cell timeout.
+    they share. ``cell_timeout`` (``--cell-timeout``) overrides every config's per-cell timeout. A second batch
+    into the same folder while this one runs is refused.
     """
-    from tqdm.auto import tqdm
-
-    from kit.report import write_batch_index
-
     out = Path(out).expanduser().resolve()
     stems = [Path(p).stem for p in config_paths]
     duplicates = sorted({s for s in stems if stems.count(s) > 1})
@@ -136,6 +133,19 @@ def run_batch(
         raise unwritable_destination(out / "index.html", exc) from None
     jobs: list[Job] = [(str(Path(p).resolve()), str(out / Path(p).stem), force, no_input, phases, cell_timeout)
                        for p in config_paths]
+    from kit.chain import destination_lock
+
+    with destination_lock(out, what="batch"):  # a second batch into this folder would rewrite its index
+        _check_batch_folder(out)
+        return _run_jobs(jobs, out, workers, cluster, show_progress)
+
+
+def _run_jobs(jobs: list[Job], out: Path, workers: int, cluster: str | None, show_progress: bool) -> list[dict[str, Any]]:
+    """Run the jobs (a process pool, or tasks on the Dask cluster), then write ``out/index.html`` whatever happens."""
+    from tqdm.auto import tqdm
+
+    from kit.report import write_batch_index
+
     results: dict[str, dict[str, Any]] = {}
     bar = tqdm(total=len(jobs), desc="runs", unit="run", disable=not show_progress)
 

@@ -467,8 +467,9 @@ def _relabel(folder: Path, old: Path, new: Path) -> None:
 
 
 @contextlib.contextmanager
-def destination_lock(out: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``out`` (a lock file beside it) or raise DestinationError if a run holds it."""
+def destination_lock(out: Path, what: str = "run") -> Iterator[None]:
+    """Hold an exclusive lock on ``out`` (a lock file beside it) or raise DestinationError if a ``what`` (a run,
+    a batch) holds it."""
     path = out.with_name(f".{out.name}.lock")
     while True:
         try:
@@ -480,8 +481,9 @@ def destination_lock(out: Path) -> Iterator[None]:
         except BlockingIOError:
             owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise DestinationError(f"{out}: busy, another kit run (pid {owner}) is writing this report; "
-                                   "wait for it to finish, or pass --out another folder") from None
+            raise DestinationError(f"{out}: busy, another kit {what} (pid {owner}) is writing this "
+                                   f"{'report' if what == 'run' else what}; wait for it to finish, or pass --out "
+                                   "another folder") from None
         try:
             if os.fstat(fd).st_ino == os.stat(path).st_ino:  # not unlinked by a run that just finished
                 break

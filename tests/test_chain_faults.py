@@ -90,6 +90,21 @@ def test_batch_refuses_a_folder_whose_index_it_did_not_write(tmp_path: Path, cap
 
 
 # ---- 2. a kernel that dies mid-phase keeps what ran --------------------------------------------
+def test_a_second_batch_into_a_busy_batch_folder_is_refused_and_writes_nothing(tmp_path: Path, capsys) -> None:
+    """Two batches into one folder would rewrite each other's index (and race for every run folder)."""
+    config, out = make_config(tmp_path), tmp_path / "batch"
+    out.mkdir()
+    index = out / "index.html"
+    index.write_text("<title>Batch report</title> the first batch's index")
+    with chain.destination_lock(out.resolve(), what="batch"):  # the first batch, still running
+        assert main(["batch", str(config), "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert f"busy, another kit batch (pid {os.getpid()}) is writing this batch; wait for it to finish" in err
+    assert index.read_text() == "<title>Batch report</title> the first batch's index"
+    assert sorted(p.name for p in out.iterdir()) == ["index.html"]  # no run folder started
+    assert not any(p.name.endswith(".lock") for p in tmp_path.iterdir())  # the lock went with its holder
+
+
 def test_a_kernel_killed_mid_phase_keeps_the_notebook_with_the_failure_visible(tmp_path: Path) -> None:
     notebooks = _with_body(tmp_path / "notebooks", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
     manifest, landed = run_chain(make_config(tmp_path), out=tmp_path / "r", notebook_dir=notebooks, progress=None)
