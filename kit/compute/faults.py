@@ -13,6 +13,9 @@ What the kit does when something dies while a step runs on the cluster:
   source; ``model.info["retried"]`` says so. A second failure is the ClusterError.
 * Every worker, or the scheduler: nothing can run; a ClusterError after ``stuck_after_seconds`` at the latest,
   instead of a hang.
+* Data a step needs, lost with a worker and computed again by nothing (no task runs or is queued anywhere while
+  the step's tasks wait for their inputs): the same ClusterError after ``stuck_after_seconds``; retried under a
+  booster's training like a dead worker.
 """
 from __future__ import annotations
 
