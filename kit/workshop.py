@@ -298,7 +298,8 @@ def run_notebooks(config: Path, out: Path, phases: list[str] | None, report: Che
     """Run the phase notebooks as the chain does (offline); record seconds and any failure."""
     from kit.chain import run_chain
 
-    manifest, _ = run_chain(config, out=out, phases=phases, force=True, progress=None)
+    manifest, _ = run_chain(config, out=out, phases=phases, force=True, progress=None,
+                            cell_timeout=int(settings()["check_cell_timeout_seconds"]))
     for phase in manifest.phases:
         report.seconds[phase.notebook] = round(float(phase.seconds or 0.0), 1)
     failed = manifest.failed_phase()
@@ -331,6 +332,7 @@ def render_widgets(config: Path, run_dir: Path, work: Path, report: CheckReport)
             with _stderr_to(work / "logs" / f"interactive-{name}.log"):
                 papermill.execute_notebook(str(NOTEBOOK_DIR / name), str(out), kernel_name=KERNEL, progress_bar=False,
                                            cwd=str(NOTEBOOK_DIR), log_output=False,
+                                           execution_timeout=int(settings()["check_cell_timeout_seconds"]),
                                            parameters={"config_path": str(config), "run_dir": str(run_dir),
                                                        "interactive": True})
         except Exception as exc:  # papermill raises its own error types for a failing cell

@@ -240,3 +240,31 @@ def test_participant_exercises_run_without_the_answers_on_another_variant(tmp_pa
     assert namespace["ctx"].config.organization.name == "Ostara Networks"
     assert namespace["run"].spec.target == "Machine failure" and namespace["run"].best.kind == "model"
     assert (folder / "runs" / "C" / "artifacts" / "use_cases.json").is_file()
+
+
+def test_the_check_gives_a_cell_minutes_not_the_chains_hour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hung laptop kernel fails `kit workshop check` after check_cell_timeout_seconds (the chain's default is an
+    hour), in the chain and in the interactive widget runs."""
+    import types
+
+    import papermill
+
+    import kit.chain
+
+    seen: dict[str, object] = {}
+
+    def chain(config, **kwargs):
+        seen["chain"] = kwargs["cell_timeout"]
+        return types.SimpleNamespace(phases=[], failed_phase=lambda: None), None
+
+    def execute(*args, **kwargs):
+        seen["widgets"] = kwargs["execution_timeout"]
+        raise RuntimeError("stand-in kernel")
+
+    monkeypatch.setattr(kit.chain, "run_chain", chain)
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    report = workshop.CheckReport()
+    assert workshop.run_notebooks(ROOT / "data/configs/workshop/A.yaml", tmp_path / "run", None, report)
+    workshop.render_widgets(ROOT / "data/configs/workshop/A.yaml", tmp_path / "run", tmp_path, report)
+    limit = workshop.settings()["check_cell_timeout_seconds"]
+    assert seen == {"chain": limit, "widgets": limit} and 60 <= limit < 3600
