@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dask
+import distributed  # noqa: F401  imported before any dask.config.set, whose exit would drop its config
 import pytest
 
 from conftest import two_workers

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 
 import dask
 import dask.dataframe as dd
+import distributed  # noqa: F401  imported before any dask.config.set, whose exit would drop its config
 import nbformat
 import numpy as np
 import pandas as pd
