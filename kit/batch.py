@@ -69,13 +69,34 @@ def _run_pool(jobs: list[Job], workers: int, done: Callable[[Job, dict[str, Any]
             except Exception as exc:  # the outcome could not come back (unpicklable, ...)
                 done(futures[future], _outcome(futures[future], exception_reason(exc)))
     except BaseException:  # Ctrl-C, SIGTERM: the workers clean up their runs and stop
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            with _suppress():
-                process.terminate()
+        _stop_workers(list((getattr(pool, "_processes", None) or {}).values()))
         pool.shutdown(wait=True, cancel_futures=True)
+        from kit.chain import clean_stale
+
+        for job in jobs:  # build folders of a worker stopped mid-cleanup (no live run holds them any more)
+            with _suppress():
+                clean_stale(Path(job[1]))
         raise
     pool.shutdown(wait=True)
     return lost
+
+
+def _stop_workers(processes: list[Any], every: float = 5.0, limit: float = 60.0) -> None:
+    """SIGTERM the workers (each cleans up its run and stops), again every ``every`` seconds while one still runs
+    (the interrupt can be lost inside the notebook client's event loop), and SIGKILL what runs after ``limit``."""
+    deadline = time.monotonic() + limit
+    while alive := [p for p in processes if p.is_alive()]:
+        if time.monotonic() > deadline:
+            for process in alive:
+                with _suppress():
+                    process.kill()
+            return
+        for process in alive:
+            with _suppress():
+                process.terminate()
+        waited = time.monotonic() + every
+        for process in alive:
+            process.join(max(0.0, waited - time.monotonic()))
 
 
 def _suppress() -> Any:
