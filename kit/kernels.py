@@ -50,9 +50,7 @@ class PhaseKernel:
         """Close the clients and ask the kernel to exit, without waiting for it to finish."""
         if self._released:
             return
-        self._released = True
-        for kc in self.manager.opened_clients:
-            kc.stop_channels()
+        self._stop_clients()
         if self.alive():
             run_sync(self.manager.request_shutdown)()
 
@@ -60,10 +58,14 @@ class PhaseKernel:
         """Stop the kernel at once (a cell ran over its timeout: a hung kernel would not answer a shutdown request)."""
         if self._closed:
             return
+        self._stop_clients()
+        self._kill()
+
+    def _stop_clients(self) -> None:
+        """Mark the kernel released and close its clients' channels."""
         self._released = True
         for kc in self.manager.opened_clients:
             kc.stop_channels()
-        self._kill()
 
     def close(self) -> None:
         """Wait for the kernel to exit (killed after a grace period, or at once if interrupted) and free its resources."""
