@@ -1,6 +1,7 @@
 """CSVs the kit writes are safe to open in a spreadsheet: a user's text never runs as a formula (OWASP CSV injection)."""
 from __future__ import annotations
 
+import csv
 import dataclasses
 import string
 from pathlib import Path
@@ -15,8 +16,10 @@ FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _read(path: Path) -> pd.DataFrame:
-    """The CSV as text cells, exactly as a spreadsheet receives them."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    """The CSV as text cells, exactly as a spreadsheet receives them (the csv module keeps a row of one space)."""
+    with path.open(newline="", encoding="utf-8") as f:
+        header, *rows = list(csv.reader(f))
+    return pd.DataFrame(rows, columns=header, dtype=object)
 
 
 def test_formula_cells_headers_and_categories_are_neutralised_and_numbers_kept(tmp_path: Path) -> None:
