@@ -1,6 +1,7 @@
 """Leakage screen, gates, the candidate pipeline, one scoring path, reproducibility."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +178,35 @@ def test_prepare_features_fast_path_equals_recoding() -> None:
     # the prepared frame is its own data: changing it leaves the caller's frame alone
     prepared[0].loc[0, "n"] = 99.0
     assert same.loc[0, "n"] == 1
+
+
+@pytest.mark.parametrize("cells, read_options, expected", [
+    (["1,889.50", "20.5", ""], {"thousands": ",", "decimal": "."}, [1889.5, 20.5, np.nan]),
+    (["3,14", "1.234,5", "7"], {"thousands": ".", "decimal": ","}, [3.14, 1234.5, 7.0]),
+])
+def test_scoring_text_with_separators_names_the_read_option_that_reads_it(tmp_path: Path, cells, read_options,
+                                                                           expected) -> None:
+    """Production text written with separators: the error gives the read option, and that option scores it."""
+    from kit.data import read_table
+    from kit.errors import DataError
+    from kit.training.scoring import prepare_features
+
+    path = tmp_path / "batch.csv"
+    pd.DataFrame({"TotalCharges": cells}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"column 'TotalCharges'.*read_options: " + re.escape(str(read_options))):
+        prepare_features(read_table(path), ["TotalCharges"], {})
+    got = prepare_features(read_table(path, read_options), ["TotalCharges"], {})["TotalCharges"]
+    np.testing.assert_allclose(got.to_numpy(), expected)
+
+
+def test_scoring_text_names_the_fix_for_its_kind() -> None:
+    from kit.errors import DataError
+    from kit.training.scoring import prepare_features
+
+    with pytest.raises(DataError, match=r"'1,234'.*say how its numbers are written.*1,234.5.*1.234,5"):
+        prepare_features(pd.DataFrame({"n": ["1,234", "5"]}), ["n"], {})  # reads two ways
+    with pytest.raises(DataError, match=r"2 value\(s\) are not numbers \(e.g. 'abc'\).*clean it or leave those cells empty"):
+        prepare_features(pd.DataFrame({"n": ["abc", "1", "n/a"]}), ["n"], {})
 
 
 def test_selection_reuses_validation_metrics(telco) -> None:
