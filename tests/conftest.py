@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# CI (HYPOTHESIS_PROFILE=ci, set by .ci/run) draws the same examples every run, so its verdict is the code's, not
+# the draw's; a local `make test` draws new examples each run and keeps the failing ones in .hypothesis/.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")
