@@ -198,6 +198,8 @@ def ks_pvalue(statistic: float, n: int, m: int, exact_limit: int = 10_000) -> fl
         return float("nan")
     big, small = max(n, m), min(n, m)
     size = np.round(big * small / (big + small))
+    if size < 1:  # one row against one: scipy's answer is NaN too, after a divide-by-zero warning
+        return float("nan")
     if size > exact_limit:
         return float(stats.kstwobign.sf(statistic * np.sqrt(big * small / (big + small))))
     return float(stats.kstwo.sf(statistic, size))
