@@ -232,7 +232,8 @@ def test_a_column_that_is_not_numbers_in_one_partition_gets_no_range_check(hosti
     batch = hostile.assign(amount=pd.Series(["1", "2", "x", "4", "5", "6", "7", "800", "9", "y", "1", "2"],
                                             dtype="object"), level=["x"] * 11 + ["new"])
     local = validate(contract, batch)
-    assert local.failures[["kind", "count"]].values.tolist() == [["dtype", 4], ["new category", 1]]
+    # 2 rows hold text ('x', 'y'): pandera reports each twice (coerce_dtype and dtype), the table counts rows
+    assert local.failures[["kind", "count"]].values.tolist() == [["dtype", 2], ["new category", 1]]
     for cuts in ([4, 8], [3, 3, 6, 10]):
         assert validate_dask(contract, split_at(batch, cuts)).to_dict() == local.to_dict()
 

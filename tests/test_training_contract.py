@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kit.training.contract import infer_contract, load_contract, save_contract, validate
 
@@ -53,3 +55,15 @@ def test_margin_widens_range(train: pd.DataFrame) -> None:
     batch = train.head(5).assign(tenure=75.0)
     assert not validate(infer_contract(train, list(train.columns), range_margin=0.0), batch).passed
     assert validate(infer_contract(train, list(train.columns), range_margin=0.1), batch).passed
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sets(st.integers(0, 299), min_size=1, max_size=300), st.sampled_from(["1,889.50", "n/a", "x"]))
+def test_text_in_a_numeric_column_counts_each_failing_row_once(contract, rows: set[int], text: str) -> None:
+    """pandera reports a text cell twice (coerce_dtype and dtype); the contract's table counts the rows."""
+    batch = pd.DataFrame({"tenure": np.full(300, 12.0), "plan": ["pro"] * 300, "charges": np.full(300, 50.0)})
+    charges = batch["charges"].astype(object)
+    charges.iloc[sorted(rows)] = text
+    failures = validate(contract, batch.assign(charges=charges)).failures
+    assert failures[["column", "kind", "count"]].values.tolist() == [["charges", "dtype", len(rows)]]
+    assert failures["examples"].iloc[0] == [text]

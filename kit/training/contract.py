@@ -197,8 +197,13 @@ def classify_failures(cases: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarise_failures(cases: pd.DataFrame) -> pd.DataFrame:
-    """Classified failure cases per column and kind: how many, and the first three distinct values (sorted)."""
-    table = cases.groupby(["column", "kind"], sort=True).agg(
-        count=("value", "size"), examples=("value", lambda v: sorted(set(v))[:3])
-    ).reset_index()
-    return table
+    """Classified failure cases per column and kind: how many rows fail (a whole-column failure counts once per
+    value), and the first three distinct values (sorted)."""
+    keys = ["column", "kind"]
+    table = cases.groupby(keys, sort=True).agg(examples=("value", lambda v: sorted(set(v))[:3]))
+    # pandera reports a text cell in a numeric column twice (coerce_dtype and dtype): count rows, not reports
+    per_row = cases["index"].notna()
+    rows = cases[per_row].groupby(keys)["index"].nunique()
+    whole = cases[~per_row].groupby(keys)["value"].nunique()
+    count = rows.add(whole, fill_value=0).reindex(table.index, fill_value=0).astype("int64")
+    return table.assign(count=count)[["count", "examples"]].reset_index()
