@@ -133,6 +133,18 @@ SEPARATOR_STYLES = {"comma_thousands": {"thousands": ",", "decimal": "."},
 """Number styles with separators, as the pandas read options that read them directly."""
 
 
+def separator_fix(values: pd.Series, option: str) -> str | None:
+    """How to read a text column's numbers written with separators (the ``option`` to set), or None if they are not."""
+    style = separator_style(pd.Series(values.dropna().unique()))
+    if style is None:
+        return None
+    if style in SEPARATOR_STYLES:
+        kind = "thousands separators" if style == "comma_thousands" else "decimal commas"
+        return f"its numbers are written with {kind}: set {option}: {SEPARATOR_STYLES[style]} to read them"
+    return (f"its numbers are written with separators that read two ways: set {option}: "
+            f"{SEPARATOR_STYLES['comma_thousands']} for 1,234.5 or {SEPARATOR_STYLES['decimal_comma']} for 1.234,5")
+
+
 def separator_style(levels: pd.Series) -> str | None:
     """How distinct text values write numbers with separators: a SEPARATOR_STYLES key, 'ambiguous', 'mixed' or None.
 

@@ -159,6 +159,27 @@ def test_contract_value_failures_alert_above_their_share(phase):
     assert result.batches.set_index("batch")["scored"].all()  # value failures do not stop scoring
 
 
+def test_numbers_written_with_separators_are_counted_by_row_and_name_the_read_option(phase, tmp_path):
+    """A production export that writes TotalCharges as "1,889.50": each such row counted once (pandera reports it
+    twice), the finding names monitoring.production.read_options, and that option then reads the batch clean."""
+    from kit.data import read_table
+
+    ctx, setup = phase
+    rows = setup.held_out.head(400).reset_index(drop=True)
+    path = tmp_path / "export.csv"
+    rows.assign(TotalCharges=rows["TotalCharges"].map(lambda v: "" if pd.isna(v) else f"{v:,.2f}")).to_csv(path, index=False)
+    separated = int((rows["TotalCharges"] >= 1000).sum())
+    assert 0 < separated < 400
+    result = run.monitor(setup, [Batch("export", read_table(path))], ctx.config.monitoring)
+    finding = result.quality.set_index("check").loc["dtype_changed"]
+    assert finding["feature"] == "TotalCharges" and f"({separated} of 400 rows;" in finding["detail"]
+    assert "set monitoring.production.read_options: {'thousands': ',', 'decimal': '.'}" in finding["detail"]
+    assert not result.batches["scored"].any()  # a structural failure stops scoring: no figures on broken inputs
+    fixed = run.monitor(setup, [Batch("export", read_table(path, {"thousands": ",", "decimal": "."}))],
+                        ctx.config.monitoring)
+    assert fixed.quality.empty and fixed.batches["scored"].all()
+
+
 def test_apply_decision_registers_challenger_and_rollback_is_one_call(tmp_path):
     from kit.training.registry import Registry
 

@@ -193,7 +193,7 @@ def test_scoring_text_with_separators_names_the_read_option_that_reads_it(tmp_pa
 
     path = tmp_path / "batch.csv"
     pd.DataFrame({"TotalCharges": cells}).to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"column 'TotalCharges'.*read_options: " + re.escape(str(read_options))):
+    with pytest.raises(DataError, match=r"column 'TotalCharges'.*set read_options.*: " + re.escape(str(read_options))):
         prepare_features(read_table(path), ["TotalCharges"], {})
     got = prepare_features(read_table(path, read_options), ["TotalCharges"], {})["TotalCharges"]
     np.testing.assert_allclose(got.to_numpy(), expected)
@@ -203,7 +203,7 @@ def test_scoring_text_names_the_fix_for_its_kind() -> None:
     from kit.errors import DataError
     from kit.training.scoring import prepare_features
 
-    with pytest.raises(DataError, match=r"'1,234'.*say how its numbers are written.*1,234.5.*1.234,5"):
+    with pytest.raises(DataError, match=r"'1,234'.*separators that read two ways.*1,234.5.*1.234,5"):
         prepare_features(pd.DataFrame({"n": ["1,234", "5"]}), ["n"], {})  # reads two ways
     with pytest.raises(DataError, match=r"2 value\(s\) are not numbers \(e.g. 'abc'\).*clean it or leave those cells empty"):
         prepare_features(pd.DataFrame({"n": ["abc", "1", "n/a"]}), ["n"], {})

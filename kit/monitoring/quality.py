@@ -74,8 +74,20 @@ def schema_issues(reference: ReferenceProfile, contract: Any, batch: pd.DataFram
     found = contract_issues(report.failures, report.rows, settings)
     flagged = {(i["check"], i["feature"]) for i in found}
     found += [i for i in text_in_numeric(reference, batch) if (i["check"], i["feature"]) not in flagged]
+    found = [read_hint(i, batch) for i in found]
     broken = {i["feature"] for i in found if i["check"] in STRUCTURAL}
     return [n for n in reference.features if n not in broken], found
+
+
+def read_hint(finding: dict[str, object], batch: pd.DataFrame) -> dict[str, object]:
+    """A dtype finding on numbers written with separators, with the read option that reads them added."""
+    from kit.profile import separator_fix
+
+    name = finding["feature"]
+    if finding["check"] != "dtype_changed" or name not in batch.columns or is_numeric(batch[name]):
+        return finding
+    fix = separator_fix(batch[name], "monitoring.production.read_options")
+    return finding | {"detail": f"{finding['detail']}; {fix}"} if fix else finding
 
 
 def nullable_columns(contract: Any) -> list[str]:

@@ -95,25 +95,17 @@ def _to_float(values: pd.Series, col: str) -> np.ndarray:
         example = text[bad].iloc[0]
         raise DataError(
             f"column {col!r}: {int(bad.sum())} value(s) are not numbers (e.g. {example!r}); "
-            f"this column was numeric in training, so {_number_fix(text)}"
+            f"this column was numeric in training; {_number_fix(text)}"
         )
     return _finite(converted.to_numpy(dtype="float64", na_value=np.nan))
 
 
 def _number_fix(text: pd.Series) -> str:
-    """The fix for text in a numeric column: the read option when it holds numbers written with separators."""
-    from kit.profile import SEPARATOR_STYLES, separator_style
+    """The fix for text in a numeric column: the read option for numbers written with separators, else cleaning."""
+    from kit.profile import separator_fix
 
-    style = separator_style(pd.Series(text.dropna().unique()))
-    if style in SEPARATOR_STYLES:
-        return (f"read the file with read_options: {SEPARATOR_STYLES[style]} (they are numbers written with "
-                f"{'thousands separators' if style == 'comma_thousands' else 'decimal commas'}; for production "
-                "batches that is monitoring.production.read_options), or store the column as numbers")
-    if style is not None:
-        return ("say how its numbers are written in read_options (monitoring.production.read_options for production "
-                f"batches): {SEPARATOR_STYLES['comma_thousands']} for 1,234.5 or {SEPARATOR_STYLES['decimal_comma']} "
-                "for 1.234,5")
-    return "clean it or leave those cells empty"
+    return (separator_fix(text, "read_options (monitoring.production.read_options for a production batch)")
+            or "clean it or leave those cells empty")
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
