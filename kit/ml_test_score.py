@@ -16,11 +16,13 @@ from typing import Any
 
 from kit.content import load
 from kit.errors import ArtifactError
+from kit.monitoring.alerts import TASK_RULES
 
 FILE_NAME = "ml_test_score.json"
 ARTIFACTS = ("readiness", "training", "explain", "monitoring")
 METRIC_TOLERANCE = 1e-9  # same config, same data, same seed: the same metrics, to rounding
-PERFORMANCE_RULES = ("auc_drop", "recall_floor")  # the monitoring alert rules on prediction quality
+PERFORMANCE_RULES = ("auc_drop", "recall_floor", *(rule[0] for rules in TASK_RULES.values() for rule in rules))
+"""The monitoring alert rules on prediction quality, for every task."""
 
 
 @dataclass(frozen=True)
@@ -358,11 +360,19 @@ def check_numerically_stable(ev: Evidence) -> Verdict:
     scores = monitoring.get("prediction_drift") or []
     if not scores:
         return Verdict(False, "no batch was scored")
-    bad = [s["batch"] for s in scores
-           if (s.get("missing_share") or 0) > 0 or not math.isfinite(float(s.get("mean_score", float("nan"))))]
+    bad = [s["batch"] for s in scores if _unstable(s)]
     return Verdict(True, f"scores of {len(scores)} batches checked: "
                          + (f"missing or non-finite scores in {', '.join(bad)}" if bad else "all finite"),
                    _pass(not bad))
+
+
+def _unstable(scores: Mapping[str, Any]) -> bool:
+    """A batch's predictions hold a missing or non-finite value (binary scores, regression predictions; multiclass
+    predictions are class indices, checked by their missing share)."""
+    if (scores.get("missing_share") or 0) > 0:
+        return True
+    mean = next((k for k in ("mean_score", "mean_prediction") if k in scores), None)
+    return mean is not None and (scores[mean] is None or not math.isfinite(float(scores[mean])))
 
 
 def check_latency(ev: Evidence) -> Verdict:

@@ -356,3 +356,21 @@ def test_a_capping_score_recommends_the_missing_tests_of_the_weakest_section(run
     assert len(rec["actions"]) == 8  # 4 missing data tests + 4 missing infrastructure tests
     high = assess(section, score={**doc, "final": 3.0})  # cap 4 is above the answers' 2.4: nothing to fix here
     assert not [r for r in high.recommendations if r["kind"] == "ml test score"]
+
+
+@pytest.mark.parametrize(("task", "scores", "alert", "stable"), [
+    ("regression", {"missing_share": 0.0, "mean_prediction": 4210.5}, "mae_rise", True),
+    ("multiclass", {"missing_share": 0.0, "psi": 0.01}, "macro_f1_drop", True),  # classes: no mean to check
+    ("binary", {"missing_share": 0.0, "mean_score": None}, "auc_drop", False),   # NaN written as null
+    ("binary", {"missing_share": 0.02, "mean_score": 0.3}, "recall_floor", False),
+])
+def test_stability_and_quality_alerts_are_read_for_every_task(task: str, scores: dict, alert: str, stable: bool) -> None:
+    """monitoring-5 reads each task's prediction summary; monitoring-7 counts each task's quality rules."""
+    monitoring = {"batches": [{"batch": "b1"}, {"batch": "b2"}],
+                  "prediction_drift": [{"batch": "b1", **scores}, {"batch": "b2", "missing_share": 0.0}],
+                  "performance": {"measured": [{"batch": "b1"}], "thresholds": {"x": 1.0}},
+                  "alerts": [{"batch": "b1", "rule": alert}, {"batch": "b1", "rule": "psi_top_k"}]}
+    tests = {t["id"]: t for t in score(Evidence(artifacts={"monitoring": monitoring}))["tests"]}
+    assert tests["monitoring-5"]["outcome"] == ("passed" if stable else "failed"), tests["monitoring-5"]["why"]
+    assert tests["monitoring-5"]["why"].endswith("all finite" if stable else "scores in b1")
+    assert tests["monitoring-7"]["outcome"] == "failed" and tests["monitoring-7"]["why"].endswith("; 1 performance alert(s)")

@@ -44,7 +44,21 @@ def assert_chain_ok(out: Path, proc: subprocess.CompletedProcess, task: str, bea
         assert all(g["passed"] for g in baseline_gates.values()), baseline_gates
     index = html.unescape((out / "index.html").read_text())
     assert re.search(METRIC_LABEL[metric], index, re.I), f"index.html does not show {metric}"
+    assert_score_reads_monitoring(out, task)
     return training
+
+
+def assert_score_reads_monitoring(out: Path, task: str) -> None:
+    """The ML Test Score's monitoring-5 and -7 agree with the run's monitoring artifact for this task."""
+    from kit.monitoring.alerts import TASK_RULES
+
+    tests = {t["id"]: t for t in json.loads((out / "ml_test_score.json").read_text())["tests"]}
+    monitoring = json.loads((out / "artifacts" / "monitoring.json").read_text())
+    finite = all(p.get("missing_share", 0) == 0 for p in monitoring["prediction_drift"])  # multiclass: class indices
+    assert (tests["monitoring-5"]["outcome"] == "passed") == finite, tests["monitoring-5"]["why"]
+    rules = {rule for rule, *_ in TASK_RULES[task]}
+    fired = sum(a["rule"] in rules for a in monitoring["alerts"])
+    assert tests["monitoring-7"]["why"].endswith(f"; {fired} performance alert(s)"), tests["monitoring-7"]["why"]
 
 
 @pytest.mark.parametrize(("config", "task"), [("bike_demand.yaml", "regression"), ("maintenance_failure_type.yaml", "multiclass")])
