@@ -69,6 +69,7 @@ def test_setup_on_dask_matches_local(runs) -> None:
             assert dict(zip(mine.categories, mine.counts)) == dict(zip(theirs.categories, theirs.counts))
     summary = run.setup_summary(remote)["value"]
     assert summary["engine"].startswith("dask") and "sketch" in summary["drift method"]
+    assert "in-memory batches" in summary["engine"] and "ks_bound" not in summary["drift method"]  # no placeholder
     assert run.setup_summary(local)["value"]["drift method"].startswith("exact")
 
 

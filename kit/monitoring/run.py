@@ -387,8 +387,10 @@ def engine_rows(setup: Setup) -> dict[str, str]:
         return {"engine": "local (in-process)", "drift method": "exact (one sort per column)"}
     sampled = [f"{k} {v['gathered']:,} of {v['rows']:,} rows (seed {v['seed']})"
                for k, v in setup.engine.get("samples", {}).items() if v.get("sample")]
-    return {"engine": "dask (per partition on the cluster)",
-            "drift method": f"sketch, {GRID} bins: KS within +ks_bound",  # the headline gives the bounds seen
+    return {"engine": "dask: the reference and Parquet-folder batches per partition on the cluster, "
+                      "in-memory batches (scenario batches, single files) in this process",
+            "drift method": f"sketch, {GRID} fine bins: KS and Wasserstein within the bounds shown with each figure "
+                            "and in the headline",
             "gathered samples": "; ".join(sampled) or "none (all rows gathered)"}
 
 
