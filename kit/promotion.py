@@ -229,10 +229,11 @@ def gate_word(gate: Gate) -> str:
 
 
 def blocking_text(failed: list[str], gates: dict[str, Gate]) -> str:
-    """'tier evidence failed; fairness not assessed (why)': each blocking gate with its own state (default 'failed')."""
+    """'beats baseline failed, tier evidence failed; fairness not assessed (why)': each blocking gate followed by its
+    own state (default 'failed'), so no gate name reads as a passed claim."""
     states = {n: (gates.get(n) or {}).get("state", "failed") for n in failed}
     truly = [n for n in failed if states[n] == "failed"]
-    parts = [f"{', '.join(truly)} failed"] if truly else []
+    parts = [", ".join(f"{n} failed" for n in truly)] if truly else []
     return "; ".join(parts + [f"{n} {fairness_text(states[n]) if n == 'fairness' else states[n]}" for n in failed if n not in truly])
 
 

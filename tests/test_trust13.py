@@ -150,7 +150,7 @@ def test_no_sensitive_columns_reads_not_assessed_in_headline_promotion_and_gates
 @pytest.mark.parametrize("status,tier,expected", [
     ("not assessed", "medium", "fairness not assessed (no sensitive columns named; set dataset.sensitive"),
     ("insufficient evidence", "high", "fairness insufficient evidence"),
-    ("failed", "medium", "beats baseline, fairness failed"),
+    ("failed", "medium", "beats baseline failed, fairness failed"),
 ])
 def test_status_line_names_each_blocking_gate_by_its_state(status: str, tier: str, expected: str) -> None:
     """Every task shares this line: a gate that blocks without a failed assessment is not called failed."""
@@ -160,7 +160,7 @@ def test_status_line_names_each_blocking_gate_by_its_state(status: str, tier: st
     gates = promotion.evidence_gates(training, {"tier": tier, "status": "passed"}, status)
     decision = promotion.decide(gates, "3", False, acceptable=promotion.acceptable_gates(tier))
     line = promotion.status_line(decision)
-    assert line.startswith("candidate (v3): beats baseline") and expected in line
+    assert line.startswith("candidate (v3): beats baseline failed") and expected in line  # never read as a claim
     assert ("fairness failed" in line) == (status == "failed")
     low = promotion.decide(promotion.evidence_gates({}, {"tier": "low", "status": "passed"}, "not assessed"), "3", False)
     assert low["status"] == "champion"  # low tier: promoted without fairness evidence, as the content says
