@@ -237,3 +237,13 @@ def test_fairness_table_says_na_not_below_without_a_ratio():
     matplotlib.use("Agg")
     fig = display.fairness_chart(fair, type("Inputs", (), {"out_dir": None})())
     assert "here n/a (insufficient evidence)" in fig.axes[1].get_title() and "nan" not in fig.axes[1].get_title()
+
+
+@pytest.mark.parametrize(("value", "limit", "text"), [
+    (0.1049, 0.1, "0.105"),  # Adult's equalized odds difference: '0.10 is above 0.10' before
+    (0.7951, 0.8, "0.795"), (0.35, 0.8, "0.35"), (0.10004, 0.1, "0.10004"), (0.100004, 0.1, "0.100004"),
+])
+def test_a_finding_prints_its_value_apart_from_the_limit(value: float, limit: float, text: str) -> None:
+    from kit.explain.fairness import apart
+
+    assert apart(value, limit) == text

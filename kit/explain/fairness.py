@@ -25,6 +25,14 @@ class FairnessThresholds:
     min_class_count: int
 
 
+def apart(value: float, limit: float) -> str:
+    """The value with as many decimals (2 to 4) as it takes to read differently from the limit it is held to."""
+    for digits in (2, 3, 4):
+        if f"{value:.{digits}f}" != f"{limit:.{digits}f}":
+            return f"{value:.{digits}f}"
+    return f"{value:.6g}"
+
+
 def resolve_thresholds(settings: FairnessSettings) -> FairnessThresholds:
     """Fill unset fairness thresholds from kit/content/governance.yaml."""
     defaults = content.load("governance")["fairness"]
@@ -259,12 +267,12 @@ def assess_column(
         failures = []
         if point["demographic_parity_ratio"] < thresholds.demographic_parity_ratio_min:
             failures.append(
-                f"demographic parity ratio {point['demographic_parity_ratio']:.2f} is below "
+                f"demographic parity ratio {apart(point['demographic_parity_ratio'], thresholds.demographic_parity_ratio_min)} is below "
                 f"{thresholds.demographic_parity_ratio_min:.2f} (four-fifths rule)"
             )
         if point["equalized_odds_difference"] > thresholds.equalized_odds_difference_max:
             failures.append(
-                f"equalized odds difference {point['equalized_odds_difference']:.2f} is above "
+                f"equalized odds difference {apart(point['equalized_odds_difference'], thresholds.equalized_odds_difference_max)} is above "
                 f"{thresholds.equalized_odds_difference_max:.2f}"
             )
         status = FAILED if failures else PASSED
