@@ -146,6 +146,25 @@ def test_leaderboard_ranks_by_the_selection_metric():
     assert board["log_loss"].is_monotonic_increasing
 
 
+def test_the_chosen_model_leads_the_leaderboard_when_validation_and_test_disagree():
+    """Adult on Dask: XGBoost led on test AUC while LightGBM, better on validation, was chosen; the table is ranked
+    by the validation score that chose, so its first booster is the chosen one."""
+    from sklearn.metrics import roc_auc_score
+
+    from kit.training.pipeline import evaluate, select_best
+
+    y_test = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    y_valid = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+    ranker = np.array([0.9, 0.05, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
+    spread = np.array([0.7, 0.6, 0.9, 0.8, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05])
+    assert roc_auc_score(y_test, spread) > roc_auc_score(y_test, ranker)    # spread is better on test
+    assert roc_auc_score(y_valid, ranker) > roc_auc_score(y_valid, spread)  # ranker is better on validation
+    cands = [_fake("spread", spread), _fake("ranker", ranker), _fake("base", spread * 0.5, kind="baseline")]
+    board = evaluate(cands, pd.DataFrame({"x": range(10)}), y_test, "roc_auc", y_valid)
+    assert board["candidate"].iloc[0] == select_best(cands, y_valid, "roc_auc").name == "ranker"
+    assert board["valid_roc_auc"].is_monotonic_decreasing
+
+
 def test_kit_check_refuses_a_numeric_production_time_column(tmp_path):
     """monitoring.production.time_column of numbers passed kit check and failed only in phase 4; now refused up front."""
     import yaml

@@ -448,8 +448,9 @@ def evaluate(candidates: list[Candidate], X_test: pd.DataFrame | None, y_test: n
         row.update(threshold=cand.threshold if cand.task == "binary" else None, trees=cand.trees, trials=cand.trials, fit_seconds=round(cand.fit_seconds, 3))
         rows.append(row)
     board = pd.DataFrame(rows)
-    column = _canonical(selection_metric)  # ranked by the metric that chooses the model, in its better direction
-    return board.sort_values(column, ascending=not higher_is_better(selection_metric), kind="stable").reset_index(drop=True)
+    # ranked by the validation score that chooses the model (so the chosen booster leads the boosters), test breaks ties
+    columns = [c for c in (f"valid_{selection_metric}", _canonical(selection_metric)) if c in board]
+    return board.sort_values(columns, ascending=not higher_is_better(selection_metric), kind="stable").reset_index(drop=True)
 
 
 def _board_metrics(task: str, y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
