@@ -253,8 +253,16 @@ def check_pipeline_end_to_end(ev: Evidence) -> Verdict:
     if not_ok:
         return Verdict(False, "the pipeline did not run end to end in this run: "
                               + ", ".join(f"{n} {phases.get(n, 'not selected')}" for n in not_ok))
-    return Verdict(True, f"all {len(PHASE_NAMES)} phases, from data to monitoring, ran end to end on the real "
-                         "data in this run", "passed")
+    monitoring = ev.get("monitoring") or {}
+    batches = monitoring.get("batches") or []
+    if batches and not any(b.get("scored") for b in batches):
+        return Verdict(True, f"all {len(PHASE_NAMES)} phases ran, but none of the {len(batches)} production batches "
+                             "could be scored (see the monitoring report's data-quality findings): the path from data "
+                             "to predictions in production was not exercised", "failed")
+    where = ("; monitoring on the synthetic workshop scenario built from held-out rows" if monitoring.get("synthetic")
+             else "")
+    return Verdict(True, f"all {len(PHASE_NAMES)} phases, from data to monitoring, ran end to end in this run{where}",
+                   "passed")
 
 
 def check_gates_before_serving(ev: Evidence) -> Verdict:

@@ -374,3 +374,19 @@ def test_stability_and_quality_alerts_are_read_for_every_task(task: str, scores:
     assert tests["monitoring-5"]["outcome"] == ("passed" if stable else "failed"), tests["monitoring-5"]["why"]
     assert tests["monitoring-5"]["why"].endswith("all finite" if stable else "scores in b1")
     assert tests["monitoring-7"]["outcome"] == "failed" and tests["monitoring-7"]["why"].endswith("; 1 performance alert(s)")
+
+
+@pytest.mark.parametrize(("monitoring", "outcome", "says"), [
+    ({"synthetic": False, "batches": [{"scored": True}, {"scored": False}]}, "passed", "ran end to end in this run"),
+    ({"synthetic": True, "batches": [{"scored": True}]}, "passed", "synthetic workshop scenario"),
+    ({"synthetic": False, "batches": [{"scored": False}, {"scored": False}]}, "failed",
+     "none of the 2 production batches could be scored"),
+])
+def test_end_to_end_needs_a_scored_batch_and_says_when_monitoring_was_synthetic(monitoring, outcome, says) -> None:
+    """A production file whose inputs broke every batch: all phases 'ok', yet nothing reached the model."""
+    from kit.phases import PHASE_NAMES
+
+    manifest = {"phases": [{"name": n, "status": "ok"} for n in PHASE_NAMES]}
+    test = next(t for t in score(Evidence(artifacts={"monitoring": monitoring}, manifest=manifest))["tests"]
+                if t["id"] == "infrastructure-3")
+    assert test["outcome"] == outcome and says in test["why"] and "real data" not in test["why"]

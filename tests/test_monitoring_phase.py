@@ -175,6 +175,8 @@ def test_numbers_written_with_separators_are_counted_by_row_and_name_the_read_op
     assert finding["feature"] == "TotalCharges" and f"({separated} of 400 rows;" in finding["detail"]
     assert "set monitoring.production.read_options: {'thousands': ',', 'decimal': '.'}" in finding["detail"]
     assert not result.batches["scored"].any()  # a structural failure stops scoring: no figures on broken inputs
+    from kit.monitoring import display
+    assert "no batch could be scored" in display.estimate_note(result).data  # not the estimator's usual note
     fixed = run.monitor(setup, [Batch("export", read_table(path, {"thousands": ",", "decimal": "."}))],
                         ctx.config.monitoring)
     assert fixed.quality.empty and fixed.batches["scored"].all()

@@ -202,7 +202,7 @@ def replay_table(outcome: dict[str, Any]) -> pd.DataFrame | Markdown:
     """The walk-forward replay: each batch where a rule fired, what was decided and what it gained or lost."""
     timeline = outcome.get("timeline")
     if timeline is None or timeline.empty:
-        return Markdown("No retraining rule fired in any batch: the champion served throughout.")
+        return Markdown("No retraining rule fired in any batch: the watched model was kept throughout.")
     return timeline.drop(columns=["reason"]).round({"serving_score": 3, "challenger_score": 3, "delta": 3}).set_index("batch")
 
 
@@ -264,4 +264,7 @@ def prediction_drift_table(result: Monitoring) -> pd.DataFrame:
 
 def estimate_note(result: Monitoring) -> Markdown:
     """What can be known without labels for this model, and how far to trust it, in words."""
+    if not result.batches["scored"].any():
+        return Markdown("**Without labels:** no batch could be scored (see the data-quality findings), so nothing "
+                        "was estimated.")
     return Markdown(f"**Without labels:** {escape.md(result.estimate.get('note', ''))}")
