@@ -147,10 +147,17 @@ def check_staleness_impact(ev: Evidence) -> Verdict:
     if not judged:
         return Verdict(False, "no retraining decision was judged on later data, so the cost of an aging "
                               "model was not measured (no rule fired, or too few batches)")
+    against = retraining.get("vs_original")  # the final challenger against never retraining (older runs: none)
     gain = retraining.get("gain")
+    if isinstance(against, (int, float)):
+        said = (f"; against never retraining, the final challenger gained {against:+.3f} {retraining.get('metric', '')} "
+                "on its judging window")
+    elif isinstance(gain, (int, float)):
+        said = f"; the last challenger gained {gain:+.3f} {retraining.get('metric', '')} over the model it would replace"
+    else:
+        said = ""
     return Verdict(True, f"the walk-forward replay judged {len(judged)} retraining decision(s) on unseen batches"
-                         + (f"; retraining would have gained {gain:+.3f} {retraining.get('metric', '')}"
-                            if isinstance(gain, (int, float)) else ""), "info")
+                         + said, "info")
 
 
 def check_baseline_gate(ev: Evidence) -> Verdict:

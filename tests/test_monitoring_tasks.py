@@ -399,6 +399,8 @@ def test_regression_replay_trains_a_regression_challenger_and_judges_it_on_rmse(
             (("serving", setup.model), ("challenger", challenger))}
     assert row["serving_score"] == pytest.approx(rmse["serving"]) and row["challenger_score"] == pytest.approx(rmse["challenger"])
     assert row["delta"] == pytest.approx(rmse["serving"] - rmse["challenger"])  # positive: the challenger's error is lower
+    assert row["original_score"] == pytest.approx(rmse["serving"])  # the first challenger replaces the original
+    assert row["vs_original"] == pytest.approx(row["delta"])
     assert row["decision"] == ("promote" if rmse["serving"] - rmse["challenger"] >= 0.005 * rmse["serving"] else "keep")
     assert "lower is better" in row["reason"] or "lower)" in row["reason"]
     assert list(outcome["candidates"]["candidate"]) == ["xgboost", "lightgbm"] and outcome["candidates"]["selected"].sum() == 1

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from fairlearn.metrics import equalized_odds_difference
+from sklearn.metrics import roc_auc_score
 
 from kit.monitoring import run
 from kit.monitoring.config import MonitoringSection, ProductionSource, frequency_unit
@@ -177,6 +178,12 @@ def test_replay_decides_at_the_batch_a_rule_fires_and_judges_on_the_next_window(
         assert row["judged_on"] == names[names.index(batch) + 1]  # the next full window
         assert row["trained_on"].split(", ")[-1] == batch  # learnt up to this batch, not later
         assert row["delta"] == pytest.approx(row["challenger_score"] - row["serving_score"])
+        window = pd.concat([b.frame for b in batches if b.name in row["judged_on"].split(", ")], ignore_index=True)
+        original = roc_auc_score(window[run.TARGET], setup.model.predict_proba(window))  # never retrained
+        assert row["original_score"] == pytest.approx(original)
+        assert row["vs_original"] == pytest.approx(row["challenger_score"] - original)
+    final = trained.iloc[-1] if not outcome["promotions"] else trained.loc[outcome["promotions"][-1]]
+    assert f"against never retraining (the original model) on {final['judged_on']}: {final['vs_original']:+.3f}" in outcome["reason"]
     if outcome["promotions"]:
         after = timeline.loc[timeline.index.map(names.index) > names.index(outcome["promotions"][0]), "serving"]
         assert (after == f"challenger of {outcome['promotions'][0]}").all()

@@ -203,7 +203,7 @@ def replay_table(outcome: dict[str, Any]) -> pd.DataFrame | Markdown:
     timeline = outcome.get("timeline")
     if timeline is None or timeline.empty:
         return Markdown("No retraining rule fired in any batch: the watched model was kept throughout.")
-    return timeline.drop(columns=["reason"]).round({"serving_score": 3, "challenger_score": 3, "delta": 3}).set_index("batch")
+    return timeline.drop(columns=["reason"]).round({"serving_score": 3, "challenger_score": 3, "delta": 3, "original_score": 3, "vs_original": 3}).set_index("batch")
 
 
 def replay_figure(result: Monitoring, outcome: dict[str, Any]) -> Figure:

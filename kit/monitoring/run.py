@@ -935,7 +935,7 @@ def retrain(setup: Setup, batches: list[Batch], result: Monitoring, settings: Mo
             continue
         event = {"batch": batch.name, "rows": batch_rows(batch), "partial_period": batch.partial, "fired": ", ".join(fired),
                  "serving": state["since"] or "original", "trained_on": "", "judged_on": "", "serving_score": np.nan,
-                 "challenger_score": np.nan, "delta": np.nan}
+                 "challenger_score": np.nan, "delta": np.nan, "original_score": np.nan, "vs_original": np.nan}
         window = [b for b in batches[i + 1:] if ready[b.name]][: cfg.evaluation_batches]
         learn = [b for b in batches[: i + 1] if ready[b.name]]
         skip = _skip_reason(batch, cfg, i, next_allowed, challengers, window, learn, size_problem(batch, cfg, full_rows))
@@ -948,7 +948,8 @@ def retrain(setup: Setup, batches: list[Batch], result: Monitoring, settings: Mo
         events.append(event | {"decision": outcome["decision"], "reason": outcome["reason"],
                                "trained_on": ", ".join(b.name for b in learn), "judged_on": ", ".join(outcome["evaluated_on"]),
                                "serving_score": outcome["comparison"].loc[outcome["metric"], "champion"],
-                               "challenger_score": outcome["comparison"].loc[outcome["metric"], "challenger"], "delta": outcome["gain"]})
+                               "challenger_score": outcome["comparison"].loc[outcome["metric"], "challenger"], "delta": outcome["gain"],
+                               "original_score": outcome["original_score"], "vs_original": outcome["vs_original"]})
         if outcome["decision"] == "promote":
             promoted = last
             figures = outcome["comparison"]["challenger"].to_dict()
@@ -960,7 +961,7 @@ def retrain(setup: Setup, batches: list[Batch], result: Monitoring, settings: Mo
 
 
 TIMELINE = ["batch", "rows", "partial_period", "fired", "serving", "decision", "trained_on", "judged_on",
-            "serving_score", "challenger_score", "delta", "reason"]
+            "serving_score", "challenger_score", "delta", "original_score", "vs_original", "reason"]
 
 
 def _skip_reason(batch: Batch, cfg: Any, i: int, next_allowed: int, challengers: int,
@@ -995,10 +996,14 @@ def summarize_replay(timeline: pd.DataFrame, chosen: dict[str, Any] | None, enab
                       "reason": f"rules fired in {len(timeline)} batch(es) but no challenger was trained; {why}"}
     text = (f"the champion would have changed at {', '.join(promotions)}" if promotions
             else "the champion would never have changed")
-    gained = trained["delta"].where(trained["decision"] == "promote").sum()
+    steps = trained.loc[trained["decision"] == "promote", "delta"]
+    each = (f"each promotion against the model it replaced: {', '.join(f'{d:+.3f}' for d in steps)}; " if len(steps) else "")
+    final = trained.loc[trained["batch"] == chosen["at"]].iloc[0]
+    against = (f"the {'promoted' if promotions else 'last'} challenger against never retraining (the original model) "
+               f"on {final['judged_on']}: {final['vs_original']:+.3f} {chosen['metric']}")
     reason = (f"walk-forward replay over {len(names)} batches: {len(timeline)} batch(es) fired a rule, "
-              f"{len(trained)} challenger(s) trained, {text} (total {chosen['metric']} gained on the judging windows "
-              f"{gained:+.3f}). Decision at {chosen['at']}: {chosen['reason']}")
+              f"{len(trained)} challenger(s) trained, {text} ({each}{against}). Decision at {chosen['at']}: "
+              f"{chosen['reason']}")
     keep = {k: v for k, v in chosen.items() if k not in ("rows",)}
     return out | keep | {"decision": "promote" if promotions else "keep", "reason": reason}
 
@@ -1023,7 +1028,8 @@ def challenge(setup: Setup, serving: Any, learn: list[Batch], window: list[Batch
     y = frame[TARGET].to_numpy()
     models = {"champion": serving, "challenger": challenger}
     if setup.task != "binary":
-        return _task_challenge(setup, models, frame, y, cfg) | {
+        judged = _task_challenge(setup, models, frame, y, cfg)
+        return judged | against_original(setup, judged, frame, y) | {
             "candidates": candidates.reset_index(names="candidate"), "algorithm": challenger.algorithm,
             "trained_on": {"reference_rows": len(setup.reference), "validation_rows": len(setup.validation),
                            "batches": [b.name for b in learn], "fit_rows": len(parts[1]), "valid_rows": len(parts[3])},
@@ -1038,7 +1044,7 @@ def challenge(setup: Setup, serving: Any, learn: list[Batch], window: list[Batch
     comparison = pd.DataFrame(metrics).loc[["roc_auc", "pr_auc", "precision", "recall", "f1"]]
     comparison.loc["equalized_odds_difference"] = [np.nan if g is None else g for g in (gaps["champion"], gaps["challenger"])]
     comparison.loc["threshold"] = [serving.threshold, challenger.threshold]
-    return {
+    return against_original(setup, {"metric": metric, "comparison": comparison}, frame, y) | {
         "decision": verdict["decision"], "reason": verdict["reason"], "metric": metric,
         "gain": verdict["gain"], "fair": verdict["fair"], "better": verdict["better"],
         "fairness_evidence": verdict["fairness_evidence"], "comparison": comparison,
@@ -1048,6 +1054,22 @@ def challenge(setup: Setup, serving: Any, learn: list[Batch], window: list[Batch
         "evaluated_on": [b.name for b in window], "challenger": challenger,
         "rows": parts[0].assign(**{TARGET: parts[1]}),
     }
+
+
+def against_original(setup: Setup, judged: dict[str, Any], frame: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
+    """The original model's score on the judging window, and the challenger's gain over it (positive: better), so a
+    chain of promotions is also measured against never retraining."""
+    from kit.monitoring.retraining import _higher
+    from kit.training.metrics import compute_metrics
+
+    metric = judged["metric"]
+    if setup.task == "binary":
+        original = compute_metrics(y, setup.model.predict_proba(frame), setup.model.threshold)[metric]
+    else:
+        original = tasks.figures(setup.model, y, frame)[metric]
+    challenger = judged["comparison"].loc[metric, "challenger"]
+    gain = challenger - original if _higher(metric) else original - challenger
+    return {"original_score": float(original), "vs_original": float(gain)}
 
 
 def _task_challenge(setup: Setup, models: dict[str, Any], frame: pd.DataFrame, y: np.ndarray, cfg: Any) -> dict[str, Any]:
