@@ -151,11 +151,20 @@ GAP_NAME = {"binary": "equalized-odds difference", "multiclass": "accuracy gap b
 def extend_split(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,
                  X_new: pd.DataFrame, y_new: np.ndarray, valid_size: float, seed: int
                  ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
-    """Training and validation rows extended with new labelled rows, cut by ``valid_size`` (seeded, stratified)."""
+    """Training and validation rows extended with new labelled rows, cut by ``valid_size`` (seeded, stratified); copies
+    of one row (features and label) stay on one side, so validation never scores a row the challenger learnt."""
     from sklearn.model_selection import train_test_split
 
-    stratify = y_new if len(np.unique(y_new)) == 2 and np.bincount(y_new).min() >= 2 else None
-    fit_idx, val_idx = train_test_split(np.arange(len(y_new)), test_size=valid_size, random_state=seed, stratify=stratify)
+    rows = pd.util.hash_pandas_object(X_new.assign(__label__=y_new), index=False).to_numpy()
+    first, group = np.unique(rows, return_index=True, return_inverse=True)[1:]
+    labels = y_new[first]
+    held = int(np.ceil(valid_size * len(first)))
+    binary = (len(np.unique(labels)) == 2 and np.issubdtype(labels.dtype, np.integer) and np.bincount(labels).min() >= 2
+              and 2 <= held <= len(first) - 2)  # stratifying needs both classes on both sides
+    fit_groups = np.arange(len(first)) if len(first) < 2 else train_test_split(
+        np.arange(len(first)), test_size=valid_size, random_state=seed, stratify=labels if binary else None)[0]
+    in_fit = np.isin(group, fit_groups)
+    fit_idx, val_idx = np.flatnonzero(in_fit), np.flatnonzero(~in_fit)
     fit_X = pd.concat([X_train, X_new.iloc[fit_idx]], ignore_index=True)
     val_X = pd.concat([X_valid, X_new.iloc[val_idx]], ignore_index=True)
     return (fit_X, np.concatenate([y_train, y_new[fit_idx]]), val_X, np.concatenate([y_valid, y_new[val_idx]]))
