@@ -297,6 +297,24 @@ def test_production_labels_are_encoded_like_training_and_unknown_classes_are_nam
         encode_labels(pd.Series(["1.5", "lots"], name="cnt"), regression_model, None)
 
 
+@pytest.mark.parametrize(("labels", "message"), [
+    (["yes", "no", "no"], r"\['no', 'yes'\] in 3 rows, neither class the model knows \('Yes' or 'No'\) \(they differ "
+                          r"from them only in upper and lower case\)"),
+    (["Yes", "1", "0"], r"\['0', '1'\] in 2 rows"),
+    (["Yes", "Stayed"], r"\['Stayed'\] in 1 rows"),
+])
+def test_binary_production_labels_that_are_neither_class_are_named_not_counted_negative(labels, message):
+    """Before, every label other than the positive class counted as a negative: 'yes' made 800 'negatives'."""
+    from kit.errors import DataError
+
+    model = ScoringModel("xgboost", None, ["a"], {}, positive_class="Yes", negative_class="No")
+    assert encode_labels(pd.Series(["Yes", " No", "No"]), model, "Yes").tolist() == [1, 0, 0]
+    with pytest.raises(DataError, match=r"production batch b1: target 'Churn' holds " + message):
+        encode_labels(pd.Series(labels, name="Churn"), model, "Yes", "b1")
+    numeric = ScoringModel("xgboost", None, ["a"], {}, positive_class=1, negative_class=0)
+    assert encode_labels(pd.Series([1.0, 0.0, 1.0]), numeric, 1).tolist() == [1, 0, 1]  # 1.0 is the class 1
+
+
 # ---- phase 4 on a regression and a multiclass model ----------------------------------------------------------------
 
 def _monitoring(scenario: str, **extra) -> MonitoringSection:

@@ -648,7 +648,28 @@ def encode_labels(labels: pd.Series, model: Any, positive_class: Any, batch: str
         return codes.astype(np.int64)
     from kit.training.data import labels_to_binary
 
+    unknown_labels(labels, positive_class, getattr(model, "negative_class", None), batch)
     return labels_to_binary(labels, positive_class)
+
+
+def unknown_labels(labels: pd.Series, positive: Any, negative: Any, batch: str) -> None:
+    """A DataError naming production labels that are neither of the binary model's classes (they would count as
+    negatives); nothing when ``negative`` is unknown."""
+    from kit.training.data import whole_numbers
+
+    if negative is None:
+        return
+    known = pd.Index([str(positive).strip(), str(negative).strip()])
+    text = whole_numbers(labels).astype("string").str.strip()
+    other = text[~text.isin(known)]
+    if other.empty:
+        return
+    values = sorted(set(other))[:5]
+    folded = set(other.str.casefold()) <= set(known.str.casefold())
+    hint = " (they differ from them only in upper and lower case)" if folded else ""
+    raise DataError(f"production batch {batch}: target {labels.name!r} holds {values} in {len(other)} rows, neither "
+                    f"class the model knows ({known[0]!r} or {known[1]!r}){hint}; write the labels as in training, "
+                    "or leave unknown ones empty")
 
 
 def production_batches(ctx: Any, setup: Setup) -> tuple[list[Batch], pd.DataFrame | None]:
