@@ -43,7 +43,31 @@ def parse_time(values: pd.Series, time_format: str | None = None, key: str = "da
         return _parse_year(values, key)
     if time_format in NAMED_FORMATS:
         return _parse_epoch(values, NAMED_FORMATS[time_format], key)
-    return _naive(pd.to_datetime(_as_text(values), format=time_format, errors="coerce"))
+    return _naive(_to_datetime(_as_text(values), key, format=time_format))
+
+
+def _to_datetime(text: pd.Series, key: str, **options: Any) -> pd.Series:
+    """pandas' date parser (NaT where a value does not parse); what pandas refuses outright is a DataError."""
+    try:
+        return pd.to_datetime(text, errors="coerce", **options)
+    except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime) as exc:  # e.g. mixed UTC offsets
+        reason = str(exc).split(". ")[0]
+        raise DataError(f"{key}: column {text.name!r} cannot be read as one time scale ({reason}; e.g. "
+                        f"{text.dropna().head(3).tolist()}); write every time with one UTC offset (or none), "
+                        f"or set {format_key(key)}: {FORMAT_HELP}") from None
+
+
+def all_parsed(values: pd.Series, stamps: pd.Series, key: str) -> pd.Series:
+    """``stamps`` when every non-blank value of the time column read as a time, else a DataError naming the rest
+    (rows with an unreadable time would silently leave every batch)."""
+    given = _as_text(values).fillna("").ne("")
+    lost = given & stamps.isna()
+    if lost.any():
+        raise DataError(f"{key}: {int(lost.sum())} of {int(given.sum())} values of {values.name!r} do not read as "
+                        f"times (e.g. {values[lost].drop_duplicates().head(3).tolist()}; the first ones set how dates are read, so "
+                        f"mixed formats or day/month orders fail); set {format_key(key)}: {FORMAT_HELP}, or fix those "
+                        "values")
+    return stamps
 
 
 def _parse_auto(values: pd.Series, key: str) -> pd.Series:
@@ -62,7 +86,7 @@ def _parse_auto(values: pd.Series, key: str) -> pd.Series:
             f"{key}: column {values.name!r} holds numbers stored as text (e.g. {text.dropna().head(3).tolist()}), "
             f"not dates; say how to read it with {format_key(key)}: {FORMAT_HELP}"
         )
-    return _naive(pd.to_datetime(text, errors="coerce"))
+    return _naive(_to_datetime(text.replace("", pd.NA), key))  # a blank cell is a missing time, not a format
 
 
 def _parse_year(values: pd.Series, key: str) -> pd.Series:
@@ -117,6 +141,8 @@ def time_column_problems(spec: Any, key: str = "dataset") -> list[str]:
         return []
     try:
         stamps = parse_time(frame[spec.time_column], spec.time_format, f"{key}.time_column")
+        if key == "monitoring.production":  # batches are cut by time: an unreadable time would drop its row
+            all_parsed(frame[spec.time_column], stamps, f"{key}.time_column")
     except DataError as exc:
         return [str(exc)]
     given = frame[spec.time_column].notna()

@@ -118,6 +118,36 @@ def test_monitoring_batches_by_year(tmp_path: Path) -> None:
     assert [b["year"].min() for b in held] == [1990, 1997, 2005, 2012]
 
 
+def _stamped(n: int = 1600) -> tuple[pd.DataFrame, pd.Series]:
+    """Production rows every 45 minutes from Monday 5 January 2026 (50 days), and their times."""
+    when = pd.Series(pd.date_range("2026-01-05", periods=n, freq="45min"))
+    return pd.DataFrame({"x": np.arange(n, dtype=float), "y": np.arange(n) % 2}), when
+
+
+@pytest.mark.parametrize(("written", "message"), [
+    (lambda w: w.dt.strftime("%Y-%m-%d %H:%M").where(w.index % 7 != 0, "not a date"), r"229 of 1600 values of 'when' do not read"),
+    (lambda w: w.dt.strftime("%d/%m/%Y"), r"values of 'when' do not read as times.*'%d/%m/%Y'"),  # day/month swapped
+    (lambda w: w.dt.strftime("%Y-%m-%dT%H:%M:%S") + np.where(w.index % 2, "+00:00", "+05:00"),
+     r"cannot be read as one time scale \(Mixed timezones"),
+])
+def test_production_times_that_do_not_read_stop_the_batches_and_name_the_fix(tmp_path: Path, written, message) -> None:
+    """Before, unreadable times left their rows out of every batch (1,371 of 1,600 rows kept), European dates made a
+    year-long timeline, and mixed UTC offsets ended in a pandas traceback."""
+    frame, when = _stamped()
+    path = tmp_path / "prod.csv"
+    frame.assign(when=written(when)).to_csv(path, index=False)
+    source = {"path": str(path), "time_column": "when", "frequency": "W"}
+    with pytest.raises(DataError, match="monitoring.production.time_column: .*" + message):
+        file_batches(MonitoringSection.model_validate({"production": source}), "y", 1)
+    config = yaml.safe_load(write_config(tmp_path, frame).read_text()) | {"monitoring": {"production": source}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match="monitoring.production.time_column: .*" + message):  # at `kit check`
+        load_config(tmp_path / "run.yaml")
+    frame.assign(when=when.dt.strftime("%Y-%m-%d %H:%M").where(when.index != 3, "")).to_csv(path, index=False)
+    batches = file_batches(MonitoringSection.model_validate({"production": source}), "y", 1)
+    assert len(batches) == 8 and sum(len(b.frame) for b in batches) == 1599  # a blank time is missing, not an error
+
+
 # ---- split by row order ------------------------------------------------------------------
 def test_split_by_row_order_is_recorded_and_reloaded(tmp_path: Path) -> None:
     frame = years_frame().sort_values("year", kind="stable").drop(columns=["year", "t01"])

@@ -426,9 +426,10 @@ def file_batches(settings: MonitoringSection, target: str, positive_class: Any, 
     frame = derive(read_table(source.path, source.read_options), source.path.name)
     if source.time_column not in frame.columns:
         raise DataError(f"monitoring.production.time_column: {source.time_column!r} not in {source.path.name}")
-    from kit.timeparse import parse_time
+    from kit.timeparse import all_parsed, parse_time
 
-    stamp = parse_time(frame[source.time_column], source.time_format, "monitoring.production.time_column")
+    key = "monitoring.production.time_column"
+    stamp = all_parsed(frame[source.time_column], parse_time(frame[source.time_column], source.time_format, key), key)
     periods = stamp.dt.to_period(period_alias(source.frequency))
     groups = list(frame.assign(__stamp__=stamp).groupby(periods, sort=True))
     batches = []
@@ -461,7 +462,7 @@ def lazy_period_batches(source: Any, target: str, positive_class: Any, model: An
     the time column and the labels gathered, each period's rows left lazy (only the files holding them are read)."""
     from kit.compute.data import read_lazy
     from kit.compute.drift import gather_partitions
-    from kit.timeparse import parse_time
+    from kit.timeparse import all_parsed, parse_time
 
     name = source.path.name
     frame = _lazy_time_features(read_lazy(source.path, source.read_options), spec, list(getattr(model, "features", [])), name)
@@ -469,7 +470,8 @@ def lazy_period_batches(source: Any, target: str, positive_class: Any, model: An
         raise DataError(f"monitoring.production.time_column: {source.time_column!r} not in {name}")
     sizes = np.asarray(gather_partitions(frame, _partition_length, None, client), dtype=np.int64)
     times = pd.concat(gather_partitions(frame, _partition_column, source.time_column, client), ignore_index=True)
-    stamp = parse_time(times, source.time_format, "monitoring.production.time_column")
+    key = "monitoring.production.time_column"
+    stamp = all_parsed(times, parse_time(times, source.time_format, key), key)
     periods = stamp.dt.to_period(period_alias(source.frequency))
     raw = _lazy_labels(frame, target, client)
     features = frame.drop(columns=[source.time_column, target], errors="ignore")
