@@ -191,6 +191,36 @@ def _check_dataset(spec: DatasetSpec, where: str) -> list[str]:
     return problems
 
 
+def _check_production_files(source: Any) -> list[str]:
+    """Each production file exists and its header reads as columns: no repeated name, not one column that another
+    separator would split (found here, not after three phases)."""
+    from types import SimpleNamespace
+
+    from kit.compute.data import is_parquet_set
+    from kit.data import read_columns
+
+    if source is None:
+        return []
+    keyed = [(f"files[{i}]", p) for i, p in enumerate(source.files)] or ([("path", source.path)] if source.path else [])
+    problems: list[str] = []
+    for key, path in keyed:
+        if is_parquet_set(path):
+            continue
+        if not path.is_file():
+            problems.append(f"monitoring.production.{key}: {path} not found; check the path (relative paths start "
+                            "at the config's folder)")
+            continue
+        try:
+            columns = read_columns(path, source.read_options)
+        except KitError as exc:
+            problems.append(f"monitoring.production.{key}: {exc}")
+            continue
+        spec = SimpleNamespace(path=path, read_options=source.read_options)
+        problems += _duplicate_headers(spec, "monitoring.production", key) or [
+            p for p in [_separator_hint(columns, spec, "monitoring.production", key)] if p]
+    return problems
+
+
 def _check_production_time(source: Any) -> list[str]:
     """Check the production file's time column exists and reads as time (here, not after three phases)."""
     if source is None or source.path is None or not source.time_column or not source.path.is_file():
@@ -208,7 +238,7 @@ def _check_production_time(source: Any) -> list[str]:
     return time_column_problems(source, "monitoring.production")
 
 
-def _duplicate_headers(spec: DatasetSpec, where: str) -> list[str]:
+def _duplicate_headers(spec: DatasetSpec, where: str, key: str = "path") -> list[str]:
     """Column names a CSV header repeats (pandas would silently read the second 'x' as 'x.1')."""
     from kit.data import read_table
 
@@ -223,16 +253,16 @@ def _duplicate_headers(spec: DatasetSpec, where: str) -> list[str]:
     repeated = sorted(names[names.duplicated()].unique())
     if not repeated:
         return []
-    return [f"{where}.path: {spec.path.name} names column(s) {', '.join(map(repr, repeated))} more than once in its "
+    return [f"{where}.{key}: {spec.path.name} names column(s) {', '.join(map(repr, repeated))} more than once in its "
             "header (pandas would read the second as a different column, e.g. 'x.1'); rename the repeats"]
 
 
-def _separator_hint(columns: list[str], spec: DatasetSpec, where: str) -> str:
+def _separator_hint(columns: list[str], spec: DatasetSpec, where: str, key: str = "path") -> str:
     """A hint when a file read as one column is separated by another character (';' or a tab, say)."""
     if len(columns) != 1 or "sep" in spec.read_options:
         return ""
     found = [sep for sep in (";", "\t", "|") if sep in columns[0]]
-    return (f"{where}.path: {spec.path.name} reads as one column ({columns[0][:40]!r}…), so the named columns are not "
+    return (f"{where}.{key}: {spec.path.name} reads as one column ({columns[0][:40]!r}…), so the named columns are not "
             f"found; it looks separated by {found[0]!r}: set {where}.read_options: {{sep: {json.dumps(found[0])}}}"
             if found else "")
 
@@ -284,7 +314,8 @@ def validate_config(raw: dict[str, Any], source: Path | None = None) -> RunConfi
     problems: list[str] = []
     if config.dataset is not None:
         problems += _check_dataset(config.dataset, "dataset")
-    problems += _check_production_time(getattr(config.monitoring, "production", None))
+    production = getattr(config.monitoring, "production", None)
+    problems += _check_production_files(production) or _check_production_time(production)
     for field in ("readiness", "use_cases", "training", "explainability", "monitoring"):
         section = getattr(config, field)
         check = getattr(section, "check", None)

@@ -229,3 +229,26 @@ def test_keys_the_kit_fills_in_are_neither_settable_nor_suggested(tmp_path: Path
     assert "3 problem(s)" in message and "source_sha256: unknown key" in message and "source_path: unknown key" in message
     assert "sed: unknown key; did you mean 'seed'?" in message
     assert "allowed keys here: compute, dataset, explainability, monitoring, name, organization, readiness, seed, training, use_cases" in message
+
+
+def test_production_files_are_checked_when_the_config_loads(tmp_path: Path) -> None:
+    """A missing file, a ';' file read as one column and a repeated header: named at `kit check`, not after three
+    phases (a repeated 'tenure' was silently read as 'tenure.1', and drift and scores used a column of zeros)."""
+    import pandas as pd
+
+    rows = pd.read_csv(TELCO, nrows=50)
+    rows.to_csv(tmp_path / "ok.csv", index=False)
+    rows.to_csv(tmp_path / "semi.csv", index=False, sep=";")
+    pd.concat([rows.iloc[:, :5], pd.Series(0, index=rows.index, name="tenure"), rows.iloc[:, 5:]], axis=1).to_csv(
+        tmp_path / "dup.csv", index=False)
+    files = ["ok.csv", "semi.csv", "dup.csv", "nope.csv"]
+    with pytest.raises(ConfigError, match="3 problem") as err:
+        load_config(write(tmp_path, minimal(monitoring={"production": {"files": files}})))
+    lines = str(err.value).splitlines()[1:]
+    assert lines[0].strip().startswith("monitoring.production.files[1]: semi.csv reads as one column")
+    assert "set monitoring.production.read_options: {sep: \";\"}" in lines[0]
+    assert lines[1].strip().startswith("monitoring.production.files[2]: dup.csv names column(s) 'tenure' more than once")
+    assert lines[2].strip().startswith("monitoring.production.files[3]: ") and "nope.csv not found" in lines[2]
+    good = load_config(write(tmp_path, minimal(monitoring={"production": {"files": ["ok.csv", "semi.csv"],
+                                                                          "read_options": {"sep": ","}}})))
+    assert [p.name for p in good.monitoring.production.files] == ["ok.csv", "semi.csv"]  # the user's call: read as told
