@@ -73,6 +73,8 @@ def test_bad_batches_become_quality_alerts_and_monitoring_goes_on(phase):
     result = run.monitor(setup, batches, ctx.config.monitoring)
     checks = result.quality.groupby("batch")["check"].apply(set).to_dict()
     assert checks == {"missing": {"missing_column"}, "dtype": {"dtype_changed"}, "empty": {"empty_batch"}}
+    details = result.quality.set_index("batch")["detail"]
+    assert details["missing"] == "data contract: column 'tenure' is not in the batch"  # not '1 of 300 rows; e.g. tenure'
     assert result.batches.set_index("batch")["scored"].to_dict() == {"ok": True, "missing": False, "dtype": False, "empty": False}
     assert "tenure" not in result.drift["missing"].index and "Contract" in result.drift["missing"].index
     assert (result.alerts.query("rule == 'data_quality'")["severity"] == "critical").all()

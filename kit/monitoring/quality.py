@@ -50,6 +50,8 @@ def contract_issues(failures: pd.DataFrame, rows: int, settings: AlertSettings) 
     keep = check.isin(STRUCTURAL) | (share > limit)
     detail = ("data contract: " + known["kind"] + " in " + known["column"].astype(str) + " (" + known["count"].astype(str)
               + " of " + str(rows) + " rows; e.g. " + known["examples"].map(lambda e: ", ".join(map(str, e))) + ")")
+    absent = "data contract: column '" + known["column"].astype(str) + "' is not in the batch"  # not a row count
+    detail = detail.where(known["kind"].ne("missing column"), absent)
     table = pd.DataFrame({"check": check, "feature": known["column"].astype(str), "value": value,
                           "threshold": limit, "detail": detail})[keep]
     return table.to_dict(orient="records")
