@@ -184,6 +184,19 @@ def test_numbers_written_with_separators_are_counted_by_row_and_name_the_read_op
     assert fixed.quality.empty and fixed.batches["scored"].all()
 
 
+def test_a_batch_with_some_blank_labels_says_how_many_instead_of_just_no_labels(phase):
+    ctx, setup = phase
+    rows = setup.held_out.head(300).reset_index(drop=True)
+    raw = rows.drop(columns=[run.TARGET]).assign(Churn=np.where(rows[run.TARGET] == 1, "Yes", "No"))
+    raw.loc[:4, "Churn"] = np.nan
+    batch = run._labelled("b1", raw, "Churn", "Yes", setup.model)
+    assert not batch.labelled and batch.blank_labels == 5
+    result = run.monitor(setup, [batch, run._labelled("b2", raw.iloc[5:], "Churn", "Yes", setup.model)],
+                         ctx.config.monitoring)
+    performance = result.batches.set_index("batch")["performance"]
+    assert performance["b1"].startswith("no labels: 5 of 300 rows have none") and performance["b2"] == "measured"
+
+
 def test_apply_decision_registers_challenger_and_rollback_is_one_call(tmp_path):
     from kit.training.registry import Registry
 

@@ -621,11 +621,21 @@ def _partial(stamps: pd.Series, period: pd.Period, first: bool, last: bool) -> b
     return bool(starts_late or ends_early)
 
 
+def no_labels(batch: Batch) -> str:
+    """Why a batch's performance is not measured for want of labels (naming rows left blank among labelled ones)."""
+    blank = getattr(batch, "blank_labels", 0)
+    if not blank:
+        return "no labels"
+    return (f"no labels: {blank} of {batch_rows(batch)} rows have none (a batch is measured only when every row has "
+            "its label; fill them or leave the batch's labels out)")
+
+
 def _labelled(name: str, frame: pd.DataFrame, target: str, positive_class: Any, model: Any = None) -> Batch:
     """A batch with labels encoded like training's (binary 0/1, multiclass class index, regression float), when every
     row has one (else it counts as unlabelled)."""
     if target not in frame.columns or frame[target].isna().any():
-        return Batch(name, frame.drop(columns=[target], errors="ignore"), labelled=False)
+        blank = int(frame[target].isna().sum()) if target in frame.columns and frame[target].notna().any() else 0
+        return Batch(name, frame.drop(columns=[target], errors="ignore"), labelled=False, blank_labels=blank)
     y = encode_labels(frame[target], model, positive_class, name)
     return Batch(name, frame.drop(columns=[target]).assign(**{TARGET: y}), labelled=True)
 
@@ -736,7 +746,7 @@ def monitor_batch(setup: Setup, batch: Batch, settings: MonitoringSection, seed:
     y = (batch.labels if isinstance(batch, LazyBatch) else batch.frame[TARGET].to_numpy()) if labelled else None
     counts = tasks.label_counts(setup.task, y, tasks.n_classes(setup.model))
     out: dict[str, Any] = {"drift": drift, "issues": issues, "measured": None, "expected": None, "score": None,
-                           "counts": counts, "performance": "no labels" if y is None else "not scored"}
+                           "counts": counts, "performance": no_labels(batch) if y is None else "not scored"}
     if len(usable) == len(setup.profile.features) and batch_rows(batch):
         values, proba = batch_predictions(setup, batch)
         out["score"] = tasks.prediction_drift(score_profile, values, setup.profile.epsilon)

@@ -58,6 +58,7 @@ class Batch:
     labelled: bool = True
     stamps: pd.Series | None = None  # row times, when the rows carry a time column
     partial: bool = False            # a first/last period the data covers only in part
+    blank_labels: int = 0            # rows without a label, when others have one (the batch counts as unlabelled)
 
 
 @dataclass
