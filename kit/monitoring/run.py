@@ -512,7 +512,10 @@ def _rows_batch(name: str, frame: Any, sizes: np.ndarray, rows: np.ndarray, raw:
     if labels is not None:
         kept = kept.assign(**{TARGET: labels[chosen]})
     lazy = frame if whole else _lazy_rows(frame, sizes, rows)
-    return LazyBatch(name, kept, labelled=labels is not None, lazy=lazy, rows=n, labels=labels, sample=sample)
+    missing = int(raw.iloc[rows].isna().sum()) if raw is not None else 0
+    blank = missing if labels is None and missing < n else 0
+    return LazyBatch(name, kept, labelled=labels is not None, lazy=lazy, rows=n, labels=labels, sample=sample,
+                     blank_labels=blank)
 
 
 def _lazy_rows(frame: Any, sizes: np.ndarray, rows: np.ndarray) -> Any:
