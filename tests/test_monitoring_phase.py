@@ -7,7 +7,7 @@ import pytest
 
 from kit.monitoring import run
 from kit.monitoring.config import ProductionSource
-from kit.monitoring.retraining import decide, should_retrain
+from kit.monitoring.retraining import decide, fired_rules, should_retrain
 from kit.monitoring.scenarios import Batch
 from test_monitoring_fixtures import make_run
 
@@ -195,6 +195,21 @@ def test_a_batch_with_some_blank_labels_says_how_many_instead_of_just_no_labels(
                          ctx.config.monitoring)
     performance = result.batches.set_index("batch")["performance"]
     assert performance["b1"].startswith("no labels: 5 of 300 rows have none") and performance["b2"] == "measured"
+
+
+def test_drift_on_a_batch_too_small_to_judge_is_logged_as_info_and_triggers_nothing(phase):
+    """One row gave 'tenure: PSI 8.3 (significant shift)' warnings and 'retraining triggered'."""
+    ctx, setup = phase
+    rows = setup.held_out.reset_index(drop=True)
+    needed = ctx.config.monitoring.drift.bins * ctx.config.monitoring.drift.min_rows_per_bin
+    tiny, shifted = rows.head(1), rows.head(400).assign(tenure=rows["tenure"].head(400) + 60)
+    result = run.monitor(setup, [Batch("tiny", tiny), Batch("shifted", shifted)], ctx.config.monitoring)
+    drift = result.alerts[result.alerts["rule"].isin(["psi_top_k", "prediction_drift"])].set_index("batch")
+    assert (drift.loc[["tiny"], "severity"] == "info").all()
+    assert drift.loc[["tiny"], "message"].str.endswith(f"(on 1 rows, fewer than bins x min_rows_per_bin = {needed}: "
+                                                     "too few to judge a shift)").all()
+    assert (drift.loc[["shifted"], "severity"] != "info").any()  # 400 rows: the shift is alerted as before
+    assert fired_rules(result.alerts, "tiny", ctx.config.monitoring.retraining.trigger_rules) == []
 
 
 def test_apply_decision_registers_challenger_and_rollback_is_one_call(tmp_path):

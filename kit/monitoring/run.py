@@ -803,16 +803,26 @@ def batch_predictions(setup: Setup, batch: Batch) -> tuple[np.ndarray, np.ndarra
     return _concat(gather_partitions(batch.lazy, _partition_predictions, setup.model, setup.client))
 
 
+def few_rows(alerts: list[dict[str, object]], rows: int, drift: Any) -> list[dict[str, object]]:
+    """Drift alerts of a batch too small to judge a shift (fewer rows than bins x min_rows_per_bin) kept as info."""
+    needed = drift.bins * drift.min_rows_per_bin
+    if rows >= needed:
+        return alerts
+    note = f" (on {rows} rows, fewer than bins x min_rows_per_bin = {needed}: too few to judge a shift)"
+    return [a | {"severity": "info", "message": f"{a['message']}{note}"} for a in alerts]
+
+
 def monitor(setup: Setup, batches: list[Batch], settings: MonitoringSection, seed: int = 0) -> Monitoring:
     """Monitor every batch against the reference; a bad batch becomes alerts, never a stop."""
     score_profile = tasks.prediction_profile(setup.model, setup.reference_scores, settings.drift.bins)
     thresholds = rules.task_thresholds(setup.task, setup.test_metrics, settings.alerts)
     results = {b.name: monitor_batch(setup, b, settings, seed + i, score_profile) for i, b in enumerate(batches)}
+    rows = {b.name: batch_rows(b) for b in batches}
     log = [
         a for name, r in results.items() for a in (
             rules.quality_alerts(name, r["issues"], settings.alerts)
-            + rules.drift_alerts(name, r["drift"], setup.key_features, settings.alerts, exempt=setup.calendar)
-            + rules.prediction_alerts(name, r["score"], settings.alerts)
+            + few_rows(rules.drift_alerts(name, r["drift"], setup.key_features, settings.alerts, exempt=setup.calendar)
+                       + rules.prediction_alerts(name, r["score"], settings.alerts), rows[name], settings.drift)
             + rules.task_performance_alerts(name, r["measured"], thresholds, settings.alerts, setup.task))
     ]
     counts = ["positives", "negatives"] if setup.task == "binary" else ["labelled_rows"]
