@@ -212,6 +212,21 @@ def test_drift_on_a_batch_too_small_to_judge_is_logged_as_info_and_triggers_noth
     assert fired_rules(result.alerts, "tiny", ctx.config.monitoring.retraining.trigger_rules) == []
 
 
+def test_infinities_and_values_beyond_float32_are_a_finding_whatever_their_share(phase):
+    """'-inf' and '1e308' in 20 of 800 rows passed silently (under the 2% out-of-range share), yet scored as missing."""
+    ctx, setup = phase
+    rows = setup.held_out.head(800).reset_index(drop=True)
+    hostile = rows.assign(MonthlyCharges=rows["MonthlyCharges"].where(rows.index >= 10, 1e308),
+                          TotalCharges=rows["TotalCharges"].where((rows.index < 10) | (rows.index >= 20), -np.inf))
+    result = run.monitor(setup, [Batch("clean", rows), Batch("hostile", hostile)], ctx.config.monitoring)
+    found = result.quality[result.quality["check"] == "non_finite"].set_index("feature")
+    assert set(found["batch"]) == {"hostile"} and set(found.index) == {"MonthlyCharges", "TotalCharges"}
+    assert found.loc["TotalCharges", "value"] == pytest.approx(10 / 800)
+    assert "holds 10 infinite or out-of-range value(s) (e.g. [-inf, -inf])" in found.loc["TotalCharges", "detail"]
+    severity = result.alerts.query("batch == 'hostile' and rule == 'data_quality'")["severity"]
+    assert (severity == "critical").all() and len(severity) == 2
+
+
 def test_apply_decision_registers_challenger_and_rollback_is_one_call(tmp_path):
     from kit.training.registry import Registry
 

@@ -15,7 +15,8 @@ RuleName = Literal["recall_floor", "auc_drop", "rmse_rise", "mae_rise", "accurac
                    "psi_top_k", "prediction_drift", "data_quality", "latency"]
 RetrainingMetric = Literal["roc_auc", "average_precision", "f1", "recall", "precision",
                            "rmse", "mae", "accuracy", "balanced_accuracy", "macro_f1"]
-QualityCheck = Literal["empty_batch", "missing_column", "dtype_changed", "missing_spike", "out_of_range", "unseen_category"]
+QualityCheck = Literal["empty_batch", "missing_column", "dtype_changed", "missing_spike", "out_of_range", "unseen_category",
+                       "non_finite"]
 InjectionKind = Literal[
     "gradual_shift", "sudden_shift", "category_frequency", "new_category",
     "concept_flip", "missing_spike", "unit_change",

@@ -65,6 +65,22 @@ def text_in_numeric(reference: ReferenceProfile, batch: pd.DataFrame) -> list[di
             for n in changed]
 
 
+def non_finite(reference: ReferenceProfile, batch: pd.DataFrame) -> list[dict[str, object]]:
+    """Numeric columns holding infinities or magnitudes beyond float32 (the model scores them as missing; any count
+    is a finding, however small its share)."""
+    from kit.training.scoring import FLOAT32_MAX
+
+    names = [n for n, p in reference.features.items() if p.kind == "numeric" and n in batch.columns and is_numeric(batch[n])]
+    if not names:
+        return []
+    values = batch[names].astype("float64")
+    bad = values.abs().gt(FLOAT32_MAX).sum()
+    return [issue("non_finite", n, float(count / len(batch)), 0.0,
+                  f"column {n!r} holds {int(count)} infinite or out-of-range value(s) (e.g. "
+                  f"{values.loc[values[n].abs().gt(FLOAT32_MAX), n].head(2).tolist()}); the model scores them as "
+                  "missing: fix them upstream") for n, count in bad[bad > 0].items()]
+
+
 def schema_issues(reference: ReferenceProfile, contract: Any, batch: pd.DataFrame,
                   settings: AlertSettings) -> tuple[list[str], list[dict[str, object]]]:
     """Features usable for drift in this batch, and every contract (and extra) finding."""
@@ -76,7 +92,7 @@ def schema_issues(reference: ReferenceProfile, contract: Any, batch: pd.DataFram
     found = contract_issues(report.failures, report.rows, settings)
     flagged = {(i["check"], i["feature"]) for i in found}
     found += [i for i in text_in_numeric(reference, batch) if (i["check"], i["feature"]) not in flagged]
-    found = [read_hint(i, batch) for i in found]
+    found = [read_hint(i, batch) for i in found] + non_finite(reference, batch)
     broken = {i["feature"] for i in found if i["check"] in STRUCTURAL}
     return [n for n in reference.features if n not in broken], found
 
