@@ -329,3 +329,21 @@ def test_extended_split_keeps_copies_of_a_row_on_one_side(rows, seed):
     judged = set(zip(val_X["a"].iloc[2:], val_X["b"].iloc[2:], val_y[2:]))
     assert not learnt & judged
     assert sorted(learnt | judged) == sorted(set(rows))
+
+
+def test_a_chain_of_promotions_worse_than_never_retraining_is_said():
+    """Bike days: three promotions each beat the serving model, and the last was 610 RMSE worse than the original."""
+    rows = [{"batch": b, "rows": 600, "partial_period": False, "fired": "rmse_rise", "serving": s, "decision": "promote",
+             "trained_on": b, "judged_on": j, "serving_score": 2176.0, "challenger_score": 1839.0, "delta": d,
+             "original_score": 1229.0, "vs_original": v, "reason": "beats"}
+            for b, s, j, d, v in (("w1", "original", "w2", 654.1, 654.1), ("w3", "challenger of w1", "w4", 336.9, -610.3))]
+    timeline = pd.DataFrame(rows, columns=run.TIMELINE)
+    chosen = {"at": "w3", "metric": "rmse", "reason": "challenger rmse 1839 beats champion 2176", "vs_original": -610.3}
+    out = run.summarize_replay(timeline, chosen, True, ["w1", "w2", "w3", "w4"])
+    assert out["decision"] == "promote"
+    assert "each promotion against the model it replaced: +654.100, +336.900" in out["reason"]
+    assert "against never retraining (the original model) on w4: -610.300 rmse" in out["reason"]
+    assert out["reason"].endswith("rolling back to the original would serve better than this chain of promotions.")
+    better = run.summarize_replay(timeline.assign(vs_original=[654.1, 12.0]), chosen | {"vs_original": 12.0}, True,
+                                  ["w1", "w2", "w3", "w4"])
+    assert "Warning" not in better["reason"]

@@ -1047,9 +1047,11 @@ def summarize_replay(timeline: pd.DataFrame, chosen: dict[str, Any] | None, enab
     final = trained.loc[trained["batch"] == chosen["at"]].iloc[0]
     against = (f"the {'promoted' if promotions else 'last'} challenger against never retraining (the original model) "
                f"on {final['judged_on']}: {final['vs_original']:+.3f} {chosen['metric']}")
+    worse = (" Warning: it is worse than the original model there, so rolling back to the original would serve "
+             "better than this chain of promotions." if promotions and final["vs_original"] < 0 else "")
     reason = (f"walk-forward replay over {len(names)} batches: {len(timeline)} batch(es) fired a rule, "
               f"{len(trained)} challenger(s) trained, {text} ({each}{against}). Decision at {chosen['at']}: "
-              f"{chosen['reason']}")
+              f"{chosen['reason'].rstrip('.')}.{worse}")
     keep = {k: v for k, v in chosen.items() if k not in ("rows",)}
     return out | keep | {"decision": "promote" if promotions else "keep", "reason": reason}
 
@@ -1237,6 +1239,8 @@ def build_artifact(
              for f in setup.profile.features}
     synthetic = settings.production is None
     decision = f"{outcome['decision']}" + (" (retraining triggered)" if outcome["triggered"] else "")
+    if outcome["decision"] == "promote" and (outcome.get("vs_original") or 0) < 0:
+        decision += f"; worse than the original model ({outcome['vs_original']:+.3f} {outcome.get('metric', '')})"
     headline = {
         "Watched model": (f"CANDIDATE {setup.watched.get('name')} v{setup.watched.get('version') or '-'} (no champion)"
                           if setup.watching_candidate else f"champion {setup.watched.get('name')} v{setup.watched.get('version')}"),
